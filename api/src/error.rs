@@ -1,0 +1,87 @@
+//! The errors a client can see, and the one place they become GraphQL errors with a code.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("no {entity} has the code `{code}`")]
+    NotFound { entity: &'static str, code: String },
+    #[error("{argument}: {message}")]
+    BadUserInput {
+        argument: &'static str,
+        message: String,
+    },
+    /// Details go to the log only: clients never see SQL or database text.
+    #[error("internal error")]
+    Database(Arc<DbErr>),
+}
+
+impl ApiError {
+    pub fn not_found(entity: &'static str, code: impl Into<String>) -> Self {
+        Self::NotFound {
+            entity,
+            code: code.into(),
+        }
+    }
+
+    pub fn bad_input(argument: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            argument,
+            message: message.into(),
+        }
+    }
+
+    /// The machine-readable `extensions.code` of the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::Database(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(error: DbErr) -> Self {
+        Self::Database(Arc::new(error))
+    }
+}
+
+impl From<Arc<DbErr>> for ApiError {
+    fn from(error: Arc<DbErr>) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        if let Self::Database(source) = self {
+            tracing::error!(error = %source, "database error");
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", self.code());
+            if let Self::BadUserInput { argument, .. } = self {
+                extensions.set("argument", *argument);
+            }
+        })
+    }
+}
+
+/// Gives every error of a response a code: those raised by the services carry theirs, the rest
+/// come from parsing and validating the document against the schema.
+pub fn ensure_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let code = if error.path.is_empty() {
+                "GRAPHQL_VALIDATION_FAILED"
+            } else {
+                "INTERNAL_SERVER_ERROR"
+            };
+            extensions.set("code", code);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
+use entity::values::{MetricKind, Scale, Unit};
+use entity::{metric, platform};
+
+use super::database;
+use super::lang::Lang;
+use super::loaders::{load, load_row, LatestReading};
+use super::observations::Observation;
+use super::platforms::Platform;
+use crate::service::catalog::{self, MetricFilter};
+
+/// Something a platform measures. Values are in `unit` × `scale`; `kind` says how they may be
+/// aggregated over time.
+pub struct Metric(pub metric::Model);
+
+#[Object]
+impl Metric {
+    /// Stable identifier, e.g. `document-exchange-axis.documents-exchanged`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The name in the requested language.
+    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
+        Lang::resolve(ctx, lang)
+            .pick(&self.0.name_vi, &self.0.name_en)
+            .to_owned()
+    }
+
+    async fn name_vi(&self) -> &str {
+        &self.0.name_vi
+    }
+
+    async fn name_en(&self) -> &str {
+        &self.0.name_en
+    }
+
+    async fn unit(&self) -> Unit {
+        self.0.unit
+    }
+
+    async fn scale(&self) -> Scale {
+        self.0.scale
+    }
+
+    async fn kind(&self) -> MetricKind {
+        self.0.kind
+    }
+
+    async fn platform(&self, ctx: &Context<'_>) -> Result<Platform> {
+        load_row::<platform::Entity>(ctx, self.0.platform_id)
+            .await
+            .map(Platform)
+    }
+
+    /// The most recent current reading, if any.
+    async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Observation>> {
+        Ok(load(ctx, LatestReading(self.0.id)).await?.map(Observation))
+    }
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct MetricFilterInput {
+    /// Only metrics of this platform (by code).
+    pub platform: Option<String>,
+    pub kind: Option<MetricKind>,
+    pub unit: Option<Unit>,
+}
+
+#[derive(Default)]
+pub struct MetricQuery;
+
+#[Object]
+impl MetricQuery {
+    /// Metrics, optionally of one platform, kind or unit.
+    async fn metrics(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<MetricFilterInput>,
+    ) -> Result<Vec<Metric>> {
+        let filter = filter.unwrap_or_default();
+        let filter = MetricFilter {
+            platform: filter.platform,
+            kind: filter.kind,
+            unit: filter.unit,
+        };
+        let metrics = catalog::metrics(database(ctx)?, &filter)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(metrics.into_iter().map(Metric).collect())
+    }
+
+    /// One metric by code; `NOT_FOUND` when no metric has it.
+    async fn metric(&self, ctx: &Context<'_>, code: String) -> Result<Metric> {
+        catalog::metric_by_code(database(ctx)?, &code)
+            .await
+            .map(Metric)
+            .map_err(|e| e.extend())
+    }
+}

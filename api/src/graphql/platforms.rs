@@ -1,0 +1,92 @@
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use entity::values::EventKind;
+use entity::{agency, platform};
+
+use super::agencies::Agency;
+use super::database;
+use super::events::Event;
+use super::lang::Lang;
+use super::loaders::{load, load_row, EventsOfPlatform, MetricsOfPlatform};
+use super::metrics::Metric;
+use crate::service::catalog;
+
+/// A national e-government platform.
+pub struct Platform(pub platform::Model);
+
+#[Object]
+impl Platform {
+    /// Stable identifier, e.g. `document-exchange-axis`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The name in the requested language.
+    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
+        Lang::resolve(ctx, lang)
+            .pick(&self.0.name_vi, &self.0.name_en)
+            .to_owned()
+    }
+
+    async fn name_vi(&self) -> &str {
+        &self.0.name_vi
+    }
+
+    async fn name_en(&self) -> &str {
+        &self.0.name_en
+    }
+
+    /// The agency that runs the platform.
+    async fn operator(&self, ctx: &Context<'_>) -> Result<Agency> {
+        load_row::<agency::Entity>(ctx, self.0.operator_agency_id)
+            .await
+            .map(Agency)
+    }
+
+    /// What the platform measures.
+    async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Metric>> {
+        let metrics = load(ctx, MetricsOfPlatform(self.0.id)).await?;
+        Ok(metrics
+            .unwrap_or_default()
+            .into_iter()
+            .map(Metric)
+            .collect())
+    }
+
+    /// Launches and milestones, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
+        let events = load(ctx, EventsOfPlatform(self.0.id)).await?;
+        Ok(events.unwrap_or_default().into_iter().map(Event).collect())
+    }
+
+    /// The launch, dated as precisely as its source allows (see `datePrecision`).
+    async fn launch(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+        let events = load(ctx, EventsOfPlatform(self.0.id)).await?;
+        Ok(events
+            .unwrap_or_default()
+            .into_iter()
+            .find(|e| e.kind == EventKind::Launch)
+            .map(Event))
+    }
+}
+
+#[derive(Default)]
+pub struct PlatformQuery;
+
+#[Object]
+impl PlatformQuery {
+    /// Every platform.
+    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Platform>> {
+        let platforms = catalog::platforms(database(ctx)?)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(platforms.into_iter().map(Platform).collect())
+    }
+
+    /// One platform by code; `NOT_FOUND` when no platform has it.
+    async fn platform(&self, ctx: &Context<'_>, code: String) -> Result<Platform> {
+        catalog::platform_by_code(database(ctx)?, &code)
+            .await
+            .map(Platform)
+            .map_err(|e| e.extend())
+    }
+}

@@ -1,0 +1,120 @@
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::values::{Qualifier, Scale, Unit};
+use rust_decimal::Decimal;
+
+use super::database;
+use super::lang::Lang;
+use super::metrics::Metric;
+use super::observations::Observation;
+use super::platforms::Platform;
+use crate::service::exact;
+use crate::service::savings::{self, SavingsEntry, COMPARISON_SCALE};
+
+/// Platforms ranked by their latest yearly savings estimate.
+pub struct SavingsComparison(pub savings::SavingsComparison);
+
+#[Object]
+impl SavingsComparison {
+    /// Estimates observed after this instant are left out.
+    async fn as_of(&self) -> DateTime<Utc> {
+        self.0.as_of
+    }
+
+    async fn unit(&self) -> Unit {
+        Unit::Vnd
+    }
+
+    /// Every value here is in this scale: billions of VND.
+    async fn scale(&self) -> Scale {
+        COMPARISON_SCALE
+    }
+
+    /// The unit in words, e.g. "billion VND per year".
+    async fn unit_label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
+        Lang::resolve(ctx, lang).pick("tỷ đồng/năm", "billion VND per year")
+    }
+
+    /// Largest estimate first.
+    async fn entries(&self) -> Vec<SavingsRank> {
+        self.0.entries.iter().cloned().map(SavingsRank).collect()
+    }
+
+    /// The sum of the yearly rates, in billion VND per year.
+    async fn total(&self) -> Decimal {
+        self.0.total
+    }
+
+    async fn total_float(&self) -> f64 {
+        exact::approximate(self.0.total)
+    }
+
+    /// `ABOUT` as soon as one estimate is approximate.
+    async fn total_qualifier(&self) -> Qualifier {
+        self.0.total_qualifier
+    }
+
+    /// What the total is, and is not.
+    async fn total_label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
+        Lang::resolve(ctx, lang).pick(
+            "Tổng các mức tiết kiệm ước tính mỗi năm của các nền tảng (tỷ đồng/năm): một tốc độ hằng năm, không phải số tiền đã tiết kiệm trong một giai đoạn",
+            "Sum of the platforms' estimated yearly savings (billion VND per year): a yearly rate, not an amount saved over any period",
+        )
+    }
+}
+
+/// One platform's place in the comparison.
+pub struct SavingsRank(pub SavingsEntry);
+
+#[Object(name = "SavingsEntry")]
+impl SavingsRank {
+    /// 1 for the largest estimate; equal estimates share a rank.
+    async fn rank(&self) -> usize {
+        self.0.rank
+    }
+
+    async fn platform(&self) -> Platform {
+        Platform(self.0.platform.clone())
+    }
+
+    async fn metric(&self) -> Metric {
+        Metric(self.0.metric.clone())
+    }
+
+    /// The estimate in billion VND per year.
+    async fn value(&self) -> Decimal {
+        self.0.value
+    }
+
+    async fn value_float(&self) -> f64 {
+        exact::approximate(self.0.value)
+    }
+
+    async fn qualifier(&self) -> Qualifier {
+        self.0.reading.revision.qualifier
+    }
+
+    /// The reading the estimate comes from, with its source and quote.
+    async fn observation(&self) -> Observation {
+        Observation(self.0.reading.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct SavingsQuery;
+
+#[Object]
+impl SavingsQuery {
+    /// Each platform's latest yearly savings estimate observed at or before `asOf` (default:
+    /// now), ranked, with their total labelled as a sum of yearly rates.
+    async fn savings_comparison(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<SavingsComparison> {
+        savings::compare(database(ctx)?, as_of.unwrap_or_else(Utc::now))
+            .await
+            .map(SavingsComparison)
+            .map_err(|e| e.extend())
+    }
+}

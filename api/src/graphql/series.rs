@@ -1,0 +1,154 @@
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::values::{MetricKind, Qualifier};
+use rust_decimal::Decimal;
+
+use super::database;
+use super::metrics::Metric;
+use super::observations::Observation;
+use crate::service::exact;
+use crate::service::series::{self, SeriesPoint, SeriesRequest, TimeBucket};
+use crate::service::time::parse_time_zone;
+
+/// A metric cut into calendar buckets, aggregated as its kind allows.
+pub struct TimeSeries(pub series::TimeSeries);
+
+#[Object]
+impl TimeSeries {
+    async fn metric(&self) -> Metric {
+        Metric(self.0.metric.clone())
+    }
+
+    async fn bucket(&self) -> TimeBucket {
+        self.0.bucket
+    }
+
+    /// The IANA time zone the buckets follow.
+    async fn time_zone(&self) -> &str {
+        self.0.time_zone.name()
+    }
+
+    /// How each point's value was obtained from the readings in its bucket.
+    async fn aggregation(&self) -> &'static str {
+        match self.0.metric.kind {
+            MetricKind::Cumulative => {
+                "last reading of the counter in the bucket; change = that reading minus the last reading before the bucket"
+            }
+            MetricKind::Flow => "sum of the amounts whose period starts in the bucket",
+            MetricKind::Level | MetricKind::Ratio => "last reading in the bucket; never summed",
+            MetricKind::AnnualRate => {
+                "last yearly estimate in the bucket; a rate per year, never summed over buckets"
+            }
+        }
+    }
+
+    /// Every bucket from the first to the last, empty ones included.
+    async fn points(&self) -> Vec<Point> {
+        self.0.points.iter().cloned().map(Point).collect()
+    }
+}
+
+/// One bucket of a time series.
+pub struct Point(pub SeriesPoint);
+
+#[Object(name = "SeriesPoint")]
+impl Point {
+    /// The bucket's name on a chart axis: `2020-12-25`, `2020-W52`, `2020-12`, `2020-Q4`, `2020`.
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    async fn start(&self) -> DateTime<Utc> {
+        self.0.start
+    }
+
+    /// Exclusive.
+    async fn end(&self) -> DateTime<Utc> {
+        self.0.end
+    }
+
+    /// The bucket has not ended yet: its value may still change.
+    async fn is_open(&self) -> bool {
+        self.0.is_open
+    }
+
+    /// No reading falls in the bucket.
+    async fn is_empty(&self) -> bool {
+        self.0.observations.is_empty()
+    }
+
+    /// The bucket's exact value; null when it is empty.
+    async fn value(&self) -> Option<Decimal> {
+        self.0.value
+    }
+
+    /// The value as a float for charting libraries: approximate.
+    async fn value_float(&self) -> Option<f64> {
+        self.0.value.map(exact::approximate)
+    }
+
+    /// The qualifier of the value; for a sum of differently qualified readings, `ABOUT`.
+    async fn qualifier(&self) -> Option<Qualifier> {
+        self.0.qualifier
+    }
+
+    async fn denominator(&self) -> Option<Decimal> {
+        self.0.denominator
+    }
+
+    /// For a cumulative counter: the growth since the last reading before this bucket.
+    async fn change(&self) -> Option<Decimal> {
+        self.0.change
+    }
+
+    /// `EXACT` when both readings are exact; otherwise the change is an estimate (`ABOUT`).
+    async fn change_qualifier(&self) -> Option<Qualifier> {
+        self.0.change_qualifier
+    }
+
+    async fn observation_count(&self) -> usize {
+        self.0.observations.len()
+    }
+
+    /// The readings behind the value, oldest first.
+    async fn observations(&self) -> Vec<Observation> {
+        self.0
+            .observations
+            .iter()
+            .cloned()
+            .map(Observation)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct SeriesQuery;
+
+#[Object]
+impl SeriesQuery {
+    /// A metric's values per bucket from the bucket holding `from` to the bucket holding `to`
+    /// (local dates, inclusive), in `timeZone`.
+    async fn time_series(
+        &self,
+        ctx: &Context<'_>,
+        metric: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
+        #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
+    ) -> Result<TimeSeries> {
+        let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
+        let request = SeriesRequest {
+            metric,
+            from,
+            to,
+            bucket,
+            time_zone,
+            now: Utc::now(),
+        };
+        series::time_series(database(ctx)?, &request)
+            .await
+            .map(TimeSeries)
+            .map_err(|e| e.extend())
+    }
+}

@@ -1,0 +1,64 @@
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use chrono::NaiveDate;
+use entity::source;
+
+use super::database;
+use crate::service::catalog;
+
+/// An article figures were taken from.
+pub struct Source(pub source::Model);
+
+#[Object]
+impl Source {
+    /// Stable identifier, e.g. `article-001`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The article's file name in the project's collection of sources.
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+
+    /// The headline, when the article carries one.
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    async fn outlet(&self) -> &str {
+        &self.0.outlet
+    }
+
+    /// True when the outlet is not named in the text and was inferred from it.
+    async fn outlet_inferred(&self) -> bool {
+        self.0.outlet_inferred
+    }
+
+    async fn published_on(&self) -> Option<NaiveDate> {
+        self.0.published_on
+    }
+
+    /// True when the publication date was inferred rather than printed.
+    async fn published_on_inferred(&self) -> bool {
+        self.0.published_on_inferred
+    }
+
+    /// BCP 47 language tag of the article.
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+}
+
+#[derive(Default)]
+pub struct SourceQuery;
+
+#[Object]
+impl SourceQuery {
+    /// Every source article.
+    async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
+        let sources = catalog::sources(database(ctx)?)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(sources.into_iter().map(Source).collect())
+    }
+}

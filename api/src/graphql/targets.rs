@@ -1,0 +1,102 @@
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use entity::values::Comparator;
+use entity::{metric, source, target};
+use rust_decimal::Decimal;
+
+use super::database;
+use super::lang::Lang;
+use super::loaders::load_row;
+use super::metrics::Metric;
+use super::observations::Observation;
+use super::sources::Source;
+use crate::service::exact;
+use crate::service::targets::{self, TargetStatus};
+
+/// A goal for a metric in a year.
+pub struct Target(pub target::Model);
+
+#[Object]
+impl Target {
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn year(&self) -> i32 {
+        self.0.year
+    }
+
+    async fn comparator(&self) -> Comparator {
+        self.0.comparator
+    }
+
+    /// In the metric's unit and scale.
+    async fn value(&self) -> Decimal {
+        self.0.value
+    }
+
+    /// The goal in words, in the requested language.
+    async fn description(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
+        Lang::resolve(ctx, lang)
+            .pick(&self.0.description_vi, &self.0.description_en)
+            .to_owned()
+    }
+
+    async fn metric(&self, ctx: &Context<'_>) -> Result<Metric> {
+        load_row::<metric::Entity>(ctx, self.0.metric_id)
+            .await
+            .map(Metric)
+    }
+
+    async fn source(&self, ctx: &Context<'_>) -> Result<Source> {
+        load_row::<source::Entity>(ctx, self.0.source_id)
+            .await
+            .map(Source)
+    }
+
+    /// The phrase of the source that sets the target, verbatim.
+    async fn quote(&self) -> &str {
+        &self.0.quote
+    }
+}
+
+/// How far a metric is from its target.
+pub struct TargetProgress(pub targets::TargetProgress);
+
+#[Object]
+impl TargetProgress {
+    async fn target(&self) -> Target {
+        Target(self.0.target.clone())
+    }
+
+    /// The latest reading observed in the target's year.
+    async fn latest(&self) -> Option<Observation> {
+        self.0.latest.clone().map(Observation)
+    }
+
+    /// Reading ÷ target (target ÷ reading for an upper limit): 1 or more is on target.
+    async fn progress(&self) -> Option<Decimal> {
+        self.0.progress
+    }
+
+    async fn progress_float(&self) -> Option<f64> {
+        self.0.progress.map(exact::approximate)
+    }
+
+    async fn status(&self) -> TargetStatus {
+        self.0.status
+    }
+}
+
+#[derive(Default)]
+pub struct TargetQuery;
+
+#[Object]
+impl TargetQuery {
+    /// Every target set for `year`, with the latest reading of that year and a status.
+    async fn target_progress(&self, ctx: &Context<'_>, year: i32) -> Result<Vec<TargetProgress>> {
+        let progress = targets::progress_in_year(database(ctx)?, year)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(progress.into_iter().map(TargetProgress).collect())
+    }
+}

@@ -1,0 +1,94 @@
+//! Exact decimal values that read back the same from SQLite and PostgreSQL.
+//!
+//! SQLite keeps a decimal as a double, which holds 15 significant digits exactly; PostgreSQL's
+//! `numeric(21, 6)` pads to six decimal places. A value is accepted for storage only when both
+//! can hold it exactly, and every value read back is rounded to those 15 digits and stripped of
+//! trailing zeros, so both databases answer the same string.
+
+use rust_decimal::Decimal;
+
+use crate::error::ApiError;
+
+pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
+pub const MAX_DECIMAL_PLACES: u32 = 6;
+
+/// The canonical form of a value read from the database.
+pub fn from_storage(value: Decimal) -> Decimal {
+    value
+        .round_sf(MAX_SIGNIFICANT_DIGITS)
+        .unwrap_or(value)
+        .normalize()
+}
+
+pub fn from_storage_opt(value: Option<Decimal>) -> Option<Decimal> {
+    value.map(from_storage)
+}
+
+/// Accepts `value` when it can be stored and read back exactly; returns its canonical form.
+pub fn storable(argument: &'static str, value: Decimal) -> Result<Decimal, ApiError> {
+    let value = value.normalize();
+    if value.scale() > MAX_DECIMAL_PLACES {
+        return Err(ApiError::bad_input(
+            argument,
+            format!("{value} has more than {MAX_DECIMAL_PLACES} decimal places"),
+        ));
+    }
+    if significant_digits(value) > MAX_SIGNIFICANT_DIGITS {
+        return Err(ApiError::bad_input(
+            argument,
+            format!("{value} has more than {MAX_SIGNIFICANT_DIGITS} significant digits"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Digits from the first non-zero one to the last one written, for a normalised value.
+fn significant_digits(value: Decimal) -> u32 {
+    let mantissa = value.mantissa().unsigned_abs();
+    if mantissa == 0 {
+        return 1;
+    }
+    mantissa.ilog10() + 1
+}
+
+/// An approximate float beside the exact value, for charting libraries.
+pub fn approximate(value: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    value.to_f64().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        Decimal::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn padded_and_float_readings_become_the_same_string() {
+        // What PostgreSQL's numeric(21, 6) returns.
+        assert_eq!(from_storage(d("3700000.000000")).to_string(), "3700000");
+        // What a double in SQLite turns into.
+        let from_double = Decimal::try_from(123456789.012345_f64).unwrap();
+        assert_eq!(from_storage(from_double).to_string(), "123456789.012345");
+        let from_double = Decimal::try_from(0.3_f64).unwrap();
+        assert_eq!(from_storage(from_double).to_string(), "0.3");
+    }
+
+    #[test]
+    fn values_that_cannot_be_kept_exactly_are_refused() {
+        assert_eq!(
+            storable("value", d("1200.50")).unwrap().to_string(),
+            "1200.5"
+        );
+        assert!(storable("value", d("999999999999999")).is_ok());
+        let too_long = storable("value", d("1234567890123456")).unwrap_err();
+        assert_eq!(too_long.code(), "BAD_USER_INPUT");
+        assert!(too_long.to_string().contains("significant digits"));
+        let too_fine = storable("value", d("0.0000001")).unwrap_err();
+        assert!(too_fine.to_string().contains("decimal places"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Comparing platforms by their yearly savings estimates.
+//!
+//! Each platform's latest estimate is a rate (billion VND per year) stated at one moment. Rates of
+//! different platforms can be ranked and added up, and the total is itself a yearly rate: it is
+//! labelled as such, never as money saved over some period.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use entity::values::{Qualifier, Scale};
+use entity::{metric, platform};
+use rust_decimal::Decimal;
+use sea_orm::DatabaseConnection;
+
+use super::observations::{self, CurrentObservation};
+use super::series::combined;
+use super::{catalog, exact};
+use crate::error::ApiError;
+
+/// Savings are compared in billion VND per year, the scale the sources use.
+pub const COMPARISON_SCALE: Scale = Scale::Billion;
+
+#[derive(Debug, Clone)]
+pub struct SavingsEntry {
+    /// 1 for the largest estimate; equal estimates share a rank.
+    pub rank: usize,
+    pub platform: platform::Model,
+    pub metric: metric::Model,
+    pub reading: CurrentObservation,
+    /// The estimate in billion VND per year.
+    pub value: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct SavingsComparison {
+    pub as_of: DateTime<Utc>,
+    pub entries: Vec<SavingsEntry>,
+    /// The sum of the entries' yearly rates, in billion VND per year.
+    pub total: Decimal,
+    pub total_qualifier: Qualifier,
+}
+
+pub fn scale_factor(scale: Scale) -> Decimal {
+    match scale {
+        Scale::One => Decimal::ONE,
+        Scale::Thousand => Decimal::from(1_000),
+        Scale::Million => Decimal::from(1_000_000),
+        Scale::Billion => Decimal::from(1_000_000_000),
+    }
+}
+
+/// Expresses `value`, given in `from`, in `to`.
+pub fn rescale(value: Decimal, from: Scale, to: Scale) -> Decimal {
+    exact::from_storage(value * scale_factor(from) / scale_factor(to))
+}
+
+/// The latest estimate of each platform observed at or before `as_of`, largest first.
+pub async fn compare(
+    db: &DatabaseConnection,
+    as_of: DateTime<Utc>,
+) -> Result<SavingsComparison, ApiError> {
+    let metrics = catalog::savings_metrics(db).await?;
+    let platforms = catalog::platforms(db).await?;
+    let ids: Vec<i32> = metrics.iter().map(|m| m.id).collect();
+    let mut latest = observations::latest_of_metrics(db, &ids, Bound::Included(as_of)).await?;
+
+    let mut entries: Vec<SavingsEntry> = Vec::new();
+    for metric in metrics {
+        let Some(reading) = latest.remove(&metric.id) else {
+            continue;
+        };
+        let Some(platform) = platforms.iter().find(|p| p.id == metric.platform_id) else {
+            continue;
+        };
+        entries.push(SavingsEntry {
+            rank: 0,
+            platform: platform.clone(),
+            value: rescale(reading.revision.value, metric.scale, COMPARISON_SCALE),
+            metric,
+            reading,
+        });
+    }
+    entries.sort_by(|a, b| {
+        b.value
+            .cmp(&a.value)
+            .then_with(|| a.platform.code.cmp(&b.platform.code))
+    });
+    for i in 0..entries.len() {
+        entries[i].rank = match i {
+            0 => 1,
+            _ if entries[i].value == entries[i - 1].value => entries[i - 1].rank,
+            _ => i + 1,
+        };
+    }
+
+    Ok(SavingsComparison {
+        as_of,
+        total: exact::from_storage(entries.iter().map(|e| e.value).sum()),
+        total_qualifier: combined(entries.iter().map(|e| e.reading.revision.qualifier)),
+        entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_move_between_scales_exactly() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(
+            rescale(d("1.2"), Scale::Million, Scale::Billion),
+            d("0.0012")
+        );
+        assert_eq!(
+            rescale(d("6700"), Scale::Billion, Scale::Billion),
+            d("6700")
+        );
+        assert_eq!(
+            rescale(d("169"), Scale::Billion, Scale::Million),
+            d("169000")
+        );
+    }
+}

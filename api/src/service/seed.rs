@@ -1,0 +1,450 @@
+//! Loading the reported figures of `seeds/kpi.toml` with their citations.
+//!
+//! Idempotent and all-or-nothing: records already stored (by code; observations by metric,
+//! agency and instant) are left as they are, and a failure stores nothing.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, SubsecRound, Utc};
+use entity::values::{
+    AgencyKind, Comparator, DatePrecision, EventKind, MetricKind, Qualifier, Scale, Unit,
+};
+use entity::{agency, event, metric, observation, observation_revision, platform, source, target};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, TransactionTrait,
+};
+use serde::Deserialize;
+
+use super::exact;
+use super::time::{start_of_day, VIETNAM};
+use crate::error::ApiError;
+
+/// The seed file, compiled into the binary so that a server needs nothing beside it.
+pub const SEED_FILE: &str = include_str!("../../../seeds/kpi.toml");
+
+/// Who recorded the seeded revisions.
+pub const SEED_RECORDER: &str = "seed";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("the seed file is not valid: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("the seed file names an unknown {kind} `{code}`")]
+    UnknownReference { kind: &'static str, code: String },
+    #[error("the seed file has a value that cannot be stored: {0}")]
+    Value(#[from] ApiError),
+    #[error("the database refused the seed data: {0}")]
+    Database(#[from] DbErr),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    pub source: Vec<SeedSource>,
+    pub agency: Vec<SeedAgency>,
+    pub platform: Vec<SeedPlatform>,
+    pub metric: Vec<SeedMetric>,
+    pub observation: Vec<SeedObservation>,
+    pub target: Vec<SeedTarget>,
+    pub event: Vec<SeedEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSource {
+    pub code: String,
+    pub file: String,
+    pub title: Option<String>,
+    pub outlet: String,
+    pub outlet_inferred: bool,
+    pub published_on: Option<NaiveDate>,
+    pub published_on_inferred: bool,
+    pub language: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedAgency {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub kind: AgencyKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPlatform {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub operator: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedMetric {
+    pub code: String,
+    pub platform: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub unit: Unit,
+    pub scale: Scale,
+    pub kind: MetricKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedObservation {
+    /// The row of shared/FACTS.md the figure comes from.
+    pub fact: u32,
+    pub metric: String,
+    pub agency: Option<String>,
+    pub observed_on: NaiveDate,
+    pub value: Decimal,
+    pub denominator: Option<Decimal>,
+    pub qualifier: Qualifier,
+    pub source: String,
+    pub quote: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedTarget {
+    pub fact: u32,
+    pub code: String,
+    pub metric: String,
+    pub year: i32,
+    pub comparator: Comparator,
+    pub value: Decimal,
+    pub description_vi: String,
+    pub description_en: String,
+    pub source: String,
+    pub quote: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedEvent {
+    pub fact: u32,
+    pub code: String,
+    pub platform: Option<String>,
+    pub agency: Option<String>,
+    pub kind: EventKind,
+    pub occurred_on: NaiveDate,
+    pub precision: DatePrecision,
+    pub name_vi: String,
+    pub name_en: String,
+    pub source: String,
+    pub quote: String,
+}
+
+pub fn parse(text: &str) -> Result<SeedFile, SeedError> {
+    Ok(toml::from_str(text)?)
+}
+
+/// How many records a load added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub inserted: usize,
+    pub already_present: usize,
+}
+
+/// Codes of the records of one table, mapped to their ids.
+struct Codes {
+    kind: &'static str,
+    ids: HashMap<String, i32>,
+}
+
+impl Codes {
+    fn id(&self, code: &str) -> Result<i32, SeedError> {
+        self.ids
+            .get(code)
+            .copied()
+            .ok_or_else(|| SeedError::UnknownReference {
+                kind: self.kind,
+                code: code.to_owned(),
+            })
+    }
+
+    fn optional_id(&self, code: Option<&String>) -> Result<Option<i32>, SeedError> {
+        code.map(|code| self.id(code)).transpose()
+    }
+}
+
+pub async fn load(db: &DatabaseConnection) -> Result<SeedReport, SeedError> {
+    load_file(db, &parse(SEED_FILE)?).await
+}
+
+pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedReport, SeedError> {
+    let txn = db.begin().await?;
+    let mut report = SeedReport::default();
+    let mut count = |inserted: bool| {
+        if inserted {
+            report.inserted += 1
+        } else {
+            report.already_present += 1
+        }
+    };
+
+    let mut sources = codes(
+        &txn,
+        "source",
+        source::Entity::find(),
+        |m: &source::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for s in &file.source {
+        let inserted = insert_missing(&txn, &mut sources, &s.code, || source::ActiveModel {
+            code: set(s.code.clone()),
+            file_name: set(s.file.clone()),
+            title: set(s.title.clone()),
+            outlet: set(s.outlet.clone()),
+            outlet_inferred: set(s.outlet_inferred),
+            published_on: set(s.published_on),
+            published_on_inferred: set(s.published_on_inferred),
+            language: set(s.language.clone()),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    let mut agencies = codes(
+        &txn,
+        "agency",
+        agency::Entity::find(),
+        |m: &agency::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for a in &file.agency {
+        let inserted = insert_missing(&txn, &mut agencies, &a.code, || agency::ActiveModel {
+            code: set(a.code.clone()),
+            name_vi: set(a.name_vi.clone()),
+            name_en: set(a.name_en.clone()),
+            kind: set(a.kind),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    let mut platforms = codes(
+        &txn,
+        "platform",
+        platform::Entity::find(),
+        |m: &platform::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for p in &file.platform {
+        let operator = agencies.id(&p.operator)?;
+        let inserted = insert_missing(&txn, &mut platforms, &p.code, || platform::ActiveModel {
+            code: set(p.code.clone()),
+            name_vi: set(p.name_vi.clone()),
+            name_en: set(p.name_en.clone()),
+            operator_agency_id: set(operator),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    let mut metrics = codes(
+        &txn,
+        "metric",
+        metric::Entity::find(),
+        |m: &metric::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for m in &file.metric {
+        let platform_id = platforms.id(&m.platform)?;
+        let inserted = insert_missing(&txn, &mut metrics, &m.code, || metric::ActiveModel {
+            platform_id: set(platform_id),
+            code: set(m.code.clone()),
+            name_vi: set(m.name_vi.clone()),
+            name_en: set(m.name_en.clone()),
+            unit: set(m.unit),
+            scale: set(m.scale),
+            kind: set(m.kind),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    for o in &file.observation {
+        let metric_id = metrics.id(&o.metric)?;
+        let agency_id = agencies.optional_id(o.agency.as_ref())?;
+        let observed_at = start_of_day(o.observed_on, VIETNAM);
+        let existing = observation::Entity::find()
+            .filter(observation::Column::MetricId.eq(metric_id))
+            .filter(match agency_id {
+                Some(id) => observation::Column::AgencyId.eq(id),
+                None => observation::Column::AgencyId.is_null(),
+            })
+            .filter(observation::Column::ObservedAt.eq(observed_at))
+            .one(&txn)
+            .await?;
+        if existing.is_some() {
+            count(false);
+            continue;
+        }
+        let stored = observation::ActiveModel {
+            metric_id: set(metric_id),
+            agency_id: set(agency_id),
+            observed_at: set(observed_at),
+            period_start: set(None),
+            synthetic: set(false),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        observation_revision::ActiveModel {
+            observation_id: set(stored.id),
+            revision: set(1),
+            value: set(exact::storable("value", o.value)?),
+            qualifier: set(o.qualifier),
+            denominator: set(o
+                .denominator
+                .map(|d| exact::storable("denominator", d))
+                .transpose()?),
+            source_id: set(sources.id(&o.source)?),
+            quote: set(o.quote.clone()),
+            note: set(o.note.clone()),
+            recorded_at: set(recorded_at),
+            recorded_by: set(SEED_RECORDER.to_owned()),
+            reason: set(None),
+            superseded_at: set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        count(true);
+    }
+
+    let mut targets = codes(
+        &txn,
+        "target",
+        target::Entity::find(),
+        |m: &target::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for t in &file.target {
+        let (metric_id, source_id) = (metrics.id(&t.metric)?, sources.id(&t.source)?);
+        let value = exact::storable("value", t.value)?;
+        let inserted = insert_missing(&txn, &mut targets, &t.code, || target::ActiveModel {
+            code: set(t.code.clone()),
+            metric_id: set(metric_id),
+            year: set(t.year),
+            comparator: set(t.comparator),
+            value: set(value),
+            description_vi: set(t.description_vi.clone()),
+            description_en: set(t.description_en.clone()),
+            source_id: set(source_id),
+            quote: set(t.quote.clone()),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    let mut events = codes(&txn, "event", event::Entity::find(), |m: &event::Model| {
+        (m.code.clone(), m.id)
+    })
+    .await?;
+    for e in &file.event {
+        let platform_id = platforms.optional_id(e.platform.as_ref())?;
+        let agency_id = agencies.optional_id(e.agency.as_ref())?;
+        let source_id = sources.id(&e.source)?;
+        let inserted = insert_missing(&txn, &mut events, &e.code, || event::ActiveModel {
+            code: set(e.code.clone()),
+            platform_id: set(platform_id),
+            agency_id: set(agency_id),
+            kind: set(e.kind),
+            occurred_on: set(e.occurred_on),
+            date_precision: set(e.precision),
+            name_vi: set(e.name_vi.clone()),
+            name_en: set(e.name_en.clone()),
+            source_id: set(source_id),
+            quote: set(e.quote.clone()),
+            ..Default::default()
+        })
+        .await?;
+        count(inserted);
+    }
+
+    txn.commit().await?;
+    Ok(report)
+}
+
+fn set<T: Into<sea_orm::Value>>(value: T) -> sea_orm::ActiveValue<T> {
+    sea_orm::ActiveValue::Set(value)
+}
+
+async fn codes<E, F>(
+    db: &impl ConnectionTrait,
+    kind: &'static str,
+    query: sea_orm::Select<E>,
+    code_and_id: F,
+) -> Result<Codes, DbErr>
+where
+    E: EntityTrait,
+    F: Fn(&E::Model) -> (String, i32),
+{
+    let ids = query.all(db).await?.iter().map(code_and_id).collect();
+    Ok(Codes { kind, ids })
+}
+
+/// Inserts the record built by `build` unless `code` is already stored; says whether it did.
+async fn insert_missing<A, B>(
+    db: &impl ConnectionTrait,
+    codes: &mut Codes,
+    code: &str,
+    build: B,
+) -> Result<bool, DbErr>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    B: FnOnce() -> A,
+{
+    if codes.ids.contains_key(code) {
+        return Ok(false);
+    }
+    let inserted = build().insert(db).await?;
+    let id = match sea_orm::ModelTrait::get(&inserted, primary_id::<A::Entity>()) {
+        sea_orm::Value::Int(Some(id)) => id,
+        other => {
+            return Err(DbErr::Custom(format!(
+                "{} `{code}` was stored without an integer id ({other:?})",
+                codes.kind
+            )))
+        }
+    };
+    codes.ids.insert(code.to_owned(), id);
+    Ok(true)
+}
+
+fn primary_id<E: EntityTrait>() -> E::Column {
+    use sea_orm::{Iterable, PrimaryKeyToColumn};
+    E::PrimaryKey::iter()
+        .next()
+        .expect("every table has a primary key")
+        .into_column()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_seed_file_parses_and_its_values_are_storable() {
+        let file = parse(SEED_FILE).expect("seeds/kpi.toml parses");
+        assert!(file.observation.len() >= 10);
+        for o in &file.observation {
+            exact::storable("value", o.value).expect("storable value");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Time series for charts, bucketed in a time zone, aggregated as the metric's kind allows.
+//!
+//! - A cumulative counter gives its last reading in each bucket and the change since the last
+//!   reading before it: summing readings of a counter would count the same documents again.
+//! - A flow is summed within each bucket.
+//! - A level, an annual rate or a ratio takes its last reading and is never summed: two yearly
+//!   savings estimates made in one month are not twice the savings.
+//!
+//! Every bucket from the first to the last is returned, empty ones included, and a bucket that
+//! has not ended yet is marked open.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::metric;
+use entity::values::{MetricKind, Qualifier};
+use rust_decimal::Decimal;
+use sea_orm::DatabaseConnection;
+
+use super::observations::{self, CurrentObservation};
+use super::time::{local_date, start_of_day};
+use super::{catalog, exact};
+use crate::error::ApiError;
+
+/// More points than any chart draws; a larger request is refused rather than computed.
+pub const MAX_POINTS: usize = 5000;
+
+/// The calendar unit a series is cut into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+pub enum TimeBucket {
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl TimeBucket {
+    /// The first day of the bucket holding `date`.
+    pub fn start_of(self, date: NaiveDate) -> NaiveDate {
+        let first_of_month = |month: u32| NaiveDate::from_ymd_opt(date.year(), month, 1);
+        match self {
+            Self::Day => Some(date),
+            Self::Week => {
+                Some(date - chrono::Days::new(date.weekday().num_days_from_monday().into()))
+            }
+            Self::Month => first_of_month(date.month()),
+            Self::Quarter => first_of_month((date.month0() / 3) * 3 + 1),
+            Self::Year => first_of_month(1),
+        }
+        .expect("the first day of a month exists")
+    }
+
+    /// The first day of the next bucket, given the first day of one.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => start + chrono::Days::new(1),
+            Self::Week => start + chrono::Days::new(7),
+            Self::Month => start + Months::new(1),
+            Self::Quarter => start + Months::new(3),
+            Self::Year => start + Months::new(12),
+        }
+    }
+
+    /// How a chart axis names the bucket: `2020-12-25`, `2020-W52`, `2020-12`, `2020-Q4`, `2020`.
+    pub fn label(self, start: NaiveDate) -> String {
+        match self {
+            Self::Day => start.format("%Y-%m-%d").to_string(),
+            Self::Week => {
+                let week = start.iso_week();
+                format!("{}-W{:02}", week.year(), week.week())
+            }
+            Self::Month => start.format("%Y-%m").to_string(),
+            Self::Quarter => format!("{}-Q{}", start.year(), start.month0() / 3 + 1),
+            Self::Year => start.year().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SeriesRequest {
+    pub metric: String,
+    /// First local day wanted; the series starts at the bucket holding it.
+    pub from: NaiveDate,
+    /// Last local day wanted (inclusive); the series ends with the bucket holding it.
+    pub to: NaiveDate,
+    pub bucket: TimeBucket,
+    pub time_zone: Tz,
+    /// Buckets ending after this instant are open.
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    pub label: String,
+    pub start: DateTime<Utc>,
+    /// Exclusive.
+    pub end: DateTime<Utc>,
+    pub is_open: bool,
+    /// The bucket's value as the metric's kind defines it; none for an empty bucket.
+    pub value: Option<Decimal>,
+    pub qualifier: Option<Qualifier>,
+    pub denominator: Option<Decimal>,
+    /// For a cumulative counter: the value minus the last reading before this bucket.
+    pub change: Option<Decimal>,
+    pub change_qualifier: Option<Qualifier>,
+    /// The readings that went into the bucket, oldest first.
+    pub observations: Vec<CurrentObservation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimeSeries {
+    pub metric: metric::Model,
+    pub bucket: TimeBucket,
+    pub time_zone: Tz,
+    pub points: Vec<SeriesPoint>,
+}
+
+pub async fn time_series(
+    db: &DatabaseConnection,
+    request: &SeriesRequest,
+) -> Result<TimeSeries, ApiError> {
+    if request.from > request.to {
+        return Err(ApiError::bad_input(
+            "to",
+            format!(
+                "{} is before {}: the range is reversed",
+                request.to, request.from
+            ),
+        ));
+    }
+    let metric = catalog::metric_by_code(db, &request.metric).await?;
+    let (bucket, zone) = (request.bucket, request.time_zone);
+
+    let mut starts = vec![bucket.start_of(request.from)];
+    while let Some(&last) = starts.last() {
+        let next = bucket.next(last);
+        if next > request.to {
+            break;
+        }
+        if starts.len() == MAX_POINTS {
+            return Err(ApiError::bad_input(
+                "bucket",
+                format!(
+                    "more than {MAX_POINTS} points: choose a coarser bucket or a shorter range"
+                ),
+            ));
+        }
+        starts.push(next);
+    }
+    let window_end_date = bucket.next(*starts.last().expect("at least one bucket"));
+    let window_start = start_of_day(starts[0], zone);
+    let window_end = start_of_day(window_end_date, zone);
+
+    // A flow ends after it starts: read one bucket further so that flows starting inside the
+    // window are all found.
+    let read_until = if metric.kind == MetricKind::Flow {
+        start_of_day(bucket.next(window_end_date), zone)
+    } else {
+        window_end
+    };
+    let readings = observations::of_metric_between(db, metric.id, window_start, read_until).await?;
+
+    let mut points: Vec<SeriesPoint> = starts
+        .iter()
+        .map(|&start| {
+            let end = start_of_day(bucket.next(start), zone);
+            SeriesPoint {
+                label: bucket.label(start),
+                start: start_of_day(start, zone),
+                end,
+                is_open: end > request.now,
+                value: None,
+                qualifier: None,
+                denominator: None,
+                change: None,
+                change_qualifier: None,
+                observations: Vec::new(),
+            }
+        })
+        .collect();
+    let index: HashMap<NaiveDate, usize> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| (start, i))
+        .collect();
+
+    for reading in readings {
+        let attributed_to = reading
+            .observation
+            .period_start
+            .unwrap_or(reading.observation.observed_at);
+        let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
+            continue;
+        };
+        if reading.observation.observed_at > points[i].end {
+            return Err(ApiError::bad_input(
+                "bucket",
+                format!(
+                    "a reading of {} covers {} to {}, more than one {:?} bucket: \
+                     choose a coarser bucket",
+                    metric.code, attributed_to, reading.observation.observed_at, bucket
+                ),
+            ));
+        }
+        points[i].observations.push(reading);
+    }
+
+    match metric.kind {
+        MetricKind::Flow => points.iter_mut().for_each(sum_flows),
+        MetricKind::Level | MetricKind::AnnualRate | MetricKind::Ratio => {
+            points.iter_mut().for_each(take_last)
+        }
+        MetricKind::Cumulative => {
+            let baseline =
+                observations::latest_of_metrics(db, &[metric.id], Bound::Excluded(window_start))
+                    .await?
+                    .remove(&metric.id);
+            let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
+            for point in &mut points {
+                take_last(point);
+                if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
+                    if let Some((before, before_qualifier)) = previous {
+                        point.change = Some(value - before);
+                        point.change_qualifier =
+                            Some(combined([qualifier, before_qualifier].into_iter()));
+                    }
+                    previous = Some((value, qualifier));
+                }
+            }
+        }
+    }
+
+    Ok(TimeSeries {
+        metric,
+        bucket,
+        time_zone: zone,
+        points,
+    })
+}
+
+fn take_last(point: &mut SeriesPoint) {
+    if let Some(last) = point.observations.last() {
+        point.value = Some(last.revision.value);
+        point.qualifier = Some(last.revision.qualifier);
+        point.denominator = last.revision.denominator;
+    }
+}
+
+fn sum_flows(point: &mut SeriesPoint) {
+    if point.observations.is_empty() {
+        return;
+    }
+    let total: Decimal = point.observations.iter().map(|r| r.revision.value).sum();
+    point.value = Some(exact::from_storage(total));
+    point.qualifier = Some(combined(
+        point.observations.iter().map(|r| r.revision.qualifier),
+    ));
+}
+
+/// The qualifier of a figure computed from several: shared if all agree, otherwise an estimate.
+pub fn combined(mut qualifiers: impl Iterator<Item = Qualifier>) -> Qualifier {
+    let Some(first) = qualifiers.next() else {
+        return Qualifier::Exact;
+    };
+    if qualifiers.all(|q| q == first) {
+        first
+    } else {
+        Qualifier::About
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn buckets_start_where_the_calendar_says() {
+        let christmas = date("2020-12-25"); // a Friday
+        assert_eq!(TimeBucket::Day.start_of(christmas), christmas);
+        assert_eq!(TimeBucket::Week.start_of(christmas), date("2020-12-21"));
+        assert_eq!(TimeBucket::Month.start_of(christmas), date("2020-12-01"));
+        assert_eq!(TimeBucket::Quarter.start_of(christmas), date("2020-10-01"));
+        assert_eq!(TimeBucket::Year.start_of(christmas), date("2020-01-01"));
+        assert_eq!(
+            TimeBucket::Quarter.next(date("2020-10-01")),
+            date("2021-01-01")
+        );
+        assert_eq!(TimeBucket::Week.label(date("2020-12-21")), "2020-W52");
+        assert_eq!(TimeBucket::Week.label(date("2021-01-04")), "2021-W01");
+        assert_eq!(TimeBucket::Quarter.label(date("2020-10-01")), "2020-Q4");
+    }
+
+    #[test]
+    fn qualifiers_combine_to_an_estimate_when_they_differ() {
+        use Qualifier::*;
+        assert_eq!(combined([Exact, Exact].into_iter()), Exact);
+        assert_eq!(combined([MoreThan, MoreThan].into_iter()), MoreThan);
+        assert_eq!(combined([Exact, MoreThan].into_iter()), About);
+    }
+}

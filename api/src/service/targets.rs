@@ -1,0 +1,170 @@
+//! Progress toward yearly targets such as "at least 30% of dossiers filed online in 2021".
+//!
+//! A target is judged on the latest reading observed within its year (Vietnam time). The reading's
+//! qualifier counts: "more than 25" says nothing about reaching 30, so such a case is
+//! `INCONCLUSIVE`, not `NOT_MET`.
+
+use chrono::NaiveDate;
+use entity::target;
+use entity::values::{Comparator, Qualifier};
+use rust_decimal::Decimal;
+use sea_orm::DatabaseConnection;
+
+use super::observations::{self, CurrentObservation};
+use super::time::{start_of_day, VIETNAM};
+use super::{catalog, exact};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum TargetStatus {
+    /// The latest reading meets the target.
+    Met,
+    /// The latest reading falls short of the target.
+    NotMet,
+    /// The reading is a bound or estimate on the wrong side to decide ("more than 25" for
+    /// "at least 30").
+    Inconclusive,
+    /// Nothing was observed for the metric in the target's year.
+    NoData,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetProgress {
+    pub target: target::Model,
+    pub latest: Option<CurrentObservation>,
+    /// The reading divided by the target value (1 means exactly on target); for an upper limit,
+    /// the target divided by the reading, so that above 1 is always better.
+    pub progress: Option<Decimal>,
+    pub status: TargetStatus,
+}
+
+pub async fn progress_in_year(
+    db: &DatabaseConnection,
+    year: i32,
+) -> Result<Vec<TargetProgress>, ApiError> {
+    let (Some(first_day), Some(next_year)) = (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year.saturating_add(1), 1, 1),
+    ) else {
+        return Err(ApiError::bad_input(
+            "year",
+            format!("{year} is not a year we can date"),
+        ));
+    };
+    let (from, before) = (
+        start_of_day(first_day, VIETNAM),
+        start_of_day(next_year, VIETNAM),
+    );
+
+    let mut progress = Vec::new();
+    for target in catalog::targets_of_year(db, year).await? {
+        let latest = observations::of_metric_between(db, target.metric_id, from, before)
+            .await?
+            .pop();
+        let (progress_ratio, status) = match &latest {
+            None => (None, TargetStatus::NoData),
+            Some(reading) => (
+                ratio(target.comparator, reading.revision.value, target.value),
+                judge(
+                    target.comparator,
+                    target.value,
+                    reading.revision.value,
+                    reading.revision.qualifier,
+                ),
+            ),
+        };
+        progress.push(TargetProgress {
+            target,
+            latest,
+            progress: progress_ratio,
+            status,
+        });
+    }
+    Ok(progress)
+}
+
+fn ratio(comparator: Comparator, value: Decimal, target: Decimal) -> Option<Decimal> {
+    let (numerator, denominator) = match comparator {
+        Comparator::AtLeast | Comparator::Equal => (value, target),
+        Comparator::AtMost => (target, value),
+    };
+    numerator
+        .checked_div(denominator)
+        .map(|r| exact::from_storage(r.round_dp(exact::MAX_DECIMAL_PLACES)))
+}
+
+/// Whether a reading of `value`, stated with `qualifier`, meets a target.
+pub fn judge(
+    comparator: Comparator,
+    target: Decimal,
+    value: Decimal,
+    qualifier: Qualifier,
+) -> TargetStatus {
+    use TargetStatus::*;
+    let decided = |met: bool| if met { Met } else { NotMet };
+    match qualifier {
+        // Estimates are judged as stated; the qualifier travels with the reading.
+        Qualifier::Exact | Qualifier::About => match comparator {
+            Comparator::AtLeast => decided(value >= target),
+            Comparator::AtMost => decided(value <= target),
+            Comparator::Equal => decided(value == target),
+        },
+        // The true value is at least (or above) `value`.
+        Qualifier::MoreThan | Qualifier::AtLeast => match comparator {
+            Comparator::AtLeast if value >= target => Met,
+            Comparator::AtMost | Comparator::Equal
+                if value > target || (value == target && qualifier == Qualifier::MoreThan) =>
+            {
+                NotMet
+            }
+            _ => Inconclusive,
+        },
+        // The true value is below `value`.
+        Qualifier::LessThan | Qualifier::Nearly => match comparator {
+            Comparator::AtMost if value <= target => Met,
+            Comparator::AtLeast | Comparator::Equal if value <= target => NotMet,
+            _ => Inconclusive,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Comparator::*;
+    use TargetStatus::*;
+
+    fn d(n: i64) -> Decimal {
+        Decimal::from(n)
+    }
+
+    #[test]
+    fn exact_readings_are_compared_directly() {
+        assert_eq!(judge(AtLeast, d(30), d(31), Qualifier::Exact), Met);
+        assert_eq!(judge(AtLeast, d(30), d(30), Qualifier::Exact), Met);
+        assert_eq!(judge(AtLeast, d(30), d(29), Qualifier::Exact), NotMet);
+        assert_eq!(judge(AtMost, d(30), d(31), Qualifier::Exact), NotMet);
+    }
+
+    #[test]
+    fn bounds_decide_only_on_their_own_side() {
+        assert_eq!(judge(AtLeast, d(30), d(30), Qualifier::MoreThan), Met);
+        assert_eq!(
+            judge(AtLeast, d(30), d(25), Qualifier::MoreThan),
+            Inconclusive
+        );
+        assert_eq!(judge(AtMost, d(30), d(30), Qualifier::MoreThan), NotMet);
+        assert_eq!(judge(AtLeast, d(1000), d(1000), Qualifier::Nearly), NotMet);
+        assert_eq!(
+            judge(AtLeast, d(30), d(40), Qualifier::Nearly),
+            Inconclusive
+        );
+    }
+
+    #[test]
+    fn progress_is_above_one_when_better_than_target() {
+        assert_eq!(ratio(AtLeast, d(15), d(30)), Some("0.5".parse().unwrap()));
+        assert_eq!(ratio(AtMost, d(15), d(30)), Some(d(2)));
+        assert_eq!(ratio(AtLeast, d(15), d(0)), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! Building the server from settings, and running it until it is told to stop.
+
+use anyhow::Context;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseSettings, ServerSettings};
+use crate::{db, graphql, http, service};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Connects, migrates, seeds when asked, and binds the listening socket.
+    pub async fn build(
+        database: &DatabaseSettings,
+        server: &ServerSettings,
+    ) -> anyhow::Result<Self> {
+        tracing::info!(
+            database = %database.redacted_url(),
+            address = %server.address(),
+            seed = server.seed,
+            "starting egov-kpi"
+        );
+        let connection = db::connect(database)
+            .await
+            .with_context(|| format!("connecting to {}", database.redacted_url()))?;
+        prepare(&connection, server.seed).await?;
+        Self::with_database(connection, server).await
+    }
+
+    /// Serves an already prepared database.
+    pub async fn with_database(
+        connection: DatabaseConnection,
+        server: &ServerSettings,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(server.address())
+            .await
+            .with_context(|| format!("listening on {}", server.address()))?;
+        let router = http::router(graphql::build_schema(connection));
+        Ok(Self { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, "serving GraphQL at http://{address}/graphql, GraphiQL at http://{address}/");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+/// Brings the schema up to date and, when asked, loads the seed figures.
+pub async fn prepare(connection: &DatabaseConnection, seed: bool) -> anyhow::Result<()> {
+    db::migrate(connection)
+        .await
+        .context("migrating the database")?;
+    if seed {
+        let report = service::seed::load(connection).await?;
+        tracing::info!(
+            inserted = report.inserted,
+            already_present = report.already_present,
+            "seed figures loaded"
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

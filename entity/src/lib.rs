@@ -1,0 +1,26 @@
+//! Tables of egov-kpi, one module per table, and the value types they share.
+//!
+//! History is append-only: an `observation` names what a figure describes (metric, agency,
+//! instant or period) and never changes; its values live in `observation_revision` rows, and a
+//! correction adds a revision and closes the previous one instead of overwriting it.
+
+pub mod agency;
+pub mod event;
+pub mod metric;
+pub mod observation;
+pub mod observation_revision;
+pub mod platform;
+pub mod source;
+pub mod target;
+pub mod values;
+
+pub mod prelude {
+    pub use super::agency::Entity as Agency;
+    pub use super::event::Entity as Event;
+    pub use super::metric::Entity as Metric;
+    pub use super::observation::Entity as Observation;
+    pub use super::observation_revision::Entity as ObservationRevision;
+    pub use super::platform::Entity as Platform;
+    pub use super::source::Entity as Source;
+    pub use super::target::Entity as Target;
+}

@@ -1,0 +1,15 @@
+//! Database migrations, applied in order by `egov-kpi migrate` and at server start.
+//! A migration is never edited once it has landed: changes come as new migrations.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_kpi_model;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_kpi_model::Migration)]
+    }
+}
