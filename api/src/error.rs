@@ -70,8 +70,9 @@ impl ErrorExtensions for ApiError {
     }
 }
 
-/// Gives every error of a response a code: those raised by the services carry theirs, the rest
-/// come from parsing and validating the document against the schema.
+/// Gives every error of a response a code. Errors raised by the services carry theirs; the rest
+/// come from async-graphql checking the request: without a path, the document did not parse or
+/// validate against the schema; with one, an argument's value could not be read as its type.
 pub fn ensure_codes(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -79,7 +80,7 @@ pub fn ensure_codes(response: &mut async_graphql::Response) {
             let code = if error.path.is_empty() {
                 "GRAPHQL_VALIDATION_FAILED"
             } else {
-                "INTERNAL_SERVER_ERROR"
+                "BAD_USER_INPUT"
             };
             extensions.set("code", code);
         }

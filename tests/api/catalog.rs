@@ -1,0 +1,120 @@
+use serde_json::json;
+
+use crate::on_both_databases;
+
+on_both_databases! {
+    async fn platforms_come_with_operator_launch_and_metrics(app: TestApp) {
+        let data = app
+            .data(
+                "{ platforms { code nameVi nameEn operator { code kind }
+                   launch { occurredOn datePrecision source { code } }
+                   metrics { code kind unit scale } } }",
+                json!({}),
+            )
+            .await;
+        let platforms = data["platforms"].as_array().unwrap();
+        let codes: Vec<&str> = platforms.iter().map(|p| p["code"].as_str().unwrap()).collect();
+        assert_eq!(
+            codes,
+            ["document-exchange-axis", "public-service-portal", "reporting-system", "e-cabinet"]
+        );
+        let axis = &platforms[0];
+        assert_eq!(axis["nameVi"], "Trục liên thông văn bản quốc gia");
+        assert_eq!(axis["operator"]["code"], "government-office");
+        assert_eq!(axis["operator"]["kind"], "GOVERNMENT_OFFICE");
+        assert_eq!(axis["launch"]["occurredOn"], "2019-03-12");
+        assert_eq!(axis["launch"]["datePrecision"], "DAY");
+        // "tháng 12/2019": only the month is known, and the API says so.
+        assert_eq!(platforms[1]["launch"]["occurredOn"], "2019-12-01");
+        assert_eq!(platforms[1]["launch"]["datePrecision"], "MONTH");
+        let savings = &axis["metrics"][1];
+        assert_eq!(savings["code"], "document-exchange-axis.annual-savings");
+        assert_eq!(savings["kind"], "ANNUAL_RATE");
+        assert_eq!(savings["unit"], "VND");
+        assert_eq!(savings["scale"], "BILLION");
+    }
+
+    async fn names_follow_accept_language_and_the_lang_argument(app: TestApp) {
+        let query = "{ platform(code: \"public-service-portal\") { name english: name(lang: EN) } }";
+        let vietnamese = app.graphql_with_language(query, json!({}), None).await;
+        assert_eq!(vietnamese["data"]["platform"]["name"], "Cổng Dịch vụ công quốc gia");
+        let english = app
+            .graphql_with_language(query, json!({}), Some("en-GB,en;q=0.9,vi;q=0.5"))
+            .await;
+        assert_eq!(english["data"]["platform"]["name"], "National Public Service Portal");
+        assert_eq!(vietnamese["data"]["platform"]["english"], "National Public Service Portal");
+    }
+
+    async fn metrics_filter_by_platform_and_kind(app: TestApp) {
+        let data = app
+            .data(
+                "{ savings: metrics(filter: {kind: ANNUAL_RATE}) { code platform { code } }
+                   cabinet: metrics(filter: {platform: \"e-cabinet\"}) { code }
+                   one: metric(code: \"reporting-system.indicators-connected\") { kind unit latest { value denominator } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(data["savings"].as_array().unwrap().len(), 4);
+        assert_eq!(data["cabinet"], json!([{ "code": "e-cabinet.annual-savings" }]));
+        assert_eq!(data["one"]["kind"], "RATIO");
+        assert_eq!(data["one"]["latest"]["value"], "106");
+        assert_eq!(data["one"]["latest"]["denominator"], "200");
+    }
+
+    async fn sources_say_when_the_outlet_is_inferred(app: TestApp) {
+        let data = app
+            .data("{ sources { code fileName title outlet outletInferred publishedOn } }", json!({}))
+            .await;
+        let sources = data["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 5);
+        let article = sources.iter().find(|s| s["code"] == "article-001").unwrap();
+        assert_eq!(article["fileName"], "001_e20ead0552dbae5e.txt");
+        assert_eq!(article["publishedOn"], "2021-01-08");
+        assert_eq!(article["outletInferred"], true);
+        let portal = sources.iter().find(|s| s["code"] == "article-004").unwrap();
+        assert_eq!(portal["outletInferred"], false);
+    }
+
+    async fn events_come_in_date_order(app: TestApp) {
+        let data = app
+            .data(
+                "{ all: events { code occurredOn kind }
+                   portal: events(filter: {platform: \"public-service-portal\"}) { code } }",
+                json!({}),
+            )
+            .await;
+        let dates: Vec<&str> = data["all"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["occurredOn"].as_str().unwrap())
+            .collect();
+        let mut sorted = dates.clone();
+        sorted.sort();
+        assert_eq!(dates, sorted);
+        assert_eq!(dates.first(), Some(&"2018-05-01"));
+        assert_eq!(data["portal"], json!([{ "code": "public-service-portal.launch" }]));
+    }
+
+    async fn nested_relations_cost_one_query_each_not_one_per_row(app: TestApp) {
+        let query = "{ platforms { code operator { code } events { source { code } }
+                         metrics { code platform { code }
+                           latest { value source { code } metric { code } } } } }";
+        let before = app.statements();
+        let data = app.data(query, json!({})).await;
+        let statements = app.statements() - before;
+        let metrics: usize = data["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["metrics"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(metrics, 13);
+        // platforms, operators, events, their sources, metrics, their platforms, latest readings,
+        // the readings' sources and metrics: one query for each, whatever the row count.
+        assert!(
+            statements <= 9,
+            "{statements} statements for {metrics} metrics: relations are not batched"
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! A real server on a random port with a fresh database, and a client that talks HTTP to it.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use api::config::{DatabaseSettings, ServerSettings};
+use api::startup::{self, Application};
+use chrono::{DateTime, Utc};
+use entity::values::Qualifier;
+use entity::{metric, observation, observation_revision, source};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+use serde_json::{json, Value};
+
+/// Where PostgreSQL is reached to create a database per test.
+pub fn postgres_admin_url() -> String {
+    std::env::var("EGOV_KPI_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Removes the test's database when the test ends, passed or not.
+enum Scratch {
+    SqliteFile(PathBuf),
+    PostgresDatabase(String),
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self {
+            Scratch::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Scratch::PostgresDatabase(name) => {
+                let name = name.clone();
+                // The test's runtime is shutting down: drop the database from a runtime of its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    runtime.block_on(async {
+                        if let Ok(admin) = sea_orm::Database::connect(postgres_admin_url()).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The server's database, for arranging data no API writes yet and for checking storage.
+    pub db: DatabaseConnection,
+    statements: Arc<AtomicUsize>,
+    _scratch: Scratch,
+}
+
+impl TestApp {
+    /// Starts the real application, migrated and seeded, on a database of its own.
+    pub async fn spawn(backend: Backend) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (database_url, scratch) = match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("egov-kpi-test-{unique}.db"));
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Scratch::SqliteFile(path),
+                )
+            }
+            Backend::Postgres => {
+                let name = format!("egov_kpi_test_{unique}");
+                let admin = sea_orm::Database::connect(postgres_admin_url())
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL is not reachable at {} ({e}); the PostgreSQL tests need it",
+                            postgres_admin_url()
+                        )
+                    });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                let (base, _) = postgres_admin_url()
+                    .rsplit_once('/')
+                    .map(|(base, db)| (base.to_owned(), db.to_owned()))
+                    .expect("the admin URL names a database");
+                (format!("{base}/{name}"), Scratch::PostgresDatabase(name))
+            }
+        };
+        let settings = DatabaseSettings {
+            database_url,
+            max_connections: 5,
+        };
+        let mut db = api::db::connect(&settings).await.expect("connect");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        startup::prepare(&db, true).await.expect("migrate and seed");
+
+        let server = ServerSettings {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            seed: false,
+        };
+        let app = Application::with_database(db.clone(), &server)
+            .await
+            .expect("bind");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            db,
+            statements,
+            _scratch: scratch,
+        }
+    }
+
+    /// Sends a GraphQL request and returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_with_language(query, variables, None).await
+    }
+
+    pub async fn graphql_with_language(
+        &self,
+        query: &str,
+        variables: Value,
+        accept_language: Option<&str>,
+    ) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(language) = accept_language {
+            request = request.header("accept-language", language);
+        }
+        let response = request.send().await.expect("the server answers");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// The `data` of a response that must have no errors.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {}",
+            body["errors"]
+        );
+        body["data"].clone()
+    }
+
+    /// The first error of a response that must fail, as (code, message).
+    pub async fn error(&self, query: &str, variables: Value) -> (String, String) {
+        let body = self.graphql(query, variables).await;
+        let error = &body["errors"][0];
+        assert!(!error.is_null(), "expected an error, got {body}");
+        (
+            error["extensions"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            error["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// SQL statements the server has run so far.
+    pub fn statements(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Stores a reading directly in the database, as no write API exists for it yet.
+    pub async fn store_reading(&self, reading: Reading<'_>) -> i32 {
+        let metric = metric::Entity::find()
+            .filter(metric::Column::Code.eq(reading.metric))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("known metric");
+        let source = source::Entity::find()
+            .filter(source::Column::Code.eq("article-001"))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("seeded source");
+        let stored = observation::ActiveModel {
+            metric_id: Set(metric.id),
+            agency_id: Set(None),
+            observed_at: Set(reading.observed_at.parse().unwrap()),
+            period_start: Set(reading.period_start.map(|t| t.parse().unwrap())),
+            synthetic: Set(false),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .unwrap();
+        observation_revision::ActiveModel {
+            observation_id: Set(stored.id),
+            revision: Set(1),
+            value: Set(reading.value.parse().unwrap()),
+            qualifier: Set(reading.qualifier),
+            denominator: Set(None),
+            source_id: Set(source.id),
+            quote: Set("test reading".to_owned()),
+            note: Set(None),
+            recorded_at: Set(Utc::now()),
+            recorded_by: Set("test".to_owned()),
+            reason: Set(None),
+            superseded_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .unwrap();
+        stored.id
+    }
+
+    /// Adds a metric to a seeded platform, for kinds the seed figures do not have.
+    pub async fn add_metric(&self, code: &str, kind: entity::values::MetricKind) {
+        let platform = entity::platform::Entity::find()
+            .one(&self.db)
+            .await
+            .unwrap()
+            .unwrap();
+        metric::ActiveModel {
+            platform_id: Set(platform.id),
+            code: Set(code.to_owned()),
+            name_vi: Set(code.to_owned()),
+            name_en: Set(code.to_owned()),
+            unit: Set(entity::values::Unit::Dossiers),
+            scale: Set(entity::values::Scale::One),
+            kind: Set(kind),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .unwrap();
+    }
+}
+
+pub struct Reading<'a> {
+    pub metric: &'a str,
+    pub observed_at: &'a str,
+    pub period_start: Option<&'a str>,
+    pub value: &'a str,
+    pub qualifier: Qualifier,
+}
+
+impl<'a> Reading<'a> {
+    pub fn at(metric: &'a str, observed_at: &'a str, value: &'a str) -> Self {
+        Self {
+            metric,
+            observed_at,
+            period_start: None,
+            value,
+            qualifier: Qualifier::Exact,
+        }
+    }
+
+    pub fn qualified(self, qualifier: Qualifier) -> Self {
+        Self { qualifier, ..self }
+    }
+
+    pub fn since(self, period_start: &'a str) -> Self {
+        Self {
+            period_start: Some(period_start),
+            ..self
+        }
+    }
+}
+
+pub fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a decimal string, got {value}"))
+        .parse()
+        .unwrap()
+}
+
+pub fn instant(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a date-time string, got {value}"))
+        .parse()
+        .unwrap()
+}
+
+/// Runs each test once on SQLite and once on PostgreSQL, each with a fresh, seeded database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+            }
+        }
+    )*};
+}

@@ -1,0 +1,133 @@
+use serde_json::{json, Value};
+
+use crate::helpers::{instant, Reading};
+use crate::on_both_databases;
+
+const PAGE: &str = "query Page($first: Int, $after: String, $last: Int, $before: String, $filter: ObservationFilterInput) {
+  observations(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+    totalCount
+    edges { cursor node { id observedAt value qualifier metric { code } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}";
+
+fn ids(connection: &Value) -> Vec<String> {
+    connection["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_databases! {
+    async fn pages_forwards_and_backwards_see_every_observation_once_in_time_order(app: TestApp) {
+        let everything = app.data(PAGE, json!({ "first": 100 })).await["observations"].clone();
+        assert_eq!(everything["totalCount"], 10);
+        let all = ids(&everything);
+        assert_eq!(all.len(), 10);
+        let times: Vec<_> = everything["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| instant(&e["node"]["observedAt"]))
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
+
+        let mut forwards = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let page = app.data(PAGE, json!({ "first": 3, "after": after })).await["observations"].clone();
+            forwards.extend(ids(&page));
+            assert_eq!(page["pageInfo"]["hasPreviousPage"], !after.is_null());
+            if page["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(forwards, all);
+
+        let mut backwards = Vec::new();
+        let mut before = Value::Null;
+        loop {
+            let page = app.data(PAGE, json!({ "last": 4, "before": before })).await["observations"].clone();
+            let mut chunk = ids(&page);
+            chunk.extend(backwards);
+            backwards = chunk;
+            if page["pageInfo"]["hasPreviousPage"] == false {
+                break;
+            }
+            before = page["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(backwards, all);
+    }
+
+    async fn filters_narrow_by_platform_metric_and_time(app: TestApp) {
+        let count = |filter: Value| {
+            let app = &app;
+            async move {
+                app.data(PAGE, json!({ "filter": filter })).await["observations"]["totalCount"]
+                    .as_u64()
+                    .unwrap()
+            }
+        };
+        assert_eq!(count(json!({ "platform": "public-service-portal" })).await, 4);
+        assert_eq!(count(json!({ "metric": "e-cabinet.annual-savings" })).await, 1);
+        // Readings dated 25/12/2020 sit at 00:00 Vietnam time, 17:00 UTC the day before.
+        assert_eq!(
+            count(json!({ "observedFrom": "2020-12-24T17:00:00Z", "observedBefore": "2020-12-25T00:00:00Z" })).await,
+            4
+        );
+        assert_eq!(count(json!({ "observedFrom": "2021-01-01T00:00:00Z" })).await, 6);
+    }
+
+    async fn page_arguments_out_of_range_are_refused(app: TestApp) {
+        for (variables, argument) in [
+            (json!({ "first": -1 }), "first"),
+            (json!({ "first": 101 }), "first"),
+            (json!({ "last": 1000 }), "last"),
+            (json!({ "first": 2, "last": 2 }), "last"),
+            (json!({ "after": "bm90IGEgY3Vyc29y" }), "after"),
+            (json!({ "filter": { "observedFrom": "2021-01-01T00:00:00Z", "observedBefore": "2020-01-01T00:00:00Z" } }), "observedBefore"),
+        ] {
+            let body = app.graphql(PAGE, variables.clone()).await;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {body}");
+            assert_eq!(error["extensions"]["argument"], argument, "{variables}");
+            assert!(body["data"].is_null(), "nothing answered for {variables}");
+        }
+    }
+
+    async fn one_observation_carries_its_citation(app: TestApp) {
+        let first = app.data(PAGE, json!({ "first": 1, "filter": { "metric": "public-service-portal.dossiers-synchronised" } })).await;
+        let id = first["observations"]["edges"][0]["node"]["id"].clone();
+        let data = app
+            .data(
+                "query One($id: ID!) { observation(id: $id) { value valueFloat qualifier quote revision recordedBy
+                   source { code fileName } metric { unit } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let observation = &data["observation"];
+        assert_eq!(observation["value"], "27000000");
+        assert_eq!(observation["valueFloat"], 27000000.0);
+        assert_eq!(observation["qualifier"], "MORE_THAN");
+        assert_eq!(observation["quote"], "hơn 27 triệu hồ sơ đồng bộ trạng thái");
+        assert_eq!(observation["revision"], 1);
+        assert_eq!(observation["recordedBy"], "seed");
+        assert_eq!(observation["source"]["code"], "article-001");
+        assert_eq!(observation["metric"]["unit"], "DOSSIERS");
+    }
+
+    async fn values_come_back_exactly_as_stored_on_either_database(app: TestApp) {
+        for value in ["123456789.012345", "999999999999999", "0.000001", "30.5"] {
+            let id = app
+                .store_reading(Reading::at("public-service-portal.level4-online-dossier-rate", "2021-06-30T00:00:00Z", value))
+                .await;
+            let data = app
+                .data("query One($id: ID!) { observation(id: $id) { value } }", json!({ "id": id.to_string() }))
+                .await;
+            assert_eq!(data["observation"]["value"], value);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+use serde_json::json;
+
+use crate::helpers::decimal;
+use crate::on_both_databases;
+
+const COMPARISON: &str = "query Savings($asOf: DateTime) { savingsComparison(asOf: $asOf) {
+  unit scale unitLabel(lang: EN) total totalQualifier totalLabel(lang: EN)
+  entries { rank value qualifier platform { code } observation { quote source { code } } }
+} }";
+
+on_both_databases! {
+    async fn platforms_are_ranked_by_yearly_savings_and_the_total_is_a_rate(app: TestApp) {
+        let data = app.data(COMPARISON, json!({})).await;
+        let comparison = &data["savingsComparison"];
+        let ranking: Vec<(&str, &str, u64)> = comparison["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["platform"]["code"].as_str().unwrap(), e["value"].as_str().unwrap(), e["rank"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            ranking,
+            [
+                ("public-service-portal", "6700", 1),
+                ("document-exchange-axis", "1200", 2),
+                ("reporting-system", "460", 3),
+                ("e-cabinet", "169", 4),
+            ]
+        );
+        assert_eq!(decimal(&comparison["total"]), "8529".parse().unwrap());
+        assert_eq!(comparison["totalQualifier"], "ABOUT");
+        assert_eq!(comparison["unit"], "VND");
+        assert_eq!(comparison["scale"], "BILLION");
+        assert_eq!(comparison["unitLabel"], "billion VND per year");
+        assert!(comparison["totalLabel"].as_str().unwrap().contains("not an amount saved"));
+        let first = &comparison["entries"][0];
+        assert_eq!(first["qualifier"], "ABOUT");
+        assert_eq!(first["observation"]["source"]["code"], "article-001");
+        assert!(first["observation"]["quote"].as_str().unwrap().contains("6.700 tỷ đồng/năm"));
+    }
+
+    async fn estimates_observed_after_as_of_are_left_out(app: TestApp) {
+        let data = app.data(COMPARISON, json!({ "asOf": "2020-12-31T00:00:00Z" })).await;
+        assert_eq!(data["savingsComparison"]["entries"], json!([]));
+        assert_eq!(data["savingsComparison"]["total"], "0");
+        // The estimates are dated 08/01/2021, 00:00 Vietnam time: included from that instant.
+        let data = app.data(COMPARISON, json!({ "asOf": "2021-01-08T00:00:00+07:00" })).await;
+        assert_eq!(data["savingsComparison"]["entries"].as_array().unwrap().len(), 4);
+    }
+}
