@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions};
@@ -74,7 +73,7 @@ where
     E::Model: Send + Sync + Clone + 'static,
 {
     type Value = E::Model;
-    type Error = Arc<DbErr>;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[RowId<E>]) -> Result<HashMap<RowId<E>, E::Model>, Self::Error> {
         let id_column = E::PrimaryKey::iter()
@@ -97,7 +96,7 @@ where
 
 impl Loader<MetricsOfPlatform> for DatabaseLoader {
     type Value = Vec<metric::Model>;
-    type Error = Arc<DbErr>;
+    type Error = ApiError;
 
     async fn load(
         &self,
@@ -114,7 +113,7 @@ impl Loader<MetricsOfPlatform> for DatabaseLoader {
 
 impl Loader<EventsOfPlatform> for DatabaseLoader {
     type Value = Vec<event::Model>;
-    type Error = Arc<DbErr>;
+    type Error = ApiError;
 
     async fn load(
         &self,
@@ -134,19 +133,14 @@ impl Loader<EventsOfPlatform> for DatabaseLoader {
 
 impl Loader<LatestReading> for DatabaseLoader {
     type Value = CurrentObservation;
-    type Error = Arc<DbErr>;
+    type Error = ApiError;
 
     async fn load(
         &self,
         keys: &[LatestReading],
     ) -> Result<HashMap<LatestReading, Self::Value>, Self::Error> {
         let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let latest = observations::latest_of_metrics(&self.db, &ids, Bound::Unbounded)
-            .await
-            .map_err(|error| match error {
-                ApiError::Database(error) => error,
-                other => Arc::new(DbErr::Custom(other.to_string())),
-            })?;
+        let latest = observations::latest_of_metrics(&self.db, &ids, Bound::Unbounded).await?;
         Ok(latest
             .into_iter()
             .map(|(metric_id, reading)| (LatestReading(metric_id), reading))
@@ -176,12 +170,12 @@ pub async fn load<K>(
 ) -> async_graphql::Result<Option<<DatabaseLoader as Loader<K>>::Value>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
-    DatabaseLoader: Loader<K, Error = Arc<DbErr>>,
+    DatabaseLoader: Loader<K, Error = ApiError>,
 {
     ctx.data::<DataLoader<DatabaseLoader>>()?
         .load_one(key)
         .await
-        .map_err(|error| ApiError::from(error).extend())
+        .map_err(|error| error.extend())
 }
 
 /// Loads a row that a foreign key guarantees to exist.

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
-use entity::{observation, observation_revision};
+use entity::{metric, observation, observation_revision};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, SelectTwo,
@@ -91,17 +92,13 @@ impl ObservationFilter {
         let mut condition = Condition::all();
         if let Some(code) = &self.platform {
             let platform = catalog::platform_by_code(db, code).await?;
-            let metric_ids = catalog::metrics(
-                db,
-                &catalog::MetricFilter {
-                    platform: Some(platform.code),
-                    ..Default::default()
-                },
-            )
-            .await?
-            .into_iter()
-            .map(|metric| metric.id);
-            condition = condition.add(observation::Column::MetricId.is_in(metric_ids));
+            let metrics_of_platform = Query::select()
+                .column(metric::Column::Id)
+                .from(metric::Entity)
+                .and_where(metric::Column::PlatformId.eq(platform.id))
+                .to_owned();
+            condition =
+                condition.add(observation::Column::MetricId.in_subquery(metrics_of_platform));
         }
         if let Some(code) = &self.metric {
             let metric = catalog::metric_by_code(db, code).await?;
