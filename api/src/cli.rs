@@ -68,8 +68,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("egov-kpi: {error:#}");
+            tracing::error!("egov-kpi: {error:#}");
             ExitCode::FAILURE
         }
     }

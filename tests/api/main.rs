@@ -3,6 +3,7 @@
 mod helpers;
 
 mod catalog;
+mod dashboard;
 mod errors;
 mod observations;
 mod savings;

@@ -1,5 +1,6 @@
-//! HTTP routes: GraphQL, the GraphiQL page and health.
+//! HTTP routes: GraphQL, the GraphiQL page, the dashboard and health.
 
+mod dashboard;
 mod graphql;
 mod health;
 
@@ -20,6 +21,9 @@ pub fn router(schema: AppSchema) -> Router {
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::stylesheet))
         .route("/healthz", get(health::healthz))
         .with_state(schema)
         // Layers run bottom-up on the way in: the id is set before the span that logs it.
