@@ -56,6 +56,9 @@ pub struct ServerSettings {
     /// Load the seed figures at start (idempotent: existing records are left as they are).
     #[arg(long, env = "EGOV_KPI_SEED", default_value_t = true, action = ArgAction::Set)]
     pub seed: bool,
+    /// Let callers without a key read current figures; `false` asks every request for a key.
+    #[arg(long, env = "EGOV_KPI_PUBLIC_READ", default_value_t = true, action = ArgAction::Set)]
+    pub public_read: bool,
 }
 
 impl ServerSettings {

@@ -14,9 +14,31 @@ pub enum ApiError {
         argument: &'static str,
         message: String,
     },
+    /// One or more items of a batch are invalid; nothing of the batch was stored.
+    #[error("{} of the items are invalid; nothing was stored", failures.len())]
+    InvalidItems { failures: Vec<ItemFailure> },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The write was based on a state that has changed since (a stale revision, a reused key).
+    #[error("{0}")]
+    Conflict(String),
     /// Details go to the log only: clients never see SQL or database text.
     #[error("internal error")]
     Database(Arc<DbErr>),
+}
+
+/// Why one item of a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ItemFailure {
+    /// The item's position in the batch, from 0 (for an import: the CSV line is `line`).
+    pub index: usize,
+    /// The CSV line the item came from, for imports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub field: &'static str,
+    pub message: String,
 }
 
 impl ApiError {
@@ -34,11 +56,20 @@ impl ApiError {
         }
     }
 
+    /// A refusal of the caller's request, as opposed to a failure of the server: these are logged
+    /// in the audit trail when they refuse a write.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, Self::Database(_))
+    }
+
     /// The machine-readable `extensions.code` of the error.
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "NOT_FOUND",
-            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::BadUserInput { .. } | Self::InvalidItems { .. } => "BAD_USER_INPUT",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Conflict(_) => "CONFLICT",
             Self::Database(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -63,8 +94,14 @@ impl ErrorExtensions for ApiError {
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
-            if let Self::BadUserInput { argument, .. } = self {
-                extensions.set("argument", *argument);
+            match self {
+                Self::BadUserInput { argument, .. } => extensions.set("argument", *argument),
+                Self::InvalidItems { failures } => {
+                    if let Ok(value) = async_graphql::to_value(failures) {
+                        extensions.set("failures", value);
+                    }
+                }
+                _ => {}
             }
         })
     }

@@ -40,7 +40,11 @@ impl Application {
         let listener = TcpListener::bind(server.address())
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
-        let router = http::router(graphql::build_schema(connection));
+        let router = http::router(http::AppState {
+            schema: graphql::build_schema(connection.clone()),
+            db: connection,
+            public_read: server.public_read,
+        });
         Ok(Self { listener, router })
     }
 
@@ -54,7 +58,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "serving GraphQL at http://{address}/graphql, GraphiQL at http://{address}/");
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

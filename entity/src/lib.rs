@@ -5,7 +5,10 @@
 //! correction adds a revision and closes the previous one instead of overwriting it.
 
 pub mod agency;
+pub mod api_key;
+pub mod audit_entry;
 pub mod event;
+pub mod idempotency_record;
 pub mod metric;
 pub mod observation;
 pub mod observation_revision;
@@ -16,7 +19,10 @@ pub mod values;
 
 pub mod prelude {
     pub use super::agency::Entity as Agency;
+    pub use super::api_key::Entity as ApiKey;
+    pub use super::audit_entry::Entity as AuditEntry;
     pub use super::event::Entity as Event;
+    pub use super::idempotency_record::Entity as IdempotencyRecord;
     pub use super::metric::Entity as Metric;
     pub use super::observation::Entity as Observation;
     pub use super::observation_revision::Entity as ObservationRevision;

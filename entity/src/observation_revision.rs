@@ -4,7 +4,8 @@ use crate::values::Qualifier;
 
 /// One recorded value of an observation. Revisions are appended, never edited: the current one
 /// is the revision whose `superseded_at` is empty, and what was current at an instant `t` is the
-/// one with `recorded_at <= t` and no `superseded_at` at or before `t`.
+/// one with `recorded_at <= t` and no `superseded_at` at or before `t`. A current revision that
+/// is `retracted` hides the observation from current answers.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "observation_revision")]
 pub struct Model {
@@ -35,6 +36,8 @@ pub struct Model {
     pub reason: Option<String>,
     /// When a later revision replaced this one; empty while it is current.
     pub superseded_at: Option<DateTimeUtc>,
+    /// True for a revision that withdraws the figure: it stays in history, out of current answers.
+    pub retracted: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -194,3 +194,25 @@ pub enum DatePrecision {
     #[sea_orm(string_value = "year")]
     Year,
 }
+
+/// What an API key may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads the public API.
+    #[sea_orm(string_value = "viewer")]
+    Viewer,
+    /// Records figures for the agency or platform its key is scoped to.
+    #[sea_orm(string_value = "reporter")]
+    Reporter,
+    /// Reads history and the audit log, and verifies the chain.
+    #[sea_orm(string_value = "auditor")]
+    Auditor,
+    /// Manages keys, and may do all of the above.
+    #[sea_orm(string_value = "admin")]
+    Admin,
+}

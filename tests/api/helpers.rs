@@ -125,6 +125,7 @@ impl TestApp {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             seed: false,
+            public_read: true,
         };
         let app = Application::with_database(db.clone(), &server)
             .await

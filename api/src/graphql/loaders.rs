@@ -140,7 +140,8 @@ impl Loader<LatestReading> for DatabaseLoader {
         keys: &[LatestReading],
     ) -> Result<HashMap<LatestReading, Self::Value>, Self::Error> {
         let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let latest = observations::latest_of_metrics(&self.db, &ids, Bound::Unbounded).await?;
+        let latest =
+            observations::latest_of_metrics(&self.db, &ids, Bound::Unbounded, None).await?;
         Ok(latest
             .into_iter()
             .map(|(metric_id, reading)| (LatestReading(metric_id), reading))

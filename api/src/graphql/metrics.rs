@@ -1,13 +1,17 @@
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
 use entity::values::{MetricKind, Scale, Unit};
 use entity::{metric, platform};
 
-use super::database;
+use super::history::Revision;
 use super::lang::Lang;
 use super::loaders::{load, load_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
+use super::{caller, connection, database};
 use crate::service::catalog::{self, MetricFilter};
+use crate::service::history;
+use crate::service::pagination::PageRequest;
 
 /// Something a platform measures. Values are in `unit` × `scale`; `kind` says how they may be
 /// aggregated over time.
@@ -56,6 +60,24 @@ impl Metric {
     /// The most recent current reading, if any.
     async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Observation>> {
         Ok(load(ctx, LatestReading(self.0.id)).await?.map(Observation))
+    }
+
+    /// Every revision of every observation of the metric, in the order they were recorded
+    /// (auditors and admins).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, Revision>> {
+        let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
+            .map_err(|e| e.extend())?;
+        let page = history::of_metric(database(ctx)?, &caller(ctx).principal, self.0.id, &request)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(connection(page, EmptyFields, Revision))
     }
 }
 

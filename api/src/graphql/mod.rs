@@ -1,13 +1,18 @@
 //! The GraphQL API: one module per domain area, each a thin translation to [`crate::service`].
 
 pub mod agencies;
+pub mod audit;
 pub mod events;
+pub mod history;
+pub mod keys;
 pub mod lang;
 pub mod loaders;
 pub mod metrics;
 pub mod observations;
 pub mod platforms;
+pub mod recording;
 pub mod savings;
+pub mod scalars;
 pub mod schema;
 pub mod series;
 pub mod sources;
@@ -15,10 +20,40 @@ pub mod targets;
 
 pub use schema::{build_schema, schema_sdl, AppSchema};
 
-use async_graphql::Context;
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ObjectType, OutputType};
 use sea_orm::DatabaseConnection;
+
+use crate::service::audit::Caller;
+use crate::service::auth::Principal;
+use crate::service::pagination::Page;
 
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
+}
+
+/// Who sent the request; the HTTP layer puts it there, and a request without one may do nothing.
+pub(crate) fn caller(ctx: &Context<'_>) -> Caller {
+    ctx.data_opt::<Caller>().cloned().unwrap_or_else(|| Caller {
+        principal: Principal::anonymous(false),
+        client_address: None,
+        request_id: None,
+    })
+}
+
+/// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).
+pub(crate) fn connection<T, N: OutputType, F: ObjectType>(
+    page: Page<T>,
+    fields: F,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N, F> {
+    let mut connection =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, item)| Edge::new(cursor.encode(), node(item))),
+    );
+    connection
 }

@@ -1,18 +1,20 @@
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, ID};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
 use entity::{agency, metric, source};
-use rust_decimal::Decimal;
 
 use super::agencies::Agency;
-use super::database;
+use super::history::Revision;
 use super::loaders::load_row;
 use super::metrics::Metric;
+use super::scalars::Exact;
 use super::sources::Source;
+use super::{caller, connection, database};
 use crate::error::ApiError;
-use crate::service::exact;
 use crate::service::observations::{self, CurrentObservation, ObservationFilter};
-use crate::service::pagination::{Page, PageRequest};
+use crate::service::pagination::PageRequest;
+use crate::service::{exact, history};
 
 /// A reported figure: what it describes, its current value with qualifier, and where it came
 /// from.
@@ -52,8 +54,8 @@ impl Observation {
     }
 
     /// The exact value, in the metric's unit and scale.
-    async fn value(&self) -> Decimal {
-        self.0.revision.value
+    async fn value(&self) -> Exact {
+        Exact(self.0.revision.value)
     }
 
     /// The value as a float for charting libraries: approximate, never for sums or comparisons.
@@ -67,8 +69,8 @@ impl Observation {
     }
 
     /// For a ratio, what the value is out of (106 of 200).
-    async fn denominator(&self) -> Option<Decimal> {
-        self.0.revision.denominator
+    async fn denominator(&self) -> Option<Exact> {
+        self.0.revision.denominator.map(Exact)
     }
 
     async fn source(&self, ctx: &Context<'_>) -> Result<Source> {
@@ -106,6 +108,28 @@ impl Observation {
     async fn synthetic(&self) -> bool {
         self.0.observation.synthetic
     }
+
+    /// True when the figure was withdrawn: it is left out of current answers.
+    async fn retracted(&self) -> bool {
+        self.0.revision.retracted
+    }
+
+    /// Why the current revision was made, for a correction or retraction.
+    async fn reason(&self) -> Option<&str> {
+        self.0.revision.reason.as_deref()
+    }
+
+    /// Every value the figure has had, oldest first (auditors and admins).
+    async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<Revision>> {
+        let revisions = history::revisions(
+            database(ctx)?,
+            &caller(ctx).principal,
+            self.0.observation.id,
+        )
+        .await
+        .map_err(|e| e.extend())?;
+        Ok(revisions.into_iter().map(Revision).collect())
+    }
 }
 
 #[derive(Debug, Default, InputObject)]
@@ -134,53 +158,18 @@ impl From<ObservationFilterInput> for ObservationFilter {
             observed_from: input.observed_from,
             observed_before: input.observed_before,
             include_synthetic: input.include_synthetic,
+            as_of: None,
         }
     }
 }
 
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct ObservationEdge {
-    pub cursor: String,
-    pub node: Observation,
-}
-
-/// A page of observations in time order (oldest first), Relay style.
-pub struct ObservationConnection {
-    page: Page<CurrentObservation>,
+/// What a page of observations adds to the Relay connection: the count over all pages.
+pub struct ObservationTotals {
     filter: ObservationFilter,
 }
 
 #[Object]
-impl ObservationConnection {
-    async fn edges(&self) -> Vec<ObservationEdge> {
-        self.page
-            .items
-            .iter()
-            .map(|(cursor, item)| ObservationEdge {
-                cursor: cursor.encode(),
-                node: Observation(item.clone()),
-            })
-            .collect()
-    }
-
-    async fn page_info(&self) -> PageInfo {
-        let items = &self.page.items;
-        PageInfo {
-            has_next_page: self.page.has_next_page,
-            has_previous_page: self.page.has_previous_page,
-            start_cursor: items.first().map(|(cursor, _)| cursor.encode()),
-            end_cursor: items.last().map(|(cursor, _)| cursor.encode()),
-        }
-    }
-
+impl ObservationTotals {
     /// How many observations match the filter, on all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         observations::count(database(ctx)?, &self.filter)
@@ -204,22 +193,37 @@ impl ObservationQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ObservationConnection> {
+        #[graphql(
+            desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
+        )]
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Connection<String, Observation, ObservationTotals>> {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
-        let filter = ObservationFilter::from(filter.unwrap_or_default());
+        let filter = ObservationFilter {
+            as_of,
+            ..ObservationFilter::from(filter.unwrap_or_default())
+        };
         let page = observations::page(database(ctx)?, &filter, &request)
             .await
             .map_err(|e| e.extend())?;
-        Ok(ObservationConnection { page, filter })
+        Ok(connection(page, ObservationTotals { filter }, Observation))
     }
 
-    /// One observation by id; `NOT_FOUND` when there is none.
-    async fn observation(&self, ctx: &Context<'_>, id: ID) -> Result<Observation> {
+    /// One observation by id, retracted or not; `NOT_FOUND` when there is none.
+    async fn observation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(
+            desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
+        )]
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Observation> {
         let id: i32 = id.parse().map_err(|_| {
             ApiError::bad_input("id", format!("`{}` is not an observation id", *id)).extend()
         })?;
-        observations::by_id(database(ctx)?, id)
+        observations::by_id(database(ctx)?, id, as_of)
             .await
             .map(Observation)
             .map_err(|e| e.extend())

@@ -1,13 +1,13 @@
 use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::values::{Qualifier, Scale, Unit};
-use rust_decimal::Decimal;
 
 use super::database;
 use super::lang::Lang;
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::platforms::Platform;
+use super::scalars::Exact;
 use crate::service::exact;
 use crate::service::savings::{self, SavingsEntry, COMPARISON_SCALE};
 
@@ -41,8 +41,8 @@ impl SavingsComparison {
     }
 
     /// The sum of the yearly rates, in billion VND per year.
-    async fn total(&self) -> Decimal {
-        self.0.total
+    async fn total(&self) -> Exact {
+        Exact(self.0.total)
     }
 
     async fn total_float(&self) -> f64 {
@@ -82,8 +82,8 @@ impl SavingsRank {
     }
 
     /// The estimate in billion VND per year.
-    async fn value(&self) -> Decimal {
-        self.0.value
+    async fn value(&self) -> Exact {
+        Exact(self.0.value)
     }
 
     async fn value_float(&self) -> f64 {
@@ -105,14 +105,17 @@ pub struct SavingsQuery;
 
 #[Object]
 impl SavingsQuery {
-    /// Each platform's latest yearly savings estimate observed at or before `asOf` (default:
-    /// now), ranked, with their total labelled as a sum of yearly rates.
+    /// Each platform's latest yearly savings estimate, ranked, with their total labelled as a
+    /// sum of yearly rates.
     async fn savings_comparison(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Answer as the API did at this instant: estimates recorded and observed by then."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> Result<SavingsComparison> {
-        savings::compare(database(ctx)?, as_of.unwrap_or_else(Utc::now))
+        savings::compare(database(ctx)?, as_of)
             .await
             .map(SavingsComparison)
             .map_err(|e| e.extend())

@@ -1,15 +1,18 @@
 //! Assembles the schema from the domain areas; nothing else lives here.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use super::agencies::AgencyQuery;
+use super::audit::AuditQuery;
 use super::events::EventQuery;
+use super::keys::{KeyMutation, KeyQuery};
 use super::loaders::DatabaseLoader;
 use super::metrics::MetricQuery;
 use super::observations::ObservationQuery;
 use super::platforms::PlatformQuery;
+use super::recording::RecordingMutation;
 use super::savings::SavingsQuery;
 use super::series::SeriesQuery;
 use super::sources::SourceQuery;
@@ -26,12 +29,21 @@ pub struct QueryRoot(
     SeriesQuery,
     SavingsQuery,
     TargetQuery,
+    AuditQuery,
+    KeyQuery,
 );
 
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(RecordingMutation, KeyMutation);
 
-fn builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
 }
 
 pub fn build_schema(db: DatabaseConnection) -> AppSchema {

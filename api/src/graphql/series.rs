@@ -1,11 +1,11 @@
 use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::values::{MetricKind, Qualifier};
-use rust_decimal::Decimal;
 
 use super::database;
 use super::metrics::Metric;
 use super::observations::Observation;
+use super::scalars::Exact;
 use crate::service::exact;
 use crate::service::series::{self, SeriesPoint, SeriesRequest, TimeBucket};
 use crate::service::time::parse_time_zone;
@@ -78,8 +78,8 @@ impl Point {
     }
 
     /// The bucket's exact value; null when it is empty.
-    async fn value(&self) -> Option<Decimal> {
-        self.0.value
+    async fn value(&self) -> Option<Exact> {
+        self.0.value.map(Exact)
     }
 
     /// The value as a float for charting libraries: approximate.
@@ -92,13 +92,13 @@ impl Point {
         self.0.qualifier
     }
 
-    async fn denominator(&self) -> Option<Decimal> {
-        self.0.denominator
+    async fn denominator(&self) -> Option<Exact> {
+        self.0.denominator.map(Exact)
     }
 
     /// For a cumulative counter: the growth since the last reading before this bucket.
-    async fn change(&self) -> Option<Decimal> {
-        self.0.change
+    async fn change(&self) -> Option<Exact> {
+        self.0.change.map(Exact)
     }
 
     /// `EXACT` when both readings are exact; otherwise the change is an estimate (`ABOUT`).
@@ -136,6 +136,10 @@ impl SeriesQuery {
         to: NaiveDate,
         #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
         #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
+        #[graphql(
+            desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
+        )]
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
         let request = SeriesRequest {
@@ -145,6 +149,7 @@ impl SeriesQuery {
             bucket,
             time_zone,
             now: Utc::now(),
+            as_of,
         };
         series::time_series(database(ctx)?, &request)
             .await

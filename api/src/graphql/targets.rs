@@ -1,13 +1,14 @@
 use async_graphql::{Context, ErrorExtensions, Object, Result};
+use chrono::{DateTime, Utc};
 use entity::values::Comparator;
 use entity::{metric, source, target};
-use rust_decimal::Decimal;
 
 use super::database;
 use super::lang::Lang;
 use super::loaders::load_row;
 use super::metrics::Metric;
 use super::observations::Observation;
+use super::scalars::Exact;
 use super::sources::Source;
 use crate::service::exact;
 use crate::service::targets::{self, TargetStatus};
@@ -30,8 +31,8 @@ impl Target {
     }
 
     /// In the metric's unit and scale.
-    async fn value(&self) -> Decimal {
-        self.0.value
+    async fn value(&self) -> Exact {
+        Exact(self.0.value)
     }
 
     /// The goal in words, in the requested language.
@@ -74,8 +75,8 @@ impl TargetProgress {
     }
 
     /// Reading ÷ target (target ÷ reading for an upper limit): 1 or more is on target.
-    async fn progress(&self) -> Option<Decimal> {
-        self.0.progress
+    async fn progress(&self) -> Option<Exact> {
+        self.0.progress.map(Exact)
     }
 
     async fn progress_float(&self) -> Option<f64> {
@@ -93,8 +94,16 @@ pub struct TargetQuery;
 #[Object]
 impl TargetQuery {
     /// Every target set for `year`, with the latest reading of that year and a status.
-    async fn target_progress(&self, ctx: &Context<'_>, year: i32) -> Result<Vec<TargetProgress>> {
-        let progress = targets::progress_in_year(database(ctx)?, year)
+    async fn target_progress(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+        #[graphql(
+            desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
+        )]
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<TargetProgress>> {
+        let progress = targets::progress_in_year(database(ctx)?, year, as_of)
             .await
             .map_err(|e| e.extend())?;
         Ok(progress.into_iter().map(TargetProgress).collect())

@@ -12,11 +12,22 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use sea_orm::DatabaseConnection;
+
 use crate::graphql::AppSchema;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-pub fn router(schema: AppSchema) -> Router {
+/// What every route may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: DatabaseConnection,
+    /// Callers without a key may read.
+    pub public_read: bool,
+}
+
+pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     Router::new()
         .route("/", get(graphql::graphiql))
@@ -25,7 +36,7 @@ pub fn router(schema: AppSchema) -> Router {
         .route("/dashboard/dashboard.js", get(dashboard::script))
         .route("/dashboard/dashboard.css", get(dashboard::stylesheet))
         .route("/healthz", get(health::healthz))
-        .with_state(schema)
+        .with_state(state)
         // Layers run bottom-up on the way in: the id is set before the span that logs it.
         .layer(CatchPanicLayer::custom(internal_error))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -2,7 +2,9 @@
 
 use entity::values::{MetricKind, Unit};
 use entity::{agency, event, metric, platform, source, target};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use crate::error::ApiError;
 
@@ -14,7 +16,7 @@ pub async fn platforms(db: &DatabaseConnection) -> Result<Vec<platform::Model>, 
 }
 
 pub async fn platform_by_code(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     code: &str,
 ) -> Result<platform::Model, ApiError> {
     platform::Entity::find()
@@ -32,7 +34,7 @@ pub async fn agencies(db: &DatabaseConnection) -> Result<Vec<agency::Model>, Api
 }
 
 pub async fn agency_by_code(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     code: &str,
 ) -> Result<agency::Model, ApiError> {
     agency::Entity::find()

@@ -1,9 +1,14 @@
 //! The domain rules, shared by GraphQL resolvers and the command line.
 
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod exact;
+pub mod history;
+pub mod idempotency;
 pub mod observations;
 pub mod pagination;
+pub mod recording;
 pub mod savings;
 pub mod seed;
 pub mod series;

@@ -1,7 +1,9 @@
 //! Observations with their current revision: filtering, keyset pages and latest readings.
 //!
 //! "Current" is decided here and nowhere else: the revision of an observation that no later
-//! revision has superseded.
+//! revision has superseded, unless it retracts the figure. With `as_of`, the same question is
+//! asked of the past: the revision that was current at that instant, recorded by then and not
+//! yet superseded, which is exactly what the API answered at that moment.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -10,13 +12,13 @@ use chrono::{DateTime, Utc};
 use entity::{metric, observation, observation_revision};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SelectTwo,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SelectTwo,
 };
 
 use super::catalog;
 use super::exact;
-use super::pagination::{Cursor, Direction, Page, PageRequest};
+use super::pagination::{Cursor, Page, PageRequest};
 use crate::error::ApiError;
 
 /// What a figure describes and the value it has now.
@@ -32,30 +34,51 @@ impl CurrentObservation {
     ) -> Option<Self> {
         Some(Self {
             observation: observation?,
-            revision: observation_revision::Model {
-                value: exact::from_storage(revision.value),
-                denominator: exact::from_storage_opt(revision.denominator),
-                ..revision
-            },
+            revision: normalized(revision),
         })
     }
 
     pub fn cursor(&self) -> Cursor {
         Cursor {
             at: self.observation.observed_at,
-            id: self.observation.id,
+            id: self.observation.id.into(),
         }
     }
 }
 
-fn current() -> SelectTwo<observation_revision::Entity, observation::Entity> {
-    observation_revision::Entity::find()
-        .find_also_related(observation::Entity)
-        .filter(observation_revision::Column::SupersededAt.is_null())
+/// A revision as read from either database, its values in canonical form.
+pub fn normalized(revision: observation_revision::Model) -> observation_revision::Model {
+    observation_revision::Model {
+        value: exact::from_storage(revision.value),
+        denominator: exact::from_storage_opt(revision.denominator),
+        ..revision
+    }
+}
+
+fn current(
+    as_of: Option<DateTime<Utc>>,
+) -> SelectTwo<observation_revision::Entity, observation::Entity> {
+    latest_revisions(as_of).filter(observation_revision::Column::Retracted.eq(false))
+}
+
+/// The latest revision of every observation, retractions included.
+fn latest_revisions(
+    as_of: Option<DateTime<Utc>>,
+) -> SelectTwo<observation_revision::Entity, observation::Entity> {
+    use observation_revision::Column::{RecordedAt, SupersededAt};
+    let query = observation_revision::Entity::find().find_also_related(observation::Entity);
+    match as_of {
+        None => query.filter(SupersededAt.is_null()),
+        Some(instant) => query.filter(RecordedAt.lte(instant)).filter(
+            Condition::any()
+                .add(SupersededAt.is_null())
+                .add(SupersededAt.gt(instant)),
+        ),
+    }
 }
 
 async fn fetch(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     query: SelectTwo<observation_revision::Entity, observation::Entity>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
     Ok(query
@@ -77,6 +100,8 @@ pub struct ObservationFilter {
     /// Exclusive.
     pub observed_before: Option<DateTime<Utc>>,
     pub include_synthetic: bool,
+    /// Answer as the API did at this instant.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl ObservationFilter {
@@ -126,32 +151,18 @@ pub async fn page(
     filter: &ObservationFilter,
     request: &PageRequest,
 ) -> Result<Page<CurrentObservation>, ApiError> {
-    let mut query = current().filter(filter.condition(db).await?);
-    let (at, id) = (observation::Column::ObservedAt, observation::Column::Id);
-    if let Some(cursor) = request.cursor {
-        let beyond = |after: bool| {
-            let (time, same_time_id) = if after {
-                (at.gt(cursor.at), id.gt(cursor.id))
-            } else {
-                (at.lt(cursor.at), id.lt(cursor.id))
-            };
-            Condition::any()
-                .add(time)
-                .add(Condition::all().add(at.eq(cursor.at)).add(same_time_id))
-        };
-        query = query.filter(beyond(request.direction == Direction::Forward));
-    }
-    query = match request.direction {
-        Direction::Forward => query.order_by_asc(at).order_by_asc(id),
-        Direction::Backward => query.order_by_desc(at).order_by_desc(id),
-    };
+    let query = request.apply(
+        current(filter.as_of).filter(filter.condition(db).await?),
+        observation::Column::ObservedAt,
+        observation::Column::Id,
+    );
     let rows = fetch(db, query.limit(request.size + 1)).await?;
     let rows = rows.into_iter().map(|row| (row.cursor(), row)).collect();
     Ok(Page::from_fetched(request, rows))
 }
 
 pub async fn count(db: &DatabaseConnection, filter: &ObservationFilter) -> Result<u64, ApiError> {
-    Ok(current()
+    Ok(current(filter.as_of)
         .filter(filter.condition(db).await?)
         .count(db)
         .await?)
@@ -163,8 +174,9 @@ pub async fn of_metric_between(
     metric_id: i32,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
-    let query = current()
+    let query = current(as_of)
         .filter(observation::Column::MetricId.eq(metric_id))
         .filter(observation::Column::Synthetic.eq(false))
         .filter(observation::Column::ObservedAt.gte(from))
@@ -179,6 +191,7 @@ pub async fn latest_of_metrics(
     db: &DatabaseConnection,
     metric_ids: &[i32],
     until: Bound<DateTime<Utc>>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
     let observed_at = observation::Column::ObservedAt;
     let until = match until {
@@ -187,7 +200,7 @@ pub async fn latest_of_metrics(
         Bound::Unbounded => observed_at.is_not_null(),
     };
     // Newest first, so the first row seen for a metric is its latest.
-    let query = current()
+    let query = current(as_of)
         .filter(observation::Column::MetricId.is_in(metric_ids.iter().copied()))
         .filter(observation::Column::Synthetic.eq(false))
         .filter(until)
@@ -200,10 +213,71 @@ pub async fn latest_of_metrics(
     Ok(latest)
 }
 
-/// One observation with its current revision; `NOT_FOUND` when there is none.
-pub async fn by_id(db: &DatabaseConnection, id: i32) -> Result<CurrentObservation, ApiError> {
-    fetch(db, current().filter(observation::Column::Id.eq(id)))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
+/// One observation with its latest revision, a retraction included (`retracted` says so);
+/// `NOT_FOUND` when there is none.
+pub async fn by_id(
+    db: &impl ConnectionTrait,
+    id: i32,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<CurrentObservation, ApiError> {
+    fetch(
+        db,
+        latest_revisions(as_of).filter(observation::Column::Id.eq(id)),
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
+}
+
+/// The current readings of one series (a metric, for one agency or nationally) just before and
+/// just after `at`, leaving out `except`: a counter must fit between them.
+pub async fn neighbours(
+    db: &impl ConnectionTrait,
+    metric_id: i32,
+    agency_id: Option<i32>,
+    at: DateTime<Utc>,
+    except: Option<i32>,
+) -> Result<(Option<CurrentObservation>, Option<CurrentObservation>), ApiError> {
+    let series = || {
+        let mut query = current(None)
+            .filter(observation::Column::MetricId.eq(metric_id))
+            .filter(match agency_id {
+                Some(id) => observation::Column::AgencyId.eq(id),
+                None => observation::Column::AgencyId.is_null(),
+            });
+        if let Some(id) = except {
+            query = query.filter(observation::Column::Id.ne(id));
+        }
+        query
+    };
+    let before = series()
+        .filter(observation::Column::ObservedAt.lt(at))
+        .order_by_desc(observation::Column::ObservedAt)
+        .limit(1);
+    let after = series()
+        .filter(observation::Column::ObservedAt.gt(at))
+        .order_by_asc(observation::Column::ObservedAt)
+        .limit(1);
+    Ok((
+        fetch(db, before).await?.pop(),
+        fetch(db, after).await?.pop(),
+    ))
+}
+
+/// The observation already recorded for this series and instant, if any.
+pub async fn existing(
+    db: &impl ConnectionTrait,
+    metric_id: i32,
+    agency_id: Option<i32>,
+    at: DateTime<Utc>,
+) -> Result<Option<observation::Model>, ApiError> {
+    Ok(observation::Entity::find()
+        .filter(observation::Column::MetricId.eq(metric_id))
+        .filter(match agency_id {
+            Some(id) => observation::Column::AgencyId.eq(id),
+            None => observation::Column::AgencyId.is_null(),
+        })
+        .filter(observation::Column::ObservedAt.eq(at))
+        .one(db)
+        .await?)
 }

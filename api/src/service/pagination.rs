@@ -2,6 +2,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
 
@@ -12,7 +13,7 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub at: DateTime<Utc>,
-    pub id: i32,
+    pub id: i64,
 }
 
 impl Cursor {
@@ -116,6 +117,34 @@ impl PageRequest {
             },
             cursor,
         })
+    }
+}
+
+impl PageRequest {
+    /// Orders `query` by (`at`, `id`) in the request's direction and keeps what lies beyond the
+    /// cursor.
+    pub fn apply<Q, C>(&self, mut query: Q, at: C, id: C) -> Q
+    where
+        Q: QueryFilter + QueryOrder,
+        C: ColumnTrait,
+    {
+        if let Some(cursor) = self.cursor {
+            let forward = self.direction == Direction::Forward;
+            let (time, same_time_id) = if forward {
+                (at.gt(cursor.at), id.gt(cursor.id))
+            } else {
+                (at.lt(cursor.at), id.lt(cursor.id))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(time)
+                    .add(Condition::all().add(at.eq(cursor.at)).add(same_time_id)),
+            );
+        }
+        match self.direction {
+            Direction::Forward => query.order_by_asc(at).order_by_asc(id),
+            Direction::Backward => query.order_by_desc(at).order_by_desc(id),
+        }
     }
 }
 

@@ -54,15 +54,18 @@ pub fn rescale(value: Decimal, from: Scale, to: Scale) -> Decimal {
     exact::from_storage(value * scale_factor(from) / scale_factor(to))
 }
 
-/// The latest estimate of each platform observed at or before `as_of`, largest first.
+/// The latest estimate of each platform, largest first: as known now, or as the API answered
+/// at `as_of` (estimates recorded and observed by then).
 pub async fn compare(
     db: &DatabaseConnection,
-    as_of: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<SavingsComparison, ApiError> {
     let metrics = catalog::savings_metrics(db).await?;
     let platforms = catalog::platforms(db).await?;
     let ids: Vec<i32> = metrics.iter().map(|m| m.id).collect();
-    let mut latest = observations::latest_of_metrics(db, &ids, Bound::Included(as_of)).await?;
+    let instant = as_of.unwrap_or_else(Utc::now);
+    let mut latest =
+        observations::latest_of_metrics(db, &ids, Bound::Included(instant), as_of).await?;
 
     let mut entries: Vec<SavingsEntry> = Vec::new();
     for metric in metrics {
@@ -94,7 +97,7 @@ pub async fn compare(
     }
 
     Ok(SavingsComparison {
-        as_of,
+        as_of: instant,
         total: exact::from_storage(entries.iter().map(|e| e.value).sum()),
         total_qualifier: combined(entries.iter().map(|e| e.reading.revision.qualifier)),
         entries,

@@ -91,6 +91,8 @@ pub struct SeriesRequest {
     pub time_zone: Tz,
     /// Buckets ending after this instant are open.
     pub now: DateTime<Utc>,
+    /// Answer as the API did at this instant (it then also stands for `now`).
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +164,10 @@ pub async fn time_series(
     } else {
         window_end
     };
-    let readings = observations::of_metric_between(db, metric.id, window_start, read_until).await?;
+    let readings =
+        observations::of_metric_between(db, metric.id, window_start, read_until, request.as_of)
+            .await?;
+    let now = request.as_of.unwrap_or(request.now);
 
     let mut points: Vec<SeriesPoint> = starts
         .iter()
@@ -172,7 +177,7 @@ pub async fn time_series(
                 label: bucket.label(start),
                 start: start_of_day(start, zone),
                 end,
-                is_open: end > request.now,
+                is_open: end > now,
                 value: None,
                 qualifier: None,
                 denominator: None,
@@ -215,10 +220,14 @@ pub async fn time_series(
             points.iter_mut().for_each(take_last)
         }
         MetricKind::Cumulative => {
-            let baseline =
-                observations::latest_of_metrics(db, &[metric.id], Bound::Excluded(window_start))
-                    .await?
-                    .remove(&metric.id);
+            let baseline = observations::latest_of_metrics(
+                db,
+                &[metric.id],
+                Bound::Excluded(window_start),
+                request.as_of,
+            )
+            .await?
+            .remove(&metric.id);
             let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
             for point in &mut points {
                 take_last(point);

@@ -4,7 +4,7 @@
 //! qualifier counts: "more than 25" says nothing about reaching 30, so such a case is
 //! `INCONCLUSIVE`, not `NOT_MET`.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::target;
 use entity::values::{Comparator, Qualifier};
 use rust_decimal::Decimal;
@@ -41,6 +41,7 @@ pub struct TargetProgress {
 pub async fn progress_in_year(
     db: &DatabaseConnection,
     year: i32,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<TargetProgress>, ApiError> {
     let (Some(first_day), Some(next_year)) = (
         NaiveDate::from_ymd_opt(year, 1, 1),
@@ -58,7 +59,7 @@ pub async fn progress_in_year(
 
     let mut progress = Vec::new();
     for target in catalog::targets_of_year(db, year).await? {
-        let latest = observations::of_metric_between(db, target.metric_id, from, before)
+        let latest = observations::of_metric_between(db, target.metric_id, from, before, as_of)
             .await?
             .pop();
         let (progress_ratio, status) = match &latest {

@@ -1,0 +1,141 @@
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::values::Role;
+use entity::{agency, api_key, platform};
+
+use super::agencies::Agency;
+use super::loaders::load_row;
+use super::platforms::Platform;
+use super::{caller, database};
+use crate::service::auth::{self, NewKey};
+
+/// An API key as administrators see it; its secret is never shown again after creation.
+pub struct ApiKey(pub api_key::Model);
+
+#[Object]
+impl ApiKey {
+    /// The public part of the key (`ekpi_<prefix>_…`), which names it in logs.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// The only agency a reporter key records for, if limited.
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
+        let Some(id) = self.0.agency_id else {
+            return Ok(None);
+        };
+        load_row::<agency::Entity>(ctx, id)
+            .await
+            .map(|a| Some(Agency(a)))
+    }
+
+    /// The only platform a reporter key records for, if limited.
+    async fn platform(&self, ctx: &Context<'_>) -> Result<Option<Platform>> {
+        let Some(id) = self.0.platform_id else {
+            return Ok(None);
+        };
+        load_row::<platform::Entity>(ctx, id)
+            .await
+            .map(|p| Some(Platform(p)))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    /// Neither revoked nor expired.
+    async fn active(&self) -> bool {
+        self.0.revoked_at.is_none() && self.0.expires_at.is_none_or(|at| at > Utc::now())
+    }
+}
+
+#[derive(Debug, InputObject)]
+pub struct ApiKeyInput {
+    /// Who or what will use the key; it names the key's writes in the audit log.
+    pub name: String,
+    pub role: Role,
+    /// Limits a reporter key to one agency (by code).
+    pub agency: Option<String>,
+    /// Limits a reporter key to one platform's metrics (by code).
+    pub platform: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new key: `key` is the secret, shown this once.
+pub struct CreatedApiKey(pub auth::IssuedKey);
+
+#[Object]
+impl CreatedApiKey {
+    /// The whole key, to send as `Authorization: Bearer <key>`. It is not stored and cannot be
+    /// shown again.
+    async fn key(&self) -> &str {
+        &self.0.secret
+    }
+
+    async fn api_key(&self) -> ApiKey {
+        ApiKey(self.0.key.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct KeyQuery;
+
+#[Object]
+impl KeyQuery {
+    /// Every API key (admins only).
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
+        let keys = auth::keys(database(ctx)?, &caller(ctx).principal)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(keys.into_iter().map(ApiKey).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct KeyMutation;
+
+#[Object]
+impl KeyMutation {
+    /// Creates a key (admins only); the answer carries the secret, once.
+    async fn create_api_key(&self, ctx: &Context<'_>, input: ApiKeyInput) -> Result<CreatedApiKey> {
+        let request = NewKey {
+            name: input.name,
+            role: input.role,
+            agency: input.agency,
+            platform: input.platform,
+            expires_at: input.expires_at,
+        };
+        auth::create_key(database(ctx)?, &caller(ctx), request)
+            .await
+            .map(CreatedApiKey)
+            .map_err(|e| e.extend())
+    }
+
+    /// Revokes a key by its prefix (admins only); its requests are refused from then on.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, prefix: String) -> Result<ApiKey> {
+        auth::revoke_key(database(ctx)?, &caller(ctx), &prefix)
+            .await
+            .map(ApiKey)
+            .map_err(|e| e.extend())
+    }
+}

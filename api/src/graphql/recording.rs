@@ -1,0 +1,166 @@
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::values::Qualifier;
+
+use super::observations::Observation;
+use super::scalars::Exact;
+use super::{caller, database};
+use crate::error::ApiError;
+use crate::service::recording::{self, Correction, Mode, NewObservation};
+
+/// The most observations one request may record; larger sets go through the CSV import.
+pub const MAX_BATCH: usize = 1000;
+
+/// A figure to record.
+#[derive(Debug, InputObject)]
+pub struct ObservationInput {
+    /// Metric code.
+    pub metric: String,
+    /// Agency code, for a figure about one agency.
+    pub agency: Option<String>,
+    /// The instant the value describes; for a flow, the end of its period (exclusive).
+    pub observed_at: DateTime<Utc>,
+    /// For a flow, the start of its period.
+    pub period_start: Option<DateTime<Utc>>,
+    /// In the metric's unit and scale.
+    pub value: Exact,
+    #[graphql(default_with = "Qualifier::Exact")]
+    pub qualifier: Qualifier,
+    /// For a ratio, what the value is out of.
+    pub denominator: Option<Exact>,
+    /// Code of a registered source.
+    pub source: String,
+    /// The phrase of the source the value was read from, verbatim.
+    pub quote: String,
+    pub note: Option<String>,
+}
+
+impl From<ObservationInput> for NewObservation {
+    fn from(input: ObservationInput) -> Self {
+        Self {
+            metric: input.metric,
+            agency: input.agency,
+            observed_at: input.observed_at,
+            period_start: input.period_start,
+            value: input.value.0,
+            qualifier: input.qualifier,
+            denominator: input.denominator.map(|d| d.0),
+            source: input.source,
+            quote: input.quote,
+            note: input.note,
+            line: None,
+        }
+    }
+}
+
+/// A corrected value for a recorded figure.
+#[derive(Debug, InputObject)]
+pub struct CorrectionInput {
+    pub id: ID,
+    /// The revision being corrected, as last read; a later one makes this a `CONFLICT`.
+    pub expected_revision: i32,
+    pub value: Exact,
+    /// Defaults to the current qualifier.
+    pub qualifier: Option<Qualifier>,
+    /// Defaults to the current denominator.
+    pub denominator: Option<Exact>,
+    /// Why the value changes.
+    pub reason: String,
+    /// Code of the source of the corrected value.
+    pub source: String,
+    /// The phrase of that source, verbatim.
+    pub quote: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RecordResult {
+    /// What was stored; empty for a dry run.
+    pub observations: Vec<Observation>,
+    /// How many items passed every check.
+    pub checked: usize,
+    /// True when the idempotency key matched an earlier request and this is its result.
+    pub replayed: bool,
+}
+
+fn observation_id(id: &ID) -> Result<i32> {
+    id.parse().map_err(|_| {
+        ApiError::bad_input("id", format!("`{}` is not an observation id", **id)).extend()
+    })
+}
+
+#[derive(Default)]
+pub struct RecordingMutation;
+
+#[Object]
+impl RecordingMutation {
+    /// Records figures, all or none: one invalid item refuses the batch, and the error lists the
+    /// index, field and reason of every failure. A retry with the same `idempotencyKey` is applied
+    /// once. Reporters record within their key's agency or platform.
+    async fn record_observations(
+        &self,
+        ctx: &Context<'_>,
+        input: Vec<ObservationInput>,
+        idempotency_key: Option<String>,
+        #[graphql(default)] dry_run: bool,
+    ) -> Result<RecordResult> {
+        if input.len() > MAX_BATCH {
+            return Err(ApiError::bad_input(
+                "input",
+                format!("at most {MAX_BATCH} observations per request; import larger sets as CSV"),
+            )
+            .extend());
+        }
+        let items = input.into_iter().map(NewObservation::from).collect();
+        let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
+        let recorded = recording::record(
+            database(ctx)?,
+            &caller(ctx),
+            items,
+            idempotency_key.as_deref(),
+            mode,
+            &|_| {},
+        )
+        .await
+        .map_err(|e| e.extend())?;
+        Ok(RecordResult {
+            observations: recorded.observations.into_iter().map(Observation).collect(),
+            checked: recorded.checked,
+            replayed: recorded.replayed,
+        })
+    }
+
+    /// Corrects a figure: a new revision replaces the current one, which stays in history.
+    async fn correct_observation(
+        &self,
+        ctx: &Context<'_>,
+        input: CorrectionInput,
+    ) -> Result<Observation> {
+        let correction = Correction {
+            observation_id: observation_id(&input.id)?,
+            expected_revision: input.expected_revision,
+            value: input.value.0,
+            qualifier: input.qualifier,
+            denominator: input.denominator.map(|d| d.0),
+            reason: input.reason,
+            source: input.source,
+            quote: input.quote,
+        };
+        recording::correct(database(ctx)?, &caller(ctx), correction)
+            .await
+            .map(Observation)
+            .map_err(|e| e.extend())
+    }
+
+    /// Withdraws a figure from current answers; it stays in history and in earlier `asOf` answers.
+    async fn retract_observation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<Observation> {
+        recording::retract(database(ctx)?, &caller(ctx), observation_id(&id)?, &reason)
+            .await
+            .map(Observation)
+            .map_err(|e| e.extend())
+    }
+}

@@ -1,0 +1,367 @@
+//! The append-only, hash-chained audit log of every write and every refused write.
+//!
+//! Each entry's hash covers all its fields and the previous entry's hash, so changing, removing
+//! or reordering an entry breaks every link after it. Writes take the chain's head row first,
+//! which serialises them on both databases and keeps the chain from forking.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use entity::audit_entry;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::auth::{Permission, Principal};
+use super::pagination::{Cursor, Direction, Page, PageRequest};
+use crate::error::ApiError;
+
+/// Who made a request and from where: what every audit entry records.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub client_address: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn command_line(name: &str) -> Self {
+        Self {
+            principal: Principal::command_line(name),
+            client_address: None,
+            request_id: None,
+        }
+    }
+}
+
+/// What an entry says happened.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: &'static str,
+    pub subject: Option<String>,
+    pub detail: Value,
+}
+
+impl Event {
+    pub fn new(action: &'static str, subject: Option<String>, detail: Value) -> Self {
+        Self {
+            action,
+            subject,
+            detail,
+        }
+    }
+}
+
+pub const APPLIED: &str = "applied";
+pub const REFUSED: &str = "refused";
+
+/// Starts a write: a transaction that holds the chain's head until it commits or rolls back.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    // A write as the first statement: PostgreSQL locks the row, SQLite takes its write lock.
+    txn.execute_raw(Statement::from_string(
+        txn.get_database_backend(),
+        "UPDATE audit_head SET sequence = sequence WHERE id = 1",
+    ))
+    .await?;
+    Ok(txn)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Head {
+    sequence: i64,
+    hash: String,
+}
+
+async fn head(db: &impl ConnectionTrait) -> Result<Head, DbErr> {
+    let statement = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT sequence, hash FROM audit_head WHERE id = 1",
+    );
+    Head::find_by_statement(statement)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the audit chain's head".to_owned()))
+}
+
+/// The fields an entry's hash covers, in a fixed order.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    sequence: i64,
+    occurred_at: String,
+    actor: &'a str,
+    api_key_id: Option<i32>,
+    action: &'a str,
+    outcome: &'a str,
+    subject: Option<&'a str>,
+    detail: &'a str,
+    client_address: Option<&'a str>,
+    request_id: Option<&'a str>,
+    previous_hash: &'a str,
+}
+
+fn entry_hash(entry: &audit_entry::Model) -> String {
+    let hashed = Hashed {
+        sequence: entry.sequence,
+        occurred_at: entry
+            .occurred_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        actor: &entry.actor,
+        api_key_id: entry.api_key_id,
+        action: &entry.action,
+        outcome: &entry.outcome,
+        subject: entry.subject.as_deref(),
+        detail: &entry.detail,
+        client_address: entry.client_address.as_deref(),
+        request_id: entry.request_id.as_deref(),
+        previous_hash: &entry.previous_hash,
+    };
+    let canonical = serde_json::to_vec(&hashed).expect("plain fields serialise");
+    hex::encode(Sha256::digest(&canonical))
+}
+
+/// Appends an entry inside a write begun with [`begin_write`].
+pub async fn append(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    outcome: &'static str,
+    event: Event,
+) -> Result<audit_entry::Model, DbErr> {
+    let head = head(txn).await?;
+    let mut entry = audit_entry::Model {
+        sequence: head.sequence + 1,
+        occurred_at: Utc::now().trunc_subsecs(6),
+        actor: caller.principal.actor.clone(),
+        api_key_id: caller.principal.key_id,
+        action: event.action.to_owned(),
+        outcome: outcome.to_owned(),
+        subject: event.subject,
+        detail: event.detail.to_string(),
+        client_address: caller.client_address.clone(),
+        request_id: caller.request_id.clone(),
+        previous_hash: head.hash,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry);
+    let stored = audit_entry::ActiveModel::from(entry.clone())
+        .insert(txn)
+        .await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        match txn.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1"
+            }
+            _ => "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
+        },
+        [stored.sequence.into(), stored.hash.clone().into()],
+    ))
+    .await?;
+    Ok(stored)
+}
+
+/// Records that a write was refused, in a transaction of its own (the refused one rolled back).
+pub async fn record_refusal(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    action: &'static str,
+    subject: Option<String>,
+    error: &ApiError,
+) -> Result<(), DbErr> {
+    let txn = begin_write(db).await?;
+    let mut detail = serde_json::json!({ "code": error.code(), "reason": error.to_string() });
+    if let ApiError::InvalidItems { failures } = error {
+        detail["failures"] = serde_json::to_value(failures).unwrap_or_default();
+    }
+    append(&txn, caller, REFUSED, Event::new(action, subject, detail)).await?;
+    txn.commit().await
+}
+
+/// Logs `result`'s refusal, if it is one, and passes it on.
+pub async fn log_refusal<T>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    action: &'static str,
+    subject: Option<String>,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(error) = &result {
+        if error.is_refusal() {
+            record_refusal(db, caller, action, subject, error).await?;
+        }
+    }
+    result
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub entries_checked: u64,
+    pub head_sequence: i64,
+    pub head_hash: String,
+    /// The first entry whose link does not hold, and why.
+    pub first_broken: Option<(i64, String)>,
+}
+
+impl Verification {
+    pub fn intact(&self) -> bool {
+        self.first_broken.is_none()
+    }
+}
+
+/// Walks the whole chain, a page at a time, recomputing every hash.
+pub async fn verify(db: &DatabaseConnection) -> Result<Verification, ApiError> {
+    const CHUNK: u64 = 1000;
+    let head = head(db).await?;
+    let mut previous_hash = migration::GENESIS_HASH.to_owned();
+    let mut expected_sequence = 1;
+    let mut checked = 0;
+    let broken = |sequence: i64, why: String, checked: u64, head: &Head| Verification {
+        entries_checked: checked,
+        head_sequence: head.sequence,
+        head_hash: head.hash.clone(),
+        first_broken: Some((sequence, why)),
+    };
+    loop {
+        let entries = audit_entry::Entity::find()
+            .filter(audit_entry::Column::Sequence.gte(expected_sequence))
+            .order_by_asc(audit_entry::Column::Sequence)
+            .limit(CHUNK)
+            .all(db)
+            .await?;
+        let done = (entries.len() as u64) < CHUNK;
+        for entry in entries {
+            if entry.sequence != expected_sequence {
+                return Ok(broken(
+                    expected_sequence,
+                    "the entry is missing".to_owned(),
+                    checked,
+                    &head,
+                ));
+            }
+            if entry.previous_hash != previous_hash {
+                return Ok(broken(
+                    entry.sequence,
+                    "it does not link to the entry before it".to_owned(),
+                    checked,
+                    &head,
+                ));
+            }
+            if entry_hash(&entry) != entry.hash {
+                return Ok(broken(
+                    entry.sequence,
+                    "its content does not match its hash".to_owned(),
+                    checked,
+                    &head,
+                ));
+            }
+            previous_hash = entry.hash;
+            expected_sequence += 1;
+            checked += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    if head.sequence != expected_sequence - 1 || head.hash != previous_hash {
+        return Ok(broken(
+            head.sequence,
+            "the chain's head does not match its last entry (entries were removed)".to_owned(),
+            checked,
+            &head,
+        ));
+    }
+    Ok(Verification {
+        entries_checked: checked,
+        head_sequence: head.sequence,
+        head_hash: head.hash,
+        first_broken: None,
+    })
+}
+
+/// The chain's head as `sequence:hash`, for export headers.
+pub async fn chain_head(db: &impl ConnectionTrait) -> Result<String, ApiError> {
+    let head = head(db).await?;
+    Ok(format!("{}:{}", head.sequence, head.hash))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub subject: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(actor) = &self.actor {
+            condition = condition.add(audit_entry::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(action) = &self.action {
+            condition = condition.add(audit_entry::Column::Action.eq(action.as_str()));
+        }
+        if let Some(outcome) = &self.outcome {
+            condition = condition.add(audit_entry::Column::Outcome.eq(outcome.as_str()));
+        }
+        if let Some(subject) = &self.subject {
+            condition = condition.add(audit_entry::Column::Subject.eq(subject.as_str()));
+        }
+        if let Some(from) = self.from {
+            condition = condition.add(audit_entry::Column::OccurredAt.gte(from));
+        }
+        if let Some(before) = self.before {
+            condition = condition.add(audit_entry::Column::OccurredAt.lt(before));
+        }
+        condition
+    }
+}
+
+/// A page of the log in append order; only auditors and admins read it.
+pub async fn entries(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    filter: &AuditFilter,
+    request: &PageRequest,
+) -> Result<Page<audit_entry::Model>, ApiError> {
+    principal.require(Permission::Audit)?;
+    let sequence = audit_entry::Column::Sequence;
+    let mut query = audit_entry::Entity::find().filter(filter.condition());
+    if let Some(cursor) = request.cursor {
+        query = query.filter(match request.direction {
+            Direction::Forward => sequence.gt(cursor.id),
+            Direction::Backward => sequence.lt(cursor.id),
+        });
+    }
+    query = match request.direction {
+        Direction::Forward => query.order_by_asc(sequence),
+        Direction::Backward => query.order_by_desc(sequence),
+    };
+    let rows = query.limit(request.size + 1).all(db).await?;
+    let rows = rows
+        .into_iter()
+        .map(|entry| {
+            (
+                Cursor {
+                    at: entry.occurred_at,
+                    id: entry.sequence,
+                },
+                entry,
+            )
+        })
+        .collect();
+    Ok(Page::from_fetched(request, rows))
+}
+
+pub async fn count(db: &DatabaseConnection, filter: &AuditFilter) -> Result<u64, ApiError> {
+    Ok(audit_entry::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await?)
+}

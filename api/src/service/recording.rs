@@ -1,0 +1,812 @@
+//! Recording figures: batches that are all-or-nothing, corrections that never overwrite,
+//! retractions that keep history, each written together with its audit entries.
+//!
+//! Every rule a figure must meet is checked here, whether it comes from GraphQL or from a CSV
+//! import.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use entity::values::{MetricKind, Qualifier, Scale, Unit};
+use entity::{agency, metric, observation, observation_revision, source};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, Set,
+};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::audit::{self, Caller, Event, APPLIED};
+use super::auth::Permission;
+use super::exact;
+use super::observations::{self, CurrentObservation};
+use super::time::{start_of_day, VIETNAM};
+use crate::error::{ApiError, ItemFailure};
+
+/// The longest quote or note kept with a figure.
+pub const MAX_TEXT: usize = 2000;
+
+/// A figure as a reporter submits it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewObservation {
+    pub metric: String,
+    pub agency: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    pub period_start: Option<DateTime<Utc>>,
+    pub value: Decimal,
+    pub qualifier: Qualifier,
+    pub denominator: Option<Decimal>,
+    pub source: String,
+    pub quote: String,
+    pub note: Option<String>,
+    /// The CSV line the figure was read from, for error reports.
+    #[serde(skip)]
+    pub line: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Store the batch.
+    Apply,
+    /// Check every item, report every failure, store nothing.
+    DryRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// What was stored (empty for a dry run).
+    pub observations: Vec<CurrentObservation>,
+    /// How many items were valid.
+    pub checked: usize,
+    /// True when an idempotency key matched an earlier request, whose result this is.
+    pub replayed: bool,
+}
+
+/// Reference data a batch is checked against, read once per batch.
+struct Catalog {
+    metrics: HashMap<String, metric::Model>,
+    agencies: HashMap<String, agency::Model>,
+    sources: HashMap<String, source::Model>,
+}
+
+impl Catalog {
+    async fn load(db: &impl ConnectionTrait) -> Result<Self, ApiError> {
+        Ok(Self {
+            metrics: metric::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| (m.code.clone(), m))
+                .collect(),
+            agencies: agency::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|a| (a.code.clone(), a))
+                .collect(),
+            sources: source::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| (s.code.clone(), s))
+                .collect(),
+        })
+    }
+}
+
+/// An item that passed every check, with its references resolved.
+struct Valid {
+    metric: metric::Model,
+    agency_id: Option<i32>,
+    source_id: i32,
+    value: Decimal,
+    denominator: Option<Decimal>,
+}
+
+/// Collects the failures of one item.
+struct Failures<'a> {
+    index: usize,
+    line: Option<u64>,
+    list: &'a mut Vec<ItemFailure>,
+}
+
+impl Failures<'_> {
+    fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.list.push(ItemFailure {
+            index: self.index,
+            line: self.line,
+            field,
+            message: message.into(),
+        });
+    }
+}
+
+/// Earliest date a figure may describe: before the first national e-government programmes.
+fn earliest_observation() -> DateTime<Utc> {
+    start_of_day(
+        NaiveDate::from_ymd_opt(1990, 1, 1).expect("a date"),
+        VIETNAM,
+    )
+}
+
+/// Checks the rules that need no database: value and unit, denominator, dates, texts.
+fn check_shape(
+    item: &NewObservation,
+    metric: &metric::Model,
+    now: DateTime<Utc>,
+    failures: &mut Failures<'_>,
+) -> Option<(Decimal, Option<Decimal>)> {
+    let before = failures.list.len();
+    let value = match exact::storable("value", item.value) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            failures.add("value", error.to_string());
+            None
+        }
+    };
+    if let Some(value) = value {
+        if value.is_sign_negative() && !value.is_zero() {
+            failures.add(
+                "value",
+                format!("{value} is negative; a {:?} figure cannot be", metric.unit),
+            );
+        }
+        let counted = matches!(
+            metric.unit,
+            Unit::Documents | Unit::Dossiers | Unit::Services | Unit::Agencies | Unit::Indicators
+        );
+        if counted && metric.scale == Scale::One && !value.fract().is_zero() {
+            failures.add(
+                "value",
+                format!("{value} is not a whole number of {:?}", metric.unit),
+            );
+        }
+        if metric.unit == Unit::Percent && value > Decimal::ONE_HUNDRED {
+            failures.add("value", format!("{value}% is more than 100%"));
+        }
+    }
+    let denominator = match (metric.kind, item.denominator) {
+        (MetricKind::Ratio, None) => {
+            failures.add(
+                "denominator",
+                "a ratio needs the total it is out of (106 of 200)",
+            );
+            None
+        }
+        (MetricKind::Ratio, Some(denominator)) => match exact::storable("denominator", denominator)
+        {
+            Ok(d) if d <= Decimal::ZERO => {
+                failures.add("denominator", "must be greater than zero");
+                None
+            }
+            Ok(d) => {
+                if value.is_some_and(|v| v > d) {
+                    failures.add(
+                        "value",
+                        format!("{} is more than its denominator {d}", item.value),
+                    );
+                }
+                Some(d)
+            }
+            Err(error) => {
+                failures.add("denominator", error.to_string());
+                None
+            }
+        },
+        (_, Some(_)) => {
+            failures.add("denominator", "only ratio metrics have a denominator");
+            None
+        }
+        (_, None) => None,
+    };
+    if item.observed_at > now + Duration::days(1) {
+        failures.add(
+            "observedAt",
+            format!("{} is in the future", item.observed_at),
+        );
+    }
+    if item.observed_at < earliest_observation() {
+        failures.add("observedAt", format!("{} is before 1990", item.observed_at));
+    }
+    match (metric.kind, item.period_start) {
+        (MetricKind::Flow, None) => {
+            failures.add("periodStart", "a flow needs the start of its period")
+        }
+        (MetricKind::Flow, Some(start)) if start >= item.observed_at => failures.add(
+            "periodStart",
+            "the period must start before it ends (observedAt)",
+        ),
+        (MetricKind::Flow, _) | (_, None) => {}
+        (_, Some(_)) => failures.add("periodStart", "only flows cover a period"),
+    }
+    if item.quote.trim().is_empty() {
+        failures.add(
+            "quote",
+            "quote the phrase of the source the value was read from",
+        );
+    }
+    if item.quote.chars().count() > MAX_TEXT {
+        failures.add("quote", format!("longer than {MAX_TEXT} characters"));
+    }
+    if item
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_TEXT)
+    {
+        failures.add("note", format!("longer than {MAX_TEXT} characters"));
+    }
+    (failures.list.len() == before).then(|| (value.expect("checked"), denominator))
+}
+
+/// Checks a counter against the readings around it: it never goes down.
+async fn check_counter(
+    db: &impl ConnectionTrait,
+    valid: &Valid,
+    at: DateTime<Utc>,
+    except: Option<i32>,
+    failures: &mut Failures<'_>,
+) -> Result<(), ApiError> {
+    if valid.metric.kind != MetricKind::Cumulative {
+        return Ok(());
+    }
+    let (before, after) =
+        observations::neighbours(db, valid.metric.id, valid.agency_id, at, except).await?;
+    if let Some(before) = before.filter(|b| b.revision.value > valid.value) {
+        failures.add(
+            "value",
+            format!(
+                "the counter would go down: {} was recorded for {} (observation {})",
+                before.revision.value, before.observation.observed_at, before.observation.id
+            ),
+        );
+    }
+    if let Some(after) = after.filter(|a| a.revision.value < valid.value) {
+        failures.add(
+            "value",
+            format!(
+                "the counter would go down afterwards: {} was recorded for {} (observation {})",
+                after.revision.value, after.observation.observed_at, after.observation.id
+            ),
+        );
+    }
+    Ok(())
+}
+
+async fn validate(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    items: &[NewObservation],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<Valid>, ApiError> {
+    let catalog = Catalog::load(txn).await?;
+    let now = Utc::now();
+    let mut failures = Vec::new();
+    let mut valid = Vec::with_capacity(items.len());
+    let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let mut item_failures = Failures {
+            index,
+            line: item.line,
+            list: &mut failures,
+        };
+        let Some(metric) = catalog.metrics.get(&item.metric) else {
+            item_failures.add(
+                "metric",
+                format!("no metric has the code `{}`", item.metric),
+            );
+            continue;
+        };
+        let agency_id = match &item.agency {
+            None => None,
+            Some(code) => match catalog.agencies.get(code) {
+                Some(agency) => Some(agency.id),
+                None => {
+                    item_failures.add("agency", format!("no agency has the code `{code}`"));
+                    continue;
+                }
+            },
+        };
+        caller
+            .principal
+            .require_scope(agency_id, metric.platform_id)?;
+        let Some(source) = catalog.sources.get(&item.source) else {
+            item_failures.add(
+                "source",
+                format!("no source has the code `{}`", item.source),
+            );
+            continue;
+        };
+        let Some((value, denominator)) = check_shape(item, metric, now, &mut item_failures) else {
+            continue;
+        };
+        let series_key = (metric.id, agency_id, item.observed_at);
+        if let Some(first) = seen.insert(series_key, index) {
+            item_failures.add(
+                "observedAt",
+                format!("item {first} already records this metric for this instant"),
+            );
+            continue;
+        }
+        if let Some(existing) =
+            observations::existing(txn, metric.id, agency_id, item.observed_at).await?
+        {
+            item_failures.add(
+                "observedAt",
+                format!("observation {} already records this metric for this instant: correct it instead", existing.id),
+            );
+            continue;
+        }
+        let candidate = Valid {
+            metric: metric.clone(),
+            agency_id,
+            source_id: source.id,
+            value,
+            denominator,
+        };
+        check_counter(txn, &candidate, item.observed_at, None, &mut item_failures).await?;
+        valid.push(candidate);
+        progress(index as u64 + 1);
+    }
+    check_counters_within_batch(items, &valid_keys(items, &catalog), &mut failures);
+    if failures.is_empty() {
+        Ok(valid)
+    } else {
+        failures.sort_by_key(|f| f.index);
+        Err(ApiError::InvalidItems { failures })
+    }
+}
+
+/// The series key of each item whose metric and agency are known.
+fn valid_keys(
+    items: &[NewObservation],
+    catalog: &Catalog,
+) -> Vec<Option<(i32, Option<i32>, MetricKind)>> {
+    items
+        .iter()
+        .map(|item| {
+            let metric = catalog.metrics.get(&item.metric)?;
+            let agency = match &item.agency {
+                None => None,
+                Some(code) => Some(catalog.agencies.get(code)?.id),
+            };
+            Some((metric.id, agency, metric.kind))
+        })
+        .collect()
+}
+
+/// Counters within one batch must not go down between its own items either.
+fn check_counters_within_batch(
+    items: &[NewObservation],
+    keys: &[Option<(i32, Option<i32>, MetricKind)>],
+    failures: &mut Vec<ItemFailure>,
+) {
+    let mut series: HashMap<(i32, Option<i32>), Vec<usize>> = HashMap::new();
+    for (index, key) in keys.iter().enumerate() {
+        if let Some((metric, agency, MetricKind::Cumulative)) = key {
+            series.entry((*metric, *agency)).or_default().push(index);
+        }
+    }
+    for indexes in series.values_mut() {
+        indexes.sort_by_key(|&i| items[i].observed_at);
+        for pair in indexes.windows(2) {
+            let (earlier, later) = (&items[pair[0]], &items[pair[1]]);
+            if later.value < earlier.value {
+                failures.push(ItemFailure {
+                    index: pair[1],
+                    line: later.line,
+                    field: "value",
+                    message: format!(
+                        "the counter would go down: item {} records {} for an earlier instant",
+                        pair[0], earlier.value
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn request_hash(items: &[NewObservation]) -> String {
+    let canonical = serde_json::to_vec(items).expect("plain fields serialise");
+    hex::encode(Sha256::digest(&canonical))
+}
+
+/// Records a batch: every item is checked, and one bad item refuses the batch with the index and
+/// reason of each failure. With an idempotency key, a retried batch is applied once and the first
+/// answer given again.
+pub async fn record(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    items: Vec<NewObservation>,
+    idempotency_key: Option<&str>,
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Recorded, ApiError> {
+    let result = record_batch(db, caller, &items, idempotency_key, mode, progress).await;
+    audit::log_refusal(db, caller, "observation.record", None, result).await
+}
+
+async fn record_batch(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    items: &[NewObservation],
+    idempotency_key: Option<&str>,
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Recorded, ApiError> {
+    caller.principal.require(Permission::Record)?;
+    if items.is_empty() {
+        return Err(ApiError::bad_input(
+            "input",
+            "give at least one observation",
+        ));
+    }
+    let txn = audit::begin_write(db).await?;
+    let request_hash = request_hash(items);
+    if let Some(key) = idempotency_key {
+        if let Some(earlier) = super::idempotency::find(&txn, &caller.principal.actor, key).await? {
+            if earlier.request_hash != request_hash {
+                return Err(ApiError::Conflict(format!(
+                    "the idempotency key `{key}` was used for a different request"
+                )));
+            }
+            let mut stored = Vec::new();
+            for id in super::idempotency::observation_ids(&earlier) {
+                stored.push(observations::by_id(&txn, id, None).await?);
+            }
+            return Ok(Recorded {
+                checked: stored.len(),
+                observations: stored,
+                replayed: true,
+            });
+        }
+    }
+    let valid = validate(&txn, caller, items, progress).await?;
+    if mode == Mode::DryRun {
+        txn.rollback().await?;
+        return Ok(Recorded {
+            observations: Vec::new(),
+            checked: valid.len(),
+            replayed: false,
+        });
+    }
+
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let mut stored = Vec::with_capacity(items.len());
+    for (item, valid) in items.iter().zip(valid) {
+        let observation = observation::ActiveModel {
+            metric_id: Set(valid.metric.id),
+            agency_id: Set(valid.agency_id),
+            observed_at: Set(item.observed_at),
+            period_start: Set(item.period_start),
+            synthetic: Set(false),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let revision = observation_revision::ActiveModel {
+            observation_id: Set(observation.id),
+            revision: Set(1),
+            value: Set(valid.value),
+            qualifier: Set(item.qualifier),
+            denominator: Set(valid.denominator),
+            source_id: Set(valid.source_id),
+            quote: Set(item.quote.trim().to_owned()),
+            note: Set(item.note.clone()),
+            recorded_at: Set(recorded_at),
+            recorded_by: Set(caller.principal.actor.clone()),
+            reason: Set(None),
+            superseded_at: Set(None),
+            retracted: Set(false),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        audit::append(
+            &txn,
+            caller,
+            APPLIED,
+            Event::new(
+                "observation.record",
+                Some(format!("observation:{}", observation.id)),
+                json!({
+                    "metric": item.metric,
+                    "agency": item.agency,
+                    "observedAt": item.observed_at,
+                    "periodStart": item.period_start,
+                    "value": valid.value.to_string(),
+                    "qualifier": item.qualifier,
+                    "denominator": valid.denominator.map(|d| d.to_string()),
+                    "source": item.source,
+                    "quote": revision.quote,
+                }),
+            ),
+        )
+        .await?;
+        stored.push(CurrentObservation {
+            observation,
+            revision,
+        });
+    }
+    if let Some(key) = idempotency_key {
+        let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
+        super::idempotency::remember(&txn, &caller.principal.actor, key, &request_hash, &ids)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(Recorded {
+        checked: stored.len(),
+        observations: stored,
+        replayed: false,
+    })
+}
+
+/// A new value for a recorded figure, based on the revision the corrector saw.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub observation_id: i32,
+    /// The revision the correction replaces; if another correction came first, `CONFLICT`.
+    pub expected_revision: i32,
+    pub value: Decimal,
+    /// Defaults to the current qualifier.
+    pub qualifier: Option<Qualifier>,
+    /// Defaults to the current denominator.
+    pub denominator: Option<Decimal>,
+    pub reason: String,
+    pub source: String,
+    pub quote: String,
+}
+
+/// Adds a revision with the corrected value; the replaced one stays in history.
+pub async fn correct(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    correction: Correction,
+) -> Result<CurrentObservation, ApiError> {
+    let subject = Some(format!("observation:{}", correction.observation_id));
+    let result = apply_correction(db, caller, &correction).await;
+    audit::log_refusal(db, caller, "observation.correct", subject, result).await
+}
+
+/// The current revision of an observation the caller may amend, in a write transaction.
+async fn amendable(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    observation_id: i32,
+    expected_revision: Option<i32>,
+) -> Result<(CurrentObservation, metric::Model), ApiError> {
+    caller.principal.require(Permission::Amend)?;
+    let current = observations::by_id(txn, observation_id, None).await?;
+    let metric = metric::Entity::find_by_id(current.observation.metric_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("metric", current.observation.metric_id.to_string()))?;
+    caller
+        .principal
+        .require_scope(current.observation.agency_id, metric.platform_id)?;
+    if current.revision.retracted {
+        return Err(ApiError::Conflict(format!(
+            "observation {observation_id} was retracted at revision {}",
+            current.revision.revision
+        )));
+    }
+    if let Some(expected) = expected_revision {
+        if current.revision.revision != expected {
+            return Err(ApiError::Conflict(format!(
+                "observation {observation_id} is at revision {}, not {expected}: reload it and correct again",
+                current.revision.revision
+            )));
+        }
+    }
+    Ok((current, metric))
+}
+
+fn require_reason(reason: &str) -> Result<String, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_input(
+            "reason",
+            format!("say why, in 1 to {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// Closes `current` when `next` is recorded and appends `next`, refusing if another write closed
+/// it first.
+async fn supersede(
+    txn: &DatabaseTransaction,
+    current: &observation_revision::Model,
+    next: observation_revision::ActiveModel,
+) -> Result<observation_revision::Model, ApiError> {
+    let closed_at = next.recorded_at.clone().take().unwrap_or_else(Utc::now);
+    let closed = observation_revision::Entity::update_many()
+        .col_expr(
+            observation_revision::Column::SupersededAt,
+            sea_orm::sea_query::Expr::value(closed_at),
+        )
+        .filter(observation_revision::Column::Id.eq(current.id))
+        .filter(observation_revision::Column::SupersededAt.is_null())
+        .exec(txn)
+        .await?;
+    if closed.rows_affected != 1 {
+        return Err(ApiError::Conflict(format!(
+            "revision {} of observation {} was replaced meanwhile",
+            current.revision, current.observation_id
+        )));
+    }
+    Ok(next.insert(txn).await?)
+}
+
+async fn apply_correction(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    correction: &Correction,
+) -> Result<CurrentObservation, ApiError> {
+    let reason = require_reason(&correction.reason)?;
+    let txn = audit::begin_write(db).await?;
+    let (current, metric) = amendable(
+        &txn,
+        caller,
+        correction.observation_id,
+        Some(correction.expected_revision),
+    )
+    .await?;
+    let source = source::Entity::find()
+        .filter(source::Column::Code.eq(correction.source.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("source", correction.source.clone()))?;
+    let corrected = NewObservation {
+        metric: metric.code.clone(),
+        agency: None,
+        observed_at: current.observation.observed_at,
+        period_start: current.observation.period_start,
+        value: correction.value,
+        qualifier: correction.qualifier.unwrap_or(current.revision.qualifier),
+        denominator: correction.denominator.or(current.revision.denominator),
+        source: source.code.clone(),
+        quote: correction.quote.clone(),
+        note: None,
+        line: None,
+    };
+    let mut failures = Vec::new();
+    let mut item_failures = Failures {
+        index: 0,
+        line: None,
+        list: &mut failures,
+    };
+    if let Some((value, denominator)) =
+        check_shape(&corrected, &metric, Utc::now(), &mut item_failures)
+    {
+        let valid = Valid {
+            metric: metric.clone(),
+            agency_id: current.observation.agency_id,
+            source_id: source.id,
+            value,
+            denominator,
+        };
+        check_counter(
+            &txn,
+            &valid,
+            corrected.observed_at,
+            Some(current.observation.id),
+            &mut item_failures,
+        )
+        .await?;
+    }
+    if let Some(failure) = failures.into_iter().next() {
+        return Err(ApiError::bad_input(failure.field, failure.message));
+    }
+
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let value = exact::storable("value", corrected.value)?;
+    let revision = supersede(
+        &txn,
+        &current.revision,
+        observation_revision::ActiveModel {
+            observation_id: Set(current.observation.id),
+            revision: Set(current.revision.revision + 1),
+            value: Set(value),
+            qualifier: Set(corrected.qualifier),
+            denominator: Set(corrected.denominator.map(|d| d.normalize())),
+            source_id: Set(source.id),
+            quote: Set(corrected.quote.trim().to_owned()),
+            note: Set(current.revision.note.clone()),
+            recorded_at: Set(recorded_at),
+            recorded_by: Set(caller.principal.actor.clone()),
+            reason: Set(Some(reason.clone())),
+            superseded_at: Set(None),
+            retracted: Set(false),
+            ..Default::default()
+        },
+    )
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        APPLIED,
+        Event::new(
+            "observation.correct",
+            Some(format!("observation:{}", current.observation.id)),
+            json!({
+                "fromRevision": current.revision.revision,
+                "toRevision": revision.revision,
+                "from": { "value": current.revision.value.to_string(), "qualifier": current.revision.qualifier },
+                "to": { "value": revision.value.to_string(), "qualifier": revision.qualifier },
+                "reason": reason,
+                "source": source.code,
+            }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(CurrentObservation {
+        observation: current.observation,
+        revision: observations::normalized(revision),
+    })
+}
+
+/// Withdraws a figure from current answers; it stays in history and in answers `asOf` earlier.
+pub async fn retract(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    observation_id: i32,
+    reason: &str,
+) -> Result<CurrentObservation, ApiError> {
+    let subject = Some(format!("observation:{observation_id}"));
+    let result = apply_retraction(db, caller, observation_id, reason).await;
+    audit::log_refusal(db, caller, "observation.retract", subject, result).await
+}
+
+async fn apply_retraction(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    observation_id: i32,
+    reason: &str,
+) -> Result<CurrentObservation, ApiError> {
+    let reason = require_reason(reason)?;
+    let txn = audit::begin_write(db).await?;
+    let (current, _) = amendable(&txn, caller, observation_id, None).await?;
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let previous = &current.revision;
+    // The retraction keeps the withdrawn value, so history shows what was withdrawn.
+    let revision = supersede(
+        &txn,
+        previous,
+        observation_revision::ActiveModel {
+            observation_id: Set(previous.observation_id),
+            revision: Set(previous.revision + 1),
+            value: Set(previous.value),
+            qualifier: Set(previous.qualifier),
+            denominator: Set(previous.denominator),
+            source_id: Set(previous.source_id),
+            quote: Set(previous.quote.clone()),
+            note: Set(previous.note.clone()),
+            recorded_at: Set(recorded_at),
+            recorded_by: Set(caller.principal.actor.clone()),
+            reason: Set(Some(reason.clone())),
+            superseded_at: Set(None),
+            retracted: Set(true),
+            ..Default::default()
+        },
+    )
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        APPLIED,
+        Event::new(
+            "observation.retract",
+            Some(format!("observation:{observation_id}")),
+            json!({ "revision": revision.revision, "reason": reason }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(CurrentObservation {
+        observation: current.observation,
+        revision: observations::normalized(revision),
+    })
+}
