@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use entity::values::Role;
+
 use crate::config::{DatabaseSettings, LogFormat, ServerSettings};
+use crate::service::audit::Caller;
 use crate::{db, graphql, service, startup, telemetry};
 
 #[derive(Debug, Parser)]
@@ -53,6 +56,78 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Record the figures of a CSV file, all rows or none (see the README for its columns).
+    Import {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        file: PathBuf,
+        /// Check every row and report every problem, storing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it, once.
+    Create {
+        /// Who or what will use the key.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Limit a reporter key to one agency (code).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Limit a reporter key to one platform (code).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Days until the key expires; never, if not given.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by its prefix.
+    Revoke { prefix: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first broken link; exits 1 if there is one.
+    Verify,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    match text {
+        "viewer" => Ok(Role::Viewer),
+        "reporter" => Ok(Role::Reporter),
+        "auditor" => Ok(Role::Auditor),
+        "admin" => Ok(Role::Admin),
+        other => Err(format!(
+            "`{other}` is not viewer, reporter, auditor or admin"
+        )),
+    }
+}
+
+/// The operator, as the audit log names command-line writes.
+fn operator() -> Caller {
+    let name = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
+    Caller::command_line(&name)
 }
 
 pub fn main() -> ExitCode {
@@ -102,6 +177,39 @@ async fn run(command: Option<Command>) -> anyhow::Result<()> {
                 "seed figures loaded"
             );
         }
+        Command::Keys { database, command } => {
+            let connection = connect(&database).await?;
+            db::migrate(&connection).await.context("migrating")?;
+            run_keys(&connection, command).await?;
+        }
+        Command::Audit {
+            database,
+            command: AuditCommand::Verify,
+        } => {
+            let connection = connect(&database).await?;
+            let verification = service::audit::verify(&connection).await?;
+            match verification.first_broken {
+                None => println!(
+                    "audit chain intact: {} entries, head {}:{}",
+                    verification.entries_checked,
+                    verification.head_sequence,
+                    verification.head_hash
+                ),
+                Some((sequence, why)) => {
+                    println!("audit chain BROKEN at entry {sequence}: {why}");
+                    anyhow::bail!("the audit chain is broken at entry {sequence}");
+                }
+            }
+        }
+        Command::Import {
+            database,
+            file,
+            dry_run,
+        } => {
+            let connection = connect(&database).await?;
+            db::migrate(&connection).await.context("migrating")?;
+            run_import(&connection, &file, dry_run).await?;
+        }
         Command::ExportSchema { output } => {
             let sdl = graphql::schema_sdl();
             match output {
@@ -112,6 +220,142 @@ async fn run(command: Option<Command>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn run_keys(
+    connection: &sea_orm::DatabaseConnection,
+    command: KeysCommand,
+) -> anyhow::Result<()> {
+    let caller = operator();
+    match command {
+        KeysCommand::Create {
+            name,
+            role,
+            agency,
+            platform,
+            expires_in_days,
+        } => {
+            let request = service::auth::NewKey {
+                name,
+                role,
+                agency,
+                platform,
+                expires_at: expires_in_days
+                    .map(|days| chrono::Utc::now() + chrono::Duration::days(days.into())),
+            };
+            let issued = service::auth::create_key(connection, &caller, request).await?;
+            eprintln!("Store this key now; it cannot be shown again.");
+            println!("{}", issued.secret);
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<14} {:<9} {:<8} {:<26} name",
+                "prefix", "role", "state", "expires"
+            );
+            for key in service::auth::keys(connection, &caller.principal).await? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if key.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let expires = key
+                    .expires_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_else(|| "never".to_owned());
+                println!(
+                    "{:<14} {:<9} {:<8} {:<26} {}",
+                    key.prefix,
+                    format!("{:?}", key.role).to_lowercase(),
+                    state,
+                    expires,
+                    key.name
+                );
+            }
+        }
+        KeysCommand::Revoke { prefix } => {
+            let key = service::auth::revoke_key(connection, &caller, &prefix).await?;
+            println!("revoked {} ({})", key.prefix, key.name);
+        }
+    }
+    Ok(())
+}
+
+async fn run_import(
+    connection: &sea_orm::DatabaseConnection,
+    file: &std::path::Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let rows = data_rows(file);
+    let bar = indicatif::ProgressBar::new(rows);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {pos}/{len} rows ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("checking");
+    let mode = if dry_run {
+        service::recording::Mode::DryRun
+    } else {
+        service::recording::Mode::Apply
+    };
+    let name = file.display().to_string();
+    let result = service::import::import(
+        connection,
+        &operator(),
+        &name,
+        std::io::BufReader::new(input),
+        mode,
+        &|done| bar.set_position(done),
+    )
+    .await;
+    bar.finish_and_clear();
+    match result {
+        Ok(recorded) if dry_run => println!(
+            "{} rows checked: all valid, nothing stored (dry run)",
+            recorded.checked
+        ),
+        Ok(recorded) => println!("imported {} observations", recorded.observations.len()),
+        Err(crate::error::ApiError::InvalidItems { failures }) => {
+            for failure in &failures {
+                let line = failure
+                    .line
+                    .map(|l| format!("line {l}"))
+                    .unwrap_or_else(|| format!("row {}", failure.index + 1));
+                println!("{line}: {}: {}", failure.field, failure.message);
+            }
+            anyhow::bail!(
+                "{} problems in {}; nothing was stored",
+                failures.len(),
+                file.display()
+            );
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+/// Data rows in a CSV file, read in one streaming pass, for the progress bar (quoted line breaks
+/// make it an estimate).
+fn data_rows(file: &std::path::Path) -> u64 {
+    use std::io::BufRead;
+    let Ok(input) = std::fs::File::open(file) else {
+        return 0;
+    };
+    let mut reader = std::io::BufReader::new(input);
+    let mut lines = 0u64;
+    while let Ok(buffer) = reader.fill_buf() {
+        if buffer.is_empty() {
+            break;
+        }
+        lines += buffer.iter().filter(|&&b| b == b'\n').count() as u64;
+        let read = buffer.len();
+        reader.consume(read);
+    }
+    lines.saturating_sub(1)
 }
 
 pub async fn connect(database: &DatabaseSettings) -> anyhow::Result<sea_orm::DatabaseConnection> {

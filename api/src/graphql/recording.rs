@@ -1,4 +1,6 @@
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, ID};
+use async_graphql::{
+    Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, Upload, ID,
+};
 use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
 
@@ -6,6 +8,7 @@ use super::observations::Observation;
 use super::scalars::Exact;
 use super::{caller, database};
 use crate::error::ApiError;
+use crate::service::import;
 use crate::service::recording::{self, Correction, Mode, NewObservation};
 
 /// The most observations one request may record; larger sets go through the CSV import.
@@ -149,6 +152,33 @@ impl RecordingMutation {
             .await
             .map(Observation)
             .map_err(|e| e.extend())
+    }
+
+    /// Records the figures of an uploaded CSV file (multipart request), all rows or none; the
+    /// error lists every bad row with its line number. Columns as for `egov-kpi import`.
+    async fn import_observations(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        #[graphql(default)] dry_run: bool,
+    ) -> Result<RecordResult> {
+        let upload = file.value(ctx)?;
+        let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
+        let recorded = import::import(
+            database(ctx)?,
+            &caller(ctx),
+            &upload.filename,
+            upload.content.as_ref(),
+            mode,
+            &|_| {},
+        )
+        .await
+        .map_err(|e| e.extend())?;
+        Ok(RecordResult {
+            observations: recorded.observations.into_iter().map(Observation).collect(),
+            checked: recorded.checked,
+            replayed: recorded.replayed,
+        })
     }
 
     /// Withdraws a figure from current answers; it stays in history and in earlier `asOf` answers.

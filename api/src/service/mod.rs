@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod exact;
 pub mod history;
 pub mod idempotency;
+pub mod import;
 pub mod observations;
 pub mod pagination;
 pub mod recording;
