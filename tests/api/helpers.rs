@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use api::config::{DatabaseSettings, ServerSettings};
+use api::service::audit::Caller;
 use api::startup::{self, Application};
 use chrono::{DateTime, Utc};
-use entity::values::Qualifier;
+use entity::values::{Qualifier, Role};
 use entity::{metric, observation, observation_revision, source};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -69,6 +70,8 @@ impl Drop for Scratch {
 
 pub struct TestApp {
     pub address: String,
+    /// For running the command line against the same database.
+    pub database_url: String,
     pub client: reqwest::Client,
     /// The server's database, for arranging data no API writes yet and for checking storage.
     pub db: DatabaseConnection,
@@ -113,6 +116,7 @@ impl TestApp {
             database_url,
             max_connections: 5,
         };
+        let database_url = settings.database_url.clone();
         let mut db = api::db::connect(&settings).await.expect("connect");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
@@ -134,6 +138,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            database_url,
             client: reqwest::Client::new(),
             db,
             statements,
@@ -144,6 +149,45 @@ impl TestApp {
     /// Sends a GraphQL request and returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         self.graphql_with_language(query, variables, None).await
+    }
+
+    /// Sends a GraphQL request with an API key; returns the HTTP status and the body.
+    pub async fn graphql_as(&self, key: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// Creates an API key as the operator at the command line would.
+    pub async fn key(&self, role: Role, agency: Option<&str>) -> String {
+        let request = api::service::auth::NewKey {
+            name: format!("test {role:?} {}", uuid::Uuid::new_v4().simple()),
+            role,
+            agency: agency.map(str::to_owned),
+            platform: None,
+            expires_at: None,
+        };
+        api::service::auth::create_key(&self.db, &Caller::command_line("test"), request)
+            .await
+            .expect("a key")
+            .secret
+    }
+
+    /// Runs the `egov-kpi` binary against this app's database.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_egov-kpi"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the egov-kpi binary runs")
     }
 
     pub async fn graphql_with_language(

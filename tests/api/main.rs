@@ -2,10 +2,12 @@
 
 mod helpers;
 
+mod audit;
 mod catalog;
 mod dashboard;
 mod errors;
 mod observations;
+mod recording;
 mod savings;
 mod schema;
 mod seed_facts;

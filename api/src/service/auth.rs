@@ -96,7 +96,8 @@ impl Principal {
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         match self.role {
             Some(role) if grants(role, permission) => Ok(()),
-            None => Err(ApiError::Unauthenticated(
+            // A caller without a key is told that a key would help, not that it is forbidden.
+            _ if self.is_anonymous() => Err(ApiError::Unauthenticated(
                 "an API key is required: send `Authorization: Bearer <key>`".to_owned(),
             )),
             Some(role) => Err(ApiError::Forbidden(format!(
@@ -104,6 +105,9 @@ impl Principal {
                 role_name(role),
                 describe(permission)
             ))),
+            None => Err(ApiError::Unauthenticated(
+                "an API key is required".to_owned(),
+            )),
         }
     }
 
@@ -360,8 +364,11 @@ mod tests {
 
     fn with_role(role: Role) -> Principal {
         Principal {
+            actor: "a key".to_owned(),
+            key_id: Some(1),
             role: Some(role),
-            ..Principal::anonymous(false)
+            agency_id: None,
+            platform_id: None,
         }
     }
 
@@ -403,6 +410,13 @@ mod tests {
             "UNAUTHENTICATED"
         );
         assert!(Principal::anonymous(true).require(Permission::Read).is_ok());
+        assert_eq!(
+            Principal::anonymous(true)
+                .require(Permission::Record)
+                .unwrap_err()
+                .code(),
+            "UNAUTHENTICATED"
+        );
     }
 
     #[test]

@@ -526,7 +526,7 @@ async fn record_batch(
         .await?;
         stored.push(CurrentObservation {
             observation,
-            revision,
+            revision: observations::normalized(revision),
         });
     }
     if let Some(key) = idempotency_key {

@@ -1,0 +1,210 @@
+use entity::values::Role;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+use crate::on_both_databases;
+
+const RATE: &str = "public-service-portal.level4-online-dossier-rate";
+
+const RECORD: &str = "mutation Record($input: [ObservationInput!]!) {
+  recordObservations(input: $input) { observations { id } }
+}";
+
+async fn record_rate(app: &crate::helpers::TestApp, key: &str, value: &str) -> String {
+    let input = json!({ "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00+07:00", "value": value,
+        "source": "article-003", "quote": "tỉ lệ hồ sơ trực tuyến" }] });
+    let (_, body) = app.graphql_as(key, RECORD, input).await;
+    body["data"]["recordObservations"]["observations"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("recorded: {body}"))
+        .to_owned()
+}
+
+fn value_at(body: &Value) -> Value {
+    body["data"]["observations"]["edges"][0]["node"]["value"].clone()
+}
+
+const AT: &str = "query At($asOf: DateTime) { observations(filter: {metric: \"public-service-portal.level4-online-dossier-rate\"}, asOf: $asOf) {
+  totalCount edges { node { value revision } } } }";
+
+on_both_databases! {
+    async fn as_of_answers_before_and_after_a_correction_and_a_retraction(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let auditor = app.key(Role::Auditor, None).await;
+        let id = record_rate(&app, &reporter, "24").await;
+        let after_recording = chrono::Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let correct = "mutation C($id: ID!) { correctObservation(input: {id: $id, expectedRevision: 1, value: \"26\",
+            reason: \"the ministry revised its count\", source: \"article-003\", quote: \"tỉ lệ\"}) { revision } }";
+        let (_, body) = app.graphql_as(&auditor, correct, json!({ "id": id })).await;
+        assert_eq!(body["data"]["correctObservation"]["revision"], 2, "{body}");
+        let after_correction = chrono::Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+        assert_eq!(value_at(&app.graphql(AT, json!({})).await), "26");
+        assert_eq!(value_at(&app.graphql(AT, json!({ "asOf": after_recording })).await), "24");
+        assert_eq!(value_at(&app.graphql(AT, json!({ "asOf": after_correction })).await), "26");
+        let before_recording = app.graphql(AT, json!({ "asOf": "2021-01-01T00:00:00Z" })).await;
+        assert_eq!(before_recording["data"]["observations"]["totalCount"], 0);
+
+        let retract = "mutation R($id: ID!) { retractObservation(id: $id, reason: \"counted twice\") { retracted revision } }";
+        let (_, body) = app.graphql_as(&reporter, retract, json!({ "id": id })).await;
+        assert_eq!(body["data"]["retractObservation"], json!({ "retracted": true, "revision": 3 }));
+        assert_eq!(app.graphql(AT, json!({})).await["data"]["observations"]["totalCount"], 0, "gone from current answers");
+        assert_eq!(value_at(&app.graphql(AT, json!({ "asOf": after_correction })).await), "26", "kept for the past");
+
+        let (_, body) = app
+            .graphql_as(&auditor, "query H($id: ID!) { observation(id: $id) { retracted revisions { revision value reason retracted recordedBy } } }", json!({ "id": id }))
+            .await;
+        let observation = &body["data"]["observation"];
+        assert_eq!(observation["retracted"], true);
+        let reasons: Vec<&Value> = observation["revisions"].as_array().unwrap().iter().map(|r| &r["reason"]).collect();
+        assert_eq!(reasons, [&Value::Null, &json!("the ministry revised its count"), &json!("counted twice")]);
+        let (_, body) = app.graphql_as(&auditor, "mutation R($id: ID!) { retractObservation(id: $id, reason: \"again\") { revision } }", json!({ "id": id })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+
+        let history = format!("{{ metric(code: \"{RATE}\") {{ history(first: 10) {{ edges {{ node {{ observationId revision value }} }} }} }} }}");
+        let (_, body) = app.graphql_as(&auditor, &history, json!({})).await;
+        assert_eq!(body["data"]["metric"]["history"]["edges"].as_array().unwrap().len(), 3);
+        let (_, body) = app.graphql_as(&reporter, &history, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    }
+
+    async fn an_edited_audit_row_is_found_by_verify(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        record_rate(&app, &reporter, "24").await;
+        let intact = app.command(&["audit", "verify"]);
+        assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stderr));
+        assert!(String::from_utf8_lossy(&intact.stdout).contains("intact"));
+
+        // Someone with database access rewrites who recorded the figure.
+        app.db
+            .execute_unprepared("UPDATE audit_entry SET actor = 'someone else' WHERE action = 'observation.record'")
+            .await
+            .unwrap();
+        let broken = app.command(&["audit", "verify"]);
+        assert!(!broken.status.success());
+        let report = String::from_utf8_lossy(&broken.stdout);
+        assert!(report.contains("BROKEN at entry 2"), "{report}");
+
+        let auditor = app.key(Role::Auditor, None).await;
+        let (_, body) = app
+            .graphql_as(&auditor, "{ verifyAuditChain { intact firstBrokenSequence problem } }", json!({}))
+            .await;
+        assert_eq!(body["data"]["verifyAuditChain"]["intact"], false);
+        assert_eq!(body["data"]["verifyAuditChain"]["firstBrokenSequence"], 2);
+    }
+
+    async fn a_removed_audit_row_is_found_too(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        record_rate(&app, &reporter, "24").await;
+        app.db.execute_unprepared("DELETE FROM audit_entry WHERE sequence = 1").await.unwrap();
+        let broken = app.command(&["audit", "verify"]);
+        assert!(String::from_utf8_lossy(&broken.stdout).contains("BROKEN at entry 1"));
+    }
+
+    async fn keys_are_created_listed_and_revoked_from_the_command_line(app: TestApp) {
+        let created = app.command(&["keys", "create", "--name", "provincial office", "--role", "reporter", "--agency", "dak-nong"]);
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+        assert!(key.starts_with("ekpi_"));
+        let prefix = key.split('_').nth(1).unwrap().to_owned();
+        let listed = String::from_utf8(app.command(&["keys", "list"]).stdout).unwrap();
+        assert!(listed.contains(&prefix) && listed.contains("provincial office") && listed.contains("active"));
+        assert!(!listed.contains(&key), "the secret is never listed");
+        let (status, _) = app.graphql_as(&key, "{ platforms { code } }", json!({})).await;
+        assert_eq!(status, 200);
+
+        assert!(app.command(&["keys", "revoke", &prefix]).status.success());
+        let (status, body) = app.graphql_as(&key, "{ platforms { code } }", json!({})).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("revoked"));
+    }
+
+    async fn a_csv_import_checks_every_row_and_stores_all_or_none(app: TestApp) {
+        let directory = std::env::temp_dir().join(format!("egov-kpi-import-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let bad = directory.join("bad.csv");
+        std::fs::write(&bad, format!(
+            "metric,observed_at,value,qualifier,source,quote\n\
+             {RATE},2021-03-31,24,,article-003,q1\n\
+             {RATE},2021-06-30,abc,,article-003,q2\n\
+             {RATE},2021-09-30,130,,article-003,q3\n\
+             {RATE},2021-12-31,31,at_most_perhaps,article-003,q4\n"
+        )).unwrap();
+        let count = || async { app.graphql(&format!("{{ observations(filter: {{metric: \"{RATE}\"}}) {{ totalCount }} }}"), json!({})).await["data"]["observations"]["totalCount"].clone() };
+
+        let dry = app.command(&["import", "--dry-run", bad.to_str().unwrap()]);
+        assert!(!dry.status.success());
+        let report = String::from_utf8_lossy(&dry.stdout);
+        assert!(report.contains("line 3: value"), "{report}");
+        assert!(report.contains("line 5: qualifier"), "{report}");
+        // Rows that parse are then checked against the rules: line 4 holds 130%.
+        let parsable = directory.join("rules.csv");
+        std::fs::write(&parsable, format!(
+            "metric,observed_at,value,source,quote\n{RATE},2021-03-31,24,article-003,q1\n{RATE},2021-09-30,130,article-003,q3\n"
+        )).unwrap();
+        let dry = app.command(&["import", "--dry-run", parsable.to_str().unwrap()]);
+        assert!(String::from_utf8_lossy(&dry.stdout).contains("line 3: value: 130% is more than 100%"));
+        let real = app.command(&["import", parsable.to_str().unwrap()]);
+        assert!(!real.status.success());
+        assert_eq!(count().await, 0, "nothing stored");
+
+        let good = directory.join("good.csv");
+        std::fs::write(&good, format!(
+            "metric,observed_at,value,qualifier,source,quote,note\n\
+             {RATE},2021-03-31,24,,article-003,\"tỉ lệ, quý I\",\n\
+             {RATE},2021-06-30,27.5,more_than,article-003,tỉ lệ quý II,ước tính\n"
+        )).unwrap();
+        let dry = app.command(&["import", "--dry-run", good.to_str().unwrap()]);
+        assert!(String::from_utf8_lossy(&dry.stdout).contains("2 rows checked"));
+        assert_eq!(count().await, 0, "a dry run stores nothing");
+        let real = app.command(&["import", good.to_str().unwrap()]);
+        assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stdout));
+        assert_eq!(count().await, 2);
+        std::fs::remove_dir_all(directory).unwrap();
+
+        let latest = app.data(&format!("{{ metric(code: \"{RATE}\") {{ latest {{ value qualifier note recordedBy }} }} }}"), json!({})).await;
+        assert_eq!(latest["metric"]["latest"]["value"], "27.5");
+        assert_eq!(latest["metric"]["latest"]["qualifier"], "MORE_THAN");
+        assert!(latest["metric"]["latest"]["recordedBy"].as_str().unwrap().starts_with("cli:"));
+    }
+
+    async fn a_csv_upload_over_graphql_follows_the_same_rules(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let upload = |csv: String, dry_run: bool| {
+            let app = &app;
+            let reporter = reporter.clone();
+            async move {
+                let operations = json!({
+                    "query": "mutation Import($file: Upload!, $dryRun: Boolean!) { importObservations(file: $file, dryRun: $dryRun) { checked observations { id } } }",
+                    "variables": { "file": null, "dryRun": dry_run }
+                });
+                let form = reqwest::multipart::Form::new()
+                    .text("operations", operations.to_string())
+                    .text("map", json!({ "0": ["variables.file"] }).to_string())
+                    .part("0", reqwest::multipart::Part::text(csv).file_name("figures.csv"));
+                let response = app
+                    .client
+                    .post(format!("{}/graphql", app.address))
+                    .bearer_auth(reporter)
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap();
+                response.json::<Value>().await.unwrap()
+            }
+        };
+        let bad = format!("metric,observed_at,value,source,quote\n{RATE},2021-03-31,24,article-003,q\n{RATE},2021-06-30,,article-003,q\n");
+        let body = upload(bad, true).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["failures"][0]["line"], 3);
+        let good = format!("metric,observed_at,value,source,quote\n{RATE},2021-03-31,24,article-003,q\n");
+        let body = upload(good.clone(), true).await;
+        assert_eq!(body["data"]["importObservations"]["checked"], 1);
+        assert_eq!(body["data"]["importObservations"]["observations"], json!([]));
+        let body = upload(good, false).await;
+        assert_eq!(body["data"]["importObservations"]["observations"].as_array().unwrap().len(), 1);
+    }
+}

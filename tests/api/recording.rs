@@ -1,0 +1,186 @@
+use entity::values::Role;
+use serde_json::{json, Value};
+
+use crate::on_both_databases;
+
+const RECORD: &str = "mutation Record($input: [ObservationInput!]!, $key: String) {
+  recordObservations(input: $input, idempotencyKey: $key) { checked replayed observations { id value revision recordedBy } }
+}";
+
+const COUNT: &str = "{ observations(filter: {includeSynthetic: true}) { totalCount } }";
+
+const CORRECT: &str = "mutation Correct($input: CorrectionInput!) {
+  correctObservation(input: $input) { id revision value reason }
+}";
+
+const RATE: &str = "public-service-portal.level4-online-dossier-rate";
+const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
+
+fn figure(metric: &str, observed_at: &str, value: &str) -> Value {
+    json!({ "metric": metric, "observedAt": observed_at, "value": value, "source": "article-003", "quote": "trích dẫn" })
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("none")
+}
+
+on_both_databases! {
+    async fn each_role_may_do_its_part_and_no_more(app: TestApp) {
+        let input = json!({ "input": [figure(RATE, "2021-06-30T00:00:00+07:00", "28.5")] });
+        let anonymous = app.graphql(RECORD, input.clone()).await;
+        assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+        for role in [Role::Viewer, Role::Auditor] {
+            let (status, body) = app.graphql_as(&app.key(role, None).await, RECORD, input.clone()).await;
+            assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{role:?}");
+        }
+        let (_, body) = app.graphql_as("ekpi_000000000000_not-a-real-secret", RECORD, input.clone()).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+        let (status, _) = app.graphql_as("garbage", COUNT, json!({})).await;
+        assert_eq!(status, 401, "a bad key is refused even for reads");
+
+        let reporter = app.key(Role::Reporter, None).await;
+        let (_, body) = app.graphql_as(&reporter, RECORD, input.clone()).await;
+        let stored = &body["data"]["recordObservations"]["observations"][0];
+        assert_eq!(stored["value"], "28.5");
+        assert_eq!(stored["revision"], 1);
+        assert!(stored["recordedBy"].as_str().unwrap().starts_with("test Reporter"));
+
+        // Reporters do not read the audit log or manage keys; auditors and admins do.
+        let log = "{ auditLog(last: 50) { edges { node { action outcome actor detail } } } }";
+        let (_, body) = app.graphql_as(&reporter, log, json!({})).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+        let create = "mutation { createApiKey(input: {name: \"x\", role: VIEWER}) { key apiKey { prefix role } } }";
+        let (_, body) = app.graphql_as(&reporter, create, json!({})).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+        let admin = app.key(Role::Admin, None).await;
+        let (_, body) = app.graphql_as(&admin, create, json!({})).await;
+        let new_key = body["data"]["createApiKey"]["key"].as_str().unwrap().to_owned();
+        let (status, _) = app.graphql_as(&new_key, COUNT, json!({})).await;
+        assert_eq!(status, 200, "the new key works");
+
+        // Every refused write is itself in the log, with its code (refused reads are not writes).
+        let (_, body) = app.graphql_as(&app.key(Role::Auditor, None).await, log, json!({})).await;
+        let entries = body["data"]["auditLog"]["edges"].as_array().unwrap();
+        let refused: Vec<&str> = entries
+            .iter()
+            .filter(|e| e["node"]["outcome"] == "refused")
+            .map(|e| e["node"]["detail"]["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(refused, ["UNAUTHENTICATED", "FORBIDDEN", "FORBIDDEN", "UNAUTHENTICATED", "UNAUTHENTICATED", "FORBIDDEN"]);
+        assert!(entries.iter().any(|e| e["node"]["action"] == "observation.record" && e["node"]["outcome"] == "applied"));
+    }
+
+    async fn a_reporter_scoped_to_one_agency_cannot_write_for_another(app: TestApp) {
+        let reporter = app.key(Role::Reporter, Some("dak-nong")).await;
+        let mut own = figure(RATE, "2021-06-30T00:00:00+07:00", "31");
+        own["agency"] = json!("dak-nong");
+        let mut other = own.clone();
+        other["agency"] = json!("ninh-binh");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [own.clone(), other] })).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [own] })).await;
+        assert_eq!(body["data"]["recordObservations"]["checked"], 1);
+        let national = figure(RATE, "2021-07-30T00:00:00+07:00", "32");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [national] })).await;
+        assert_eq!(code(&body), "FORBIDDEN", "a national figure is outside an agency key's scope");
+    }
+
+    async fn a_batch_with_one_bad_item_stores_nothing_and_says_why(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let before = app.data(COUNT, json!({})).await;
+        let mut ratio_without_total = figure("reporting-system.indicators-connected", "2021-06-01T00:00:00Z", "120");
+        ratio_without_total["source"] = json!("article-001");
+        let batch = json!({ "input": [
+            figure(RATE, "2021-06-30T00:00:00+07:00", "28.5"),
+            figure(RATE, "2021-07-30T00:00:00+07:00", "130"),
+            figure("public-service-portal.dossiers-filed-online", "2021-06-30T00:00:00Z", "800000.5"),
+            figure(DOCUMENTS, "2021-06-30T00:00:00Z", "3000000"),
+            ratio_without_total,
+            figure(RATE, "2099-01-01T00:00:00Z", "30"),
+            figure("no-such-metric", "2021-06-30T00:00:00Z", "1"),
+            { "metric": RATE, "observedAt": "2021-08-30T00:00:00Z", "value": "1", "source": "no-such-source", "quote": "q" },
+        ] });
+        let (_, body) = app.graphql_as(&reporter, RECORD, batch).await;
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        let failures: Vec<(u64, &str)> = body["errors"][0]["extensions"]["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["index"].as_u64().unwrap(), f["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            failures,
+            [(1, "value"), (2, "value"), (3, "value"), (4, "denominator"), (5, "observedAt"), (6, "metric"), (7, "source")],
+            "{body}"
+        );
+        assert_eq!(app.data(COUNT, json!({})).await, before, "nothing was stored");
+    }
+
+    async fn values_must_arrive_exactly(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let mut float = figure(RATE, "2021-06-30T00:00:00Z", "0");
+        float["value"] = json!(28.5);
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [float] })).await;
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("as strings"), "{body}");
+        let precise = figure(RATE, "2021-06-30T00:00:00Z", "28.123456789");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [precise] })).await;
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        assert!(body["errors"][0]["extensions"]["failures"][0]["message"].as_str().unwrap().contains("decimal places"));
+    }
+
+    async fn a_retried_batch_is_applied_once(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let batch = json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")], "key": "batch-2021-06" });
+        let (_, first) = app.graphql_as(&reporter, RECORD, batch.clone()).await;
+        let (_, retry) = app.graphql_as(&reporter, RECORD, batch).await;
+        assert_eq!(first["data"]["recordObservations"]["replayed"], false);
+        assert_eq!(retry["data"]["recordObservations"]["replayed"], true);
+        assert_eq!(
+            first["data"]["recordObservations"]["observations"][0]["id"],
+            retry["data"]["recordObservations"]["observations"][0]["id"]
+        );
+        let count = app.data(&format!("{{ observations(filter: {{metric: \"{RATE}\"}}) {{ totalCount }} }}"), json!({})).await;
+        assert_eq!(count["observations"]["totalCount"], 1);
+        let other = json!({ "input": [figure(RATE, "2021-07-30T00:00:00Z", "29")], "key": "batch-2021-06" });
+        let (_, body) = app.graphql_as(&reporter, RECORD, other).await;
+        assert_eq!(code(&body), "CONFLICT");
+    }
+
+    async fn concurrent_corrections_lose_nothing(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;
+        let id = body["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap().to_owned();
+        let auditors = [app.key(Role::Auditor, None).await, app.key(Role::Auditor, None).await];
+        let attempts = (0..8).map(|n| {
+            let key = auditors[n % 2].clone();
+            let input = json!({ "input": {
+                "id": id, "expectedRevision": 1, "value": format!("29.{n}"),
+                "reason": format!("correction {n}"), "source": "article-003", "quote": "trích dẫn"
+            } });
+            let app = &app;
+            async move { app.graphql_as(&key, CORRECT, input).await.1 }
+        });
+        // Sent together, as concurrent clients would.
+        let answers = futures_util::future::join_all(attempts).await;
+        let applied: Vec<&Value> = answers.iter().filter(|a| a["errors"].is_null()).collect();
+        let conflicts = answers.iter().filter(|a| code(a) == "CONFLICT").count();
+        assert_eq!((applied.len(), conflicts), (1, 7), "{answers:?}");
+        let winner = &applied[0]["data"]["correctObservation"];
+        assert_eq!(winner["revision"], 2);
+
+        let history = app
+            .graphql_as(&auditors[0], "query H($id: ID!) { observation(id: $id) { value revision revisions { revision value reason supersededAt } } }", json!({ "id": id }))
+            .await
+            .1;
+        let observation = &history["data"]["observation"];
+        assert_eq!(observation["value"], winner["value"]);
+        let revisions = observation["revisions"].as_array().unwrap();
+        assert_eq!(revisions.len(), 2);
+        assert_eq!(revisions[0]["value"], "28.5", "the corrected value stays in history");
+        assert!(!revisions[0]["supersededAt"].is_null());
+        assert_eq!(revisions[1]["reason"], winner["reason"]);
+    }
+}
