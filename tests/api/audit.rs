@@ -44,6 +44,12 @@ on_both_databases! {
         assert_eq!(value_at(&app.graphql(AT, json!({})).await), "26");
         assert_eq!(value_at(&app.graphql(AT, json!({ "asOf": after_recording })).await), "24");
         assert_eq!(value_at(&app.graphql(AT, json!({ "asOf": after_correction })).await), "26");
+        let series = "query S($asOf: DateTime) { timeSeries(metric: \"public-service-portal.level4-online-dossier-rate\",
+            from: \"2021-06-01\", to: \"2021-06-30\", bucket: MONTH, asOf: $asOf) { points { value } } }";
+        let then = app.graphql(series, json!({ "asOf": after_recording })).await;
+        assert_eq!(then["data"]["timeSeries"]["points"][0]["value"], "24");
+        let now = app.graphql(series, json!({})).await;
+        assert_eq!(now["data"]["timeSeries"]["points"][0]["value"], "26");
         let before_recording = app.graphql(AT, json!({ "asOf": "2021-01-01T00:00:00Z" })).await;
         assert_eq!(before_recording["data"]["observations"]["totalCount"], 0);
 
@@ -206,5 +212,54 @@ on_both_databases! {
         assert_eq!(body["data"]["importObservations"]["observations"], json!([]));
         let body = upload(good, false).await;
         assert_eq!(body["data"]["importObservations"]["observations"].as_array().unwrap().len(), 1);
+    }
+
+    async fn exports_stream_every_revision_with_the_chain_head(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let auditor = app.key(Role::Auditor, None).await;
+        let id = record_rate(&app, &reporter, "24").await;
+        let correct = "mutation C($id: ID!) { correctObservation(input: {id: $id, expectedRevision: 1, value: \"26\",
+            reason: \"revised\", source: \"article-003\", quote: \"tỉ lệ\"}) { revision } }";
+        app.graphql_as(&auditor, correct, json!({ "id": id })).await;
+
+        let get = |path: &'static str, key: Option<String>| {
+            let app = &app;
+            async move {
+                let mut request = app.client.get(format!("{}{path}", app.address));
+                if let Some(key) = key {
+                    request = request.bearer_auth(key);
+                }
+                request.send().await.unwrap()
+            }
+        };
+        assert_eq!(get("/export/observations.csv", None).await.status(), 401);
+        assert_eq!(get("/export/observations.csv", Some(reporter.clone())).await.status(), 403);
+
+        let response = get("/export/observations.csv", Some(auditor.clone())).await;
+        assert_eq!(response.status(), 200);
+        let head = response.headers()["x-audit-chain-head"].to_str().unwrap().to_owned();
+        let csv = response.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let columns: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(&columns[..3], ["observation_id", "metric", "agency"]);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 12, "ten seeded revisions, one recorded, one correction");
+        let of_id: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .filter(|r| &r[0] == id.as_str())
+            .map(|r| (&r[5], &r[6], &r[14]))
+            .collect();
+        assert_eq!(of_id, [("1", "24", ""), ("2", "26", "revised")]);
+        assert!(rows.iter().any(|r| &r[6] == "3700000" && &r[7] == "more_than"));
+
+        let (_, body) = app.graphql_as(&auditor, "{ verifyAuditChain { headSequence headHash } }", json!({})).await;
+        let chain = &body["data"]["verifyAuditChain"];
+        assert_eq!(head, format!("{}:{}", chain["headSequence"], chain["headHash"].as_str().unwrap()));
+
+        let response = get("/export/observations.json?metric=public-service-portal.level4-online-dossier-rate", Some(auditor)).await;
+        let rows: Vec<Value> = response.json().await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1]["reason"], "revised");
+        assert_eq!(rows[1]["value"], "26");
     }
 }

@@ -185,6 +185,7 @@ pub struct ObservationQuery;
 impl ObservationQuery {
     /// Observations matching `filter`, a page at a time: `first`/`after` forwards,
     /// `last`/`before` backwards (20 by default, at most 100).
+    #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn observations(
         &self,
         ctx: &Context<'_>,

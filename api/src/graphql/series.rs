@@ -128,6 +128,7 @@ pub struct SeriesQuery;
 impl SeriesQuery {
     /// A metric's values per bucket from the bucket holding `from` to the bucket holding `to`
     /// (local dates, inclusive), in `timeZone`.
+    #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn time_series(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,8 @@
 //! HTTP routes: GraphQL, the GraphiQL page, the dashboard and health.
 
+mod auth;
 mod dashboard;
+mod export;
 mod graphql;
 mod health;
 
@@ -35,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/dashboard.js", get(dashboard::script))
         .route("/dashboard/dashboard.css", get(dashboard::stylesheet))
+        .route("/export/observations.csv", get(export::csv))
+        .route("/export/observations.json", get(export::json))
         .route("/healthz", get(health::healthz))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set before the span that logs it.

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod exact;
+pub mod export;
 pub mod history;
 pub mod idempotency;
 pub mod import;

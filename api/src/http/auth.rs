@@ -1,0 +1,90 @@
+//! Who is calling: the `Authorization: Bearer <key>` header, checked once for every route.
+
+use std::net::SocketAddr;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::{AppState, REQUEST_ID_HEADER};
+use crate::error::ApiError;
+use crate::service::audit::{self, Caller};
+use crate::service::auth::{self, Principal};
+
+/// The caller a request's `Authorization` header names; a key that does not hold is refused
+/// with 401, and the refusal is logged.
+pub async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Caller, Response> {
+    let anonymous = Caller {
+        principal: Principal::anonymous(state.public_read),
+        client_address: Some(peer.ip().to_string()),
+        request_id: headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        if anonymous.principal.role.is_none() {
+            return Err(refusal(&ApiError::Unauthenticated(
+                "an API key is required: send `Authorization: Bearer <key>`".to_owned(),
+            )));
+        }
+        return Ok(anonymous);
+    };
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("send the key as `Authorization: Bearer <key>`".to_owned())
+        });
+    let authenticated = match &presented {
+        Ok(key) => auth::authenticate(&state.db, key).await,
+        Err(error) => Err(error.clone()),
+    };
+    match authenticated {
+        Ok(principal) => Ok(Caller {
+            principal,
+            ..anonymous
+        }),
+        Err(error) => {
+            if error.is_refusal() {
+                let key_prefix = presented
+                    .ok()
+                    .and_then(|key| key.split('_').nth(1))
+                    .map(|p| format!("key:{p}"));
+                if let Err(log_error) = audit::record_refusal(
+                    &state.db,
+                    &anonymous,
+                    "request.authenticate",
+                    key_prefix,
+                    &error,
+                )
+                .await
+                {
+                    tracing::error!(error = %log_error, "could not log a refused key");
+                }
+            }
+            Err(refusal(&error))
+        }
+    }
+}
+
+/// A refusal in the shape of a GraphQL error, with the HTTP status it calls for.
+pub fn refusal(error: &ApiError) -> Response {
+    let status = match error {
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+        ApiError::BadUserInput { .. } | ApiError::InvalidItems { .. } => StatusCode::BAD_REQUEST,
+        ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let body = serde_json::json!({
+        "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }]
+    });
+    (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
+}

@@ -1,0 +1,186 @@
+//! `GET /export/observations.csv` and `.json`: every revision, streamed, for auditors.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::Deserialize;
+
+use super::auth::{identify, refusal};
+use super::AppState;
+use crate::service::audit;
+use crate::service::export::{Export, ExportFilter};
+
+/// The audit chain's head (`sequence:hash`) when the export began: what the export is consistent
+/// with.
+pub const CHAIN_HEAD_HEADER: &str = "x-audit-chain-head";
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    platform: Option<String>,
+    metric: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Json,
+}
+
+pub async fn csv(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Query<ExportQuery>,
+) -> Response {
+    export(state, peer, headers, query, Format::Csv).await
+}
+
+pub async fn json(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Query<ExportQuery>,
+) -> Response {
+    export(state, peer, headers, query, Format::Json).await
+}
+
+/// Where a stream of chunks stands.
+struct Cursor {
+    after: i32,
+    first: bool,
+    done: bool,
+}
+
+async fn export(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<ExportQuery>,
+    format: Format,
+) -> Response {
+    let caller = match identify(&state, &headers, peer).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
+    };
+    let filter = ExportFilter {
+        platform: query.platform,
+        metric: query.metric,
+    };
+    let export = match Export::prepare(&state.db, &caller.principal, &filter).await {
+        Ok(export) => export,
+        Err(error) => return refusal(&error),
+    };
+    let head = match audit::chain_head(&state.db).await {
+        Ok(head) => head,
+        Err(error) => return refusal(&error),
+    };
+
+    let db = state.db.clone();
+    let start = Cursor {
+        after: 0,
+        first: true,
+        done: false,
+    };
+    let chunks = stream::unfold((start, export), move |(cursor, export)| {
+        let db = db.clone();
+        async move {
+            if cursor.done {
+                return None;
+            }
+            let rows = match export.chunk(&db, cursor.after).await {
+                Ok(rows) => rows,
+                Err(error) => {
+                    // Headers are gone by now: end the body early so the client sees a truncated
+                    // file, and say why in the log.
+                    tracing::error!(error = %error, "export stopped");
+                    return Some((
+                        Err(std::io::Error::other("export stopped")),
+                        (
+                            Cursor {
+                                done: true,
+                                ..cursor
+                            },
+                            export,
+                        ),
+                    ));
+                }
+            };
+            let last = rows.len() < crate::service::export::CHUNK as usize;
+            let after = rows.last().map_or(cursor.after, |(id, _)| *id);
+            let bytes = encode(
+                format,
+                cursor.first,
+                last,
+                rows.into_iter().map(|(_, row)| row),
+            );
+            let next = Cursor {
+                after,
+                first: false,
+                done: last,
+            };
+            Some((
+                Ok::<Bytes, std::io::Error>(Bytes::from(bytes)),
+                (next, export),
+            ))
+        }
+    });
+
+    let (content_type, file) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "observations.csv"),
+        Format::Json => ("application/json", "observations.json"),
+    };
+    let mut response = Body::from_stream(chunks).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        response_headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    if let Ok(head) = HeaderValue::from_str(&head) {
+        response_headers.insert(HeaderName::from_static(CHAIN_HEAD_HEADER), head);
+    }
+    response
+}
+
+/// One chunk of the file: CSV with its header row first, or a piece of one JSON array.
+fn encode(
+    format: Format,
+    first: bool,
+    last: bool,
+    rows: impl Iterator<Item = crate::service::export::ExportRow>,
+) -> Vec<u8> {
+    match format {
+        Format::Csv => {
+            let mut writer = csv::WriterBuilder::new()
+                .has_headers(first)
+                .from_writer(Vec::new());
+            let mut wrote_any = false;
+            for row in rows {
+                wrote_any = true;
+                let _ = writer.serialize(row);
+            }
+            if first && !wrote_any {
+                // An empty export still names its columns.
+                let _ = writer.write_record(crate::service::export::COLUMNS);
+            }
+            writer.into_inner().unwrap_or_default()
+        }
+        Format::Json => {
+            let mut out = Vec::new();
+            for (i, row) in rows.enumerate() {
+                out.extend_from_slice(if first && i == 0 { b"[\n" } else { b",\n" });
+                let _ = serde_json::to_writer(&mut out, &row);
+            }
+            if first && out.is_empty() {
+                out.extend_from_slice(b"[");
+            }
+            if last {
+                out.extend_from_slice(b"\n]\n");
+            }
+            out
+        }
+    }
+}

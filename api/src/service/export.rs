@@ -1,0 +1,176 @@
+//! Exports for auditors: every revision of the chosen observations, read a chunk at a time so
+//! that memory stays flat however many rows there are.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::{agency, metric, observation, observation_revision, source};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use super::auth::{Permission, Principal};
+use super::catalog;
+use super::observations::normalized;
+use crate::error::ApiError;
+
+/// Rows read from the database at a time.
+pub const CHUNK: u64 = 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    pub platform: Option<String>,
+    pub metric: Option<String>,
+}
+
+/// The columns of a CSV export, as [`ExportRow`] names its fields.
+pub const COLUMNS: [&str; 18] = [
+    "observation_id",
+    "metric",
+    "agency",
+    "observed_at",
+    "period_start",
+    "revision",
+    "value",
+    "qualifier",
+    "denominator",
+    "source",
+    "quote",
+    "note",
+    "recorded_at",
+    "recorded_by",
+    "reason",
+    "superseded_at",
+    "retracted",
+    "synthetic",
+];
+
+/// One revision, flattened for CSV and JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportRow {
+    pub observation_id: i32,
+    pub metric: String,
+    pub agency: Option<String>,
+    pub observed_at: String,
+    pub period_start: Option<String>,
+    pub revision: i32,
+    pub value: String,
+    pub qualifier: String,
+    pub denominator: Option<String>,
+    pub source: String,
+    pub quote: String,
+    pub note: Option<String>,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub reason: Option<String>,
+    pub superseded_at: Option<String>,
+    pub retracted: bool,
+    pub synthetic: bool,
+}
+
+fn timestamp(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// What an export reads from: the codes of reference rows, and which metrics to include.
+pub struct Export {
+    metrics: HashMap<i32, String>,
+    agencies: HashMap<i32, String>,
+    sources: HashMap<i32, String>,
+    metric_ids: Vec<i32>,
+}
+
+impl Export {
+    /// Checks the caller and the filter before anything is streamed.
+    pub async fn prepare(
+        db: &DatabaseConnection,
+        principal: &Principal,
+        filter: &ExportFilter,
+    ) -> Result<Self, ApiError> {
+        principal.require(Permission::Audit)?;
+        let chosen = catalog::metrics(
+            db,
+            &catalog::MetricFilter {
+                platform: filter.platform.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let metric_ids = match &filter.metric {
+            Some(code) => vec![catalog::metric_by_code(db, code).await?.id],
+            None => chosen.iter().map(|m| m.id).collect(),
+        };
+        Ok(Self {
+            metrics: metric::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m.code))
+                .collect(),
+            agencies: agency::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.code))
+                .collect(),
+            sources: source::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.code))
+                .collect(),
+            metric_ids,
+        })
+    }
+
+    /// The next chunk of revisions after revision id `after`, in the order they were written.
+    pub async fn chunk(
+        &self,
+        db: &DatabaseConnection,
+        after: i32,
+    ) -> Result<Vec<(i32, ExportRow)>, ApiError> {
+        let rows = observation_revision::Entity::find()
+            .find_also_related(observation::Entity)
+            .filter(observation::Column::MetricId.is_in(self.metric_ids.iter().copied()))
+            .filter(observation_revision::Column::Id.gt(after))
+            .order_by_asc(observation_revision::Column::Id)
+            .limit(CHUNK)
+            .all(db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(revision, observation)| {
+                let observation = observation?;
+                let revision = normalized(revision);
+                let code = |codes: &HashMap<i32, String>, id: i32| {
+                    codes.get(&id).cloned().unwrap_or_default()
+                };
+                Some((
+                    revision.id,
+                    ExportRow {
+                        observation_id: observation.id,
+                        metric: code(&self.metrics, observation.metric_id),
+                        agency: observation.agency_id.map(|id| code(&self.agencies, id)),
+                        observed_at: timestamp(observation.observed_at),
+                        period_start: observation.period_start.map(timestamp),
+                        revision: revision.revision,
+                        value: revision.value.to_string(),
+                        qualifier: serde_json::to_value(revision.qualifier)
+                            .ok()
+                            .and_then(|q| q.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        denominator: revision.denominator.map(|d| d.to_string()),
+                        source: code(&self.sources, revision.source_id),
+                        quote: revision.quote,
+                        note: revision.note,
+                        recorded_at: timestamp(revision.recorded_at),
+                        recorded_by: revision.recorded_by,
+                        reason: revision.reason,
+                        superseded_at: revision.superseded_at.map(timestamp),
+                        retracted: revision.retracted,
+                        synthetic: observation.synthetic,
+                    },
+                ))
+            })
+            .collect())
+    }
+}
