@@ -59,6 +59,60 @@ pub struct ServerSettings {
     /// Let callers without a key read current figures; `false` asks every request for a key.
     #[arg(long, env = "EGOV_KPI_PUBLIC_READ", default_value_t = true, action = ArgAction::Set)]
     pub public_read: bool,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// What one request may ask of the server; past each limit it gets a coded error.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Deepest nesting of fields in a query.
+    #[arg(long, env = "EGOV_KPI_MAX_DEPTH", default_value_t = Limits::DEFAULT.max_depth)]
+    pub max_depth: usize,
+    /// Highest cost of a query: 1 per field, multiplied by the page size inside a page.
+    #[arg(long, env = "EGOV_KPI_MAX_COMPLEXITY", default_value_t = Limits::DEFAULT.max_complexity)]
+    pub max_complexity: usize,
+    /// Most aliased fields in a document.
+    #[arg(long, env = "EGOV_KPI_MAX_ALIASES", default_value_t = Limits::DEFAULT.max_aliases)]
+    pub max_aliases: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "EGOV_KPI_MAX_BATCH", default_value_t = Limits::DEFAULT.max_batch)]
+    pub max_batch: usize,
+    /// Largest request body, in bytes (CSV uploads included).
+    #[arg(long, env = "EGOV_KPI_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Answer introspection queries (GraphiQL needs them); `false` for a locked-down production.
+    #[arg(long, env = "EGOV_KPI_INTROSPECTION", default_value_t = true, action = ArgAction::Set)]
+    pub introspection: bool,
+    /// Seconds a request may run before it is answered with `TIMEOUT`.
+    #[arg(long, env = "EGOV_KPI_REQUEST_TIMEOUT_SECONDS", default_value_t = Limits::DEFAULT.request_timeout_seconds)]
+    pub request_timeout_seconds: u64,
+    /// Requests per minute for one API key.
+    #[arg(long, env = "EGOV_KPI_RATE_PER_KEY", default_value_t = Limits::DEFAULT.rate_per_key)]
+    pub rate_per_key: u32,
+    /// Requests per minute from one client address without a key.
+    #[arg(long, env = "EGOV_KPI_RATE_PER_ADDRESS", default_value_t = Limits::DEFAULT.rate_per_address)]
+    pub rate_per_address: u32,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        max_depth: 12,
+        max_complexity: 20_000,
+        max_aliases: 30,
+        max_batch: 10,
+        max_body_bytes: 4 * 1024 * 1024,
+        introspection: true,
+        request_timeout_seconds: 30,
+        rate_per_key: 1200,
+        rate_per_address: 600,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl ServerSettings {

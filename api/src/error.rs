@@ -110,16 +110,30 @@ impl ErrorExtensions for ApiError {
 /// Gives every error of a response a code. Errors raised by the services carry theirs; the rest
 /// come from async-graphql checking the request: without a path, the document did not parse or
 /// validate against the schema; with one, an argument's value could not be read as its type.
-pub fn ensure_codes(response: &mut async_graphql::Response) {
+/// Internal errors also carry the request's id, which the log has too, so that a report from a
+/// client can be matched with what the server saw.
+pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>) {
     for error in &mut response.errors {
+        let message = error.message.as_str();
+        let code = if error.path.is_empty() {
+            match message {
+                "Query is nested too deep." => "QUERY_TOO_DEEP",
+                "Query is too complex." => "QUERY_TOO_COMPLEX",
+                _ if message.contains(" --> ") => "GRAPHQL_PARSE_FAILED",
+                _ => "GRAPHQL_VALIDATION_FAILED",
+            }
+        } else {
+            "BAD_USER_INPUT"
+        };
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            let code = if error.path.is_empty() {
-                "GRAPHQL_VALIDATION_FAILED"
-            } else {
-                "BAD_USER_INPUT"
-            };
             extensions.set("code", code);
+        }
+        let internal = extensions
+            .get("code")
+            .is_some_and(|c| c.to_string().contains("INTERNAL_SERVER_ERROR"));
+        if let (true, Some(id)) = (internal, request_id) {
+            extensions.set("requestId", id);
         }
     }
 }

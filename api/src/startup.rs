@@ -11,6 +11,7 @@ use crate::{db, graphql, http, service};
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    connection: DatabaseConnection,
 }
 
 impl Application {
@@ -41,11 +42,18 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
         let router = http::router(http::AppState {
-            schema: graphql::build_schema(connection.clone()),
-            db: connection,
+            schema: graphql::build_schema(connection.clone(), &server.limits),
+            db: connection.clone(),
             public_read: server.public_read,
+            limits: std::sync::Arc::new(server.limits.clone()),
+            rate_limiter: Default::default(),
+            metrics: Default::default(),
         });
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            connection,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -63,7 +71,13 @@ impl Application {
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
-            .await
+            .await?;
+        // Requests in flight have been answered: let the database go.
+        if let Err(error) = self.connection.close().await {
+            tracing::warn!(error = %error, "closing the database pool");
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 

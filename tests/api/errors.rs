@@ -22,7 +22,7 @@ on_both_databases! {
         let (code, _) = app.error("{ platforms { noSuchField } }", json!({})).await;
         assert_eq!(code, "GRAPHQL_VALIDATION_FAILED");
         let (code, _) = app.error("{ platforms { code ", json!({})).await;
-        assert_eq!(code, "GRAPHQL_VALIDATION_FAILED");
+        assert_eq!(code, "GRAPHQL_PARSE_FAILED");
         let (code, _) = app
             .error("{ timeSeries(metric: \"x\", from: \"not a date\", to: \"2020-01-01\") { bucket } }", json!({}))
             .await;

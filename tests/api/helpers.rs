@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use api::config::{DatabaseSettings, ServerSettings};
+use api::config::{DatabaseSettings, Limits, ServerSettings};
 use api::service::audit::Caller;
 use api::startup::{self, Application};
 use chrono::{DateTime, Utc};
@@ -82,6 +82,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the real application, migrated and seeded, on a database of its own.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with_limits(backend, Limits::default()).await
+    }
+
+    /// The same, with other request limits.
+    pub async fn spawn_with_limits(backend: Backend, limits: Limits) -> Self {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let (database_url, scratch) = match backend {
             Backend::Sqlite => {
@@ -130,6 +135,7 @@ impl TestApp {
             port: 0,
             seed: false,
             public_read: true,
+            limits,
         };
         let app = Application::with_database(db.clone(), &server)
             .await
@@ -149,6 +155,37 @@ impl TestApp {
     /// Sends a GraphQL request and returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         self.graphql_with_language(query, variables, None).await
+    }
+
+    /// Posts a raw body; returns the status, the content type and the body as JSON (null if none).
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        accept: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", content_type)
+            .header("accept", accept)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let media = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            media,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
     }
 
     /// Sends a GraphQL request with an API key; returns the HTTP status and the body.

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod hostile;
+
 mod audit;
 mod catalog;
 mod dashboard;

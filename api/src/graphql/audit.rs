@@ -3,7 +3,7 @@ use async_graphql::{Context, ErrorExtensions, InputObject, Json, Object, Result,
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
 
-use super::{caller, connection, database};
+use super::{caller, connection, database, page_cost};
 use crate::service::audit::{self, AuditFilter};
 use crate::service::auth::Permission;
 use crate::service::pagination::PageRequest;
@@ -97,6 +97,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log of every write and refused write, in append order (auditors and admins).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

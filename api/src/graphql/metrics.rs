@@ -8,7 +8,7 @@ use super::lang::Lang;
 use super::loaders::{load, load_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
-use super::{caller, connection, database};
+use super::{caller, connection, database, page_cost};
 use crate::service::catalog::{self, MetricFilter};
 use crate::service::history;
 use crate::service::pagination::PageRequest;
@@ -64,6 +64,7 @@ impl Metric {
 
     /// Every revision of every observation of the metric, in the order they were recorded
     /// (auditors and admins).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,

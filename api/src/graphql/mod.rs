@@ -6,6 +6,7 @@ pub mod events;
 pub mod history;
 pub mod keys;
 pub mod lang;
+pub mod limits;
 pub mod loaders;
 pub mod metrics;
 pub mod observations;
@@ -26,7 +27,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::service::audit::Caller;
 use crate::service::auth::Principal;
-use crate::service::pagination::Page;
+use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
@@ -40,6 +41,16 @@ pub(crate) fn caller(ctx: &Context<'_>) -> Caller {
         client_address: None,
         request_id: None,
     })
+}
+
+/// The cost of a page of results: what one item costs, times the items asked for. A size over
+/// the maximum counts as the maximum, so that the resolver refuses it with a clearer message.
+pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first
+        .or(last)
+        .map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize)
+        .min(MAX_PAGE_SIZE as usize);
+    size.max(1).saturating_mul(child_complexity.max(1))
 }
 
 /// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).

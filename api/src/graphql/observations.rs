@@ -10,7 +10,7 @@ use super::loaders::load_row;
 use super::metrics::Metric;
 use super::scalars::Exact;
 use super::sources::Source;
-use super::{caller, connection, database};
+use super::{caller, connection, database, page_cost};
 use crate::error::ApiError;
 use crate::service::observations::{self, CurrentObservation, ObservationFilter};
 use crate::service::pagination::PageRequest;
@@ -186,6 +186,7 @@ impl ObservationQuery {
     /// Observations matching `filter`, a page at a time: `first`/`after` forwards,
     /// `last`/`before` backwards (20 by default, at most 100).
     #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn observations(
         &self,
         ctx: &Context<'_>,

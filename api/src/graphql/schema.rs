@@ -8,6 +8,7 @@ use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
+use super::limits::AliasLimit;
 use super::loaders::DatabaseLoader;
 use super::metrics::MetricQuery;
 use super::observations::ObservationQuery;
@@ -17,6 +18,7 @@ use super::savings::SavingsQuery;
 use super::series::SeriesQuery;
 use super::sources::SourceQuery;
 use super::targets::TargetQuery;
+use crate::config::Limits;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -46,14 +48,21 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     )
 }
 
-pub fn build_schema(db: DatabaseConnection) -> AppSchema {
-    builder()
+pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> AppSchema {
+    let builder = builder()
         .data(DataLoader::new(
             DatabaseLoader::new(db.clone()),
             tokio::spawn,
         ))
         .data(db)
-        .finish()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(AliasLimit(limits.max_aliases));
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`; needs no database.

@@ -1,9 +1,18 @@
+//! GraphQL over HTTP, as the GraphQL-over-HTTP specification asks: `GET` for queries only,
+//! `POST` with JSON (or multipart, for uploads), answers as `application/graphql-response+json` or
+//! `application/json` by `Accept`, status codes that tell request errors from field errors, and
+//! limits that refuse abuse with a coded error before any work is done.
+
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQLRequest;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
+use async_graphql_axum::GraphQLBatchRequest;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tracing::Instrument;
 
@@ -12,39 +21,368 @@ use super::AppState;
 use crate::error;
 use crate::graphql::lang::Lang;
 
-/// `GET` (query string) and `POST` (JSON body) GraphQL requests.
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type an answer is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    /// Status codes follow the outcome: 400 for a document that does not parse or validate.
+    GraphqlResponseJson,
+    /// The legacy type: 200 for every well-formed request.
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// The media type the client accepts, preferring the newer one; none if it accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Media::Json);
+    };
+    let mut best: Option<(f32, Media)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => Media::GraphqlResponseJson,
+            JSON | "application/*" | "*/*" => Media::Json,
+            _ => continue,
+        };
+        if quality > 0.0
+            && best.is_none_or(|(q, m)| {
+                quality > q
+                    || (quality == q && m == Media::Json && candidate == Media::GraphqlResponseJson)
+            })
+        {
+            best = Some((quality, candidate));
+        }
+    }
+    best.map(|(_, media)| media)
+}
+
+/// A refusal before execution, in the shape of a GraphQL response without `data`.
+fn refuse(status: StatusCode, code: &str, message: impl Into<String>, media: Media) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message.into(), "extensions": { "code": code } }]
+    });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+    response
+}
+
+/// The operation's name for logs and metrics: the one the client chose, else the name the
+/// document gives its only operation.
+fn operation_label(request: &async_graphql::Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    match async_graphql::parser::parse_query(&request.query).map(|d| d.operations) {
+        Ok(DocumentOperations::Multiple(operations)) if operations.len() == 1 => operations
+            .keys()
+            .next()
+            .map_or_else(|| "anonymous".to_owned(), |name| name.to_string()),
+        _ => "anonymous".to_owned(),
+    }
+}
+
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let chosen = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, operation)| &operation.node.ty),
+        (DocumentOperations::Multiple(operations), None) => operations
+            .values()
+            .next()
+            .map(|operation| &operation.node.ty),
+    };
+    chosen == Some(&OperationType::Mutation)
+}
+
+fn operation_names(batch: &BatchRequest) -> String {
+    let names: Vec<String> = batch.iter().map(operation_label).collect();
+    names.join(",")
+}
+
+/// `GET` (query string) and `POST` (JSON or multipart body) GraphQL requests.
 pub async fn execute(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Request,
 ) -> Response {
+    let started = Instant::now();
+    let limits = &state.limits;
+    let headers = request.headers().clone();
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            format!("answers are {GRAPHQL_RESPONSE_JSON} or {JSON}"),
+            Media::Json,
+        );
+    };
+    let method = request.method().clone();
+    if method == Method::POST {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !(content_type.starts_with(JSON) || content_type.starts_with("multipart/form-data")) {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the request as application/json (or multipart/form-data for uploads)",
+                media,
+            );
+        }
+    }
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!(
+                "the request body is larger than {} bytes",
+                limits.max_body_bytes
+            ),
+            media,
+        )
+    };
+    if declared_length.is_some_and(|length| length > limits.max_body_bytes) {
+        return too_large();
+    }
+
     let caller = match identify(&state, &headers, peer).await {
         Ok(caller) => caller,
-        Err(refusal) => return refusal,
+        Err(refused) => return refused,
     };
+    if let Err(retry_after) = state.rate_limiter.admit(&caller, limits) {
+        let mut response = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "too many requests: try again in {} s",
+                retry_after.as_secs().max(1)
+            ),
+            media,
+        );
+        if let Ok(seconds) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        return response;
+    }
 
-    let mut request = request.into_inner().data(caller);
-    let lang = headers
+    // The body is read with a cap, whatever its declared length.
+    let (parts, body) = request.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limits.max_body_bytes));
+    let batch =
+        match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+            Request::from_parts(parts, body),
+            &(),
+        )
+        .await
+        {
+            Ok(batch) => batch.into_inner(),
+            Err(rejection) => {
+                return match rejection.0 {
+                    ParseRequestError::PayloadTooLarge => too_large(),
+                    ParseRequestError::Io(error) if error.to_string().contains("length limit") => {
+                        too_large()
+                    }
+                    other => refuse(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        format!("the request is not a GraphQL request: {}", describe(&other)),
+                        media,
+                    ),
+                };
+            }
+        };
+    if let BatchRequest::Batch(requests) = &batch {
+        if requests.len() > limits.max_batch {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "TOO_MANY_OPERATIONS",
+                format!(
+                    "{} operations in one request; at most {}",
+                    requests.len(),
+                    limits.max_batch
+                ),
+                media,
+            );
+        }
+    }
+    if method == Method::GET && batch.iter().any(is_mutation) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "mutations are sent with POST",
+            media,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if !limits.introspection
+        && batch
+            .iter()
+            .any(|r| r.query.contains("__schema") || r.query.contains("__type"))
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "INTROSPECTION_DISABLED",
+            "introspection is turned off on this server",
+            media,
+        );
+    }
+
+    let request_id = caller.request_id.clone();
+    let operations = operation_names(&batch);
+    let mut batch = batch.data(caller);
+    if let Some(lang) = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|value| value.to_str().ok())
-        .and_then(Lang::from_accept_language);
-    if let Some(lang) = lang {
-        request = request.data(lang);
+        .and_then(Lang::from_accept_language)
+    {
+        batch = batch.data(lang);
     }
-    let span = tracing::info_span!(
-        "graphql",
-        operation = request.operation_name.as_deref().unwrap_or("anonymous")
+    let span = tracing::info_span!("graphql", operation = %operations);
+    let timeout = Duration::from_secs(limits.request_timeout_seconds);
+    let executed =
+        tokio::time::timeout(timeout, state.schema.execute_batch(batch).instrument(span)).await;
+    let Ok(mut answer) = executed else {
+        state
+            .metrics
+            .record(&operations, started.elapsed(), &["TIMEOUT"]);
+        return refuse(
+            StatusCode::GATEWAY_TIMEOUT,
+            "TIMEOUT",
+            format!(
+                "the request ran longer than {} s",
+                limits.request_timeout_seconds
+            ),
+            media,
+        );
+    };
+
+    let mut codes = Vec::new();
+    let mut request_error = false;
+    let responses = match &mut answer {
+        BatchResponse::Single(response) => std::slice::from_mut(response),
+        BatchResponse::Batch(responses) => responses.as_mut_slice(),
+    };
+    for response in responses.iter_mut() {
+        error::ensure_codes(response, request_id.as_deref());
+        codes.extend(response.errors.iter().filter_map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|code| code.to_string().trim_matches('"').to_owned())
+        }));
+        request_error |= response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+    }
+    let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    state
+        .metrics
+        .record(&operations, started.elapsed(), &code_refs);
+    if !codes.is_empty() {
+        tracing::info!(errors = ?codes, "answered with errors");
+    }
+    respond(answer, media, request_error)
+}
+
+/// Writes the answer: with the newer media type, a request that never executed has no `data`
+/// and a 400 status.
+fn respond(answer: BatchResponse, media: Media, request_error: bool) -> Response {
+    let mut body = serde_json::to_value(&answer).unwrap_or_default();
+    let status = if media == Media::GraphqlResponseJson && request_error {
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
     );
-    let mut response = state.schema.execute(request).instrument(span).await;
-    error::ensure_codes(&mut response);
-    if !response.errors.is_empty() {
-        tracing::info!(errors = response.errors.len(), "answered with errors");
+    response
+}
+
+/// What was wrong with a request that could not be read, without internal detail.
+fn describe(error: &ParseRequestError) -> &'static str {
+    match error {
+        ParseRequestError::Io(_) => "the body could not be read",
+        ParseRequestError::InvalidRequest(_) => {
+            "the body is not a valid GraphQL request in JSON (or the query string is incomplete)"
+        }
+        ParseRequestError::InvalidFilesMap(_) | ParseRequestError::MissingMapPart => {
+            "the multipart `map` part is missing or invalid"
+        }
+        ParseRequestError::InvalidMultipart(_) | ParseRequestError::MissingOperatorsPart => {
+            "the multipart body is invalid"
+        }
+        ParseRequestError::NotUpload | ParseRequestError::MissingFiles => {
+            "a file named in `map` is missing"
+        }
+        ParseRequestError::PayloadTooLarge => "the body is too large",
+        ParseRequestError::UnsupportedBatch => "batches are not accepted",
+        _ => "the request could not be read",
     }
-    async_graphql_axum::GraphQLResponse::from(response).into_response()
 }
 
 /// The GraphiQL IDE, pointed at this server.
 pub async fn graphiql() -> impl IntoResponse {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<Media> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn the_answer_type_follows_accept() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(Media::GraphqlResponseJson)
+        );
+        assert_eq!(accept("application/json"), Some(Media::Json));
+        assert_eq!(accept("*/*"), Some(Media::Json));
+        assert_eq!(accept("text/html"), None);
+    }
 }

@@ -5,6 +5,11 @@ mod dashboard;
 mod export;
 mod graphql;
 mod health;
+mod metrics;
+mod rate_limit;
+
+pub use metrics::Metrics;
+pub use rate_limit::RateLimiter;
 
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +19,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseConnection;
+
+use crate::config::Limits;
 
 use crate::graphql::AppSchema;
 
@@ -27,6 +36,9 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Callers without a key may read.
     pub public_read: bool,
+    pub limits: Arc<Limits>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/export/observations.csv", get(export::csv))
         .route("/export/observations.json", get(export::json))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set before the span that logs it.
         .layer(CatchPanicLayer::custom(internal_error))

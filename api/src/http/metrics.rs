@@ -1,0 +1,146 @@
+//! `GET /metrics` in Prometheus' text format: requests and their latency by operation, errors by
+//! code, and the database pool.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Latency {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+#[derive(Default)]
+struct Counts {
+    by_operation: BTreeMap<String, Latency>,
+    errors_by_code: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    counts: Mutex<Counts>,
+}
+
+impl Metrics {
+    /// Counts one GraphQL request of `operation` and the codes of its errors.
+    pub fn record(&self, operation: &str, elapsed: Duration, error_codes: &[&str]) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        // Operation names come from clients: cap how many distinct ones are kept.
+        let known = counts.by_operation.contains_key(operation) || counts.by_operation.len() < 200;
+        let key = if known { operation } else { "other" };
+        let latency = counts.by_operation.entry(key.to_owned()).or_default();
+        let seconds = elapsed.as_secs_f64();
+        latency.count += 1;
+        latency.sum += seconds;
+        for (bound, count) in BUCKETS.iter().zip(latency.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        for code in error_codes {
+            *counts.errors_by_code.entry((*code).to_owned()).or_default() += 1;
+        }
+    }
+
+    fn render(&self, pool: Option<(u32, usize)>) -> String {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let label = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_graphql_requests_total GraphQL requests by operation name."
+        );
+        let _ = writeln!(out, "# TYPE egov_kpi_graphql_requests_total counter");
+        for (operation, latency) in &counts.by_operation {
+            let _ = writeln!(
+                out,
+                "egov_kpi_graphql_requests_total{{operation=\"{}\"}} {}",
+                label(operation),
+                latency.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_graphql_request_duration_seconds Time to answer a GraphQL request."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE egov_kpi_graphql_request_duration_seconds histogram"
+        );
+        for (operation, latency) in &counts.by_operation {
+            let operation = label(operation);
+            for (bound, count) in BUCKETS.iter().zip(latency.buckets) {
+                let _ = writeln!(out, "egov_kpi_graphql_request_duration_seconds_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "egov_kpi_graphql_request_duration_seconds_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}", latency.count);
+            let _ = writeln!(
+                out,
+                "egov_kpi_graphql_request_duration_seconds_sum{{operation=\"{operation}\"}} {}",
+                latency.sum
+            );
+            let _ = writeln!(
+                out,
+                "egov_kpi_graphql_request_duration_seconds_count{{operation=\"{operation}\"}} {}",
+                latency.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code."
+        );
+        let _ = writeln!(out, "# TYPE egov_kpi_graphql_errors_total counter");
+        for (code, count) in &counts.errors_by_code {
+            let _ = writeln!(
+                out,
+                "egov_kpi_graphql_errors_total{{code=\"{}\"}} {count}",
+                label(code)
+            );
+        }
+        if let Some((size, idle)) = pool {
+            let _ = writeln!(
+                out,
+                "# HELP egov_kpi_db_pool_connections Database connections open in the pool."
+            );
+            let _ = writeln!(out, "# TYPE egov_kpi_db_pool_connections gauge");
+            let _ = writeln!(out, "egov_kpi_db_pool_connections{{state=\"open\"}} {size}");
+            let _ = writeln!(out, "egov_kpi_db_pool_connections{{state=\"idle\"}} {idle}");
+        }
+        out
+    }
+}
+
+fn pool_use(db: &sea_orm::DatabaseConnection) -> Option<(u32, usize)> {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            Some((pool.size(), pool.num_idle()))
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            Some((pool.size(), pool.num_idle()))
+        }
+        _ => None,
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(pool_use(&state.db)),
+    )
+}

@@ -1,0 +1,90 @@
+//! Requests per minute, per API key or, for callers without a key, per client address: a token
+//! bucket each, refilled continuously, kept in memory (each server process counts its own).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::Limits;
+use crate::service::audit::Caller;
+
+/// Buckets idle this long are forgotten, so the table does not grow without end.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    /// Takes a token for the caller, or says how long until one is free.
+    pub fn admit(&self, caller: &Caller, limits: &Limits) -> Result<(), Duration> {
+        let (identity, per_minute) = match caller.principal.key_id {
+            Some(id) => (format!("key:{id}"), limits.rate_per_key),
+            None => (
+                format!(
+                    "address:{}",
+                    caller.client_address.as_deref().unwrap_or("unknown")
+                ),
+                limits.rate_per_address,
+            ),
+        };
+        self.take(identity, per_minute, Instant::now())
+    }
+
+    fn take(&self, identity: String, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        let capacity = f64::from(per_minute.max(1));
+        let per_second = capacity / 60.0;
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, bucket| now.duration_since(bucket.updated) < FORGET_AFTER);
+        }
+        let bucket = buckets.entry(identity).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_bucket_empties_then_refills_with_time() {
+        let limiter = RateLimiter::default();
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take("key:1".into(), 3, start).is_ok());
+        }
+        let wait = limiter.take("key:1".into(), 3, start).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        assert!(
+            limiter.take("key:2".into(), 3, start).is_ok(),
+            "buckets are per caller"
+        );
+        assert!(limiter
+            .take("key:1".into(), 3, start + Duration::from_secs(20))
+            .is_ok());
+    }
+}
