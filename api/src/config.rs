@@ -15,6 +15,10 @@ pub struct DatabaseSettings {
     /// Connections kept in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// Seconds a request waits for a database connection before it is answered
+    /// `SERVICE_UNAVAILABLE`: short, so that an outage fails requests fast.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
+    pub acquire_timeout_seconds: u64,
 }
 
 impl DatabaseSettings {
@@ -138,6 +142,7 @@ mod tests {
         DatabaseSettings {
             database_url: url.into(),
             max_connections: 1,
+            acquire_timeout_seconds: 1,
         }
     }
 

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The write was based on a state that has changed since (a stale revision, a reused key).
     #[error("{0}")]
     Conflict(String),
+    /// The database cannot be reached; the request may be retried.
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable(Arc<DbErr>),
     /// Details go to the log only: clients never see SQL or database text.
     #[error("internal error")]
     Database(Arc<DbErr>),
@@ -59,7 +62,7 @@ impl ApiError {
     /// A refusal of the caller's request, as opposed to a failure of the server: these are logged
     /// in the audit trail when they refuse a write.
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, Self::Database(_))
+        !matches!(self, Self::Database(_) | Self::Unavailable(_))
     }
 
     /// The machine-readable `extensions.code` of the error.
@@ -70,6 +73,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Conflict(_) => "CONFLICT",
+            Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Database(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -77,20 +81,25 @@ impl ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(error: DbErr) -> Self {
-        Self::Database(Arc::new(error))
+        Self::from(Arc::new(error))
     }
 }
 
 impl From<Arc<DbErr>> for ApiError {
     fn from(error: Arc<DbErr>) -> Self {
-        Self::Database(error)
+        match error.as_ref() {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(error),
+            _ => Self::Database(error),
+        }
     }
 }
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        if let Self::Database(source) = self {
-            tracing::error!(error = %source, "database error");
+        match self {
+            Self::Database(source) => tracing::error!(error = %source, "database error"),
+            Self::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());

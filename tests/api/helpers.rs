@@ -76,7 +76,7 @@ pub struct TestApp {
     /// The server's database, for arranging data no API writes yet and for checking storage.
     pub db: DatabaseConnection,
     statements: Arc<AtomicUsize>,
-    _scratch: Scratch,
+    _scratch: Option<Scratch>,
 }
 
 impl TestApp {
@@ -117,9 +117,19 @@ impl TestApp {
                 (format!("{base}/{name}"), Scratch::PostgresDatabase(name))
             }
         };
+        Self::start(database_url, Some(scratch), limits).await
+    }
+
+    /// Starts the application on a database someone else created (and will remove).
+    pub async fn spawn_at(database_url: String) -> Self {
+        Self::start(database_url, None, Limits::default()).await
+    }
+
+    async fn start(database_url: String, scratch: Option<Scratch>, limits: Limits) -> Self {
         let settings = DatabaseSettings {
             database_url,
             max_connections: 5,
+            acquire_timeout_seconds: 3,
         };
         let database_url = settings.database_url.clone();
         let mut db = api::db::connect(&settings).await.expect("connect");

@@ -3,12 +3,14 @@
 mod helpers;
 
 mod hostile;
+mod lifecycle;
 
 mod audit;
 mod catalog;
 mod dashboard;
 mod errors;
 mod observations;
+mod outage;
 mod recording;
 mod savings;
 mod schema;

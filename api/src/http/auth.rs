@@ -81,6 +81,7 @@ pub fn refusal(error: &ApiError) -> Response {
         ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
         ApiError::BadUserInput { .. } | ApiError::InvalidItems { .. } => StatusCode::BAD_REQUEST,
         ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let body = serde_json::json!({
