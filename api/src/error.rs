@@ -119,7 +119,7 @@ impl ErrorExtensions for ApiError {
 /// Gives every error of a response a code. Errors raised by the services carry theirs; the rest
 /// come from async-graphql checking the request: without a path, the document did not parse or
 /// validate against the schema; with one, an argument's value could not be read as its type.
-/// Internal errors also carry the request's id, which the log has too, so that a report from a
+/// Internal errors (and outages) also carry the request's id, which the log has too, so that a report from a
 /// client can be matched with what the server saw.
 pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>) {
     for error in &mut response.errors {
@@ -138,9 +138,10 @@ pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&
         if extensions.get("code").is_none() {
             extensions.set("code", code);
         }
-        let internal = extensions
-            .get("code")
-            .is_some_and(|c| c.to_string().contains("INTERNAL_SERVER_ERROR"));
+        let internal = extensions.get("code").is_some_and(|c| {
+            let code = c.to_string();
+            code.contains("INTERNAL_SERVER_ERROR") || code.contains("SERVICE_UNAVAILABLE")
+        });
         if let (true, Some(id)) = (internal, request_id) {
             extensions.set("requestId", id);
         }

@@ -2,6 +2,7 @@
 //! nothing internal, and leaves the server healthy.
 
 use api::config::Limits;
+use entity::values::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{Backend, TestApp};
@@ -198,6 +199,50 @@ async fn callers_over_their_rate_are_told_when_to_come_back() {
     assert!((1..=12).contains(&retry_after), "{retry_after}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(code(&body), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn each_key_has_its_own_rate() {
+    let limits = Limits {
+        rate_per_key: 3,
+        ..Limits::default()
+    };
+    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let (first, second) = (
+        app.key(Role::Viewer, None).await,
+        app.key(Role::Viewer, None).await,
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            app.graphql_as(&first, "{ sources { code } }", json!({}))
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, body) = app
+        .graphql_as(&first, "{ sources { code } }", json!({}))
+        .await;
+    assert_eq!((status, code(&body)), (429, "RATE_LIMITED"));
+    assert_eq!(
+        app.graphql_as(&second, "{ sources { code } }", json!({}))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_is_answered_timeout() {
+    // No request can finish within zero seconds: every one that needs the database times out.
+    let limits = Limits {
+        request_timeout_seconds: 0,
+        ..Limits::default()
+    };
+    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let (status, _, body) = post(&app, "{ platforms { code } }").await;
+    assert_eq!((status, code(&body)), (504, "TIMEOUT"));
+    assert_no_leak(&body);
 }
 
 #[tokio::test]

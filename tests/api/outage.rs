@@ -194,7 +194,19 @@ async fn the_server_rides_out_a_database_restart() {
 
     cluster.stop();
     let started = Instant::now();
-    let body = app.graphql("{ platforms { code } }", json!({})).await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("x-request-id", "during-the-outage")
+        .json(&json!({ "query": "{ platforms { code } }" }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"], "during-the-outage",
+        "the log can be matched"
+    );
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
         "{body}"
