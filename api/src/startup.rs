@@ -42,7 +42,11 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
         let router = http::router(http::AppState {
-            schema: graphql::build_schema(connection.clone(), &server.limits),
+            schema: graphql::build_schema(
+                connection.clone(),
+                &server.limits,
+                service::live::LiveFeed::start(connection.clone()),
+            ),
             db: connection.clone(),
             public_read: server.public_read,
             limits: std::sync::Arc::new(server.limits.clone()),

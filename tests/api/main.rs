@@ -4,6 +4,7 @@ mod helpers;
 
 mod hostile;
 mod lifecycle;
+mod live;
 
 mod audit;
 mod catalog;

@@ -7,6 +7,7 @@ pub mod history;
 pub mod keys;
 pub mod lang;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 pub mod metrics;
 pub mod observations;

@@ -1,7 +1,9 @@
 //! Assembles the schema from the domain areas; nothing else lives here.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use super::agencies::AgencyQuery;
@@ -9,6 +11,7 @@ use super::audit::AuditQuery;
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
 use super::limits::AliasLimit;
+use super::live::LiveSubscription;
 use super::loaders::DatabaseLoader;
 use super::metrics::MetricQuery;
 use super::observations::ObservationQuery;
@@ -19,6 +22,7 @@ use super::series::SeriesQuery;
 use super::sources::SourceQuery;
 use super::targets::TargetQuery;
 use crate::config::Limits;
+use crate::service::live::LiveFeed;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -38,18 +42,22 @@ pub struct QueryRoot(
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(RecordingMutation, KeyMutation);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(LiveSubscription);
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
 }
 
-pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> AppSchema {
+pub fn build_schema(db: DatabaseConnection, limits: &Limits, feed: Arc<LiveFeed>) -> AppSchema {
     let builder = builder()
+        .data(feed)
         .data(DataLoader::new(
             DatabaseLoader::new(db.clone()),
             tokio::spawn,

@@ -361,7 +361,12 @@ fn describe(error: &ParseRequestError) -> &'static str {
 
 /// The GraphiQL IDE, pointed at this server.
 pub async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 #[cfg(test)]

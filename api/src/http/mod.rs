@@ -5,6 +5,7 @@ mod dashboard;
 mod export;
 mod graphql;
 mod health;
+mod live;
 mod metrics;
 mod rate_limit;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
+        .route("/graphql/ws", get(live::subscriptions))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/dashboard.js", get(dashboard::script))
         .route("/dashboard/dashboard.css", get(dashboard::stylesheet))

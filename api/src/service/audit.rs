@@ -160,6 +160,7 @@ pub async fn append(
         [stored.sequence.into(), stored.hash.clone().into()],
     ))
     .await?;
+    super::live::announce(txn, stored.sequence).await?;
     Ok(stored)
 }
 

@@ -8,6 +8,7 @@ pub mod export;
 pub mod history;
 pub mod idempotency;
 pub mod import;
+pub mod live;
 pub mod observations;
 pub mod pagination;
 pub mod recording;

@@ -1,0 +1,194 @@
+//! Subscriptions: figures as they are recorded, corrected or retracted, and the chart points they
+//! change, pushed over WebSocket (`graphql-transport-ws`, or the older `graphql-ws`).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, Subscription};
+use chrono::Utc;
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::observations::Observation;
+use super::series::Point;
+use super::{caller, database};
+use crate::error::ApiError;
+use crate::service::auth::Permission;
+use crate::service::catalog;
+use crate::service::live::{Change, ChangeKind, LiveFeed};
+use crate::service::series::{self, SeriesRequest, TimeBucket};
+use crate::service::time::{local_date, parse_time_zone};
+
+/// A committed change to a figure.
+pub struct ObservationChange(pub Arc<Change>);
+
+#[Object]
+impl ObservationChange {
+    /// The audit log entry that records the change.
+    async fn sequence(&self) -> i64 {
+        self.0.sequence
+    }
+
+    async fn kind(&self) -> ChangeKind {
+        self.0.kind
+    }
+
+    /// The figure as it stands after the change.
+    async fn observation(&self) -> Observation {
+        Observation(self.0.observation.clone())
+    }
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct LiveFilterInput {
+    /// Only changes to this platform's metrics (by code).
+    pub platform: Option<String>,
+    /// Only changes to this metric (by code).
+    pub metric: Option<String>,
+    /// Only changes to figures about this agency (by code).
+    pub agency: Option<String>,
+}
+
+/// The ids a filter's codes stand for, checked when the subscription starts.
+struct LiveFilter {
+    platform_id: Option<i32>,
+    metric_id: Option<i32>,
+    agency_id: Option<i32>,
+}
+
+impl LiveFilter {
+    fn admits(&self, change: &Change) -> bool {
+        self.platform_id
+            .is_none_or(|id| change.metric.platform_id == id)
+            && self.metric_id.is_none_or(|id| change.metric.id == id)
+            && self
+                .agency_id
+                .is_none_or(|id| change.observation.observation.agency_id == Some(id))
+    }
+}
+
+/// The changes a filter admits, until the subscriber falls too far behind.
+fn changes(feed: &LiveFeed, filter: LiveFilter) -> impl Stream<Item = Result<Arc<Change>>> + use<> {
+    let receiver = feed.subscribe();
+    stream::unfold(Some((receiver, filter)), |state| async move {
+        let (mut receiver, filter) = state?;
+        loop {
+            match receiver.recv().await {
+                Ok(change) if filter.admits(&change) => {
+                    return Some((Ok(change), Some((receiver, filter))))
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    let error = async_graphql::Error::new(format!(
+                        "the subscription fell {missed} changes behind and was dropped; subscribe again"
+                    ))
+                    .extend_with(|_, e| e.set("code", "SLOW_SUBSCRIBER"));
+                    return Some((Err(error), None));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// Each figure recorded, corrected or retracted from now on, as it is committed (by any
+    /// server process), filtered by platform, metric or agency.
+    async fn observation_recorded(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LiveFilterInput>,
+    ) -> Result<impl Stream<Item = Result<ObservationChange>> + use<>> {
+        caller(ctx)
+            .principal
+            .require(Permission::Read)
+            .map_err(|e| e.extend())?;
+        let db = database(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let resolved = async {
+            Ok::<_, ApiError>(LiveFilter {
+                platform_id: match &filter.platform {
+                    Some(code) => Some(catalog::platform_by_code(db, code).await?.id),
+                    None => None,
+                },
+                metric_id: match &filter.metric {
+                    Some(code) => Some(catalog::metric_by_code(db, code).await?.id),
+                    None => None,
+                },
+                agency_id: match &filter.agency {
+                    Some(code) => Some(catalog::agency_by_code(db, code).await?.id),
+                    None => None,
+                },
+            })
+        }
+        .await
+        .map_err(|e| e.extend())?;
+        let feed = ctx.data::<Arc<LiveFeed>>()?;
+        Ok(futures_util::StreamExt::map(
+            changes(feed, resolved),
+            |change| change.map(ObservationChange),
+        ))
+    }
+
+    /// The point of a metric's time series that each change lands in, recomputed as it is
+    /// committed.
+    async fn time_series_updated(
+        &self,
+        ctx: &Context<'_>,
+        metric: String,
+        #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
+        #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
+    ) -> Result<impl Stream<Item = Result<Point>> + use<>> {
+        caller(ctx)
+            .principal
+            .require(Permission::Read)
+            .map_err(|e| e.extend())?;
+        let db = database(ctx)?.clone();
+        let zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
+        let chosen = catalog::metric_by_code(&db, &metric)
+            .await
+            .map_err(|e| e.extend())?;
+        let feed = ctx.data::<Arc<LiveFeed>>()?;
+        let filter = LiveFilter {
+            platform_id: None,
+            metric_id: Some(chosen.id),
+            agency_id: None,
+        };
+        Ok(futures_util::StreamExt::then(
+            changes(feed, filter),
+            move |change| {
+                let db = db.clone();
+                let code = chosen.code.clone();
+                async move {
+                    let change = change?;
+                    let observation = &change.observation.observation;
+                    let day = local_date(
+                        observation.period_start.unwrap_or(observation.observed_at),
+                        zone,
+                    );
+                    let request = SeriesRequest {
+                        metric: code,
+                        from: day,
+                        to: day,
+                        bucket,
+                        time_zone: zone,
+                        now: Utc::now(),
+                        as_of: None,
+                    };
+                    let updated = series::time_series(&db, &request)
+                        .await
+                        .map_err(|e| e.extend())?;
+                    updated
+                        .points
+                        .into_iter()
+                        .next()
+                        .map(Point)
+                        .ok_or_else(|| async_graphql::Error::new("no point for the change"))
+                }
+            },
+        ))
+    }
+}

@@ -1,0 +1,201 @@
+//! The live feed: every change to a figure, as it is committed, to every server process.
+//!
+//! The audit log already records each applied write in order, so the feed is its tail. On
+//! PostgreSQL a write also sends `NOTIFY` inside its transaction (delivered only if it commits)
+//! and each server `LISTEN`s, so a write through one process reaches the subscribers of all; on
+//! SQLite the one process watches the log's head. Subscribers read from a bounded broadcast
+//! channel: one that falls too far behind is dropped, and a writer never waits for anyone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::{audit_entry, metric};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use tokio::sync::broadcast;
+
+use super::audit::APPLIED;
+use super::observations::{self, CurrentObservation};
+use crate::error::ApiError;
+
+/// The PostgreSQL channel a committed write is announced on.
+pub const CHANNEL: &str = "egov_kpi_audit";
+/// Changes a subscriber may fall behind by before it is dropped.
+pub const BACKLOG: usize = 1024;
+/// How often SQLite's log head is looked at, and PostgreSQL's as a safety net.
+const POLL: Duration = Duration::from_millis(250);
+const POSTGRES_SAFETY_POLL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum ChangeKind {
+    Recorded,
+    Corrected,
+    Retracted,
+}
+
+/// A figure as it stands right after a committed change.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The audit entry that records the change.
+    pub sequence: i64,
+    pub kind: ChangeKind,
+    pub observation: CurrentObservation,
+    pub metric: metric::Model,
+}
+
+/// Announces a committed write to the other processes (PostgreSQL only; a no-op elsewhere).
+pub async fn announce(txn: &DatabaseTransaction, sequence: i64) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), sequence.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+pub struct LiveFeed {
+    sender: broadcast::Sender<Arc<Change>>,
+}
+
+impl LiveFeed {
+    /// Starts following the audit log from its present head.
+    pub fn start(db: DatabaseConnection) -> Arc<Self> {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        let feed = Arc::new(Self { sender });
+        let follower = feed.sender.clone();
+        tokio::spawn(async move {
+            let mut last = head(&db).await.unwrap_or(0);
+            match db.get_database_backend() {
+                DbBackend::Postgres => follow_postgres(&db, &follower, &mut last).await,
+                _ => loop {
+                    catch_up(&db, &follower, &mut last).await;
+                    tokio::time::sleep(POLL).await;
+                },
+            }
+        });
+        feed
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.sender.subscribe()
+    }
+}
+
+async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
+    Ok(audit_entry::Entity::find()
+        .order_by_desc(audit_entry::Column::Sequence)
+        .one(db)
+        .await?
+        .map_or(0, |entry| entry.sequence))
+}
+
+async fn follow_postgres(
+    db: &DatabaseConnection,
+    sender: &broadcast::Sender<Arc<Change>>,
+    last: &mut i64,
+) {
+    loop {
+        let listener =
+            sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool())
+                .await;
+        let mut listener = match listener {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => listener,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot listen for changes; retrying");
+                    tokio::time::sleep(POLL * 8).await;
+                    continue;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for changes; retrying");
+                tokio::time::sleep(POLL * 8).await;
+                continue;
+            }
+        };
+        // Whatever was committed while no one listened.
+        catch_up(db, sender, last).await;
+        loop {
+            tokio::select! {
+                notification = listener.try_recv() => match notification {
+                    Ok(Some(_)) => catch_up(db, sender, last).await,
+                    // The connection was lost; `try_recv` reconnects on the next call.
+                    Ok(None) => catch_up(db, sender, last).await,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "listening for changes failed; reconnecting");
+                        break;
+                    }
+                },
+                () = tokio::time::sleep(POSTGRES_SAFETY_POLL) => catch_up(db, sender, last).await,
+            }
+        }
+    }
+}
+
+/// Sends every change recorded in the log after `last`.
+async fn catch_up(
+    db: &DatabaseConnection,
+    sender: &broadcast::Sender<Arc<Change>>,
+    last: &mut i64,
+) {
+    if let Err(error) = try_catch_up(db, sender, last).await {
+        tracing::debug!(error = %error, "the live feed could not read the log; will retry");
+    }
+}
+
+async fn try_catch_up(
+    db: &DatabaseConnection,
+    sender: &broadcast::Sender<Arc<Change>>,
+    last: &mut i64,
+) -> Result<(), ApiError> {
+    loop {
+        let entries = audit_entry::Entity::find()
+            .filter(audit_entry::Column::Sequence.gt(*last))
+            .order_by_asc(audit_entry::Column::Sequence)
+            .limit(500)
+            .all(db)
+            .await?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for entry in entries {
+            *last = entry.sequence;
+            let kind = match entry.action.as_str() {
+                "observation.record" => ChangeKind::Recorded,
+                "observation.correct" => ChangeKind::Corrected,
+                "observation.retract" => ChangeKind::Retracted,
+                _ => continue,
+            };
+            let Some(id) = entry
+                .subject
+                .as_deref()
+                .and_then(|s| s.strip_prefix("observation:"))
+                .and_then(|id| id.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if entry.outcome != APPLIED {
+                continue;
+            }
+            let observation = observations::by_id(db, id, None).await?;
+            let Some(metric) = metric::Entity::find_by_id(observation.observation.metric_id)
+                .one(db)
+                .await?
+            else {
+                continue;
+            };
+            // No subscribers is not an error: the change is simply not needed.
+            let _ = sender.send(Arc::new(Change {
+                sequence: entry.sequence,
+                kind,
+                observation,
+                metric,
+            }));
+        }
+    }
+}
