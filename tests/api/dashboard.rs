@@ -149,3 +149,164 @@ async fn the_dashboard_draws_the_seeded_figures_in_both_languages() {
         println!("dashboard screenshot: {}", path.display());
     }
 }
+
+/// Headless Chromium driven over the DevTools protocol, for what a one-shot run cannot see: a
+/// page that changes while it is open.
+struct Browser {
+    process: std::process::Child,
+    page: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    profile: PathBuf,
+    next_id: u64,
+}
+
+impl Browser {
+    async fn open(url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let profile = std::env::temp_dir().join(format!(
+            "egov-kpi-chromium-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let process = Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--remote-debugging-port={port}"))
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `{}` ({e}): install Debian's chromium package or set CHROMIUM",
+                    chromium()
+                )
+            });
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let target = loop {
+            let targets = client
+                .get(format!("http://127.0.0.1:{port}/json/list"))
+                .send()
+                .await;
+            if let Ok(response) = targets {
+                let targets: Vec<serde_json::Value> = response.json().await.unwrap_or_default();
+                if let Some(page) = targets.into_iter().find(|t| t["type"] == "page") {
+                    break page["webSocketDebuggerUrl"].as_str().unwrap().to_owned();
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromium's DevTools did not come up"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let (page, _) = tokio_tungstenite::connect_async(target)
+            .await
+            .expect("DevTools socket");
+        Self {
+            process,
+            page,
+            profile,
+            next_id: 0,
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page and returns its value.
+    async fn evaluate(&mut self, expression: &str) -> serde_json::Value {
+        use futures_util::{SinkExt, StreamExt};
+        self.next_id += 1;
+        let id = self.next_id;
+        let command = serde_json::json!({ "id": id, "method": "Runtime.evaluate",
+            "params": { "expression": expression, "returnByValue": true } });
+        self.page
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                command.to_string().into(),
+            ))
+            .await
+            .unwrap();
+        while let Some(Ok(message)) = self.page.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if reply["id"] == id {
+                    return reply["result"]["result"]["value"].clone();
+                }
+            }
+        }
+        serde_json::Value::Null
+    }
+
+    /// Waits until `expression` evaluates to `expected`; false if it never does in time.
+    async fn wait_for(
+        &mut self,
+        expression: &str,
+        expected: serde_json::Value,
+        seconds: u64,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if self.evaluate(expression).await == expected {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+#[tokio::test]
+async fn the_open_dashboard_shows_a_new_figure_as_soon_as_it_is_recorded() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut browser = Browser::open(&format!("{}/dashboard?lang=en", app.address)).await;
+    assert!(
+        browser
+            .wait_for(
+                "document.body.dataset.state + '/' + document.body.dataset.live",
+                "ready/on".into(),
+                20
+            )
+            .await,
+        "the page loaded and subscribed"
+    );
+    let cabinet = "document.querySelector('[data-platform=\"e-cabinet\"]').dataset.value";
+    assert_eq!(browser.evaluate(cabinet).await, "169");
+
+    let reporter = app.key(entity::values::Role::Reporter, None).await;
+    let input = serde_json::json!({ "input": [{ "metric": "e-cabinet.annual-savings", "observedAt": "2021-06-30T00:00:00Z",
+        "value": "180", "qualifier": "ABOUT", "source": "article-001", "quote": "khoảng 180 tỷ đồng/năm" }] });
+    let (_, body) = app
+        .graphql_as(&reporter, "mutation R($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }", input)
+        .await;
+    assert_eq!(body["data"]["recordObservations"]["checked"], 1, "{body}");
+
+    // Well within the minute after which the page would reload anyway: this is the push.
+    assert!(
+        browser.wait_for(cabinet, "180".into(), 15).await,
+        "the new estimate is drawn"
+    );
+    assert_eq!(
+        browser.evaluate("document.body.dataset.liveUpdates").await,
+        "1"
+    );
+}

@@ -1,4 +1,5 @@
-// The egov-kpi dashboard: one GraphQL query to the public API, drawn as SVG.
+// The egov-kpi dashboard: one GraphQL query to the public API, drawn as SVG, and refreshed as
+// soon as a figure changes (a subscription).
 // Values arrive as exact decimal strings and are formatted as strings; floats only place marks.
 
 const REFRESH_SECONDS = 60;
@@ -21,6 +22,7 @@ const TEXT = {
     sourcesTitle: "Nguồn",
     graphiql: "GraphQL API",
     updated: "Cập nhật lúc",
+    live: "trực tiếp",
     loading: "Đang tải…",
     failed: "Không tải được số liệu",
     noData: "chưa có số liệu",
@@ -47,6 +49,7 @@ const TEXT = {
     sourcesTitle: "Sources",
     graphiql: "GraphQL API",
     updated: "Updated at",
+    live: "live",
     loading: "Loading…",
     failed: "The figures could not be loaded",
     noData: "no data yet",
@@ -278,12 +281,44 @@ async function refresh() {
     render(await load());
     document.getElementById("status").textContent = "";
     document.getElementById("updated").textContent =
-      `${t.updated} ${new Date().toLocaleString(t.locale, { timeZone: "Asia/Ho_Chi_Minh" })}`;
+      `${t.updated} ${new Date().toLocaleString(t.locale, { timeZone: "Asia/Ho_Chi_Minh" })}` +
+      (document.body.dataset.live === "on" ? ` · ● ${t.live}` : "");
     document.body.dataset.state = "ready";
   } catch (error) {
     document.getElementById("status").textContent = `${t.failed}: ${error.message}`;
     document.body.dataset.state = "error";
   }
+}
+
+/** Refreshes the figures whenever one changes: a GraphQL subscription over graphql-transport-ws. */
+let liveUpdates = 0;
+let pendingRefresh = null;
+function followChanges() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/graphql/ws`, "graphql-transport-ws");
+  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
+  socket.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "connection_ack") {
+      socket.send(JSON.stringify({
+        id: "changes",
+        type: "subscribe",
+        payload: { query: "subscription { observationRecorded { sequence } }" },
+      }));
+      document.body.dataset.live = "on";
+    } else if (data.type === "next") {
+      liveUpdates += 1;
+      document.body.dataset.liveUpdates = String(liveUpdates);
+      clearTimeout(pendingRefresh);
+      pendingRefresh = setTimeout(refresh, 200);
+    } else if (data.type === "ping") {
+      socket.send(JSON.stringify({ type: "pong" }));
+    }
+  };
+  socket.onclose = () => {
+    document.body.dataset.live = "off";
+    setTimeout(followChanges, 5000);
+  };
 }
 
 document.documentElement.lang = lang;
@@ -292,4 +327,6 @@ document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current",
 document.title = t.title;
 document.getElementById("status").textContent = t.loading;
 refresh();
+followChanges();
+// In case the socket is down: the figures are still reloaded now and then.
 setInterval(refresh, REFRESH_SECONDS * 1000);
