@@ -41,17 +41,15 @@ impl Application {
         let listener = TcpListener::bind(server.address())
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
+        let feed = service::live::LiveFeed::start(connection.clone());
         let router = http::router(http::AppState {
-            schema: graphql::build_schema(
-                connection.clone(),
-                &server.limits,
-                service::live::LiveFeed::start(connection.clone()),
-            ),
+            schema: graphql::build_schema(connection.clone(), &server.limits, feed.clone()),
             db: connection.clone(),
             public_read: server.public_read,
             limits: std::sync::Arc::new(server.limits.clone()),
             rate_limiter: Default::default(),
             metrics: Default::default(),
+            feed,
         });
         Ok(Self {
             listener,

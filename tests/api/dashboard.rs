@@ -289,6 +289,7 @@ async fn the_open_dashboard_shows_a_new_figure_as_soon_as_it_is_recorded() {
             .await,
         "the page loaded and subscribed"
     );
+    crate::live::wait_for_subscribers(&app.address, 1).await;
     let cabinet = "document.querySelector('[data-platform=\"e-cabinet\"]').dataset.value";
     assert_eq!(browser.evaluate(cabinet).await, "169");
 

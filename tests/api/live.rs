@@ -73,6 +73,33 @@ async fn receive(socket: &mut Socket) -> Value {
     }
 }
 
+/// Subscriptions the server at `address` has registered, from its metrics.
+pub async fn live_subscribers(address: &str) -> usize {
+    let metrics = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("egov_kpi_live_subscribers "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the live subscriber gauge")
+}
+
+/// Waits until the server follows at least `count` subscriptions.
+pub async fn wait_for_subscribers(address: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while live_subscribers(address).await < count {
+        assert!(
+            Instant::now() < deadline,
+            "the subscription was not registered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn subscribe(socket: &mut Socket, protocol: &str, query: &str) {
     let kind = if protocol == "graphql-ws" {
         "start"
@@ -84,8 +111,6 @@ async fn subscribe(socket: &mut Socket, protocol: &str, query: &str) {
         json!({ "id": "1", "type": kind, "payload": { "query": query } }),
     )
     .await;
-    // The server registers the subscription as it reads the message; give it that moment.
-    tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
 /// The data of the next event.
@@ -122,6 +147,7 @@ on_both_databases! {
             "subscription {{ timeSeriesUpdated(metric: \"{RATE}\", bucket: QUARTER) {{ label value observationCount }} }}"
         )).await;
 
+        wait_for_subscribers(&app.address, 2).await;
         record(&app, &reporter, DOCUMENTS, "3800000").await;
         let id = record(&app, &reporter, RATE, "28.5").await;
         let change = event(&mut changes).await;
@@ -145,6 +171,7 @@ on_both_databases! {
         let reporter = app.key(Role::Reporter, None).await;
         let mut socket = connect(&app.address, "graphql-ws", Some(&reporter)).await.expect("a valid key is accepted");
         subscribe(&mut socket, "graphql-ws", "subscription { observationRecorded { kind observation { value } } }").await;
+        wait_for_subscribers(&app.address, 1).await;
         record(&app, &reporter, RATE, "31").await;
         let change = event(&mut socket).await;
         assert_eq!(change["observationRecorded"]["observation"]["value"], "31");
@@ -199,6 +226,7 @@ async fn a_write_through_another_server_process_reaches_every_subscriber() {
         "subscription { observationRecorded { kind observation { id value } } }",
     )
     .await;
+    wait_for_subscribers(&app.address, 1).await;
     let reporter = app.key(Role::Reporter, None).await;
     let input = json!({ "query": "mutation R($input: [ObservationInput!]!) { recordObservations(input: $input) { observations { id } } }",
         "variables": { "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00Z", "value": "33", "source": "article-003", "quote": "q" }] } });

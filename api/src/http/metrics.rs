@@ -54,7 +54,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, pool: Option<(u32, usize)>) -> String {
+    fn render(&self, pool: Option<(u32, usize)>, subscribers: usize) -> String {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let label = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
@@ -108,6 +108,12 @@ impl Metrics {
                 label(code)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_live_subscribers Subscriptions following changes."
+        );
+        let _ = writeln!(out, "# TYPE egov_kpi_live_subscribers gauge");
+        let _ = writeln!(out, "egov_kpi_live_subscribers {subscribers}");
         if let Some((size, idle)) = pool {
             let _ = writeln!(
                 out,
@@ -141,6 +147,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(pool_use(&state.db)),
+        state
+            .metrics
+            .render(pool_use(&state.db), state.feed.subscribers()),
     )
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Limits;
+use crate::service::live::LiveFeed;
 
 use crate::graphql::AppSchema;
 
@@ -40,6 +41,7 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub rate_limiter: Arc<RateLimiter>,
     pub metrics: Arc<Metrics>,
+    pub feed: Arc<LiveFeed>,
 }
 
 pub fn router(state: AppState) -> Router {

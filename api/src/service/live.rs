@@ -84,6 +84,11 @@ impl LiveFeed {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.sender.subscribe()
     }
+
+    /// Subscriptions following the feed right now.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
 }
 
 async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
