@@ -70,6 +70,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Add synthetic history (daily counters per synthetic agency, monthly flows), every row
+    /// marked synthetic, for demonstrations and load.
+    DemoData {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// How many observations to generate.
+        #[arg(long)]
+        rows: u64,
+        /// Seed of the generator: the same seed gives the same values.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Record the figures of a CSV file, all rows or none (see the README for its columns).
     Import {
         #[command(flatten)]
@@ -200,6 +212,29 @@ async fn run(command: Option<Command>) -> anyhow::Result<()> {
                     anyhow::bail!("the audit chain is broken at entry {sequence}");
                 }
             }
+        }
+        Command::DemoData {
+            database,
+            rows,
+            seed,
+        } => {
+            let connection = connect(&database).await?;
+            db::migrate(&connection).await.context("migrating")?;
+            service::seed::load(&connection).await?;
+            let bar = indicatif::ProgressBar::new(rows);
+            let started = std::time::Instant::now();
+            let generated =
+                service::demo::generate(&connection, &operator(), rows, seed, &|done| {
+                    bar.set_position(done)
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!(
+                "generated {} synthetic observations for {} synthetic agencies in {:.1} s",
+                generated.observations,
+                generated.agencies,
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Import {
             database,

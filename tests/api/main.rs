@@ -9,6 +9,7 @@ mod live;
 mod audit;
 mod catalog;
 mod dashboard;
+mod demo;
 mod errors;
 mod observations;
 mod outage;

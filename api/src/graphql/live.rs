@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, Subscription};
 use chrono::Utc;
 use futures_util::stream::{self, Stream};
+use sea_orm::EntityTrait;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::observations::Observation;
@@ -165,12 +166,26 @@ impl LiveSubscription {
                 async move {
                     let change = change?;
                     let observation = &change.observation.observation;
+                    // The point of the series the change belongs to: its agency's, or the national one.
+                    let agency_code = match observation.agency_id {
+                        Some(id) => Some(
+                            entity::agency::Entity::find_by_id(id)
+                                .one(&db)
+                                .await
+                                .map_err(|e| ApiError::from(e).extend())?
+                                .map(|a| a.code)
+                                .unwrap_or_default(),
+                        ),
+                        None => None,
+                    };
                     let day = local_date(
                         observation.period_start.unwrap_or(observation.observed_at),
                         zone,
                     );
                     let request = SeriesRequest {
                         metric: code,
+                        agency: agency_code,
+                        include_synthetic: observation.synthetic,
                         from: day,
                         to: day,
                         bucket,

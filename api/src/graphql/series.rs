@@ -133,6 +133,15 @@ impl SeriesQuery {
         &self,
         ctx: &Context<'_>,
         metric: String,
+        #[graphql(
+            desc = "The series of this agency (by code); the national series when not given."
+        )]
+        agency: Option<String>,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
         from: NaiveDate,
         to: NaiveDate,
         #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
@@ -145,6 +154,8 @@ impl SeriesQuery {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
         let request = SeriesRequest {
             metric,
+            agency,
+            include_synthetic,
             from,
             to,
             bucket,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod demo;
 pub mod exact;
 pub mod export;
 pub mod history;

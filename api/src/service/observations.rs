@@ -168,17 +168,53 @@ pub async fn count(db: &DatabaseConnection, filter: &ObservationFilter) -> Resul
         .await?)
 }
 
-/// Current observations of a metric observed in `[from, before)`, oldest first.
-pub async fn of_metric_between(
+/// One series of a metric: the figures about one agency, or the national ones.
+fn of_series(agency_id: Option<i32>) -> Condition {
+    Condition::all().add(match agency_id {
+        Some(id) => observation::Column::AgencyId.eq(id),
+        None => observation::Column::AgencyId.is_null(),
+    })
+}
+
+/// The figures of a metric that make one line on a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Series {
+    pub metric_id: i32,
+    /// National figures when none.
+    pub agency_id: Option<i32>,
+    /// Generated demonstration data is left out unless asked for.
+    pub include_synthetic: bool,
+}
+
+impl Series {
+    pub fn national(metric_id: i32) -> Self {
+        Self {
+            metric_id,
+            agency_id: None,
+            include_synthetic: false,
+        }
+    }
+
+    fn condition(&self) -> Condition {
+        let mut condition =
+            of_series(self.agency_id).add(observation::Column::MetricId.eq(self.metric_id));
+        if !self.include_synthetic {
+            condition = condition.add(observation::Column::Synthetic.eq(false));
+        }
+        condition
+    }
+}
+
+/// Current observations of a series observed in `[from, before)`, oldest first.
+pub async fn of_series_between(
     db: &DatabaseConnection,
-    metric_id: i32,
+    series: Series,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
     let query = current(as_of)
-        .filter(observation::Column::MetricId.eq(metric_id))
-        .filter(observation::Column::Synthetic.eq(false))
+        .filter(series.condition())
         .filter(observation::Column::ObservedAt.gte(from))
         .filter(observation::Column::ObservedAt.lt(before))
         .order_by_asc(observation::Column::ObservedAt)
@@ -186,7 +222,23 @@ pub async fn of_metric_between(
     fetch(db, query).await
 }
 
-/// The latest current reading of each metric observed up to `until`.
+/// The latest current reading of a series observed before `before`.
+pub async fn latest_in_series(
+    db: &DatabaseConnection,
+    series: Series,
+    before: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Option<CurrentObservation>, ApiError> {
+    let query = current(as_of)
+        .filter(series.condition())
+        .filter(observation::Column::ObservedAt.lt(before))
+        .order_by_desc(observation::Column::ObservedAt)
+        .order_by_desc(observation::Column::Id)
+        .limit(1);
+    Ok(fetch(db, query).await?.pop())
+}
+
+/// The latest current national reading of each metric observed up to `until`.
 pub async fn latest_of_metrics(
     db: &DatabaseConnection,
     metric_ids: &[i32],
@@ -202,6 +254,7 @@ pub async fn latest_of_metrics(
     // Newest first, so the first row seen for a metric is its latest.
     let query = current(as_of)
         .filter(observation::Column::MetricId.is_in(metric_ids.iter().copied()))
+        .filter(of_series(None))
         .filter(observation::Column::Synthetic.eq(false))
         .filter(until)
         .order_by_desc(observation::Column::ObservedAt)
@@ -241,10 +294,7 @@ pub async fn neighbours(
     let series = || {
         let mut query = current(None)
             .filter(observation::Column::MetricId.eq(metric_id))
-            .filter(match agency_id {
-                Some(id) => observation::Column::AgencyId.eq(id),
-                None => observation::Column::AgencyId.is_null(),
-            });
+            .filter(of_series(agency_id));
         if let Some(id) = except {
             query = query.filter(observation::Column::Id.ne(id));
         }

@@ -10,7 +10,6 @@
 //! has not ended yet is marked open.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -83,6 +82,9 @@ impl TimeBucket {
 #[derive(Debug, Clone)]
 pub struct SeriesRequest {
     pub metric: String,
+    /// The agency whose series is wanted (by code); the national one when none.
+    pub agency: Option<String>,
+    pub include_synthetic: bool,
     /// First local day wanted; the series starts at the bucket holding it.
     pub from: NaiveDate,
     /// Last local day wanted (inclusive); the series ends with the bucket holding it.
@@ -135,6 +137,15 @@ pub async fn time_series(
         ));
     }
     let metric = catalog::metric_by_code(db, &request.metric).await?;
+    let agency_id = match &request.agency {
+        Some(code) => Some(catalog::agency_by_code(db, code).await?.id),
+        None => None,
+    };
+    let series = observations::Series {
+        metric_id: metric.id,
+        agency_id,
+        include_synthetic: request.include_synthetic,
+    };
     let (bucket, zone) = (request.bucket, request.time_zone);
 
     let mut starts = vec![bucket.start_of(request.from)];
@@ -165,7 +176,7 @@ pub async fn time_series(
         window_end
     };
     let readings =
-        observations::of_metric_between(db, metric.id, window_start, read_until, request.as_of)
+        observations::of_series_between(db, series, window_start, read_until, request.as_of)
             .await?;
     let now = request.as_of.unwrap_or(request.now);
 
@@ -220,14 +231,8 @@ pub async fn time_series(
             points.iter_mut().for_each(take_last)
         }
         MetricKind::Cumulative => {
-            let baseline = observations::latest_of_metrics(
-                db,
-                &[metric.id],
-                Bound::Excluded(window_start),
-                request.as_of,
-            )
-            .await?
-            .remove(&metric.id);
+            let baseline =
+                observations::latest_in_series(db, series, window_start, request.as_of).await?;
             let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
             for point in &mut points {
                 take_last(point);

@@ -59,9 +59,15 @@ pub async fn progress_in_year(
 
     let mut progress = Vec::new();
     for target in catalog::targets_of_year(db, year).await? {
-        let latest = observations::of_metric_between(db, target.metric_id, from, before, as_of)
-            .await?
-            .pop();
+        let latest = observations::of_series_between(
+            db,
+            observations::Series::national(target.metric_id),
+            from,
+            before,
+            as_of,
+        )
+        .await?
+        .pop();
         let (progress_ratio, status) = match &latest {
             None => (None, TargetStatus::NoData),
             Some(reading) => (

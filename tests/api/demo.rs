@@ -1,0 +1,56 @@
+//! Synthetic history: clearly marked, kept out of reported answers, and realistic.
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+
+use crate::on_both_databases;
+
+const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
+
+async fn count(app: &crate::helpers::TestApp, sql: &str) -> i64 {
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+on_both_databases! {
+    async fn demo_data_is_marked_synthetic_and_its_counters_never_decrease(app: TestApp) {
+        let generated = app.command(&["demo-data", "--rows", "3000", "--seed", "7"]);
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        assert!(String::from_utf8_lossy(&generated.stdout).contains("generated 3000 synthetic observations"));
+
+        let totals = "query T($synthetic: Boolean!) { observations(filter: {includeSynthetic: $synthetic}) { totalCount } }";
+        assert_eq!(app.data(totals, json!({ "synthetic": false })).await["observations"]["totalCount"], 10, "reported figures only");
+        assert_eq!(app.data(totals, json!({ "synthetic": true })).await["observations"]["totalCount"], 3010);
+        assert_eq!(
+            count(&app, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM observation o JOIN observation_revision r ON r.observation_id = o.id
+                JOIN source s ON s.id = r.source_id WHERE s.code = 'demo-generator' AND NOT o.synthetic").await,
+            0,
+            "every generated row is marked synthetic"
+        );
+
+        let steps = "FROM (SELECT r.value - LAG(r.value) OVER (PARTITION BY o.metric_id, o.agency_id ORDER BY o.observed_at) AS step
+            FROM observation o JOIN observation_revision r ON r.observation_id = o.id JOIN metric m ON m.id = o.metric_id
+            WHERE o.synthetic AND m.kind = 'cumulative') s";
+        assert!(count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step IS NOT NULL")).await > 2000);
+        assert_eq!(count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step < 0")).await, 0);
+
+        let series = "query S($agency: String) { timeSeries(metric: \"document-exchange-axis.documents-exchanged\", agency: $agency, includeSynthetic: true,
+            from: \"2019-01-01\", to: \"2019-12-31\", bucket: MONTH) { points { label value change } } }";
+        let unit = app.data(series, json!({ "agency": "demo-unit-0001" })).await;
+        let points = unit["timeSeries"]["points"].as_array().unwrap();
+        assert_eq!(points.len(), 12);
+        assert!(points.iter().all(|p| !p["value"].is_null()), "a daily counter fills every month");
+        assert!(points.iter().skip(1).all(|p| !p["change"].as_str().unwrap().starts_with('-')));
+        let national = app.data(series, json!({ "agency": null })).await;
+        assert!(national["timeSeries"]["points"].as_array().unwrap().iter().all(|p| p["value"].is_null()), "the national series is untouched");
+        let reported = app
+            .data(&format!("{{ timeSeries(metric: \"{DOCUMENTS}\", from: \"2020-12-01\", to: \"2020-12-31\") {{ points {{ value }} }} }}"), json!({}))
+            .await;
+        assert_eq!(reported["timeSeries"]["points"][0]["value"], "3700000");
+    }
+}
