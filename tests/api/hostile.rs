@@ -270,3 +270,35 @@ async fn introspection_can_be_turned_off() {
     let (_, _, body) = post(&open, "{ __schema { queryType { name } } }").await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "QueryRoot");
 }
+
+#[tokio::test]
+async fn an_address_guessing_keys_is_stopped_before_the_database() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for _ in 0..30 {
+        let (status, body) = app
+            .graphql_as("ekpi_000000000000_guess", "{ sources { code } }", json!({}))
+            .await;
+        assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"));
+    }
+    let (status, body) = app
+        .graphql_as("ekpi_000000000000_guess", "{ sources { code } }", json!({}))
+        .await;
+    assert_eq!((status, code(&body)), (429, "RATE_LIMITED"));
+    // Reads without a key still work, and the log holds the refusals, not the flood after them.
+    assert_eq!(
+        app.data("{ sources { code } }", json!({})).await["sources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let auditor = app.key(Role::Auditor, None).await;
+    let (_, body) = app
+        .graphql_as(&auditor, "{ auditLog(first: 100, filter: {action: \"request.authenticate\"}) { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["auditLog"]["edges"].as_array().map(Vec::len),
+        Some(30),
+        "{body}"
+    );
+}

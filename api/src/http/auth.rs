@@ -34,6 +34,7 @@ pub async fn identify(
         }
         return Ok(anonymous);
     };
+    let address = peer.ip().to_string();
     let presented = value
         .to_str()
         .ok()
@@ -52,6 +53,22 @@ pub async fn identify(
         }),
         Err(error) => {
             if error.is_refusal() {
+                // Valid keys always pass; past its budget of refusals an address is only told
+                // to slow down, and the audit log is not filled with its guesses.
+                if let Err(wait) = state.rate_limiter.may_present_key(&address) {
+                    let seconds = wait.as_secs().max(1);
+                    let body = serde_json::json!({ "errors": [{
+                "message": format!("too many refused keys from this address: try again in {seconds} s"),
+                "extensions": { "code": "RATE_LIMITED" }
+            }] });
+                    return Err((
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [(header::RETRY_AFTER, seconds.to_string())],
+                        Json(body),
+                    )
+                        .into_response());
+                }
+                state.rate_limiter.key_refused(&address);
                 let key_prefix = presented
                     .ok()
                     .and_then(|key| key.split('_').nth(1))

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use crate::config::Limits;
 use crate::service::audit::Caller;
 
+/// Refused keys an address may present per minute. Checking a key costs a database read and
+/// its refusal an audit entry: past this, the address is answered 429 before either.
+pub const REFUSED_KEYS_PER_MINUTE: u32 = 30;
+
 /// Buckets idle this long are forgotten, so the table does not grow without end.
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 
@@ -37,7 +41,37 @@ impl RateLimiter {
         self.take(identity, per_minute, Instant::now())
     }
 
+    /// Whether `address` may still present a key; if its refused keys used up the minute's
+    /// budget, how long until it may again.
+    pub fn may_present_key(&self, address: &str) -> Result<(), Duration> {
+        self.check(
+            format!("refused:{address}"),
+            REFUSED_KEYS_PER_MINUTE,
+            Instant::now(),
+            false,
+        )
+    }
+
+    /// Counts a refused key against `address`.
+    pub fn key_refused(&self, address: &str) {
+        let _ = self.take(
+            format!("refused:{address}"),
+            REFUSED_KEYS_PER_MINUTE,
+            Instant::now(),
+        );
+    }
+
     fn take(&self, identity: String, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        self.check(identity, per_minute, now, true)
+    }
+
+    fn check(
+        &self,
+        identity: String,
+        per_minute: u32,
+        now: Instant,
+        consume: bool,
+    ) -> Result<(), Duration> {
         let capacity = f64::from(per_minute.max(1));
         let per_second = capacity / 60.0;
         let mut buckets = self
@@ -55,7 +89,9 @@ impl RateLimiter {
         bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+            if consume {
+                bucket.tokens -= 1.0;
+            }
             Ok(())
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
