@@ -72,10 +72,13 @@ impl LiveFeed {
             let mut last = head(&db).await.unwrap_or(0);
             match db.get_database_backend() {
                 DbBackend::Postgres => follow_postgres(&db, &follower, &mut last).await,
-                _ => loop {
-                    catch_up(&db, &follower, &mut last).await;
-                    tokio::time::sleep(POLL).await;
-                },
+                _ => {
+                    // Until the server closes the pool on its way out.
+                    while !db.get_sqlite_connection_pool().is_closed() {
+                        catch_up(&db, &follower, &mut last).await;
+                        tokio::time::sleep(POLL).await;
+                    }
+                }
             }
         });
         feed
@@ -104,7 +107,8 @@ async fn follow_postgres(
     sender: &broadcast::Sender<Arc<Change>>,
     last: &mut i64,
 ) {
-    loop {
+    // Until the server closes the pool on its way out.
+    while !db.get_postgres_connection_pool().is_closed() {
         let listener =
             sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool())
                 .await;
@@ -132,7 +136,9 @@ async fn follow_postgres(
                     // The connection was lost; `try_recv` reconnects on the next call.
                     Ok(None) => catch_up(db, sender, last).await,
                     Err(error) => {
-                        tracing::warn!(error = %error, "listening for changes failed; reconnecting");
+                        if !db.get_postgres_connection_pool().is_closed() {
+                            tracing::warn!(error = %error, "listening for changes failed; reconnecting");
+                        }
                         break;
                     }
                 },
