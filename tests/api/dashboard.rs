@@ -6,6 +6,18 @@ use std::process::Command;
 
 use crate::helpers::{Backend, TestApp};
 
+/// How the tests run Chromium: headless, as root, without reaching for the network.
+const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".to_owned())
 }
@@ -19,15 +31,8 @@ async fn run_chromium(url: String, action: String) -> (String, String) {
             uuid::Uuid::new_v4().simple()
         ));
         let output = Command::new(chromium())
+            .args(HEADLESS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--enable-logging=stderr",
                 "--window-size=1280,2400",
                 // Lets the page's scripts and its GraphQL request finish before the DOM is read.
@@ -173,16 +178,7 @@ impl Browser {
             uuid::Uuid::new_v4().simple()
         ));
         let process = Command::new(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ])
+            .args(HEADLESS)
             .arg(format!("--remote-debugging-port={port}"))
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(url)

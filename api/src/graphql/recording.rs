@@ -9,7 +9,7 @@ use super::scalars::Exact;
 use super::{caller, database};
 use crate::error::ApiError;
 use crate::service::import;
-use crate::service::recording::{self, Correction, Mode, NewObservation};
+use crate::service::recording::{self, Correction, Mode, NewObservation, Recorded};
 
 /// The most observations one request may record; larger sets go through the CSV import.
 pub const MAX_BATCH: usize = 1000;
@@ -85,6 +85,16 @@ pub struct RecordResult {
     pub replayed: bool,
 }
 
+impl From<Recorded> for RecordResult {
+    fn from(recorded: Recorded) -> Self {
+        Self {
+            observations: recorded.observations.into_iter().map(Observation).collect(),
+            checked: recorded.checked,
+            replayed: recorded.replayed,
+        }
+    }
+}
+
 fn observation_id(id: &ID) -> Result<i32> {
     id.parse().map_err(|_| {
         ApiError::bad_input("id", format!("`{}` is not an observation id", **id)).extend()
@@ -115,7 +125,7 @@ impl RecordingMutation {
         }
         let items = input.into_iter().map(NewObservation::from).collect();
         let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-        let recorded = recording::record(
+        recording::record(
             database(ctx)?,
             &caller(ctx),
             items,
@@ -124,12 +134,8 @@ impl RecordingMutation {
             &|_| {},
         )
         .await
-        .map_err(|e| e.extend())?;
-        Ok(RecordResult {
-            observations: recorded.observations.into_iter().map(Observation).collect(),
-            checked: recorded.checked,
-            replayed: recorded.replayed,
-        })
+        .map(RecordResult::from)
+        .map_err(|e| e.extend())
     }
 
     /// Corrects a figure: a new revision replaces the current one, which stays in history.
@@ -164,7 +170,7 @@ impl RecordingMutation {
     ) -> Result<RecordResult> {
         let upload = file.value(ctx)?;
         let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-        let recorded = import::import(
+        import::import(
             database(ctx)?,
             &caller(ctx),
             &upload.filename,
@@ -173,12 +179,8 @@ impl RecordingMutation {
             &|_| {},
         )
         .await
-        .map_err(|e| e.extend())?;
-        Ok(RecordResult {
-            observations: recorded.observations.into_iter().map(Observation).collect(),
-            checked: recorded.checked,
-            replayed: recorded.replayed,
-        })
+        .map(RecordResult::from)
+        .map_err(|e| e.extend())
     }
 
     /// Withdraws a figure from current answers; it stays in history and in earlier `asOf` answers.

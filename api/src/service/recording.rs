@@ -613,6 +613,32 @@ fn require_reason(reason: &str) -> Result<String, ApiError> {
     Ok(reason.to_owned())
 }
 
+/// The revision after `previous`, made by `caller` for `reason`: the same figure until the caller
+/// changes some of its fields.
+fn next_revision(
+    previous: &observation_revision::Model,
+    caller: &Caller,
+    reason: &str,
+    recorded_at: DateTime<Utc>,
+) -> observation_revision::ActiveModel {
+    observation_revision::ActiveModel {
+        observation_id: Set(previous.observation_id),
+        revision: Set(previous.revision + 1),
+        value: Set(previous.value),
+        qualifier: Set(previous.qualifier),
+        denominator: Set(previous.denominator),
+        source_id: Set(previous.source_id),
+        quote: Set(previous.quote.clone()),
+        note: Set(previous.note.clone()),
+        recorded_at: Set(recorded_at),
+        recorded_by: Set(caller.principal.actor.clone()),
+        reason: Set(Some(reason.to_owned())),
+        superseded_at: Set(None),
+        retracted: Set(false),
+        ..Default::default()
+    }
+}
+
 /// Closes `current` when `next` is recorded and appends `next`, refusing if another write closed
 /// it first.
 async fn supersede(
@@ -706,20 +732,12 @@ async fn apply_correction(
         &txn,
         &current.revision,
         observation_revision::ActiveModel {
-            observation_id: Set(current.observation.id),
-            revision: Set(current.revision.revision + 1),
             value: Set(value),
             qualifier: Set(corrected.qualifier),
             denominator: Set(corrected.denominator.map(|d| d.normalize())),
             source_id: Set(source.id),
             quote: Set(corrected.quote.trim().to_owned()),
-            note: Set(current.revision.note.clone()),
-            recorded_at: Set(recorded_at),
-            recorded_by: Set(caller.principal.actor.clone()),
-            reason: Set(Some(reason.clone())),
-            superseded_at: Set(None),
-            retracted: Set(false),
-            ..Default::default()
+            ..next_revision(&current.revision, caller, &reason, recorded_at)
         },
     )
     .await?;
@@ -770,26 +788,13 @@ async fn apply_retraction(
     let txn = audit::begin_write(db).await?;
     let (current, _) = amendable(&txn, caller, observation_id, None).await?;
     let recorded_at = Utc::now().trunc_subsecs(6);
-    let previous = &current.revision;
     // The retraction keeps the withdrawn value, so history shows what was withdrawn.
     let revision = supersede(
         &txn,
-        previous,
+        &current.revision,
         observation_revision::ActiveModel {
-            observation_id: Set(previous.observation_id),
-            revision: Set(previous.revision + 1),
-            value: Set(previous.value),
-            qualifier: Set(previous.qualifier),
-            denominator: Set(previous.denominator),
-            source_id: Set(previous.source_id),
-            quote: Set(previous.quote.clone()),
-            note: Set(previous.note.clone()),
-            recorded_at: Set(recorded_at),
-            recorded_by: Set(caller.principal.actor.clone()),
-            reason: Set(Some(reason.clone())),
-            superseded_at: Set(None),
             retracted: Set(true),
-            ..Default::default()
+            ..next_revision(&current.revision, caller, &reason, recorded_at)
         },
     )
     .await?;
