@@ -8,8 +8,8 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use entity::audit_entry;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -358,11 +358,4 @@ pub async fn entries(
         })
         .collect();
     Ok(Page::from_fetched(request, rows))
-}
-
-pub async fn count(db: &DatabaseConnection, filter: &AuditFilter) -> Result<u64, ApiError> {
-    Ok(audit_entry::Entity::find()
-        .filter(filter.condition())
-        .count(db)
-        .await?)
 }
