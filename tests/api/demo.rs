@@ -19,6 +19,9 @@ async fn count(app: &crate::helpers::TestApp, sql: &str) -> i64 {
 
 on_both_databases! {
     async fn demo_data_is_marked_synthetic_and_its_counters_never_decrease(app: TestApp) {
+        let refused = app.command(&["demo-data", "--rows", "10000000000000"]);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("generate from 1 to"));
         let generated = app.command(&["demo-data", "--rows", "3000", "--seed", "7"]);
         assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
         assert!(String::from_utf8_lossy(&generated.stdout).contains("generated 3000 synthetic observations"));

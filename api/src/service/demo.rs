@@ -28,6 +28,8 @@ pub const COUNTERS: [&str; 3] = [
 /// The synthetic flow metric: dossiers filed online per month.
 pub const FLOW_METRIC: &str = "demo.public-service-portal.dossiers-filed-per-month";
 pub const DEMO_SOURCE: &str = "demo-generator";
+/// The most rows one generation writes: beyond the scale the project is measured at, a typo.
+pub const MAX_ROWS: u64 = 50_000_000;
 /// Days of history generated per series, ending before the first reported figure's year.
 pub const DAYS: i64 = 730;
 const FIRST_DAY: (i32, u32, u32) = (2019, 1, 1);
@@ -73,8 +75,11 @@ pub async fn generate(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Generated, ApiError> {
     caller.principal.require(Permission::Administer)?;
-    if rows == 0 {
-        return Err(ApiError::bad_input("rows", "generate at least one row"));
+    if rows == 0 || rows > MAX_ROWS {
+        return Err(ApiError::bad_input(
+            "rows",
+            format!("generate from 1 to {MAX_ROWS} rows (got {rows})"),
+        ));
     }
     let (counters, flow, source_id) = prepare(db).await?;
     // Each synthetic agency gets DAYS daily readings of each counter and a flow a month.
