@@ -30,7 +30,7 @@ on_both_databases! {
     }
 
     async fn http_gets_health_graphiql_and_queries(app: TestApp) {
-        let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+        let health = app.get("/healthz").await;
         assert_eq!(health.status(), 200);
         assert!(health.headers().contains_key("x-request-id"));
         let body: serde_json::Value = health.json().await.unwrap();

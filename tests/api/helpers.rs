@@ -170,6 +170,15 @@ impl TestApp {
         self.graphql_with_language(query, variables, None).await
     }
 
+    /// A plain GET of one of the server's paths.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// Posts a raw body; returns the status, the content type and the body as JSON (null if none).
     pub async fn post_raw(
         &self,

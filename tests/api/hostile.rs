@@ -44,12 +44,7 @@ async fn post(app: &TestApp, query: &str) -> (u16, String, Value) {
 }
 
 async fn still_healthy(app: &TestApp) {
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
     let data = app.data("{ platforms { code } }", json!({})).await;
     assert_eq!(data["platforms"].as_array().unwrap().len(), 4);
@@ -160,11 +155,11 @@ on_both_databases! {
     }
 
     async fn readiness_and_metrics_are_served(app: TestApp) {
-        let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+        let ready = app.get("/readyz").await;
         assert_eq!(ready.status(), 200);
         app.graphql("query SavingsBoard { savingsComparison { total } }", json!({})).await;
         app.graphql("{ platform(code: \"none\") { code } }", json!({})).await;
-        let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+        let metrics = app.get("/metrics").await.text().await.unwrap();
         assert!(metrics.contains("egov_kpi_graphql_requests_total{operation=\"SavingsBoard\"} 1"), "{metrics}");
         assert!(metrics.contains("egov_kpi_graphql_request_duration_seconds_count{operation=\"SavingsBoard\"} 1"));
         assert!(metrics.contains("egov_kpi_graphql_errors_total{code=\"NOT_FOUND\"} 1"));

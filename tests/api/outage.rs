@@ -226,30 +226,15 @@ async fn the_server_rides_out_a_database_restart() {
         .graphql_as(&reporter, "{ platforms { code } }", json!({}))
         .await;
     assert_eq!(status, 503, "a key cannot be checked either: {body}");
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200, "the process itself is alive");
 
     cluster.start();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ready = app
-            .client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap();
+        let ready = app.get("/readyz").await;
         if ready.status() == 200 {
             break;
         }

@@ -6,7 +6,7 @@ use entity::{agency, event, platform, source};
 use super::agencies::Agency;
 use super::database;
 use super::lang::Lang;
-use super::loaders::load_row;
+use super::loaders::{load_optional_row, load_row};
 use super::platforms::Platform;
 use super::sources::Source;
 use crate::service::catalog::{self, EventFilter};
@@ -41,21 +41,17 @@ impl Event {
     }
 
     async fn platform(&self, ctx: &Context<'_>) -> Result<Option<Platform>> {
-        let Some(id) = self.0.platform_id else {
-            return Ok(None);
-        };
-        load_row::<platform::Entity>(ctx, id)
-            .await
-            .map(|p| Some(Platform(p)))
+        Ok(
+            load_optional_row::<platform::Entity>(ctx, self.0.platform_id)
+                .await?
+                .map(Platform),
+        )
     }
 
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        let Some(id) = self.0.agency_id else {
-            return Ok(None);
-        };
-        load_row::<agency::Entity>(ctx, id)
-            .await
-            .map(|a| Some(Agency(a)))
+        Ok(load_optional_row::<agency::Entity>(ctx, self.0.agency_id)
+            .await?
+            .map(Agency))
     }
 
     async fn source(&self, ctx: &Context<'_>) -> Result<Source> {

@@ -4,7 +4,7 @@ use entity::values::Role;
 use entity::{agency, api_key, platform};
 
 use super::agencies::Agency;
-use super::loaders::load_row;
+use super::loaders::load_optional_row;
 use super::platforms::Platform;
 use super::{caller, database};
 use crate::service::auth::{self, NewKey};
@@ -29,22 +29,18 @@ impl ApiKey {
 
     /// The only agency a reporter key records for, if limited.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        let Some(id) = self.0.agency_id else {
-            return Ok(None);
-        };
-        load_row::<agency::Entity>(ctx, id)
-            .await
-            .map(|a| Some(Agency(a)))
+        Ok(load_optional_row::<agency::Entity>(ctx, self.0.agency_id)
+            .await?
+            .map(Agency))
     }
 
     /// The only platform a reporter key records for, if limited.
     async fn platform(&self, ctx: &Context<'_>) -> Result<Option<Platform>> {
-        let Some(id) = self.0.platform_id else {
-            return Ok(None);
-        };
-        load_row::<platform::Entity>(ctx, id)
-            .await
-            .map(|p| Some(Platform(p)))
+        Ok(
+            load_optional_row::<platform::Entity>(ctx, self.0.platform_id)
+                .await?
+                .map(Platform),
+        )
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -179,6 +179,21 @@ where
         .map_err(|error| error.extend())
 }
 
+/// Loads the row a nullable foreign key points to, if it points to one.
+pub async fn load_optional_row<E>(
+    ctx: &Context<'_>,
+    id: Option<i32>,
+) -> async_graphql::Result<Option<E::Model>>
+where
+    E: EntityTrait + Send + Sync,
+    E::Model: Send + Sync + Clone + 'static,
+{
+    match id {
+        Some(id) => load_row::<E>(ctx, id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Loads a row that a foreign key guarantees to exist.
 pub async fn load_row<E>(ctx: &Context<'_>, id: i32) -> async_graphql::Result<E::Model>
 where

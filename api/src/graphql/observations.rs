@@ -6,7 +6,7 @@ use entity::{agency, metric, source};
 
 use super::agencies::Agency;
 use super::history::Revision;
-use super::loaders::load_row;
+use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
 use super::scalars::Exact;
 use super::sources::Source;
@@ -34,12 +34,11 @@ impl Observation {
 
     /// The agency the figure is about; null for a national figure.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        let Some(id) = self.0.observation.agency_id else {
-            return Ok(None);
-        };
-        load_row::<agency::Entity>(ctx, id)
-            .await
-            .map(|a| Some(Agency(a)))
+        Ok(
+            load_optional_row::<agency::Entity>(ctx, self.0.observation.agency_id)
+                .await?
+                .map(Agency),
+        )
     }
 
     /// The instant the value describes; for a flow, the end of its period. A figure dated by

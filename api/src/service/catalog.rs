@@ -8,6 +8,23 @@ use sea_orm::{
 
 use crate::error::ApiError;
 
+/// Every row of a reference table, by a key of its rows (its code, its id…).
+pub async fn keyed<E, K>(
+    db: &impl ConnectionTrait,
+    key: impl Fn(&E::Model) -> K,
+) -> Result<std::collections::HashMap<K, E::Model>, ApiError>
+where
+    E: EntityTrait,
+    K: Eq + std::hash::Hash,
+{
+    Ok(E::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (key(&row), row))
+        .collect())
+}
+
 pub async fn platforms(db: &DatabaseConnection) -> Result<Vec<platform::Model>, ApiError> {
     Ok(platform::Entity::find()
         .order_by_asc(platform::Column::Id)

@@ -100,23 +100,20 @@ impl Export {
             None => chosen.iter().map(|m| m.id).collect(),
         };
         Ok(Self {
-            metrics: metric::Entity::find()
-                .all(db)
+            metrics: catalog::keyed::<metric::Entity, _>(db, |m| m.id)
                 .await?
                 .into_iter()
-                .map(|m| (m.id, m.code))
+                .map(|(id, m)| (id, m.code))
                 .collect(),
-            agencies: agency::Entity::find()
-                .all(db)
+            agencies: catalog::keyed::<agency::Entity, _>(db, |a| a.id)
                 .await?
                 .into_iter()
-                .map(|a| (a.id, a.code))
+                .map(|(id, a)| (id, a.code))
                 .collect(),
-            sources: source::Entity::find()
-                .all(db)
+            sources: catalog::keyed::<source::Entity, _>(db, |s| s.id)
                 .await?
                 .into_iter()
-                .map(|s| (s.id, s.code))
+                .map(|(id, s)| (id, s.code))
                 .collect(),
             metric_ids,
         })

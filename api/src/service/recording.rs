@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{self, Caller, Event, APPLIED};
 use super::auth::Permission;
-use super::exact;
 use super::observations::{self, CurrentObservation};
 use super::time::{start_of_day, VIETNAM};
+use super::{catalog, exact};
 use crate::error::{ApiError, ItemFailure};
 
 /// The longest quote or note kept with a figure.
@@ -74,24 +74,9 @@ struct Catalog {
 impl Catalog {
     async fn load(db: &impl ConnectionTrait) -> Result<Self, ApiError> {
         Ok(Self {
-            metrics: metric::Entity::find()
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|m| (m.code.clone(), m))
-                .collect(),
-            agencies: agency::Entity::find()
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|a| (a.code.clone(), a))
-                .collect(),
-            sources: source::Entity::find()
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|s| (s.code.clone(), s))
-                .collect(),
+            metrics: catalog::keyed::<metric::Entity, _>(db, |m| m.code.clone()).await?,
+            agencies: catalog::keyed::<agency::Entity, _>(db, |a| a.code.clone()).await?,
+            sources: catalog::keyed::<source::Entity, _>(db, |s| s.code.clone()).await?,
         })
     }
 }
