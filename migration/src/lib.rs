@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_kpi_model;
 mod m20261126_000002_recording_and_audit;
+mod m20261126_000003_indexes_for_scale;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_kpi_model::Migration),
             Box::new(m20261126_000002_recording_and_audit::Migration),
+            Box::new(m20261126_000003_indexes_for_scale::Migration),
         ]
     }
 }

@@ -7,9 +7,9 @@
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use entity::audit_entry;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -130,25 +130,50 @@ pub async fn append(
     outcome: &'static str,
     event: Event,
 ) -> Result<audit_entry::Model, DbErr> {
+    let mut appended = append_all(txn, caller, outcome, vec![event]).await?;
+    Ok(appended.pop().expect("one entry per event"))
+}
+
+/// Appends one entry per event, in order, inside a write begun with [`begin_write`]: the chain is
+/// computed here and written in a few statements, and the other processes are told once.
+pub async fn append_all(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    outcome: &'static str,
+    events: Vec<Event>,
+) -> Result<Vec<audit_entry::Model>, DbErr> {
     let head = head(txn).await?;
-    let mut entry = audit_entry::Model {
-        sequence: head.sequence + 1,
-        occurred_at: Utc::now().trunc_subsecs(6),
-        actor: caller.principal.actor.clone(),
-        api_key_id: caller.principal.key_id,
-        action: event.action.to_owned(),
-        outcome: outcome.to_owned(),
-        subject: event.subject,
-        detail: event.detail.to_string(),
-        client_address: caller.client_address.clone(),
-        request_id: caller.request_id.clone(),
-        previous_hash: head.hash,
-        hash: String::new(),
+    let occurred_at = Utc::now().trunc_subsecs(6);
+    let (mut sequence, mut previous_hash) = (head.sequence, head.hash);
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        sequence += 1;
+        let mut entry = audit_entry::Model {
+            sequence,
+            occurred_at,
+            actor: caller.principal.actor.clone(),
+            api_key_id: caller.principal.key_id,
+            action: event.action.to_owned(),
+            outcome: outcome.to_owned(),
+            subject: event.subject,
+            detail: event.detail.to_string(),
+            client_address: caller.client_address.clone(),
+            request_id: caller.request_id.clone(),
+            previous_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry);
+        previous_hash = entry.hash.clone();
+        entries.push(entry);
+    }
+    let Some(last) = entries.last() else {
+        return Ok(entries);
     };
-    entry.hash = entry_hash(&entry);
-    let stored = audit_entry::ActiveModel::from(entry.clone())
-        .insert(txn)
-        .await?;
+    for chunk in entries.chunks(super::ROWS_PER_STATEMENT) {
+        audit_entry::Entity::insert_many(chunk.iter().cloned().map(audit_entry::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
+    }
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         match txn.get_database_backend() {
@@ -157,11 +182,11 @@ pub async fn append(
             }
             _ => "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
         },
-        [stored.sequence.into(), stored.hash.clone().into()],
+        [last.sequence.into(), last.hash.clone().into()],
     ))
     .await?;
-    super::live::announce(txn, stored.sequence).await?;
-    Ok(stored)
+    super::live::announce(txn, last.sequence).await?;
+    Ok(entries)
 }
 
 /// Records that a write was refused, in a transaction of its own (the refused one rolled back).

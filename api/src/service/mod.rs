@@ -18,3 +18,7 @@ pub mod seed;
 pub mod series;
 pub mod targets;
 pub mod time;
+
+/// Rows written or looked up per statement in bulk work: well under both databases' limits on
+/// bound parameters (SQLite 32,766; PostgreSQL 65,535).
+pub const ROWS_PER_STATEMENT: usize = 1000;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entity::{metric, observation, observation_revision};
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -30,11 +30,11 @@ pub struct CurrentObservation {
 
 impl CurrentObservation {
     fn from_row(
-        (revision, observation): (observation_revision::Model, Option<observation::Model>),
+        (observation, revision): (observation::Model, Option<observation_revision::Model>),
     ) -> Option<Self> {
         Some(Self {
-            observation: observation?,
-            revision: normalized(revision),
+            observation,
+            revision: normalized(revision?),
         })
     }
 
@@ -55,18 +55,22 @@ pub fn normalized(revision: observation_revision::Model) -> observation_revision
     }
 }
 
-fn current(
-    as_of: Option<DateTime<Utc>>,
-) -> SelectTwo<observation_revision::Entity, observation::Entity> {
+/// Observations joined to their current revision.
+type Joined = SelectTwo<observation::Entity, observation_revision::Entity>;
+
+fn current(as_of: Option<DateTime<Utc>>) -> Joined {
     latest_revisions(as_of).filter(observation_revision::Column::Retracted.eq(false))
 }
 
 /// The latest revision of every observation, retractions included.
-fn latest_revisions(
-    as_of: Option<DateTime<Utc>>,
-) -> SelectTwo<observation_revision::Entity, observation::Entity> {
+///
+/// Driven from `observation`, so that pages and series walk its (time, id) indexes and look up
+/// one revision per row, rather than reading revisions first.
+fn latest_revisions(as_of: Option<DateTime<Utc>>) -> Joined {
     use observation_revision::Column::{RecordedAt, SupersededAt};
-    let query = observation_revision::Entity::find().find_also_related(observation::Entity);
+    let query = observation::Entity::find()
+        .inner_join(observation_revision::Entity)
+        .select_also(observation_revision::Entity);
     match as_of {
         None => query.filter(SupersededAt.is_null()),
         Some(instant) => query.filter(RecordedAt.lte(instant)).filter(
@@ -79,7 +83,7 @@ fn latest_revisions(
 
 async fn fetch(
     db: &impl ConnectionTrait,
-    query: SelectTwo<observation_revision::Entity, observation::Entity>,
+    query: Joined,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
     Ok(query
         .all(db)
@@ -314,20 +318,54 @@ pub async fn neighbours(
     ))
 }
 
-/// The observation already recorded for this series and instant, if any.
+/// A place in a series: what identifies an observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesInstant {
+    pub metric_id: i32,
+    pub agency_id: Option<i32>,
+    /// To the microsecond, as both databases keep it.
+    pub observed_at: DateTime<Utc>,
+}
+
+impl SeriesInstant {
+    pub fn new(metric_id: i32, agency_id: Option<i32>, observed_at: DateTime<Utc>) -> Self {
+        Self {
+            metric_id,
+            agency_id,
+            observed_at: observed_at.trunc_subsecs(6),
+        }
+    }
+}
+
+/// The observations already recorded at any of these places, by place: one query per series
+/// and thousand instants, however many there are.
 pub async fn existing(
     db: &impl ConnectionTrait,
-    metric_id: i32,
-    agency_id: Option<i32>,
-    at: DateTime<Utc>,
-) -> Result<Option<observation::Model>, ApiError> {
-    Ok(observation::Entity::find()
-        .filter(observation::Column::MetricId.eq(metric_id))
-        .filter(match agency_id {
-            Some(id) => observation::Column::AgencyId.eq(id),
-            None => observation::Column::AgencyId.is_null(),
-        })
-        .filter(observation::Column::ObservedAt.eq(at))
-        .one(db)
-        .await?)
+    places: impl Iterator<Item = (i32, Option<i32>, DateTime<Utc>)>,
+) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
+    let mut by_series: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+    for (metric_id, agency_id, observed_at) in places {
+        by_series
+            .entry((metric_id, agency_id))
+            .or_default()
+            .push(observed_at);
+    }
+    let mut found = HashMap::new();
+    for ((metric_id, agency_id), instants) in by_series {
+        for chunk in instants.chunks(super::ROWS_PER_STATEMENT) {
+            let rows = observation::Entity::find()
+                .filter(observation::Column::MetricId.eq(metric_id))
+                .filter(of_series(agency_id))
+                .filter(observation::Column::ObservedAt.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?;
+            found.extend(rows.into_iter().map(|row| {
+                (
+                    SeriesInstant::new(row.metric_id, row.agency_id, row.observed_at),
+                    row.id,
+                )
+            }));
+        }
+    }
+    Ok(found)
 }

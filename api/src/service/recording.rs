@@ -270,6 +270,14 @@ async fn validate(
     let mut failures = Vec::new();
     let mut valid = Vec::with_capacity(items.len());
     let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
+    let keys = valid_keys(items, &catalog);
+    let already_recorded = observations::existing(
+        txn,
+        keys.iter().zip(items).filter_map(|(key, item)| {
+            key.map(|(metric, agency, _)| (metric, agency, item.observed_at))
+        }),
+    )
+    .await?;
     for (index, item) in items.iter().enumerate() {
         let mut item_failures = Failures {
             index,
@@ -314,12 +322,14 @@ async fn validate(
             );
             continue;
         }
-        if let Some(existing) =
-            observations::existing(txn, metric.id, agency_id, item.observed_at).await?
-        {
+        if let Some(existing) = already_recorded.get(&observations::SeriesInstant::new(
+            metric.id,
+            agency_id,
+            item.observed_at,
+        )) {
             item_failures.add(
                 "observedAt",
-                format!("observation {} already records this metric for this instant: correct it instead", existing.id),
+                format!("observation {existing} already records this metric for this instant: correct it instead"),
             );
             continue;
         }
@@ -334,7 +344,7 @@ async fn validate(
         valid.push(candidate);
         progress(index as u64 + 1);
     }
-    check_counters_within_batch(items, &valid_keys(items, &catalog), &mut failures);
+    check_counters_within_batch(items, &keys, &mut failures);
     if failures.is_empty() {
         Ok(valid)
     } else {
@@ -458,62 +468,7 @@ async fn record_batch(
     }
 
     let recorded_at = Utc::now().trunc_subsecs(6);
-    let mut stored = Vec::with_capacity(items.len());
-    for (item, valid) in items.iter().zip(valid) {
-        let observation = observation::ActiveModel {
-            metric_id: Set(valid.metric.id),
-            agency_id: Set(valid.agency_id),
-            observed_at: Set(item.observed_at),
-            period_start: Set(item.period_start),
-            synthetic: Set(false),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        let revision = observation_revision::ActiveModel {
-            observation_id: Set(observation.id),
-            revision: Set(1),
-            value: Set(valid.value),
-            qualifier: Set(item.qualifier),
-            denominator: Set(valid.denominator),
-            source_id: Set(valid.source_id),
-            quote: Set(item.quote.trim().to_owned()),
-            note: Set(item.note.clone()),
-            recorded_at: Set(recorded_at),
-            recorded_by: Set(caller.principal.actor.clone()),
-            reason: Set(None),
-            superseded_at: Set(None),
-            retracted: Set(false),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        audit::append(
-            &txn,
-            caller,
-            APPLIED,
-            Event::new(
-                "observation.record",
-                Some(format!("observation:{}", observation.id)),
-                json!({
-                    "metric": item.metric,
-                    "agency": item.agency,
-                    "observedAt": item.observed_at,
-                    "periodStart": item.period_start,
-                    "value": valid.value.to_string(),
-                    "qualifier": item.qualifier,
-                    "denominator": valid.denominator.map(|d| d.to_string()),
-                    "source": item.source,
-                    "quote": revision.quote,
-                }),
-            ),
-        )
-        .await?;
-        stored.push(CurrentObservation {
-            observation,
-            revision: observations::normalized(revision),
-        });
-    }
+    let stored = insert_all(&txn, caller, items, valid, recorded_at).await?;
     if let Some(key) = idempotency_key {
         let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
         super::idempotency::remember(&txn, &caller.principal.actor, key, &request_hash, &ids)
@@ -525,6 +480,122 @@ async fn record_batch(
         observations: stored,
         replayed: false,
     })
+}
+
+/// Writes a validated batch in a few statements per thousand items: the observations, their
+/// first revisions, and one audit entry each.
+async fn insert_all(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    items: &[NewObservation],
+    valid: Vec<Valid>,
+    recorded_at: DateTime<Utc>,
+) -> Result<Vec<CurrentObservation>, ApiError> {
+    let mut observations = Vec::with_capacity(items.len());
+    for chunk in items
+        .iter()
+        .zip(&valid)
+        .collect::<Vec<_>>()
+        .chunks(super::ROWS_PER_STATEMENT)
+    {
+        let inserted = observation::Entity::insert_many(chunk.iter().map(|(item, valid)| {
+            observation::ActiveModel {
+                metric_id: Set(valid.metric.id),
+                agency_id: Set(valid.agency_id),
+                observed_at: Set(item.observed_at),
+                period_start: Set(item.period_start),
+                synthetic: Set(false),
+                ..Default::default()
+            }
+        }))
+        .exec_with_returning(txn)
+        .await?;
+        // RETURNING promises no order: match rows by what identifies them within a batch.
+        let mut by_key: HashMap<_, _> = inserted
+            .into_iter()
+            .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
+            .collect();
+        for (item, valid) in chunk {
+            let key = (valid.metric.id, valid.agency_id, item.observed_at);
+            observations.push(by_key.remove(&key).ok_or_else(|| {
+                ApiError::from(sea_orm::DbErr::Custom(format!(
+                    "the inserted observation {key:?} was not returned"
+                )))
+            })?);
+        }
+    }
+
+    let revisions: Vec<observation_revision::Model> = items
+        .iter()
+        .zip(valid)
+        .zip(&observations)
+        .map(|((item, valid), observation)| observation_revision::Model {
+            id: 0,
+            observation_id: observation.id,
+            revision: 1,
+            value: valid.value,
+            qualifier: item.qualifier,
+            denominator: valid.denominator,
+            source_id: valid.source_id,
+            quote: item.quote.trim().to_owned(),
+            note: item.note.clone(),
+            recorded_at,
+            recorded_by: caller.principal.actor.clone(),
+            reason: None,
+            superseded_at: None,
+            retracted: false,
+        })
+        .collect();
+    let mut stored_revisions: HashMap<i32, observation_revision::Model> = HashMap::new();
+    for chunk in revisions.chunks(super::ROWS_PER_STATEMENT) {
+        let inserted = observation_revision::Entity::insert_many(chunk.iter().map(|revision| {
+            let mut model = observation_revision::ActiveModel::from(revision.clone());
+            model.id = sea_orm::NotSet;
+            model
+        }))
+        .exec_with_returning(txn)
+        .await?;
+        stored_revisions.extend(inserted.into_iter().map(|r| (r.observation_id, r)));
+    }
+
+    let events = items
+        .iter()
+        .zip(&revisions)
+        .map(|(item, revision)| {
+            Event::new(
+                "observation.record",
+                Some(format!("observation:{}", revision.observation_id)),
+                json!({
+                    "metric": item.metric,
+                    "agency": item.agency,
+                    "observedAt": item.observed_at,
+                    "periodStart": item.period_start,
+                    "value": revision.value.to_string(),
+                    "qualifier": item.qualifier,
+                    "denominator": revision.denominator.map(|d| d.to_string()),
+                    "source": item.source,
+                    "quote": revision.quote,
+                }),
+            )
+        })
+        .collect();
+    audit::append_all(txn, caller, APPLIED, events).await?;
+
+    observations
+        .into_iter()
+        .map(|observation| {
+            let revision = stored_revisions.remove(&observation.id).ok_or_else(|| {
+                ApiError::from(sea_orm::DbErr::Custom(format!(
+                    "the revision of observation {} was not returned",
+                    observation.id
+                )))
+            })?;
+            Ok(CurrentObservation {
+                observation,
+                revision: observations::normalized(revision),
+            })
+        })
+        .collect()
 }
 
 /// A new value for a recorded figure, based on the revision the corrector saw.
