@@ -7,7 +7,7 @@ use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, Subsc
 use chrono::Utc;
 use futures_util::stream::{self, Stream};
 use sea_orm::EntityTrait;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::observations::Observation;
 use super::series::Point;
@@ -68,8 +68,10 @@ impl LiveFilter {
 }
 
 /// The changes a filter admits, until the subscriber falls too far behind.
-fn changes(feed: &LiveFeed, filter: LiveFilter) -> impl Stream<Item = Result<Arc<Change>>> + use<> {
-    let receiver = feed.subscribe();
+fn changes(
+    receiver: broadcast::Receiver<Arc<Change>>,
+    filter: LiveFilter,
+) -> impl Stream<Item = Result<Arc<Change>>> + use<> {
     stream::unfold(Some((receiver, filter)), |state| async move {
         let (mut receiver, filter) = state?;
         loop {
@@ -129,7 +131,7 @@ impl LiveSubscription {
         .map_err(|e| e.extend())?;
         let feed = ctx.data::<Arc<LiveFeed>>()?;
         Ok(futures_util::StreamExt::map(
-            changes(feed, resolved),
+            changes(feed.subscribe(), resolved),
             |change| change.map(ObservationChange),
         ))
     }
@@ -159,7 +161,7 @@ impl LiveSubscription {
             agency_id: None,
         };
         Ok(futures_util::StreamExt::then(
-            changes(feed, filter),
+            changes(feed.subscribe(), filter),
             move |change| {
                 let db = db.clone();
                 let code = chosen.code.clone();
@@ -205,5 +207,110 @@ impl LiveSubscription {
                 }
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use entity::values::{MetricKind, Qualifier, Scale, Unit};
+    use entity::{metric, observation, observation_revision};
+    use futures_util::StreamExt;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::service::live::BACKLOG;
+    use crate::service::observations::CurrentObservation;
+
+    fn change(sequence: i64) -> Arc<Change> {
+        let now = Utc::now();
+        Arc::new(Change {
+            sequence,
+            kind: ChangeKind::Recorded,
+            observation: CurrentObservation {
+                observation: observation::Model {
+                    id: sequence as i32,
+                    metric_id: 1,
+                    agency_id: None,
+                    observed_at: now,
+                    period_start: None,
+                    synthetic: false,
+                },
+                revision: observation_revision::Model {
+                    id: sequence as i32,
+                    observation_id: sequence as i32,
+                    revision: 1,
+                    value: Decimal::from(sequence),
+                    qualifier: Qualifier::Exact,
+                    denominator: None,
+                    source_id: 1,
+                    quote: String::new(),
+                    note: None,
+                    recorded_at: now,
+                    recorded_by: "test".to_owned(),
+                    reason: None,
+                    superseded_at: None,
+                    retracted: false,
+                },
+            },
+            metric: metric::Model {
+                id: 1,
+                platform_id: 1,
+                code: "m".to_owned(),
+                name_vi: String::new(),
+                name_en: String::new(),
+                unit: Unit::Documents,
+                scale: Scale::One,
+                kind: MetricKind::Cumulative,
+            },
+        })
+    }
+
+    fn everything() -> LiveFilter {
+        LiveFilter {
+            platform_id: None,
+            metric_id: None,
+            agency_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_dropped_and_the_writer_never_waits() {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        let keeping_up = changes(sender.subscribe(), everything());
+        let falling_behind = changes(sender.subscribe(), everything());
+        futures_util::pin_mut!(keeping_up, falling_behind);
+
+        for sequence in 1..=BACKLOG as i64 {
+            sender
+                .send(change(sequence))
+                .expect("subscribers are listening");
+            let seen = keeping_up.next().await.unwrap().unwrap();
+            assert_eq!(seen.sequence, sequence);
+        }
+        // One change more than the slow subscriber may miss: sending still returns at once.
+        sender.send(change(BACKLOG as i64 + 1)).unwrap();
+
+        let dropped = falling_behind.next().await.unwrap().unwrap_err();
+        let code = dropped
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("SLOW_SUBSCRIBER")));
+        assert!(
+            dropped.message.contains("1 changes behind"),
+            "{}",
+            dropped.message
+        );
+        assert!(
+            falling_behind.next().await.is_none(),
+            "the stream ends after the error"
+        );
+        assert_eq!(
+            keeping_up.next().await.unwrap().unwrap().sequence,
+            BACKLOG as i64 + 1,
+            "the subscriber that kept up goes on"
+        );
     }
 }
