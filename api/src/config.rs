@@ -63,6 +63,10 @@ pub struct ServerSettings {
     /// Let callers without a key read current figures; `false` asks every request for a key.
     #[arg(long, env = "EGOV_KPI_PUBLIC_READ", default_value_t = true, action = ArgAction::Set)]
     pub public_read: bool,
+    /// How long an answer to a repeated query may be served again, in milliseconds, while no
+    /// write has happened since (any write retires it at once); 0 turns the cache off.
+    #[arg(long, env = "EGOV_KPI_RESPONSE_CACHE_MS", default_value_t = 1000)]
+    pub response_cache_ms: u64,
     #[command(flatten)]
     pub limits: Limits,
 }

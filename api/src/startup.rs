@@ -50,6 +50,9 @@ impl Application {
             rate_limiter: Default::default(),
             metrics: Default::default(),
             feed,
+            response_cache: std::sync::Arc::new(http::ResponseCache::new(
+                std::time::Duration::from_millis(server.response_cache_ms),
+            )),
         });
         Ok(Self {
             listener,

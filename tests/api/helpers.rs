@@ -87,6 +87,17 @@ impl TestApp {
 
     /// The same, with other request limits.
     pub async fn spawn_with_limits(backend: Backend, limits: Limits) -> Self {
+        Self::spawn_configured(backend, limits, 0).await
+    }
+
+    /// The same, answering repeated queries from the response cache as a deployed server does.
+    /// (Other tests turn it off: they arrange data behind the server's back, which no cache
+    /// could notice.)
+    pub async fn spawn_with_cache(backend: Backend) -> Self {
+        Self::spawn_configured(backend, Limits::default(), 60_000).await
+    }
+
+    async fn spawn_configured(backend: Backend, limits: Limits, response_cache_ms: u64) -> Self {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let (database_url, scratch) = match backend {
             Backend::Sqlite => {
@@ -117,15 +128,20 @@ impl TestApp {
                 (format!("{base}/{name}"), Scratch::PostgresDatabase(name))
             }
         };
-        Self::start(database_url, Some(scratch), limits).await
+        Self::start(database_url, Some(scratch), limits, response_cache_ms).await
     }
 
     /// Starts the application on a database someone else created (and will remove).
     pub async fn spawn_at(database_url: String) -> Self {
-        Self::start(database_url, None, Limits::default()).await
+        Self::start(database_url, None, Limits::default(), 0).await
     }
 
-    async fn start(database_url: String, scratch: Option<Scratch>, limits: Limits) -> Self {
+    async fn start(
+        database_url: String,
+        scratch: Option<Scratch>,
+        limits: Limits,
+        response_cache_ms: u64,
+    ) -> Self {
         let settings = DatabaseSettings {
             database_url,
             max_connections: 5,
@@ -148,6 +164,7 @@ impl TestApp {
             port: 0,
             seed: false,
             public_read: true,
+            response_cache_ms,
             limits,
         };
         let app = Application::with_database(db.clone(), &server)
@@ -413,10 +430,14 @@ pub fn instant(value: &Value) -> DateTime<Utc> {
         .unwrap()
 }
 
-/// Runs each test once on SQLite and once on PostgreSQL, each with a fresh, seeded database.
+/// Runs each test once on SQLite and once on PostgreSQL, each with a fresh, seeded database;
+/// `on_both_databases!(spawn_with_cache; ...)` starts the servers another way.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $crate::on_both_databases!(spawn; $(async fn $name($app: TestApp) $body)*);
+    };
+    ($spawn:ident; $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -425,12 +446,12 @@ macro_rules! on_both_databases {
 
             #[tokio::test]
             async fn sqlite() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                run($crate::helpers::TestApp::$spawn($crate::helpers::Backend::Sqlite).await).await
             }
 
             #[tokio::test]
             async fn postgres() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                run($crate::helpers::TestApp::$spawn($crate::helpers::Backend::Postgres).await).await
             }
         }
     )*};

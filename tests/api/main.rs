@@ -7,6 +7,7 @@ mod lifecycle;
 mod live;
 
 mod audit;
+mod cache;
 mod catalog;
 mod dashboard;
 mod demo;

@@ -10,13 +10,14 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
 use async_graphql_axum::GraphQLBatchRequest;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tracing::Instrument;
 
 use super::auth::identify;
+use super::response_cache::{Answer, ResponseCache};
 use super::AppState;
 use crate::error;
 use crate::graphql::lang::Lang;
@@ -85,42 +86,48 @@ fn refuse(status: StatusCode, code: &str, message: impl Into<String>, media: Med
     response
 }
 
-/// The operation's name for logs and metrics: the one the client chose, else the name the
-/// document gives its only operation.
-fn operation_label(request: &async_graphql::Request) -> String {
-    if let Some(name) = &request.operation_name {
-        return name.clone();
-    }
-    match async_graphql::parser::parse_query(&request.query).map(|d| d.operations) {
-        Ok(DocumentOperations::Multiple(operations)) if operations.len() == 1 => operations
-            .keys()
-            .next()
-            .map_or_else(|| "anonymous".to_owned(), |name| name.to_string()),
-        _ => "anonymous".to_owned(),
-    }
+/// What a request's document says about it, read once: execution reuses the parse.
+struct Operation {
+    /// For logs and metrics: the name the client chose, else the name the document gives its
+    /// only operation.
+    label: String,
+    /// None when the document does not parse or names no operation that it holds.
+    kind: Option<OperationType>,
 }
 
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
+fn inspect(request: &mut async_graphql::Request) -> Operation {
+    let chosen_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return Operation {
+            label: chosen_name.unwrap_or_else(|| "anonymous".to_owned()),
+            kind: None,
+        };
     };
-    let chosen = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(&operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, operation)| &operation.node.ty),
-        (DocumentOperations::Multiple(operations), None) => operations
-            .values()
-            .next()
-            .map(|operation| &operation.node.ty),
+    let (name, operation) = match (&document.operations, &chosen_name) {
+        (DocumentOperations::Single(operation), _) => (None, Some(operation)),
+        (DocumentOperations::Multiple(operations), Some(name)) => (
+            None,
+            operations
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, operation)| operation),
+        ),
+        (DocumentOperations::Multiple(operations), None) => {
+            let first = operations.iter().next();
+            (
+                first
+                    .filter(|_| operations.len() == 1)
+                    .map(|(name, _)| name.to_string()),
+                first.map(|(_, operation)| operation),
+            )
+        }
     };
-    chosen == Some(&OperationType::Mutation)
-}
-
-fn operation_names(batch: &BatchRequest) -> String {
-    let names: Vec<String> = batch.iter().map(operation_label).collect();
-    names.join(",")
+    Operation {
+        label: chosen_name
+            .or(name)
+            .unwrap_or_else(|| "anonymous".to_owned()),
+        kind: operation.map(|operation| operation.node.ty),
+    }
 }
 
 /// `GET` (query string) and `POST` (JSON or multipart body) GraphQL requests.
@@ -197,10 +204,48 @@ pub async fn execute(
 
     // The body is read with a cap, whatever its declared length.
     let (parts, body) = request.into_parts();
-    let body = Body::new(http_body_util::Limited::new(body, limits.max_body_bytes));
-    let batch =
+    let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+        body,
+        limits.max_body_bytes,
+    ))
+    .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request is not a GraphQL request: the body could not be read",
+                media,
+            )
+        }
+    };
+    let cache = &state.response_cache;
+    let cache_key = ResponseCache::key(&[
+        method.as_str().as_bytes(),
+        parts.uri.query().unwrap_or_default().as_bytes(),
+        format!("{:?}/{:?}", caller.principal.key_id, caller.principal.role).as_bytes(),
+        media.content_type().as_bytes(),
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .map_or(&b""[..], HeaderValue::as_bytes),
+        &body,
+    ]);
+    // Read before executing: a change committed meanwhile retires what this request computes.
+    let version = cache.version(state.feed.head());
+    if cache.enabled() {
+        if let Some(answer) = cache.get(&cache_key, version) {
+            state
+                .metrics
+                .record(&answer.operation, started.elapsed(), &[]);
+            state.metrics.response_cache_hit();
+            return respond_with(answer.status, answer.content_type, answer.body);
+        }
+    }
+    let mut batch =
         match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            Request::from_parts(parts, body),
+            Request::from_parts(parts, Body::from(body)),
             &(),
         )
         .await
@@ -209,9 +254,6 @@ pub async fn execute(
             Err(rejection) => {
                 return match rejection.0 {
                     ParseRequestError::PayloadTooLarge => too_large(),
-                    ParseRequestError::Io(error) if error.to_string().contains("length limit") => {
-                        too_large()
-                    }
                     other => refuse(
                         StatusCode::BAD_REQUEST,
                         "BAD_REQUEST",
@@ -221,6 +263,10 @@ pub async fn execute(
                 };
             }
         };
+    let inspected: Vec<Operation> = batch.iter_mut().map(inspect).collect();
+    let writes = inspected
+        .iter()
+        .any(|operation| operation.kind == Some(OperationType::Mutation));
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > limits.max_batch {
             return refuse(
@@ -235,7 +281,7 @@ pub async fn execute(
             );
         }
     }
-    if method == Method::GET && batch.iter().any(is_mutation) {
+    if method == Method::GET && writes {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
@@ -261,7 +307,11 @@ pub async fn execute(
     }
 
     let request_id = caller.request_id.clone();
-    let operations = operation_names(&batch);
+    let operations = inspected
+        .iter()
+        .map(|operation| operation.label.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let mut batch = batch.data(caller);
     if let Some(lang) = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -274,6 +324,9 @@ pub async fn execute(
     let timeout = Duration::from_secs(limits.request_timeout_seconds);
     let executed =
         tokio::time::timeout(timeout, state.schema.execute_batch(batch).instrument(span)).await;
+    if writes {
+        cache.written();
+    }
     let Ok(mut answer) = executed else {
         state
             .metrics
@@ -314,26 +367,44 @@ pub async fn execute(
     if !codes.is_empty() {
         tracing::info!(errors = ?codes, "answered with errors");
     }
-    respond(answer, media, request_error)
+    let (status, body) = encode(&answer, media, request_error);
+    let single_query = matches!(answer, BatchResponse::Single(_))
+        && inspected.first().and_then(|operation| operation.kind) == Some(OperationType::Query);
+    if single_query && codes.is_empty() {
+        cache.put(
+            cache_key,
+            version,
+            Answer {
+                status,
+                content_type: media.content_type(),
+                body: body.clone(),
+                operation: operations,
+            },
+        );
+    }
+    respond_with(status, media.content_type(), body)
 }
 
-/// Writes the answer: with the newer media type, a request that never executed has no `data`
-/// and a 400 status.
-fn respond(answer: BatchResponse, media: Media, request_error: bool) -> Response {
-    let mut body = serde_json::to_value(&answer).unwrap_or_default();
-    let status = if media == Media::GraphqlResponseJson && request_error {
+/// The answer's status and body: with the newer media type, a request that never executed has
+/// no `data` and a 400 status.
+fn encode(answer: &BatchResponse, media: Media, request_error: bool) -> (StatusCode, Bytes) {
+    if media == Media::GraphqlResponseJson && request_error {
+        let mut body = serde_json::to_value(answer).unwrap_or_default();
         if let Some(object) = body.as_object_mut() {
             object.remove("data");
         }
-        StatusCode::BAD_REQUEST
+        (StatusCode::BAD_REQUEST, Bytes::from(body.to_string()))
     } else {
-        StatusCode::OK
-    };
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(media.content_type()),
-    );
+        let body = serde_json::to_vec(answer).unwrap_or_default();
+        (StatusCode::OK, Bytes::from(body))
+    }
+}
+
+fn respond_with(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 

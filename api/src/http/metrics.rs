@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,9 +32,15 @@ struct Counts {
 #[derive(Default)]
 pub struct Metrics {
     counts: Mutex<Counts>,
+    response_cache_hits: AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a request answered from the response cache.
+    pub fn response_cache_hit(&self) {
+        self.response_cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one GraphQL request of `operation` and the codes of its errors.
     pub fn record(&self, operation: &str, elapsed: Duration, error_codes: &[&str]) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,6 +103,16 @@ impl Metrics {
                 latency.count
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_response_cache_hits_total GraphQL requests answered from the response cache."
+        );
+        let _ = writeln!(out, "# TYPE egov_kpi_response_cache_hits_total counter");
+        let _ = writeln!(
+            out,
+            "egov_kpi_response_cache_hits_total {}",
+            self.response_cache_hits.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code."

@@ -8,9 +8,11 @@ mod health;
 mod live;
 mod metrics;
 mod rate_limit;
+mod response_cache;
 
 pub use metrics::Metrics;
 pub use rate_limit::RateLimiter;
+pub use response_cache::ResponseCache;
 
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +44,7 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     pub metrics: Arc<Metrics>,
     pub feed: Arc<LiveFeed>,
+    pub response_cache: Arc<ResponseCache>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -6,6 +6,7 @@
 //! SQLite the one process watches the log's head. Subscribers read from a bounded broadcast
 //! channel: one that falls too far behind is dropped, and a writer never waits for anyone.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,16 +61,25 @@ pub async fn announce(txn: &DatabaseTransaction, sequence: i64) -> Result<(), se
 
 pub struct LiveFeed {
     sender: broadcast::Sender<Arc<Change>>,
+    /// The last audit entry the feed has seen: any answer computed before it may be stale.
+    head: Arc<AtomicI64>,
 }
 
 impl LiveFeed {
     /// Starts following the audit log from its present head.
     pub fn start(db: DatabaseConnection) -> Arc<Self> {
         let (sender, _) = broadcast::channel(BACKLOG);
-        let feed = Arc::new(Self { sender });
-        let follower = feed.sender.clone();
+        let feed = Arc::new(Self {
+            sender,
+            head: Arc::new(AtomicI64::new(0)),
+        });
+        let follower = Follower {
+            sender: feed.sender.clone(),
+            head: feed.head.clone(),
+        };
         tokio::spawn(async move {
             let mut last = head(&db).await.unwrap_or(0);
+            follower.head.store(last, Ordering::Release);
             match db.get_database_backend() {
                 DbBackend::Postgres => follow_postgres(&db, &follower, &mut last).await,
                 _ => {
@@ -88,10 +98,21 @@ impl LiveFeed {
         self.sender.subscribe()
     }
 
+    /// The sequence of the last audit entry seen: it moves whenever any process commits a change.
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::Acquire)
+    }
+
     /// Subscriptions following the feed right now.
     pub fn subscribers(&self) -> usize {
         self.sender.receiver_count()
     }
+}
+
+/// The feed's writing end, held by the task that follows the log.
+struct Follower {
+    sender: broadcast::Sender<Arc<Change>>,
+    head: Arc<AtomicI64>,
 }
 
 async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
@@ -102,11 +123,7 @@ async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
         .map_or(0, |entry| entry.sequence))
 }
 
-async fn follow_postgres(
-    db: &DatabaseConnection,
-    sender: &broadcast::Sender<Arc<Change>>,
-    last: &mut i64,
-) {
+async fn follow_postgres(db: &DatabaseConnection, follower: &Follower, last: &mut i64) {
     // Until the server closes the pool on its way out.
     while !db.get_postgres_connection_pool().is_closed() {
         let listener =
@@ -128,13 +145,13 @@ async fn follow_postgres(
             }
         };
         // Whatever was committed while no one listened.
-        catch_up(db, sender, last).await;
+        catch_up(db, follower, last).await;
         loop {
             tokio::select! {
                 notification = listener.try_recv() => match notification {
-                    Ok(Some(_)) => catch_up(db, sender, last).await,
+                    Ok(Some(_)) => catch_up(db, follower, last).await,
                     // The connection was lost; `try_recv` reconnects on the next call.
-                    Ok(None) => catch_up(db, sender, last).await,
+                    Ok(None) => catch_up(db, follower, last).await,
                     Err(error) => {
                         if !db.get_postgres_connection_pool().is_closed() {
                             tracing::warn!(error = %error, "listening for changes failed; reconnecting");
@@ -142,26 +159,22 @@ async fn follow_postgres(
                         break;
                     }
                 },
-                () = tokio::time::sleep(POSTGRES_SAFETY_POLL) => catch_up(db, sender, last).await,
+                () = tokio::time::sleep(POSTGRES_SAFETY_POLL) => catch_up(db, follower, last).await,
             }
         }
     }
 }
 
 /// Sends every change recorded in the log after `last`.
-async fn catch_up(
-    db: &DatabaseConnection,
-    sender: &broadcast::Sender<Arc<Change>>,
-    last: &mut i64,
-) {
-    if let Err(error) = try_catch_up(db, sender, last).await {
+async fn catch_up(db: &DatabaseConnection, follower: &Follower, last: &mut i64) {
+    if let Err(error) = try_catch_up(db, follower, last).await {
         tracing::debug!(error = %error, "the live feed could not read the log; will retry");
     }
 }
 
 async fn try_catch_up(
     db: &DatabaseConnection,
-    sender: &broadcast::Sender<Arc<Change>>,
+    follower: &Follower,
     last: &mut i64,
 ) -> Result<(), ApiError> {
     loop {
@@ -176,6 +189,7 @@ async fn try_catch_up(
         }
         for entry in entries {
             *last = entry.sequence;
+            follower.head.store(entry.sequence, Ordering::Release);
             let kind = match entry.action.as_str() {
                 "observation.record" => ChangeKind::Recorded,
                 "observation.correct" => ChangeKind::Corrected,
@@ -201,7 +215,7 @@ async fn try_catch_up(
                 continue;
             };
             // No subscribers is not an error: the change is simply not needed.
-            let _ = sender.send(Arc::new(Change {
+            let _ = follower.sender.send(Arc::new(Change {
                 sequence: entry.sequence,
                 kind,
                 observation,
