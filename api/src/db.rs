@@ -12,6 +12,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     options
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        // A ping on every checkout doubles the round trips of a small query; a connection idle
+        // long enough to have been dropped is still checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {

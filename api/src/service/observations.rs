@@ -10,10 +10,10 @@ use std::ops::Bound;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{metric, observation, observation_revision};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SelectTwo,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo,
 };
 
 use super::catalog;
@@ -243,6 +243,9 @@ pub async fn latest_in_series(
 }
 
 /// The latest current national reading of each metric observed up to `until`.
+///
+/// One statement however long the series: for each metric, a correlated subquery walks its
+/// series index backwards to the newest reading, and only those rows are read.
 pub async fn latest_of_metrics(
     db: &DatabaseConnection,
     metric_ids: &[i32],
@@ -255,19 +258,35 @@ pub async fn latest_of_metrics(
         Bound::Excluded(instant) => observed_at.lt(instant),
         Bound::Unbounded => observed_at.is_not_null(),
     };
-    // Newest first, so the first row seen for a metric is its latest.
-    let query = current(as_of)
-        .filter(observation::Column::MetricId.is_in(metric_ids.iter().copied()))
+    let each = Alias::new("each_metric");
+    let newest_of_the_metric = current(as_of)
+        .select_only()
+        .column(observation::Column::Id)
+        .filter(
+            Expr::col((observation::Entity, observation::Column::MetricId))
+                .equals((each.clone(), metric::Column::Id)),
+        )
         .filter(of_series(None))
         .filter(observation::Column::Synthetic.eq(false))
         .filter(until)
         .order_by_desc(observation::Column::ObservedAt)
-        .order_by_desc(observation::Column::Id);
-    let mut latest = HashMap::new();
-    for row in fetch(db, query).await? {
-        latest.entry(row.observation.metric_id).or_insert(row);
-    }
-    Ok(latest)
+        .order_by_desc(observation::Column::Id)
+        .limit(1)
+        .into_query();
+    let newest_of_each = Query::select()
+        .expr(Expr::SubQuery(
+            None,
+            Box::new(newest_of_the_metric.into_sub_query_statement()),
+        ))
+        .from_as(metric::Entity, each.clone())
+        .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
+        .to_owned();
+    let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
+    Ok(fetch(db, query)
+        .await?
+        .into_iter()
+        .map(|row| (row.observation.metric_id, row))
+        .collect())
 }
 
 /// One observation with its latest revision, a retraction included (`retracted` says so);

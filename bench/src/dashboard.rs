@@ -1,0 +1,229 @@
+//! The queries a dashboard sends, each beside hand-written SQL that computes the same answer.
+//! Before timing, both are run once and their answers compared, so that the SQL is not faster
+//! for computing less.
+
+use anyhow::{bail, ensure, Context};
+use rust_decimal::Decimal;
+use sea_orm::sqlx::{PgPool, Row};
+use serde_json::{json, Value};
+
+/// One agency's series of synthetic daily readings, the heaviest kind a dashboard charts.
+pub const AGENCY: &str = "demo-unit-0001";
+
+pub struct Pair {
+    pub name: &'static str,
+    pub graphql: String,
+    pub sql: &'static str,
+    /// The answer as comparable text rows, from the GraphQL response.
+    pub from_graphql: fn(&Value) -> Vec<String>,
+}
+
+/// A decimal as both sides should print it: no trailing zeros.
+fn canonical(text: &str) -> String {
+    text.parse::<Decimal>()
+        .map(|d| d.normalize().to_string())
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+fn field<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(value, |v, key| &v[*key])
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => canonical(s),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+pub fn pairs() -> Vec<Pair> {
+    vec![
+        Pair {
+            name: "latest page (20 newest observations)",
+            graphql: r#"{ observations(last: 20, filter: {includeSynthetic: true}) {
+                edges { node { id observedAt value qualifier } } } }"#
+                .to_owned(),
+            sql: LATEST_PAGE,
+            from_graphql: |data| {
+                data["observations"]["edges"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|edge| {
+                        let node = &edge["node"];
+                        format!("{} {}", text(&node["id"]), text(&node["value"]))
+                    })
+                    .collect()
+            },
+        },
+        Pair {
+            name: "month buckets over 3 years, one series per platform",
+            graphql: format!(
+                r#"{{ documents: timeSeries(metric: "document-exchange-axis.documents-exchanged",
+                    agency: "{AGENCY}", includeSynthetic: true, from: "2019-01-01", to: "2021-12-31",
+                    bucket: MONTH) {{ points {{ label value change }} }}
+                  dossiers: timeSeries(metric: "public-service-portal.dossiers-filed-online",
+                    agency: "{AGENCY}", includeSynthetic: true, from: "2019-01-01", to: "2021-12-31",
+                    bucket: MONTH) {{ points {{ label value change }} }} }}"#
+            ),
+            sql: MONTH_SERIES,
+            from_graphql: |data| {
+                ["documents", "dossiers"]
+                    .iter()
+                    .flat_map(|alias| {
+                        data[*alias]["points"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|point| !point["value"].is_null())
+                            .map(move |point| {
+                                format!(
+                                    "{alias} {} {} {}",
+                                    text(&point["label"]),
+                                    text(&point["value"]),
+                                    text(&point["change"])
+                                )
+                            })
+                    })
+                    .collect()
+            },
+        },
+        Pair {
+            name: "latest value per platform (savings comparison)",
+            graphql: "{ savingsComparison { entries { rank platform { code } value } total } }"
+                .to_owned(),
+            sql: SAVINGS,
+            from_graphql: |data| {
+                data["savingsComparison"]["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|entry| {
+                        format!(
+                            "{} {}",
+                            text(field(entry, &["platform", "code"])),
+                            text(&entry["value"])
+                        )
+                    })
+                    .collect()
+            },
+        },
+        Pair {
+            name: "3-level nested (platforms, metrics, latest reading and its source)",
+            graphql: "{ platforms { code operator { code } metrics { code latest { value source { code } } } } }"
+                .to_owned(),
+            sql: NESTED,
+            from_graphql: |data| {
+                data["platforms"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|platform| {
+                        let operator = text(field(platform, &["operator", "code"]));
+                        let platform_code = text(&platform["code"]);
+                        platform["metrics"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(move |metric| {
+                                format!(
+                                    "{platform_code} {operator} {} {} {}",
+                                    text(&metric["code"]),
+                                    text(field(metric, &["latest", "value"])),
+                                    text(field(metric, &["latest", "source", "code"]))
+                                )
+                            })
+                    })
+                    .collect()
+            },
+        },
+    ]
+}
+
+// The newest page, returned oldest first as Relay's `last` does.
+const LATEST_PAGE: &str = "SELECT answer FROM ( \
+       SELECT o.id::text || ' ' || r.value::text AS answer, o.observed_at, o.id \
+       FROM observation o JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       ORDER BY o.observed_at DESC, o.id DESC LIMIT 20) page \
+     ORDER BY observed_at, id";
+
+// The last reading of each local month, and its change from the month before.
+const MONTH_SERIES: &str = "WITH readings AS ( \
+       SELECT CASE m.code WHEN 'document-exchange-axis.documents-exchanged' THEN 'documents' \
+              ELSE 'dossiers' END AS alias, \
+              date_trunc('month', o.observed_at AT TIME ZONE 'Asia/Ho_Chi_Minh') AS bucket, \
+              o.observed_at, o.id, r.value \
+       FROM observation o JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       JOIN metric m ON m.id = o.metric_id JOIN agency a ON a.id = o.agency_id \
+       WHERE m.code IN ('document-exchange-axis.documents-exchanged', \
+                        'public-service-portal.dossiers-filed-online') \
+         AND a.code = 'demo-unit-0001' \
+         AND o.observed_at >= TIMESTAMPTZ '2019-01-01 00:00+07' \
+         AND o.observed_at < TIMESTAMPTZ '2022-01-01 00:00+07'), \
+     monthly AS ( \
+       SELECT DISTINCT ON (alias, bucket) alias, bucket, value FROM readings \
+       ORDER BY alias, bucket, observed_at DESC, id DESC) \
+     SELECT alias || ' ' || to_char(bucket, 'YYYY-MM') || ' ' || value::text || ' ' || \
+            COALESCE((value - lag(value) OVER (PARTITION BY alias ORDER BY bucket))::text, '-') \
+            AS answer \
+     FROM monthly ORDER BY alias, bucket";
+
+// Each platform's latest national, reported yearly savings estimate, largest first.
+const SAVINGS: &str = "SELECT p.code || ' ' || latest.value::text AS answer \
+     FROM platform p JOIN metric m ON m.platform_id = p.id AND m.kind = 'annual_rate' AND m.unit = 'vnd' \
+     JOIN LATERAL ( \
+       SELECT r.value * CASE m.scale WHEN 'one' THEN 1 WHEN 'thousand' THEN 1000 \
+              WHEN 'million' THEN 1000000 ELSE 1000000000 END / 1000000000 AS value \
+       FROM observation o JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       WHERE o.metric_id = m.id AND o.agency_id IS NULL AND NOT o.synthetic \
+         AND o.observed_at <= now() \
+       ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) latest ON true \
+     ORDER BY latest.value DESC, p.code";
+
+const NESTED: &str = "SELECT p.code || ' ' || operator.code || ' ' || m.code || ' ' || \
+            COALESCE(latest.value::text, '-') || ' ' || COALESCE(latest.source, '-') AS answer \
+     FROM platform p JOIN agency operator ON operator.id = p.operator_agency_id \
+     JOIN metric m ON m.platform_id = p.id \
+     LEFT JOIN LATERAL ( \
+       SELECT r.value, s.code AS source \
+       FROM observation o JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       JOIN source s ON s.id = r.source_id \
+       WHERE o.metric_id = m.id AND o.agency_id IS NULL AND NOT o.synthetic \
+       ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) latest ON true \
+     ORDER BY p.id, m.id";
+
+pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow::Result<Value> {
+    let response = client
+        .post(url)
+        .json(&json!({ "query": query }))
+        .send()
+        .await?;
+    ensure!(response.status().is_success(), "HTTP {}", response.status());
+    let body: Value = response.json().await?;
+    if let Some(errors) = body.get("errors") {
+        bail!("GraphQL errors: {errors}");
+    }
+    Ok(body["data"].clone())
+}
+
+pub async fn sql(pool: &PgPool, sql: &'static str) -> anyhow::Result<Vec<String>> {
+    let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<String, _>("answer")
+                .context("an answer column")
+        })
+        .collect()
+}
+
+/// The SQL answer with its decimals written the GraphQL way.
+pub fn canonical_rows(rows: Vec<String>) -> Vec<String> {
+    rows.into_iter()
+        .map(|row| row.split(' ').map(canonical).collect::<Vec<_>>().join(" "))
+        .collect()
+}

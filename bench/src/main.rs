@@ -1,0 +1,384 @@
+//! `egov-kpi-bench`: egov-kpi measured against its floors on one machine and one dataset, with
+//! the results written as Markdown. `bench/run.sh` prepares the data and the server and runs it.
+
+mod dashboard;
+mod floor;
+mod load;
+mod writes;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use clap::{Parser, Subcommand};
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::PgPool;
+
+use load::{millis, Stats};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every measurement against a running egov-kpi server and writes the report.
+    Run(RunArgs),
+    /// Sends one query from concurrent clients for a while and prints its latency and rate.
+    Load {
+        #[arg(long, default_value = "http://127.0.0.1:18790/graphql")]
+        url: String,
+        #[arg(long)]
+        query: String,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Serves a fixed payload from a minimal axum handler (started by `run`).
+    Floor {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        payload: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The egov-kpi server's GraphQL endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:18790/graphql")]
+    url: String,
+    /// The PostgreSQL database the server uses.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The server's process id, to read its peak memory.
+    #[arg(long)]
+    server_pid: u32,
+    /// A second server on the same database with the response cache turned off.
+    #[arg(long, default_value = "http://127.0.0.1:18792/graphql")]
+    uncached_url: String,
+    #[arg(long)]
+    uncached_pid: u32,
+    /// A reporter key for the write API.
+    #[arg(long)]
+    key: String,
+    /// The egov-kpi binary, for the import.
+    #[arg(long, default_value = "target/release/egov-kpi")]
+    egov_kpi: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds per measured operation.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Rows loaded by each of the write API, the import and COPY.
+    #[arg(long, default_value_t = 20_000)]
+    write_rows: usize,
+    /// Items per write API request.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    #[arg(long, default_value = "bench/RESULTS.md")]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Floor { port, payload } => {
+            floor::serve(port, std::fs::read_to_string(payload)?).await
+        }
+        Command::Run(args) => run(args).await,
+        Command::Load {
+            url,
+            query,
+            clients,
+            seconds,
+        } => {
+            let (client, url, query) = (reqwest::Client::new(), Arc::new(url), Arc::new(query));
+            dashboard::graphql(&client, &url, &query).await?;
+            let stats = load::run(clients, Duration::from_secs(seconds), move || {
+                let (c, u, q) = (client.clone(), url.clone(), query.clone());
+                async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+            })
+            .await;
+            println!(
+                "clients | p50 | p95 | p99 | req/s | errors\n{}",
+                row(&stats)
+            );
+            Ok(())
+        }
+    }
+}
+
+fn row(stats: &Stats) -> String {
+    format!(
+        "{} | {} | {} | {} | {:.0} | {}",
+        stats.clients,
+        millis(stats.p50),
+        millis(stats.p95),
+        millis(stats.p99),
+        stats.throughput(),
+        stats.errors
+    )
+}
+
+async fn scalar(pool: &PgPool, sql: &'static str) -> anyhow::Result<i64> {
+    Ok(sea_orm::sqlx::query_scalar(sql).fetch_one(pool).await?)
+}
+
+fn peak_memory_mb(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kilobytes: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .context("VmHWM in /proc/PID/status")?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?;
+    Ok(kilobytes / 1024.0)
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(args.clients as u32 + 1)
+        .connect(&args.database_url)
+        .await?;
+    let client = reqwest::Client::new();
+    let duration = Duration::from_secs(args.seconds);
+    let mut report = String::new();
+    let mut verdicts = Vec::new();
+
+    let observations = scalar(&pool, "SELECT count(*) FROM observation").await?;
+    let synthetic = scalar(&pool, "SELECT count(*) FROM observation WHERE synthetic").await?;
+    let revisions = scalar(&pool, "SELECT count(*) FROM observation_revision").await?;
+    let agencies = scalar(&pool, "SELECT count(*) FROM agency").await?;
+    let version: String = sea_orm::sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&pool)
+        .await?;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    writeln!(
+        report,
+        "# egov-kpi benchmark\n\n\
+         Measured {} with `bench/run.sh` (release build). Machine: {cores} cores, PostgreSQL \
+         {version}; the load clients, the server and PostgreSQL share the cores.\n\n\
+         Data: {observations} observations ({synthetic} synthetic, from `egov-kpi demo-data`), \
+         {revisions} revisions, {agencies} agencies.\n\n\
+         Each operation runs for {} s from {} concurrent clients after a warm-up, each client \
+         sending its next request when the last is answered. Latencies in milliseconds.\n",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        args.seconds,
+        args.clients
+    )?;
+
+    writeln!(
+        report,
+        "## Dashboard queries: GraphQL over HTTP against hand-written SQL\n\n\
+         The SQL computes the same answer (checked before timing) and runs on a plain `sqlx` \
+         pool, with no HTTP, no JSON and no GraphQL. egov-kpi is measured twice: as deployed, \
+         where repeated queries are answered from the response cache until a write retires \
+         them (`cached`), and with that cache turned off, every request executed against the \
+         database (`cold`). Target: egov-kpi's p50 within 1.5× of the SQL's.\n\n\
+         | query | side | clients | p50 | p95 | p99 | req/s | errors |\n\
+         |---|---|---|---|---|---|---|---|"
+    )?;
+    let url = Arc::new(args.url.clone());
+    let uncached_url = Arc::new(args.uncached_url.clone());
+    for pair in dashboard::pairs() {
+        eprintln!("{}", pair.name);
+        let answer = dashboard::graphql(&client, &url, &pair.graphql).await?;
+        let from_graphql = (pair.from_graphql)(&answer);
+        let from_sql = dashboard::canonical_rows(dashboard::sql(&pool, pair.sql).await?);
+        ensure!(
+            !from_graphql.is_empty() && from_graphql == from_sql,
+            "{}: the SQL answers differently\n GraphQL: {from_graphql:?}\n SQL:     {from_sql:?}",
+            pair.name
+        );
+        let query = Arc::new(pair.graphql.clone());
+        let mut graphql = Vec::new();
+        for server in [&url, &uncached_url] {
+            let (c, u, q) = (client.clone(), server.clone(), query.clone());
+            graphql.push(
+                load::run(args.clients, duration, move || {
+                    let (c, u, q) = (c.clone(), u.clone(), q.clone());
+                    async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+                })
+                .await,
+            );
+        }
+        let (p, sql) = (pool.clone(), pair.sql);
+        let direct = load::run(args.clients, duration, move || {
+            let p = p.clone();
+            async move { dashboard::sql(&p, sql).await.map(drop) }
+        })
+        .await;
+        let ratio = |stats: &Stats| stats.p50.as_secs_f64() / direct.p50.as_secs_f64();
+        let (cached, cold) = (&graphql[0], &graphql[1]);
+        writeln!(
+            report,
+            "| {} | egov-kpi, cached | {} |",
+            pair.name,
+            row(cached)
+        )?;
+        writeln!(report, "| | egov-kpi, cold | {} |", row(cold))?;
+        writeln!(
+            report,
+            "| ({} rows) | SQL | {} |",
+            from_sql.len(),
+            row(&direct)
+        )?;
+        for (label, stats) in [("cached", cached), ("cold", cold)] {
+            verdicts.push(format!(
+                "{} ({label}): p50 {:.2}× the SQL's ({})",
+                pair.name,
+                ratio(stats),
+                if ratio(stats) <= 1.5 {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            ));
+        }
+    }
+
+    eprintln!("floor");
+    let simple = "{ platforms { code } }";
+    let payload = serde_json::json!({ "data": dashboard::graphql(&client, &url, simple).await? });
+    let work = std::env::temp_dir().join(format!("egov-kpi-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let payload_file = work.join("payload.json");
+    std::fs::write(&payload_file, payload.to_string())?;
+    let floor_port = 18791;
+    let mut floor = std::process::Command::new(std::env::current_exe()?)
+        .args(["floor", "--port", &floor_port.to_string(), "--payload"])
+        .arg(&payload_file)
+        .spawn()?;
+    let floor_url = Arc::new(format!("http://127.0.0.1:{floor_port}/graphql"));
+    for _ in 0..50 {
+        if dashboard::graphql(&client, &floor_url, simple)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let simple = Arc::new(simple.to_owned());
+    let (c, u, q) = (client.clone(), url.clone(), simple.clone());
+    let ours = load::run(args.clients, duration, move || {
+        let (c, u, q) = (c.clone(), u.clone(), q.clone());
+        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+    })
+    .await;
+    let (c, u, q) = (client.clone(), uncached_url.clone(), simple.clone());
+    let ours_cold = load::run(args.clients, duration, move || {
+        let (c, u, q) = (c.clone(), u.clone(), q.clone());
+        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+    })
+    .await;
+    let (c, u, q) = (client.clone(), floor_url.clone(), simple.clone());
+    let minimal = load::run(args.clients, duration, move || {
+        let (c, u, q) = (c.clone(), u.clone(), q.clone());
+        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+    })
+    .await;
+    let _ = floor.kill();
+    let _ = floor.wait();
+    let share = |stats: &Stats| stats.throughput() / minimal.throughput();
+    writeln!(
+        report,
+        "\n## A simple query against a minimal axum handler\n\n\
+         `{simple}` against an axum handler (own process) returning the same bytes. Target: \
+         egov-kpi at least half the handler's throughput.\n\n\
+         | server | clients | p50 | p95 | p99 | req/s | errors |\n|---|---|---|---|---|---|---|\n\
+         | egov-kpi, cached | {} |\n| egov-kpi, cold | {} |\n| minimal axum | {} |",
+        row(&ours),
+        row(&ours_cold),
+        row(&minimal)
+    )?;
+    for (label, stats) in [("cached", &ours), ("cold", &ours_cold)] {
+        verdicts.push(format!(
+            "simple query ({label}): {:.2} of the minimal handler's throughput ({})",
+            share(stats),
+            if share(stats) >= 0.5 {
+                "met"
+            } else {
+                "NOT met"
+            }
+        ));
+    }
+
+    eprintln!("writes");
+    let metric_id: i32 = sea_orm::sqlx::query_scalar("SELECT id FROM metric WHERE code = $1")
+        .bind(writes::METRIC)
+        .fetch_one(&pool)
+        .await?;
+    let source_id: i32 =
+        sea_orm::sqlx::query_scalar("SELECT id FROM source WHERE code = 'article-001'")
+            .fetch_one(&pool)
+            .await?;
+    let agency_id: i32 = sea_orm::sqlx::query_scalar("SELECT id FROM agency WHERE code = $1")
+        .bind(writes::AGENCY)
+        .fetch_one(&pool)
+        .await?;
+    let rows = args.write_rows;
+    let base = writes::first_free_instant(&pool).await?;
+    let api = writes::through_api(&client, &url, &args.key, base, rows, args.batch).await?;
+    let base = writes::first_free_instant(&pool).await?;
+    let import = writes::through_import(&args.egov_kpi, &args.database_url, &work, base, rows)?;
+    let base = writes::first_free_instant(&pool).await?;
+    let copy = writes::bare_copy(&pool, metric_id, agency_id, source_id, base, rows).await?;
+    let rate = |elapsed: Duration| rows as f64 / elapsed.as_secs_f64();
+    writeln!(
+        report,
+        "\n## Loading rows against a bare COPY\n\n\
+         {rows} rows each (one province's figure per minute). The write API and the import validate \
+         every row, store an observation and its first revision, and chain one audit entry per \
+         row; COPY fills an unindexed table with the same columns. Target: at least a third of \
+         COPY's rate.\n\n\
+         | path | seconds | rows/s | share of COPY |\n|---|---|---|---|\n\
+         | write API (`recordObservations`, {} per request) | {:.2} | {:.0} | {:.3} |\n\
+         | `egov-kpi import` (CSV) | {:.2} | {:.0} | {:.3} |\n\
+         | PostgreSQL `COPY` | {:.2} | {:.0} | 1 |",
+        args.batch,
+        api.as_secs_f64(),
+        rate(api),
+        rate(api) / rate(copy),
+        import.as_secs_f64(),
+        rate(import),
+        rate(import) / rate(copy),
+        copy.as_secs_f64(),
+        rate(copy),
+    )?;
+    for (path, elapsed) in [("write API", api), ("import", import)] {
+        let share = rate(elapsed) / rate(copy);
+        verdicts.push(format!(
+            "{path}: {share:.3} of COPY's rate ({})",
+            if share >= 1.0 / 3.0 { "met" } else { "NOT met" }
+        ));
+    }
+
+    let peak = peak_memory_mb(args.server_pid)?.max(peak_memory_mb(args.uncached_pid)?);
+    writeln!(
+        report,
+        "\n## Server memory\n\nPeak resident memory of the egov-kpi servers over the whole run \
+         (VmHWM, the larger of the two): {peak:.1} MB. Target: below 200 MB at 10M rows."
+    )?;
+    verdicts.push(format!(
+        "peak server memory {peak:.1} MB at {observations} observations ({})",
+        if peak < 200.0 { "met" } else { "NOT met" }
+    ));
+
+    writeln!(report, "\n## Verdicts\n")?;
+    for verdict in &verdicts {
+        writeln!(report, "- {verdict}")?;
+    }
+    std::fs::write(&args.out, &report)?;
+    std::fs::remove_dir_all(&work).ok();
+    println!("{report}");
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Loading rows three ways: through the GraphQL write API, through `egov-kpi import`, and by a
+//! bare PostgreSQL `COPY` into an unindexed table with the same columns (the floor).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sqlx::PgPool;
+use serde_json::{json, Value};
+
+/// A level metric (no counter rule, so rows at distinct instants are all valid) for one province:
+/// the national series the dashboard queries read stay as they were, run after run.
+pub const METRIC: &str = "public-service-portal.online-services";
+pub const AGENCY: &str = "ninh-binh";
+const SOURCE: &str = "article-001";
+
+/// The instants the rows describe: one minute apart from 1991 on, after any earlier run's.
+pub async fn first_free_instant(pool: &PgPool) -> anyhow::Result<DateTime<Utc>> {
+    let taken: i64 = sea_orm::sqlx::query_scalar(
+        "SELECT count(*) FROM observation o JOIN metric m ON m.id = o.metric_id \
+         JOIN agency a ON a.id = o.agency_id WHERE m.code = $1 AND a.code = $2",
+    )
+    .bind(METRIC)
+    .bind(AGENCY)
+    .fetch_one(pool)
+    .await?;
+    Ok("1991-01-01T00:00:00Z".parse::<DateTime<Utc>>()? + TimeDelta::minutes(taken))
+}
+
+fn instant(base: DateTime<Utc>, i: usize) -> String {
+    (base + TimeDelta::minutes(i as i64)).to_rfc3339()
+}
+
+/// Rows through `recordObservations`, `batch` items per request, one request at a time.
+pub async fn through_api(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    base: DateTime<Utc>,
+    rows: usize,
+    batch: usize,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    for first in (0..rows).step_by(batch) {
+        let items: Vec<Value> = (first..(first + batch).min(rows))
+            .map(|i| {
+                json!({
+                    "metric": METRIC,
+                    "agency": AGENCY,
+                    "observedAt": instant(base, i),
+                    "value": (1000 + i).to_string(),
+                    "source": SOURCE,
+                    "quote": "benchmark row",
+                })
+            })
+            .collect();
+        let response: Value = client
+            .post(url)
+            .bearer_auth(key)
+            .json(&json!({
+                "query": "mutation($items: [ObservationInput!]!) { recordObservations(input: $items) { checked } }",
+                "variables": { "items": items },
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(
+            response["errors"].is_null(),
+            "the write API refused a batch: {}",
+            response["errors"]
+        );
+    }
+    Ok(started.elapsed())
+}
+
+/// The same kind of rows as a CSV file through `egov-kpi import`.
+pub fn through_import(
+    binary: &Path,
+    database_url: &str,
+    work: &Path,
+    base: DateTime<Utc>,
+    rows: usize,
+) -> anyhow::Result<Duration> {
+    let file = work.join("bench-import.csv");
+    let mut csv = String::from("metric,agency,observed_at,value,source,quote\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{METRIC},{AGENCY},{},{},{SOURCE},benchmark row\n",
+            instant(base, i),
+            1000 + i
+        ));
+    }
+    std::fs::write(&file, csv)?;
+    let started = Instant::now();
+    let output = std::process::Command::new(binary)
+        .arg("import")
+        .arg(&file)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let elapsed = started.elapsed();
+    ensure!(
+        output.status.success(),
+        "the import failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(elapsed)
+}
+
+/// The floor: the same rows, the columns an observation and its revision hold, by `COPY` into
+/// a table without indexes, constraints or audit.
+pub async fn bare_copy(
+    pool: &PgPool,
+    metric_id: i32,
+    agency_id: i32,
+    source_id: i32,
+    base: DateTime<Utc>,
+    rows: usize,
+) -> anyhow::Result<Duration> {
+    let mut connection = pool.acquire().await?;
+    sea_orm::sqlx::query(
+        "CREATE TEMP TABLE bench_copy (metric_id int, agency_id int, observed_at timestamptz, \
+         period_start timestamptz, synthetic boolean, value numeric(21,6), qualifier varchar(16), \
+         denominator numeric(21,6), source_id int, quote text, note text, \
+         recorded_at timestamptz, recorded_by text)",
+    )
+    .execute(&mut *connection)
+    .await?;
+    let now = Utc::now().to_rfc3339();
+    let mut data = String::new();
+    for i in 0..rows {
+        data.push_str(&format!(
+            "{metric_id},{agency_id},{},,false,{},exact,,{source_id},benchmark row,,{now},bench\n",
+            instant(base, i),
+            1000 + i
+        ));
+    }
+    let started = Instant::now();
+    let mut copy = connection
+        .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT csv)")
+        .await?;
+    copy.send(data.as_bytes()).await?;
+    let copied = copy.finish().await?;
+    let elapsed = started.elapsed();
+    ensure!(copied as usize == rows, "COPY took {copied} of {rows} rows");
+    sea_orm::sqlx::query("DROP TABLE bench_copy")
+        .execute(&mut *connection)
+        .await?;
+    Ok(elapsed)
+}
