@@ -158,3 +158,63 @@ on_both_databases! {
         }
     }
 }
+
+on_both_databases! {
+    async fn a_chart_without_readings_reads_one_per_bucket_and_answers_the_same(app: TestApp) {
+        let generated = app.command(&["demo-data", "--rows", "2300", "--seed", "11"]);
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        let services = "public-service-portal.online-services";
+        app.store_reading(Reading::at(services, "2021-01-10T00:00:00+07:00", "2700")).await;
+        app.store_reading(Reading::at(services, "2021-01-20T00:00:00+07:00", "2800")).await;
+        app.store_reading(Reading::at(services, "2021-03-05T00:00:00+07:00", "2900")).await;
+        let query = |fields: &str| {
+            format!(
+                "query($metric: String!, $agency: String, $from: NaiveDate!, $to: NaiveDate!, $bucket: TimeBucket!) {{
+                   timeSeries(metric: $metric, agency: $agency, includeSynthetic: true, from: $from, to: $to, bucket: $bucket) {{
+                     points {{ label isEmpty value qualifier denominator change changeQualifier {fields} }} }} }}"
+            )
+        };
+        let cases = [
+            (DOCUMENTS, Some("demo-unit-0001"), "2019-01-01", "2021-12-31", "MONTH"),
+            (DOCUMENTS, Some("demo-unit-0001"), "2019-03-10", "2019-06-30", "WEEK"),
+            (DOCUMENTS, Some("demo-unit-0001"), "2020-12-20", "2021-01-10", "DAY"),
+            (DOCUMENTS, None, "2019-01-01", "2021-12-31", "QUARTER"),
+            (services, None, "2020-12-01", "2021-04-30", "MONTH"),
+            ("reporting-system.indicators-connected", None, "2019-01-01", "2021-12-31", "YEAR"),
+        ];
+        for (metric, agency, from, to, bucket) in cases {
+            let variables = json!({ "metric": metric, "agency": agency, "from": from, "to": to, "bucket": bucket });
+            let light = app.data(&query(""), variables.clone()).await;
+            let full = app.data(&query("observationCount"), variables).await;
+            let full_points: Vec<Value> = full["timeSeries"]["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|point| {
+                    let mut point = point.clone();
+                    point.as_object_mut().unwrap().remove("observationCount");
+                    point
+                })
+                .collect();
+            let light_points = light["timeSeries"]["points"].as_array().unwrap();
+            assert!(light_points.iter().any(|p| !p["value"].is_null()), "{metric} {bucket}: some values");
+            assert_eq!(light_points, &full_points, "{metric} {agency:?} {bucket}");
+        }
+
+        // The light answer really comes without the readings: values, but no rows behind them.
+        let request = api::service::series::SeriesRequest {
+            metric: DOCUMENTS.to_owned(),
+            agency: Some("demo-unit-0001".to_owned()),
+            include_synthetic: true,
+            from: "2019-01-01".parse().unwrap(),
+            to: "2019-12-31".parse().unwrap(),
+            bucket: api::service::series::TimeBucket::Month,
+            time_zone: chrono_tz::Asia::Ho_Chi_Minh,
+            now: chrono::Utc::now(),
+            as_of: None,
+            with_readings: false,
+        };
+        let light = api::service::series::time_series(&app.db, &request).await.unwrap();
+        assert!(light.points.iter().all(|p| p.value.is_some() && p.observations.is_empty()));
+    }
+}

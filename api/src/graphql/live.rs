@@ -194,6 +194,8 @@ impl LiveSubscription {
                         time_zone: zone,
                         now: Utc::now(),
                         as_of: None,
+                        // One bucket: its readings cost little and a subscriber may want them.
+                        with_readings: true,
                     };
                     let updated = series::time_series(&db, &request)
                         .await

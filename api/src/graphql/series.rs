@@ -74,7 +74,7 @@ impl Point {
 
     /// No reading falls in the bucket.
     async fn is_empty(&self) -> bool {
-        self.0.observations.is_empty()
+        self.0.value.is_none()
     }
 
     /// The bucket's exact value; null when it is empty.
@@ -152,6 +152,9 @@ impl SeriesQuery {
         as_of: Option<DateTime<Utc>>,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
+        let points = ctx.look_ahead().field("points");
+        let with_readings =
+            points.field("observations").exists() || points.field("observationCount").exists();
         let request = SeriesRequest {
             metric,
             agency,
@@ -162,6 +165,7 @@ impl SeriesQuery {
             time_zone,
             now: Utc::now(),
             as_of,
+            with_readings,
         };
         series::time_series(database(ctx)?, &request)
             .await

@@ -242,6 +242,55 @@ pub async fn latest_in_series(
     Ok(fetch(db, query).await?.pop())
 }
 
+/// For each boundary, the latest current reading of a series observed before it, in the order of
+/// the boundaries. One statement, planned once whatever the number of boundaries: the boundaries
+/// are a list of values, and one correlated subquery takes one index step back from each.
+pub async fn latest_before_each(
+    db: &DatabaseConnection,
+    series: Series,
+    boundaries: &[DateTime<Utc>],
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<Option<CurrentObservation>>, ApiError> {
+    if boundaries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed = Alias::new("boundaries");
+    // Both databases name the one column of a VALUES list `column1`.
+    let boundary = Expr::col((listed.clone(), Alias::new("column1")));
+    let newest_before = current(as_of)
+        .select_only()
+        .column(observation::Column::Id)
+        .filter(series.condition())
+        .filter(Expr::col((observation::Entity, observation::Column::ObservedAt)).lt(boundary))
+        .order_by_desc(observation::Column::ObservedAt)
+        .order_by_desc(observation::Column::Id)
+        .limit(1)
+        .into_query();
+    let newest_before_each = Query::select()
+        .expr(Expr::SubQuery(
+            None,
+            Box::new(newest_before.into_sub_query_statement()),
+        ))
+        .from_values(boundaries.iter().copied(), listed)
+        .to_owned();
+    let mut found = fetch(
+        db,
+        current(as_of).filter(observation::Column::Id.in_subquery(newest_before_each)),
+    )
+    .await?;
+    found.sort_by_key(|row| (row.observation.observed_at, row.observation.id));
+    Ok(boundaries
+        .iter()
+        .map(|&boundary| {
+            found
+                .iter()
+                .rev()
+                .find(|row| row.observation.observed_at < boundary)
+                .cloned()
+        })
+        .collect())
+}
+
 /// The latest current national reading of each metric observed up to `until`.
 ///
 /// One statement however long the series: for each metric, a correlated subquery walks its

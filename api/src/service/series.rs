@@ -95,6 +95,9 @@ pub struct SeriesRequest {
     pub now: DateTime<Utc>,
     /// Answer as the API did at this instant (it then also stands for `now`).
     pub as_of: Option<DateTime<Utc>>,
+    /// The readings behind each point are wanted. Without them, a series whose points are last
+    /// readings reads one reading per bucket instead of every reading in the range.
+    pub with_readings: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +114,7 @@ pub struct SeriesPoint {
     /// For a cumulative counter: the value minus the last reading before this bucket.
     pub change: Option<Decimal>,
     pub change_qualifier: Option<Qualifier>,
-    /// The readings that went into the bucket, oldest first.
+    /// The readings that went into the bucket, oldest first (when they were asked for).
     pub observations: Vec<CurrentObservation>,
 }
 
@@ -168,18 +171,7 @@ pub async fn time_series(
     let window_start = start_of_day(starts[0], zone);
     let window_end = start_of_day(window_end_date, zone);
 
-    // A flow ends after it starts: read one bucket further so that flows starting inside the
-    // window are all found.
-    let read_until = if metric.kind == MetricKind::Flow {
-        start_of_day(bucket.next(window_end_date), zone)
-    } else {
-        window_end
-    };
-    let readings =
-        observations::of_series_between(db, series, window_start, read_until, request.as_of)
-            .await?;
     let now = request.as_of.unwrap_or(request.now);
-
     let mut points: Vec<SeriesPoint> = starts
         .iter()
         .map(|&start| {
@@ -198,52 +190,83 @@ pub async fn time_series(
             }
         })
         .collect();
-    let index: HashMap<NaiveDate, usize> = starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| (start, i))
-        .collect();
 
-    for reading in readings {
-        let attributed_to = reading
-            .observation
-            .period_start
-            .unwrap_or(reading.observation.observed_at);
-        let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
-            continue;
-        };
-        if reading.observation.observed_at > points[i].end {
-            return Err(ApiError::bad_input(
-                "bucket",
-                format!(
-                    "a reading of {} covers {} to {}, more than one {:?} bucket: \
-                     choose a coarser bucket",
-                    metric.code, attributed_to, reading.observation.observed_at, bucket
-                ),
-            ));
+    // A counter's change in the first bucket is measured from the last reading before it.
+    let mut baseline = None;
+    if metric.kind != MetricKind::Flow && !request.with_readings {
+        let mut boundaries: Vec<DateTime<Utc>> = points.iter().map(|p| p.end).collect();
+        boundaries.push(window_start);
+        let mut latest =
+            observations::latest_before_each(db, series, &boundaries, request.as_of).await?;
+        baseline = latest.pop().flatten();
+        for (point, reading) in points.iter_mut().zip(latest) {
+            if let Some(reading) = reading.filter(|r| r.observation.observed_at >= point.start) {
+                take_value(point, &reading);
+            }
         }
-        points[i].observations.push(reading);
+    } else {
+        // A flow ends after it starts: read one bucket further so that flows starting inside
+        // the window are all found.
+        let read_until = if metric.kind == MetricKind::Flow {
+            start_of_day(bucket.next(window_end_date), zone)
+        } else {
+            window_end
+        };
+        let readings =
+            observations::of_series_between(db, series, window_start, read_until, request.as_of)
+                .await?;
+        let index: HashMap<NaiveDate, usize> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| (start, i))
+            .collect();
+        for reading in readings {
+            let attributed_to = reading
+                .observation
+                .period_start
+                .unwrap_or(reading.observation.observed_at);
+            let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
+                continue;
+            };
+            if reading.observation.observed_at > points[i].end {
+                return Err(ApiError::bad_input(
+                    "bucket",
+                    format!(
+                        "a reading of {} covers {} to {}, more than one {:?} bucket: \
+                         choose a coarser bucket",
+                        metric.code, attributed_to, reading.observation.observed_at, bucket
+                    ),
+                ));
+            }
+            points[i].observations.push(reading);
+        }
+        match metric.kind {
+            MetricKind::Flow => points.iter_mut().for_each(sum_flows),
+            _ => {
+                for point in &mut points {
+                    if let Some(last) = point.observations.last().cloned() {
+                        take_value(point, &last);
+                    }
+                }
+                if metric.kind == MetricKind::Cumulative {
+                    baseline =
+                        observations::latest_in_series(db, series, window_start, request.as_of)
+                            .await?;
+                }
+            }
+        }
     }
 
-    match metric.kind {
-        MetricKind::Flow => points.iter_mut().for_each(sum_flows),
-        MetricKind::Level | MetricKind::AnnualRate | MetricKind::Ratio => {
-            points.iter_mut().for_each(take_last)
-        }
-        MetricKind::Cumulative => {
-            let baseline =
-                observations::latest_in_series(db, series, window_start, request.as_of).await?;
-            let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
-            for point in &mut points {
-                take_last(point);
-                if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
-                    if let Some((before, before_qualifier)) = previous {
-                        point.change = Some(value - before);
-                        point.change_qualifier =
-                            Some(combined([qualifier, before_qualifier].into_iter()));
-                    }
-                    previous = Some((value, qualifier));
+    if metric.kind == MetricKind::Cumulative {
+        let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
+        for point in &mut points {
+            if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
+                if let Some((before, before_qualifier)) = previous {
+                    point.change = Some(value - before);
+                    point.change_qualifier =
+                        Some(combined([qualifier, before_qualifier].into_iter()));
                 }
+                previous = Some((value, qualifier));
             }
         }
     }
@@ -256,12 +279,11 @@ pub async fn time_series(
     })
 }
 
-fn take_last(point: &mut SeriesPoint) {
-    if let Some(last) = point.observations.last() {
-        point.value = Some(last.revision.value);
-        point.qualifier = Some(last.revision.qualifier);
-        point.denominator = last.revision.denominator;
-    }
+/// A point whose value is one reading's: the last of its bucket.
+fn take_value(point: &mut SeriesPoint, reading: &CurrentObservation) {
+    point.value = Some(reading.revision.value);
+    point.qualifier = Some(reading.revision.qualifier);
+    point.denominator = reading.revision.denominator;
 }
 
 fn sum_flows(point: &mut SeriesPoint) {
