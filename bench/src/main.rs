@@ -130,6 +130,63 @@ async fn scalar(pool: &PgPool, sql: &'static str) -> anyhow::Result<i64> {
     Ok(sea_orm::sqlx::query_scalar(sql).fetch_one(pool).await?)
 }
 
+/// CPU seconds a process has used (user and system), from /proc (in USER_HZ ticks of 1/100 s).
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: count fields after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used so far by every PostgreSQL process on the machine.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| name.trim() == "postgres")
+        })
+        .map(|pid| cpu_seconds(&pid))
+        .sum()
+}
+
+/// Where a run's CPU went, per request: (the process serving it, PostgreSQL), in ms.
+struct CpuPerRequest(f64, f64);
+
+impl CpuPerRequest {
+    async fn measure<F: std::future::Future<Output = Stats>>(pid: &str, run: F) -> (Stats, Self) {
+        let (process, postgres) = (cpu_seconds(pid), postgres_cpu_seconds());
+        let stats = run.await;
+        let requests = stats.requests.max(1) as f64;
+        let cpu = Self(
+            (cpu_seconds(pid) - process) * 1000.0 / requests,
+            (postgres_cpu_seconds() - postgres) * 1000.0 / requests,
+        );
+        (stats, cpu)
+    }
+
+    fn cells(&self) -> String {
+        format!("{:.3} | {:.3}", self.0, self.1)
+    }
+}
+
 fn peak_memory_mb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kilobytes: f64 = status
@@ -183,8 +240,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
          where repeated queries are answered from the response cache until a write retires \
          them (`cached`), and with that cache turned off, every request executed against the \
          database (`cold`). Target: egov-kpi's p50 within 1.5× of the SQL's.\n\n\
-         | query | side | clients | p50 | p95 | p99 | req/s | errors |\n\
-         |---|---|---|---|---|---|---|---|"
+         The last two columns say where the time went: CPU per request of the process that \
+         answered (the egov-kpi server; for SQL, the benchmark's own client) and of PostgreSQL.\n\n\
+         | query | side | clients | p50 | p95 | p99 | req/s | errors | CPU ms/req | PostgreSQL CPU ms/req |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     )?;
     let url = Arc::new(args.url.clone());
     let uncached_url = Arc::new(args.uncached_url.clone());
@@ -200,37 +259,40 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
         let query = Arc::new(pair.graphql.clone());
         let mut graphql = Vec::new();
-        for server in [&url, &uncached_url] {
+        for (server, pid) in [(&url, args.server_pid), (&uncached_url, args.uncached_pid)] {
             let (c, u, q) = (client.clone(), server.clone(), query.clone());
-            graphql.push(
-                load::run(args.clients, duration, move || {
-                    let (c, u, q) = (c.clone(), u.clone(), q.clone());
-                    async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-                })
-                .await,
-            );
+            let run = load::run(args.clients, duration, move || {
+                let (c, u, q) = (c.clone(), u.clone(), q.clone());
+                async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
+            });
+            graphql.push(CpuPerRequest::measure(&pid.to_string(), run).await);
         }
         let (p, sql) = (pool.clone(), pair.sql);
-        let direct = load::run(args.clients, duration, move || {
+        let run = load::run(args.clients, duration, move || {
             let p = p.clone();
             async move { dashboard::sql(&p, sql).await.map(drop) }
-        })
-        .await;
+        });
+        let (direct, direct_cpu) = CpuPerRequest::measure("self", run).await;
         let ratio = |stats: &Stats| stats.p50.as_secs_f64() / direct.p50.as_secs_f64();
-        let (cached, cold) = (&graphql[0], &graphql[1]);
-        writeln!(
-            report,
-            "| {} | egov-kpi, cached | {} |",
-            pair.name,
-            row(cached)
-        )?;
-        writeln!(report, "| | egov-kpi, cold | {} |", row(cold))?;
-        writeln!(
-            report,
-            "| ({} rows) | SQL | {} |",
-            from_sql.len(),
-            row(&direct)
-        )?;
+        let ((cached, cached_cpu), (cold, cold_cpu)) = (&graphql[0], &graphql[1]);
+        let lines = [
+            (pair.name.to_owned(), "egov-kpi, cached", cached, cached_cpu),
+            (String::new(), "egov-kpi, cold", cold, cold_cpu),
+            (
+                format!("({} rows)", from_sql.len()),
+                "SQL",
+                &direct,
+                &direct_cpu,
+            ),
+        ];
+        for (name, side, stats, cpu) in lines {
+            writeln!(
+                report,
+                "| {name} | {side} | {} | {} |",
+                row(stats),
+                cpu.cells()
+            )?;
+        }
         for (label, stats) in [("cached", cached), ("cold", cold)] {
             verdicts.push(format!(
                 "{} ({label}): p50 {:.2}× the SQL's ({})",

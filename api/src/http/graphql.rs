@@ -222,20 +222,22 @@ pub async fn execute(
         }
     };
     let cache = &state.response_cache;
-    let cache_key = ResponseCache::key(&[
-        method.as_str().as_bytes(),
-        parts.uri.query().unwrap_or_default().as_bytes(),
-        format!("{:?}/{:?}", caller.principal.key_id, caller.principal.role).as_bytes(),
-        media.content_type().as_bytes(),
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .map_or(&b""[..], HeaderValue::as_bytes),
-        &body,
-    ]);
+    let cache_key = cache.enabled().then(|| {
+        ResponseCache::key(&[
+            method.as_str().as_bytes(),
+            parts.uri.query().unwrap_or_default().as_bytes(),
+            format!("{:?}/{:?}", caller.principal.key_id, caller.principal.role).as_bytes(),
+            media.content_type().as_bytes(),
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .map_or(&b""[..], HeaderValue::as_bytes),
+            &body,
+        ])
+    });
     // Read before executing: a change committed meanwhile retires what this request computes.
     let version = cache.version(state.feed.head());
-    if cache.enabled() {
-        if let Some(answer) = cache.get(&cache_key, version) {
+    if let Some(key) = &cache_key {
+        if let Some(answer) = cache.get(key, version) {
             state
                 .metrics
                 .record(&answer.operation, started.elapsed(), &[]);
@@ -370,9 +372,9 @@ pub async fn execute(
     let (status, body) = encode(&answer, media, request_error);
     let single_query = matches!(answer, BatchResponse::Single(_))
         && inspected.first().and_then(|operation| operation.kind) == Some(OperationType::Query);
-    if single_query && codes.is_empty() {
+    if let Some(key) = cache_key.filter(|_| single_query && codes.is_empty()) {
         cache.put(
-            cache_key,
+            key,
             version,
             Answer {
                 status,
