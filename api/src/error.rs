@@ -89,8 +89,29 @@ impl From<Arc<DbErr>> for ApiError {
     fn from(error: Arc<DbErr>) -> Self {
         match error.as_ref() {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(error),
+            DbErr::Exec(cause) | DbErr::Query(cause) if connection_lost(cause) => {
+                Self::Unavailable(error)
+            }
             _ => Self::Database(error),
         }
+    }
+}
+
+/// A statement failed because the connection under it broke (the database went away while the
+/// connection sat in the pool), not because of the statement.
+fn connection_lost(cause: &sea_orm::RuntimeErr) -> bool {
+    use sea_orm::sqlx::Error;
+    let sea_orm::RuntimeErr::SqlxError(error) = cause else {
+        return false;
+    };
+    match error.as_ref() {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (the server is shutting down or
+        // starting up), as PostgreSQL tells connected clients when it stops.
+        Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
     }
 }
 

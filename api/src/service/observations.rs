@@ -242,6 +242,19 @@ pub async fn latest_in_series(
     Ok(fetch(db, query).await?.pop())
 }
 
+/// The id of the newest observation a query finds, as a scalar subquery (null if none): one step
+/// back along a time index.
+fn newest_id(query: Joined) -> Expr {
+    let newest = query
+        .select_only()
+        .column(observation::Column::Id)
+        .order_by_desc(observation::Column::ObservedAt)
+        .order_by_desc(observation::Column::Id)
+        .limit(1)
+        .into_query();
+    Expr::SubQuery(None, Box::new(newest.into_sub_query_statement()))
+}
+
 /// For each boundary, the latest current reading of a series observed before it, in the order of
 /// the boundaries. One statement, planned once whatever the number of boundaries: the boundaries
 /// are a list of values, and one correlated subquery takes one index step back from each.
@@ -257,20 +270,10 @@ pub async fn latest_before_each(
     let listed = Alias::new("boundaries");
     // Both databases name the one column of a VALUES list `column1`.
     let boundary = Expr::col((listed.clone(), Alias::new("column1")));
-    let newest_before = current(as_of)
-        .select_only()
-        .column(observation::Column::Id)
-        .filter(series.condition())
-        .filter(Expr::col((observation::Entity, observation::Column::ObservedAt)).lt(boundary))
-        .order_by_desc(observation::Column::ObservedAt)
-        .order_by_desc(observation::Column::Id)
-        .limit(1)
-        .into_query();
     let newest_before_each = Query::select()
-        .expr(Expr::SubQuery(
-            None,
-            Box::new(newest_before.into_sub_query_statement()),
-        ))
+        .expr(newest_id(current(as_of).filter(series.condition()).filter(
+            Expr::col((observation::Entity, observation::Column::ObservedAt)).lt(boundary),
+        )))
         .from_values(boundaries.iter().copied(), listed)
         .to_owned();
     let mut found = fetch(
@@ -309,24 +312,15 @@ pub async fn latest_of_metrics(
     };
     let each = Alias::new("each_metric");
     let newest_of_the_metric = current(as_of)
-        .select_only()
-        .column(observation::Column::Id)
         .filter(
             Expr::col((observation::Entity, observation::Column::MetricId))
                 .equals((each.clone(), metric::Column::Id)),
         )
         .filter(of_series(None))
         .filter(observation::Column::Synthetic.eq(false))
-        .filter(until)
-        .order_by_desc(observation::Column::ObservedAt)
-        .order_by_desc(observation::Column::Id)
-        .limit(1)
-        .into_query();
+        .filter(until);
     let newest_of_each = Query::select()
-        .expr(Expr::SubQuery(
-            None,
-            Box::new(newest_of_the_metric.into_sub_query_statement()),
-        ))
+        .expr(newest_id(newest_of_the_metric))
         .from_as(metric::Entity, each.clone())
         .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
         .to_owned();
