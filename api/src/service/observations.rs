@@ -400,33 +400,43 @@ impl SeriesInstant {
 }
 
 /// The observations already recorded at any of these places, by place: one query per series
-/// and thousand instants, however many there are.
+/// and thousand instants, however many there are. Each query reads the time range its instants
+/// span and keeps the places asked for: a list of a thousand instants would be compared with
+/// every reading of the series instead of guiding the index.
 pub async fn existing(
     db: &impl ConnectionTrait,
     places: impl Iterator<Item = (i32, Option<i32>, DateTime<Utc>)>,
 ) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
     let mut by_series: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+    let mut wanted = std::collections::HashSet::new();
     for (metric_id, agency_id, observed_at) in places {
         by_series
             .entry((metric_id, agency_id))
             .or_default()
             .push(observed_at);
+        wanted.insert(SeriesInstant::new(metric_id, agency_id, observed_at));
     }
     let mut found = HashMap::new();
-    for ((metric_id, agency_id), instants) in by_series {
+    for ((metric_id, agency_id), mut instants) in by_series {
+        instants.sort_unstable();
         for chunk in instants.chunks(super::ROWS_PER_STATEMENT) {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
             let rows = observation::Entity::find()
                 .filter(observation::Column::MetricId.eq(metric_id))
                 .filter(of_series(agency_id))
-                .filter(observation::Column::ObservedAt.is_in(chunk.iter().copied()))
+                .filter(observation::Column::ObservedAt.gte(first.trunc_subsecs(6)))
+                .filter(observation::Column::ObservedAt.lte(last))
                 .all(db)
                 .await?;
-            found.extend(rows.into_iter().map(|row| {
-                (
-                    SeriesInstant::new(row.metric_id, row.agency_id, row.observed_at),
-                    row.id,
-                )
-            }));
+            found.extend(
+                rows.into_iter()
+                    .map(|row| {
+                        let place =
+                            SeriesInstant::new(row.metric_id, row.agency_id, row.observed_at);
+                        (place, row.id)
+                    })
+                    .filter(|(place, _)| wanted.contains(place)),
+            );
         }
     }
     Ok(found)
