@@ -39,6 +39,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Pages and counts of one agency's figures, across its metrics.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_observation_agency_time")
+                    .table(Observation::Table)
+                    .col(Observation::AgencyId)
+                    .col(Observation::ObservedAt)
+                    .col(Observation::Id)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -55,6 +67,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for name in [
             "idx_observation_synthetic_time",
+            "idx_observation_agency_time",
             "idx_observation_series_time",
         ] {
             manager
