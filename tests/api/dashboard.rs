@@ -273,7 +273,8 @@ impl Drop for Browser {
 
 #[tokio::test]
 async fn the_open_dashboard_shows_a_new_figure_as_soon_as_it_is_recorded() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    // As deployed: the page's queries are answered from the response cache until the write.
+    let app = TestApp::spawn_with_cache(Backend::Sqlite).await;
     let mut browser = Browser::open(&format!("{}/dashboard?lang=en", app.address)).await;
     assert!(
         browser
