@@ -2,10 +2,16 @@
 //! Before timing, both are run once and their answers compared, so that the SQL is not faster
 //! for computing less.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{bail, ensure, Context};
 use rust_decimal::Decimal;
 use sea_orm::sqlx::{PgPool, Row};
 use serde_json::{json, Value};
+
+use crate::load::{self, Stats};
 
 /// One agency's series of synthetic daily readings, the heaviest kind a dashboard charts.
 pub const AGENCY: &str = "demo-unit-0001";
@@ -209,6 +215,25 @@ pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow
         bail!("GraphQL errors: {errors}");
     }
     Ok(body["data"].clone())
+}
+
+/// `query` sent from `clients` concurrent loops for `duration`, as dashboards would send it.
+pub fn graphql_load(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    clients: usize,
+    duration: Duration,
+) -> impl Future<Output = Stats> {
+    let (client, url, query) = (
+        client.clone(),
+        Arc::new(url.to_owned()),
+        Arc::new(query.to_owned()),
+    );
+    load::run(clients, duration, move || {
+        let (client, url, query) = (client.clone(), url.clone(), query.clone());
+        async move { graphql(&client, &url, &query).await.map(drop) }
+    })
 }
 
 pub async fn sql(pool: &PgPool, sql: &'static str) -> anyhow::Result<Vec<String>> {

@@ -8,7 +8,6 @@ mod writes;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
@@ -98,13 +97,10 @@ async fn main() -> anyhow::Result<()> {
             clients,
             seconds,
         } => {
-            let (client, url, query) = (reqwest::Client::new(), Arc::new(url), Arc::new(query));
+            let client = reqwest::Client::new();
             dashboard::graphql(&client, &url, &query).await?;
-            let stats = load::run(clients, Duration::from_secs(seconds), move || {
-                let (c, u, q) = (client.clone(), url.clone(), query.clone());
-                async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-            })
-            .await;
+            let duration = Duration::from_secs(seconds);
+            let stats = dashboard::graphql_load(&client, &url, &query, clients, duration).await;
             println!(
                 "clients | p50 | p95 | p99 | req/s | errors\n{}",
                 row(&stats)
@@ -245,8 +241,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
          | query | side | clients | p50 | p95 | p99 | req/s | errors | CPU ms/req | PostgreSQL CPU ms/req |\n\
          |---|---|---|---|---|---|---|---|---|---|"
     )?;
-    let url = Arc::new(args.url.clone());
-    let uncached_url = Arc::new(args.uncached_url.clone());
+    let url = args.url.clone();
+    let uncached_url = args.uncached_url.clone();
     for pair in dashboard::pairs() {
         eprintln!("{}", pair.name);
         let answer = dashboard::graphql(&client, &url, &pair.graphql).await?;
@@ -257,14 +253,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "{}: the SQL answers differently\n GraphQL: {from_graphql:?}\n SQL:     {from_sql:?}",
             pair.name
         );
-        let query = Arc::new(pair.graphql.clone());
         let mut graphql = Vec::new();
         for (server, pid) in [(&url, args.server_pid), (&uncached_url, args.uncached_pid)] {
-            let (c, u, q) = (client.clone(), server.clone(), query.clone());
-            let run = load::run(args.clients, duration, move || {
-                let (c, u, q) = (c.clone(), u.clone(), q.clone());
-                async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-            });
+            let run =
+                dashboard::graphql_load(&client, server, &pair.graphql, args.clients, duration);
             graphql.push(CpuPerRequest::measure(&pid.to_string(), run).await);
         }
         let (p, sql) = (pool.clone(), pair.sql);
@@ -319,7 +311,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .args(["floor", "--port", &floor_port.to_string(), "--payload"])
         .arg(&payload_file)
         .spawn()?;
-    let floor_url = Arc::new(format!("http://127.0.0.1:{floor_port}/graphql"));
+    let floor_url = format!("http://127.0.0.1:{floor_port}/graphql");
     for _ in 0..50 {
         if dashboard::graphql(&client, &floor_url, simple)
             .await
@@ -329,25 +321,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let simple = Arc::new(simple.to_owned());
-    let (c, u, q) = (client.clone(), url.clone(), simple.clone());
-    let ours = load::run(args.clients, duration, move || {
-        let (c, u, q) = (c.clone(), u.clone(), q.clone());
-        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-    })
-    .await;
-    let (c, u, q) = (client.clone(), uncached_url.clone(), simple.clone());
-    let ours_cold = load::run(args.clients, duration, move || {
-        let (c, u, q) = (c.clone(), u.clone(), q.clone());
-        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-    })
-    .await;
-    let (c, u, q) = (client.clone(), floor_url.clone(), simple.clone());
-    let minimal = load::run(args.clients, duration, move || {
-        let (c, u, q) = (c.clone(), u.clone(), q.clone());
-        async move { dashboard::graphql(&c, &u, &q).await.map(drop) }
-    })
-    .await;
+    let simple_load =
+        |server: &str| dashboard::graphql_load(&client, server, simple, args.clients, duration);
+    let ours = simple_load(&url).await;
+    let ours_cold = simple_load(&uncached_url).await;
+    let minimal = simple_load(&floor_url).await;
     let _ = floor.kill();
     let _ = floor.wait();
     let share = |stats: &Stats| stats.throughput() / minimal.throughput();
