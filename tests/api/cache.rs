@@ -1,7 +1,7 @@
 use entity::values::Role;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{exported_metric, figure, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -12,16 +12,7 @@ const RECORD: &str = "mutation Record($input: [ObservationInput!]!) {
 }";
 
 async fn cache_hits(app: &TestApp) -> u64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("egov_kpi_response_cache_hits_total "))
-        .expect("the metric is exported")
-        .parse()
-        .unwrap()
-}
-
-fn figure(observed_at: &str, value: &str) -> Value {
-    json!({ "metric": RATE, "observedAt": observed_at, "value": value, "source": "article-003", "quote": "trích dẫn" })
+    exported_metric(&app.address, "egov_kpi_response_cache_hits_total").await
 }
 
 on_both_databases! { spawn_with_cache;
@@ -35,11 +26,11 @@ on_both_databases! { spawn_with_cache;
 
         let reporter = app.key(Role::Reporter, None).await;
         let (_, body) = app
-            .graphql_as(&reporter, RECORD, json!({ "input": [figure("2099-01-01T00:00:00Z", "1")] }))
+            .graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2099-01-01T00:00:00Z", "1")] }))
             .await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "a refused write");
         let (_, body) = app
-            .graphql_as(&reporter, RECORD, json!({ "input": [figure("2021-12-31T00:00:00+07:00", "31.5")] }))
+            .graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-12-31T00:00:00+07:00", "31.5")] }))
             .await;
         assert_eq!(body["data"]["recordObservations"]["checked"], 1, "{body}");
         let after = app.data(LATEST, json!({})).await;

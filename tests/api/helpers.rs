@@ -430,6 +430,25 @@ pub fn instant(value: &Value) -> DateTime<Utc> {
         .unwrap()
 }
 
+/// One figure to record, citing a seeded source.
+pub fn figure(metric: &str, observed_at: &str, value: &str) -> Value {
+    serde_json::json!({ "metric": metric, "observedAt": observed_at, "value": value, "source": "article-003", "quote": "trích dẫn" })
+}
+
+/// The value of an unlabelled metric the server at `address` exports on `/metrics`.
+pub async fn exported_metric(address: &str, name: &str) -> u64 {
+    let text = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is exported"))
+}
+
 /// Runs each test once on SQLite and once on PostgreSQL, each with a fresh, seeded database;
 /// `on_both_databases!(spawn_with_cache; ...)` starts the servers another way.
 #[macro_export]

@@ -75,17 +75,7 @@ async fn receive(socket: &mut Socket) -> Value {
 
 /// Subscriptions the server at `address` has registered, from its metrics.
 pub async fn live_subscribers(address: &str) -> usize {
-    let metrics = reqwest::get(format!("{address}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("egov_kpi_live_subscribers "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the live subscriber gauge")
+    crate::helpers::exported_metric(address, "egov_kpi_live_subscribers").await as usize
 }
 
 /// Waits until the server follows at least `count` subscriptions.

@@ -1,6 +1,7 @@
 use entity::values::Role;
 use serde_json::{json, Value};
 
+use crate::helpers::figure;
 use crate::on_both_databases;
 
 const RECORD: &str = "mutation Record($input: [ObservationInput!]!, $key: String) {
@@ -15,10 +16,6 @@ const CORRECT: &str = "mutation Correct($input: CorrectionInput!) {
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
 const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
-
-fn figure(metric: &str, observed_at: &str, value: &str) -> Value {
-    json!({ "metric": metric, "observedAt": observed_at, "value": value, "source": "article-003", "quote": "trích dẫn" })
-}
 
 fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
