@@ -15,7 +15,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, Set,
 };
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Caller, Event, APPLIED};
@@ -721,6 +721,28 @@ async fn supersede(
     Ok(next.insert(txn).await?)
 }
 
+/// Replaces the current revision of a figure inside a write begun with `audit::begin_write`,
+/// logs `action` with the detail `describe` gives of the replaced and the new revision, and
+/// commits: corrections and retractions end alike.
+async fn amend(
+    txn: DatabaseTransaction,
+    caller: &Caller,
+    current: CurrentObservation,
+    replacement: observation_revision::ActiveModel,
+    action: &'static str,
+    describe: impl FnOnce(&observation_revision::Model, &observation_revision::Model) -> Value,
+) -> Result<CurrentObservation, ApiError> {
+    let revision = supersede(&txn, &current.revision, replacement).await?;
+    let subject = Some(format!("observation:{}", current.observation.id));
+    let detail = describe(&current.revision, &revision);
+    audit::append(&txn, caller, APPLIED, Event::new(action, subject, detail)).await?;
+    txn.commit().await?;
+    Ok(CurrentObservation {
+        observation: current.observation,
+        revision: observations::normalized(revision),
+    })
+}
+
 async fn apply_correction(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -784,42 +806,32 @@ async fn apply_correction(
 
     let recorded_at = Utc::now().trunc_subsecs(6);
     let value = exact::storable("value", corrected.value)?;
-    let revision = supersede(
-        &txn,
-        &current.revision,
-        observation_revision::ActiveModel {
-            value: Set(value),
-            qualifier: Set(corrected.qualifier),
-            denominator: Set(corrected.denominator.map(|d| d.normalize())),
-            source_id: Set(source.id),
-            quote: Set(corrected.quote.trim().to_owned()),
-            ..next_revision(&current.revision, caller, &reason, recorded_at)
-        },
-    )
-    .await?;
-    audit::append(
-        &txn,
+    let replacement = observation_revision::ActiveModel {
+        value: Set(value),
+        qualifier: Set(corrected.qualifier),
+        denominator: Set(corrected.denominator.map(|d| d.normalize())),
+        source_id: Set(source.id),
+        quote: Set(corrected.quote.trim().to_owned()),
+        ..next_revision(&current.revision, caller, &reason, recorded_at)
+    };
+    amend(
+        txn,
         caller,
-        APPLIED,
-        Event::new(
-            "observation.correct",
-            Some(format!("observation:{}", current.observation.id)),
+        current,
+        replacement,
+        "observation.correct",
+        |from, to| {
             json!({
-                "fromRevision": current.revision.revision,
-                "toRevision": revision.revision,
-                "from": { "value": current.revision.value.to_string(), "qualifier": current.revision.qualifier },
-                "to": { "value": revision.value.to_string(), "qualifier": revision.qualifier },
+                "fromRevision": from.revision,
+                "toRevision": to.revision,
+                "from": { "value": from.value.to_string(), "qualifier": from.qualifier },
+                "to": { "value": to.value.to_string(), "qualifier": to.qualifier },
                 "reason": reason,
                 "source": source.code,
-            }),
-        ),
+            })
+        },
     )
-    .await?;
-    txn.commit().await?;
-    Ok(CurrentObservation {
-        observation: current.observation,
-        revision: observations::normalized(revision),
-    })
+    .await
 }
 
 /// Withdraws a figure from current answers; it stays in history and in answers `asOf` earlier.
@@ -845,29 +857,17 @@ async fn apply_retraction(
     let (current, _) = amendable(&txn, caller, observation_id, None).await?;
     let recorded_at = Utc::now().trunc_subsecs(6);
     // The retraction keeps the withdrawn value, so history shows what was withdrawn.
-    let revision = supersede(
-        &txn,
-        &current.revision,
-        observation_revision::ActiveModel {
-            retracted: Set(true),
-            ..next_revision(&current.revision, caller, &reason, recorded_at)
-        },
-    )
-    .await?;
-    audit::append(
-        &txn,
+    let replacement = observation_revision::ActiveModel {
+        retracted: Set(true),
+        ..next_revision(&current.revision, caller, &reason, recorded_at)
+    };
+    amend(
+        txn,
         caller,
-        APPLIED,
-        Event::new(
-            "observation.retract",
-            Some(format!("observation:{observation_id}")),
-            json!({ "revision": revision.revision, "reason": reason }),
-        ),
+        current,
+        replacement,
+        "observation.retract",
+        |_, to| json!({ "revision": to.revision, "reason": reason }),
     )
-    .await?;
-    txn.commit().await?;
-    Ok(CurrentObservation {
-        observation: current.observation,
-        revision: observations::normalized(revision),
-    })
+    .await
 }
