@@ -69,6 +69,25 @@ on_both_databases! {
         let (_, body) = app.graphql_as(&auditor, "mutation R($id: ID!) { retractObservation(id: $id, reason: \"again\") { revision } }", json!({ "id": id })).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
 
+        // The log says what each change replaced, and why.
+        let log = "query L($subject: String) { auditLog(filter: {subject: $subject}, first: 10) { edges { node { action outcome detail } } } }";
+        let (_, body) = app.graphql_as(&auditor, log, json!({ "subject": format!("observation:{id}") })).await;
+        let entries: Vec<&Value> = body["data"]["auditLog"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+        let actions: Vec<(&Value, &Value)> = entries.iter().map(|e| (&e["action"], &e["outcome"])).collect();
+        assert_eq!(actions, [
+            (&json!("observation.record"), &json!("applied")),
+            (&json!("observation.correct"), &json!("applied")),
+            (&json!("observation.retract"), &json!("applied")),
+            (&json!("observation.retract"), &json!("refused")),
+        ]);
+        assert_eq!((&entries[0]["detail"]["value"], &entries[0]["detail"]["metric"]), (&json!("24"), &json!(RATE)));
+        assert_eq!(entries[1]["detail"], json!({
+            "fromRevision": 1, "toRevision": 2,
+            "from": { "value": "24", "qualifier": "exact" }, "to": { "value": "26", "qualifier": "exact" },
+            "reason": "the ministry revised its count", "source": "article-003",
+        }));
+        assert_eq!(entries[2]["detail"], json!({ "revision": 3, "reason": "counted twice" }));
+
         let history = format!("{{ metric(code: \"{RATE}\") {{ history(first: 10) {{ edges {{ node {{ observationId revision value }} }} }} }} }}");
         let (_, body) = app.graphql_as(&auditor, &history, json!({})).await;
         assert_eq!(body["data"]["metric"]["history"]["edges"].as_array().unwrap().len(), 3);

@@ -732,14 +732,15 @@ async fn amend(
     action: &'static str,
     describe: impl FnOnce(&observation_revision::Model, &observation_revision::Model) -> Value,
 ) -> Result<CurrentObservation, ApiError> {
-    let revision = supersede(&txn, &current.revision, replacement).await?;
+    // As read back, so that the log states the value the same way on both databases.
+    let revision = observations::normalized(supersede(&txn, &current.revision, replacement).await?);
     let subject = Some(format!("observation:{}", current.observation.id));
     let detail = describe(&current.revision, &revision);
     audit::append(&txn, caller, APPLIED, Event::new(action, subject, detail)).await?;
     txn.commit().await?;
     Ok(CurrentObservation {
         observation: current.observation,
-        revision: observations::normalized(revision),
+        revision,
     })
 }
 
