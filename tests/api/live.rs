@@ -157,6 +157,37 @@ on_both_databases! {
         assert_eq!(change["observationRecorded"]["observation"]["value"], "29");
     }
 
+    async fn a_batch_reaches_subscribers_as_one_change_per_figure(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let mut socket = connect(&app.address, "graphql-transport-ws", None).await.unwrap();
+        subscribe(&mut socket, "graphql-transport-ws", &format!(
+            "subscription {{ observationRecorded(filter: {{metric: \"{RATE}\"}}) {{ sequence kind observation {{ value observedAt }} }} }}"
+        )).await;
+        wait_for_subscribers(&app.address, 1).await;
+        let item = |metric: &str, day: &str, value: &str| json!({ "metric": metric, "observedAt": format!("{day}T00:00:00Z"),
+            "value": value, "source": "article-003", "quote": "q" });
+        let batch = json!({ "input": [
+            item(RATE, "2021-03-31", "20"), item(DOCUMENTS, "2021-03-31", "3700000"),
+            item(RATE, "2021-06-30", "25.5"), item(RATE, "2021-09-30", "30"),
+        ] });
+        let (_, body) = app
+            .graphql_as(&reporter, "mutation R($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }", batch)
+            .await;
+        assert_eq!(body["data"]["recordObservations"]["checked"], 4, "{body}");
+
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let change = event(&mut socket).await["observationRecorded"].clone();
+            assert_eq!(change["kind"], "RECORDED");
+            seen.push((change["sequence"].as_i64().unwrap(),
+                change["observation"]["observedAt"].as_str().unwrap()[..10].to_owned(),
+                change["observation"]["value"].as_str().unwrap().to_owned()));
+        }
+        assert!(seen.windows(2).all(|pair| pair[0].0 < pair[1].0), "in the log's order: {seen:?}");
+        let figures: Vec<_> = seen.iter().map(|(_, day, value)| (day.as_str(), value.as_str())).collect();
+        assert_eq!(figures, [("2021-03-31", "20"), ("2021-06-30", "25.5"), ("2021-09-30", "30")]);
+    }
+
     async fn the_older_graphql_ws_protocol_works_too(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let mut socket = connect(&app.address, "graphql-ws", Some(&reporter)).await.expect("a valid key is accepted");

@@ -18,6 +18,7 @@ use sea_orm::{
 use tokio::sync::broadcast;
 
 use super::audit::APPLIED;
+use super::catalog;
 use super::observations::{self, CurrentObservation};
 use crate::error::ApiError;
 
@@ -178,49 +179,61 @@ async fn try_catch_up(
     last: &mut i64,
 ) -> Result<(), ApiError> {
     loop {
+        if follower.sender.receiver_count() == 0 {
+            // No one to tell: only the head moves, which retires cached answers.
+            *last = head(db).await?.max(*last);
+            follower.head.store(*last, Ordering::Release);
+            return Ok(());
+        }
         let entries = audit_entry::Entity::find()
             .filter(audit_entry::Column::Sequence.gt(*last))
             .order_by_asc(audit_entry::Column::Sequence)
             .limit(500)
             .all(db)
             .await?;
-        if entries.is_empty() {
+        let Some(newest) = entries.last().map(|entry| entry.sequence) else {
             return Ok(());
-        }
-        for entry in entries {
-            *last = entry.sequence;
-            follower.head.store(entry.sequence, Ordering::Release);
-            let kind = match entry.action.as_str() {
-                "observation.record" => ChangeKind::Recorded,
-                "observation.correct" => ChangeKind::Corrected,
-                "observation.retract" => ChangeKind::Retracted,
-                _ => continue,
-            };
-            let Some(id) = entry
-                .subject
-                .as_deref()
-                .and_then(|s| s.strip_prefix("observation:"))
-                .and_then(|id| id.parse::<i32>().ok())
-            else {
+        };
+        let changes: Vec<(i64, ChangeKind, i32)> = entries
+            .iter()
+            .filter(|entry| entry.outcome == APPLIED)
+            .filter_map(|entry| {
+                let kind = match entry.action.as_str() {
+                    "observation.record" => ChangeKind::Recorded,
+                    "observation.correct" => ChangeKind::Corrected,
+                    "observation.retract" => ChangeKind::Retracted,
+                    _ => return None,
+                };
+                let id = entry
+                    .subject
+                    .as_deref()?
+                    .strip_prefix("observation:")?
+                    .parse::<i32>()
+                    .ok()?;
+                Some((entry.sequence, kind, id))
+            })
+            .collect();
+        // One read for the whole stretch: a bulk import logs thousands of entries at once.
+        let ids: Vec<i32> = changes.iter().map(|&(_, _, id)| id).collect();
+        let current = observations::by_ids(db, &ids).await?;
+        let metrics = catalog::keyed::<metric::Entity, _>(db, |m| m.id).await?;
+        for (sequence, kind, id) in changes {
+            // A later change in the same stretch shows the figure as it stands now.
+            let Some(observation) = current.get(&id).cloned() else {
                 continue;
             };
-            if entry.outcome != APPLIED {
-                continue;
-            }
-            let observation = observations::by_id(db, id, None).await?;
-            let Some(metric) = metric::Entity::find_by_id(observation.observation.metric_id)
-                .one(db)
-                .await?
-            else {
+            let Some(metric) = metrics.get(&observation.observation.metric_id).cloned() else {
                 continue;
             };
             // No subscribers is not an error: the change is simply not needed.
             let _ = follower.sender.send(Arc::new(Change {
-                sequence: entry.sequence,
+                sequence,
                 kind,
                 observation,
                 metric,
             }));
         }
+        *last = newest;
+        follower.head.store(newest, Ordering::Release);
     }
 }

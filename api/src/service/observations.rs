@@ -350,6 +350,23 @@ pub async fn by_id(
 
 /// The current readings of one series (a metric, for one agency or nationally) just before and
 /// just after `at`, leaving out `except`: a counter must fit between them.
+/// The current state of each of these observations, by id; ids that do not exist are left out.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
+        let rows = fetch(
+            db,
+            latest_revisions(None).filter(observation::Column::Id.is_in(chunk.iter().copied())),
+        )
+        .await?;
+        found.extend(rows.into_iter().map(|row| (row.observation.id, row)));
+    }
+    Ok(found)
+}
+
 pub async fn neighbours(
     db: &impl ConnectionTrait,
     metric_id: i32,
