@@ -1,9 +1,14 @@
 //! Platforms, agencies, metrics, sources, events and targets: the reference data figures hang on.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use entity::values::{MetricKind, Unit};
 use entity::{agency, event, metric, platform, source, target};
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 use crate::error::ApiError;
@@ -12,12 +17,26 @@ use crate::error::ApiError;
 pub async fn keyed<E, K>(
     db: &impl ConnectionTrait,
     key: impl Fn(&E::Model) -> K,
-) -> Result<std::collections::HashMap<K, E::Model>, ApiError>
+) -> Result<HashMap<K, E::Model>, ApiError>
 where
     E: EntityTrait,
-    K: Eq + std::hash::Hash,
+    K: Eq + Hash,
+{
+    keyed_where::<E, K>(db, Condition::all(), key).await
+}
+
+/// The rows of a reference table that meet `filter`, by a key of its rows.
+pub async fn keyed_where<E, K>(
+    db: &impl ConnectionTrait,
+    filter: impl IntoCondition,
+    key: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, ApiError>
+where
+    E: EntityTrait,
+    K: Eq + Hash,
 {
     Ok(E::find()
+        .filter(filter)
         .all(db)
         .await?
         .into_iter()

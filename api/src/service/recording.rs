@@ -4,7 +4,7 @@
 //! Every rule a figure must meet is checked here, whether it comes from GraphQL or from a CSV
 //! import.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entity::values::{MetricKind, Qualifier, Scale, Unit};
@@ -72,11 +72,34 @@ struct Catalog {
 }
 
 impl Catalog {
-    async fn load(db: &impl ConnectionTrait) -> Result<Self, ApiError> {
+    /// The reference rows a batch names, and no others: a batch for one province need not read
+    /// every agency.
+    async fn load(db: &impl ConnectionTrait, items: &[NewObservation]) -> Result<Self, ApiError> {
+        let named = |code: fn(&NewObservation) -> Option<&String>| -> HashSet<String> {
+            items.iter().filter_map(code).cloned().collect()
+        };
+        let metrics = named(|item| Some(&item.metric));
+        let agencies = named(|item| item.agency.as_ref());
+        let sources = named(|item| Some(&item.source));
         Ok(Self {
-            metrics: catalog::keyed::<metric::Entity, _>(db, |m| m.code.clone()).await?,
-            agencies: catalog::keyed::<agency::Entity, _>(db, |a| a.code.clone()).await?,
-            sources: catalog::keyed::<source::Entity, _>(db, |s| s.code.clone()).await?,
+            metrics: catalog::keyed_where::<metric::Entity, _>(
+                db,
+                metric::Column::Code.is_in(metrics),
+                |m| m.code.clone(),
+            )
+            .await?,
+            agencies: catalog::keyed_where::<agency::Entity, _>(
+                db,
+                agency::Column::Code.is_in(agencies),
+                |a| a.code.clone(),
+            )
+            .await?,
+            sources: catalog::keyed_where::<source::Entity, _>(
+                db,
+                source::Column::Code.is_in(sources),
+                |s| s.code.clone(),
+            )
+            .await?,
         })
     }
 }
@@ -265,7 +288,7 @@ async fn validate(
     items: &[NewObservation],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Valid>, ApiError> {
-    let catalog = Catalog::load(txn).await?;
+    let catalog = Catalog::load(txn, items).await?;
     let now = Utc::now();
     let mut failures = Vec::new();
     let mut valid = Vec::with_capacity(items.len());
