@@ -371,35 +371,64 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let base = writes::first_free_instant(&pool).await?;
     let import = writes::through_import(&args.egov_kpi, &args.database_url, &work, base, rows)?;
     let base = writes::first_free_instant(&pool).await?;
-    let copy = writes::bare_copy(&pool, metric_id, agency_id, source_id, base, rows).await?;
+    let into_tables =
+        writes::copy_into_tables(&pool, metric_id, agency_id, source_id, base, rows).await?;
+    let into_bare_table =
+        writes::copy_into_bare_table(&pool, metric_id, agency_id, source_id, base, rows).await?;
     let rate = |elapsed: Duration| rows as f64 / elapsed.as_secs_f64();
     writeln!(
         report,
         "\n## Loading rows against a bare COPY\n\n\
          {rows} rows each (one province's figure per minute). The write API and the import validate \
-         every row, store an observation and its first revision, and chain one audit entry per \
-         row; COPY fills an unindexed table with the same columns. Target: at least a third of \
-         COPY's rate.\n\n\
-         | path | seconds | rows/s | share of COPY |\n|---|---|---|---|\n\
-         | write API (`recordObservations`, {} per request) | {:.2} | {:.0} | {:.3} |\n\
-         | `egov-kpi import` (CSV) | {:.2} | {:.0} | {:.3} |\n\
-         | PostgreSQL `COPY` | {:.2} | {:.0} | 1 |",
-        args.batch,
-        api.as_secs_f64(),
-        rate(api),
-        rate(api) / rate(copy),
-        import.as_secs_f64(),
-        rate(import),
-        rate(import) / rate(copy),
-        copy.as_secs_f64(),
-        rate(copy),
+         every row, store an observation and its first revision, chain one audit entry per row and \
+         read back what they stored. The floor is a bare `COPY` of the same rows, measured two \
+         ways: into egov-kpi's own `observation` and `observation_revision` (every index and \
+         foreign key they have; rolled back afterwards), and into an unindexed temporary table \
+         with the same columns, which writes no log. Target: at least a third of COPY's rate; \
+         the first floor is the one the verdict is judged against (same rows, same tables), the \
+         second is shown so that the cost of the tables themselves is visible.\n\n\
+         | path | seconds | rows/s | share of COPY into the tables | share of COPY into an unindexed table |\n\
+         |---|---|---|---|---|"
     )?;
+    let paths = [
+        (
+            format!(
+                "write API (`recordObservations`, {} per request)",
+                args.batch
+            ),
+            api,
+        ),
+        ("`egov-kpi import` (CSV)".to_owned(), import),
+        (
+            "`COPY` into `observation` and `observation_revision`".to_owned(),
+            into_tables,
+        ),
+        (
+            "`COPY` into an unindexed temporary table".to_owned(),
+            into_bare_table,
+        ),
+    ];
+    for (path, elapsed) in &paths {
+        writeln!(
+            report,
+            "| {path} | {:.2} | {:.0} | {:.3} | {:.3} |",
+            elapsed.as_secs_f64(),
+            rate(*elapsed),
+            rate(*elapsed) / rate(into_tables),
+            rate(*elapsed) / rate(into_bare_table),
+        )?;
+    }
     for (path, elapsed) in [("write API", api), ("import", import)] {
-        let share = rate(elapsed) / rate(copy);
-        verdicts.push(format!(
-            "{path}: {share:.3} of COPY's rate ({})",
-            if share >= 1.0 / 3.0 { "met" } else { "NOT met" }
-        ));
+        for (floor, copy) in [
+            ("COPY into the tables", into_tables),
+            ("COPY into an unindexed table", into_bare_table),
+        ] {
+            let share = rate(elapsed) / rate(copy);
+            verdicts.push(format!(
+                "{path}: {share:.3} of the rate of {floor} ({})",
+                if share >= 1.0 / 3.0 { "met" } else { "NOT met" }
+            ));
+        }
     }
 
     let peak = peak_memory_mb(args.server_pid)?.max(peak_memory_mb(args.uncached_pid)?);

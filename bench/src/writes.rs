@@ -1,5 +1,6 @@
-//! Loading rows three ways: through the GraphQL write API, through `egov-kpi import`, and by a
-//! bare PostgreSQL `COPY` into an unindexed table with the same columns (the floor).
+//! Loading rows through the GraphQL write API and through `egov-kpi import`, against two floors:
+//! a bare PostgreSQL `COPY` of the same rows into egov-kpi's own tables (what storing them costs
+//! the database, with its indexes and keys) and into an unindexed table (what the pipe carries).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -41,27 +42,36 @@ pub async fn through_api(
     rows: usize,
     batch: usize,
 ) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    for first in (0..rows).step_by(batch) {
-        let items: Vec<Value> = (first..(first + batch).min(rows))
-            .map(|i| {
-                json!({
-                    "metric": METRIC,
-                    "agency": AGENCY,
-                    "observedAt": instant(base, i),
-                    "value": (1000 + i).to_string(),
-                    "source": SOURCE,
-                    "quote": "benchmark row",
+    // Requests are built before the clock starts, as the COPY data is.
+    let requests: Vec<String> = (0..rows)
+        .step_by(batch)
+        .map(|first| {
+            let items: Vec<Value> = (first..(first + batch).min(rows))
+                .map(|i| {
+                    json!({
+                        "metric": METRIC,
+                        "agency": AGENCY,
+                        "observedAt": instant(base, i),
+                        "value": (1000 + i).to_string(),
+                        "source": SOURCE,
+                        "quote": "benchmark row",
+                    })
                 })
+                .collect();
+            json!({
+                "query": "mutation($items: [ObservationInput!]!) { recordObservations(input: $items) { checked } }",
+                "variables": { "items": items },
             })
-            .collect();
+            .to_string()
+        })
+        .collect();
+    let started = Instant::now();
+    for request in &requests {
         let response: Value = client
             .post(url)
             .bearer_auth(key)
-            .json(&json!({
-                "query": "mutation($items: [ObservationInput!]!) { recordObservations(input: $items) { checked } }",
-                "variables": { "items": items },
-            }))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.clone())
             .send()
             .await?
             .json()
@@ -110,9 +120,85 @@ pub fn through_import(
     Ok(elapsed)
 }
 
-/// The floor: the same rows, the columns an observation and its revision hold, by `COPY` into
-/// a table without indexes, constraints or audit.
-pub async fn bare_copy(
+async fn copy_in(
+    connection: &mut sea_orm::sqlx::PgConnection,
+    statement: &str,
+    data: &str,
+    rows: usize,
+) -> anyhow::Result<()> {
+    let mut copy = connection.copy_in_raw(statement).await?;
+    copy.send(data.as_bytes()).await?;
+    let copied = copy.finish().await?;
+    ensure!(copied as usize == rows, "COPY took {copied} of {rows} rows");
+    Ok(())
+}
+
+/// The first floor: the same rows by `COPY` into `observation` and `observation_revision`, with
+/// every index and foreign key they have, ids drawn from their sequence. What the API and the
+/// import add on top (validation, the audit chain, RETURNING) is theirs. The transaction is
+/// rolled back so that the data stays as it was.
+pub async fn copy_into_tables(
+    pool: &PgPool,
+    metric_id: i32,
+    agency_id: i32,
+    source_id: i32,
+    base: DateTime<Utc>,
+    rows: usize,
+) -> anyhow::Result<Duration> {
+    let mut transaction = pool.begin().await?;
+    let now = Utc::now().to_rfc3339();
+    let ids: Vec<i32> = sea_orm::sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('observation', 'id'))::int \
+         FROM generate_series(1, $1)",
+    )
+    .bind(rows as i32)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let observations: String = (0..rows)
+        .map(|i| {
+            format!(
+                "{},{metric_id},{agency_id},{},,false\n",
+                ids[i],
+                instant(base, i)
+            )
+        })
+        .collect();
+    let revisions: String = (0..rows)
+        .map(|i| {
+            format!(
+                "{},1,{},exact,,{source_id},benchmark row,,{now},bench,,,false\n",
+                ids[i],
+                1000 + i
+            )
+        })
+        .collect();
+    // The clock runs for the COPY alone, as for the unindexed table.
+    let started = Instant::now();
+    copy_in(
+        &mut transaction,
+        "COPY observation (id, metric_id, agency_id, observed_at, period_start, synthetic) \
+         FROM STDIN WITH (FORMAT csv)",
+        &observations,
+        rows,
+    )
+    .await?;
+    copy_in(
+        &mut transaction,
+        "COPY observation_revision (observation_id, revision, value, qualifier, denominator, \
+         source_id, quote, note, recorded_at, recorded_by, reason, superseded_at, retracted) \
+         FROM STDIN WITH (FORMAT csv)",
+        &revisions,
+        rows,
+    )
+    .await?;
+    let elapsed = started.elapsed();
+    transaction.rollback().await?;
+    Ok(elapsed)
+}
+
+/// The second floor: the same rows, the columns an observation and its revision hold, by `COPY`
+/// into a temporary table without indexes, constraints or audit (and without a write-ahead log).
+pub async fn copy_into_bare_table(
     pool: &PgPool,
     metric_id: i32,
     agency_id: i32,
@@ -130,22 +216,24 @@ pub async fn bare_copy(
     .execute(&mut *connection)
     .await?;
     let now = Utc::now().to_rfc3339();
-    let mut data = String::new();
-    for i in 0..rows {
-        data.push_str(&format!(
+    let data: String = (0..rows)
+        .map(|i| {
+            format!(
             "{metric_id},{agency_id},{},,false,{},exact,,{source_id},benchmark row,,{now},bench\n",
             instant(base, i),
             1000 + i
-        ));
-    }
+        )
+        })
+        .collect();
     let started = Instant::now();
-    let mut copy = connection
-        .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT csv)")
-        .await?;
-    copy.send(data.as_bytes()).await?;
-    let copied = copy.finish().await?;
+    copy_in(
+        &mut connection,
+        "COPY bench_copy FROM STDIN WITH (FORMAT csv)",
+        &data,
+        rows,
+    )
+    .await?;
     let elapsed = started.elapsed();
-    ensure!(copied as usize == rows, "COPY took {copied} of {rows} rows");
     sea_orm::sqlx::query("DROP TABLE bench_copy")
         .execute(&mut *connection)
         .await?;
