@@ -12,8 +12,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{metric, observation, observation_revision};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    SelectA, SelectB, SelectTwo,
 };
 
 use super::catalog;
@@ -85,12 +86,17 @@ async fn fetch(
     db: &impl ConnectionTrait,
     query: Joined,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
-    Ok(query
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(CurrentObservation::from_row)
-        .collect())
+    let statement = crate::db::with_literal_limits(query.build(db.get_database_backend()));
+    let rows = db.query_all_raw(statement).await?;
+    let joined = rows.iter().map(|row| {
+        Ok::<_, DbErr>(CurrentObservation::from_row((
+            observation::Model::from_query_result(row, SelectA.as_str())?,
+            observation_revision::Model::from_query_result_optional(row, SelectB.as_str())?,
+        )))
+    });
+    Ok(joined
+        .filter_map(Result::transpose)
+        .collect::<Result<_, _>>()?)
 }
 
 /// Which observations a client asks for; codes are checked, unknown ones are `NOT_FOUND`.
