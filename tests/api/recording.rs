@@ -130,17 +130,23 @@ on_both_databases! {
 
     async fn a_retried_batch_is_applied_once(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
-        let batch = json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")], "key": "batch-2021-06" });
+        let batch = json!({ "input": [
+            figure(RATE, "2021-06-30T00:00:00Z", "28.5"),
+            figure(RATE, "2021-03-31T00:00:00Z", "25"),
+            figure(RATE, "2021-09-30T00:00:00Z", "30"),
+        ], "key": "batch-2021-06" });
         let (_, first) = app.graphql_as(&reporter, RECORD, batch.clone()).await;
         let (_, retry) = app.graphql_as(&reporter, RECORD, batch).await;
         assert_eq!(first["data"]["recordObservations"]["replayed"], false);
         assert_eq!(retry["data"]["recordObservations"]["replayed"], true);
-        assert_eq!(
-            first["data"]["recordObservations"]["observations"][0]["id"],
-            retry["data"]["recordObservations"]["observations"][0]["id"]
-        );
+        let ids = |answer: &Value| -> Vec<Value> {
+            answer["data"]["recordObservations"]["observations"].as_array().unwrap_or_else(|| panic!("{answer}"))
+                .iter().map(|o| o["id"].clone()).collect()
+        };
+        assert_eq!(ids(&first).len(), 3);
+        assert_eq!(ids(&first), ids(&retry), "the same figures, in the order they were sent");
         let count = app.data(&format!("{{ observations(filter: {{metric: \"{RATE}\"}}) {{ totalCount }} }}"), json!({})).await;
-        assert_eq!(count["observations"]["totalCount"], 1);
+        assert_eq!(count["observations"]["totalCount"], 3);
         let other = json!({ "input": [figure(RATE, "2021-07-30T00:00:00Z", "29")], "key": "batch-2021-06" });
         let (_, body) = app.graphql_as(&reporter, RECORD, other).await;
         assert_eq!(code(&body), "CONFLICT");

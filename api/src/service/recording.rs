@@ -461,18 +461,25 @@ async fn record_batch(
         ));
     }
     let txn = audit::begin_write(db).await?;
-    let request_hash = request_hash(items);
-    if let Some(key) = idempotency_key {
+    // Only a keyed request is compared with an earlier one: a large import need not hash itself.
+    let request_hash = idempotency_key.map(|_| request_hash(items));
+    if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         if let Some(earlier) = super::idempotency::find(&txn, &caller.principal.actor, key).await? {
-            if earlier.request_hash != request_hash {
+            if &earlier.request_hash != request_hash {
                 return Err(ApiError::Conflict(format!(
                     "the idempotency key `{key}` was used for a different request"
                 )));
             }
-            let mut stored = Vec::new();
-            for id in super::idempotency::observation_ids(&earlier) {
-                stored.push(observations::by_id(&txn, id, None).await?);
-            }
+            let ids = super::idempotency::observation_ids(&earlier);
+            let mut found = observations::by_ids(&txn, &ids).await?;
+            let stored = ids
+                .iter()
+                .map(|id| {
+                    found
+                        .remove(id)
+                        .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(Recorded {
                 checked: stored.len(),
                 observations: stored,
@@ -492,9 +499,9 @@ async fn record_batch(
 
     let recorded_at = Utc::now().trunc_subsecs(6);
     let stored = insert_all(&txn, caller, items, valid, recorded_at).await?;
-    if let Some(key) = idempotency_key {
+    if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
-        super::idempotency::remember(&txn, &caller.principal.actor, key, &request_hash, &ids)
+        super::idempotency::remember(&txn, &caller.principal.actor, key, request_hash, &ids)
             .await?;
     }
     txn.commit().await?;
