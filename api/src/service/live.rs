@@ -213,25 +213,27 @@ async fn try_catch_up(
                 Some((entry.sequence, kind, id))
             })
             .collect();
-        // One read for the whole stretch: a bulk import logs thousands of entries at once.
-        let ids: Vec<i32> = changes.iter().map(|&(_, _, id)| id).collect();
-        let current = observations::by_ids(db, &ids).await?;
-        let metrics = catalog::keyed::<metric::Entity, _>(db, |m| m.id).await?;
-        for (sequence, kind, id) in changes {
-            // A later change in the same stretch shows the figure as it stands now.
-            let Some(observation) = current.get(&id).cloned() else {
-                continue;
-            };
-            let Some(metric) = metrics.get(&observation.observation.metric_id).cloned() else {
-                continue;
-            };
-            // No subscribers is not an error: the change is simply not needed.
-            let _ = follower.sender.send(Arc::new(Change {
-                sequence,
-                kind,
-                observation,
-                metric,
-            }));
+        if !changes.is_empty() {
+            // One read for the whole stretch: a bulk import logs thousands of entries at once.
+            let ids: Vec<i32> = changes.iter().map(|&(_, _, id)| id).collect();
+            let current = observations::by_ids(db, &ids).await?;
+            let metrics = catalog::keyed::<metric::Entity, _>(db, |m| m.id).await?;
+            for (sequence, kind, id) in changes {
+                // A later change in the same stretch shows the figure as it stands now.
+                let Some(observation) = current.get(&id).cloned() else {
+                    continue;
+                };
+                let Some(metric) = metrics.get(&observation.observation.metric_id).cloned() else {
+                    continue;
+                };
+                // No subscribers is not an error: the change is simply not needed.
+                let _ = follower.sender.send(Arc::new(Change {
+                    sequence,
+                    kind,
+                    observation,
+                    metric,
+                }));
+            }
         }
         *last = newest;
         follower.head.store(newest, Ordering::Release);
