@@ -1,10 +1,10 @@
-//! Connecting to the database and bringing its schema up to date.
+//! Connecting to the database, bringing its schema up to date, and shaping statements so that
+//! PostgreSQL plans them once.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use std::fmt::Write as _;
-
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
     Value, Values,

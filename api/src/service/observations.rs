@@ -354,8 +354,6 @@ pub async fn by_id(
     .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
 }
 
-/// The current readings of one series (a metric, for one agency or nationally) just before and
-/// just after `at`, leaving out `except`: a counter must fit between them.
 /// The current state of each of these observations, by id; ids that do not exist are left out.
 pub async fn by_ids(
     db: &impl ConnectionTrait,
@@ -373,6 +371,8 @@ pub async fn by_ids(
     Ok(found)
 }
 
+/// The current readings of one series (a metric, for one agency or nationally) just before and
+/// just after `at`, leaving out `except`: a counter must fit between them.
 pub async fn neighbours(
     db: &impl ConnectionTrait,
     metric_id: i32,
