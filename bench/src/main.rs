@@ -356,18 +356,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     eprintln!("writes");
-    let metric_id: i32 = sea_orm::sqlx::query_scalar("SELECT id FROM metric WHERE code = $1")
-        .bind(writes::METRIC)
-        .fetch_one(&pool)
-        .await?;
-    let source_id: i32 =
-        sea_orm::sqlx::query_scalar("SELECT id FROM source WHERE code = 'article-001'")
-            .fetch_one(&pool)
-            .await?;
-    let agency_id: i32 = sea_orm::sqlx::query_scalar("SELECT id FROM agency WHERE code = $1")
-        .bind(writes::AGENCY)
-        .fetch_one(&pool)
-        .await?;
+    let series = writes::Series::find(&pool).await?;
     let rows = args.write_rows;
     // Rounds interleave the four paths, so that a slow moment of the shared machine falls on all
     // of them; each path's median round is reported.
@@ -385,13 +374,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             rows,
         )?);
         let base = writes::first_free_instant(&pool).await?;
-        rounds[2].push(
-            writes::copy_into_tables(&pool, metric_id, agency_id, source_id, base, rows).await?,
-        );
-        rounds[3].push(
-            writes::copy_into_bare_table(&pool, metric_id, agency_id, source_id, base, rows)
-                .await?,
-        );
+        rounds[2].push(writes::copy_into_tables(&pool, &series, base, rows).await?);
+        rounds[3].push(writes::copy_into_bare_table(&pool, &series, base, rows).await?);
     }
     let [api, import, into_tables, into_bare_table] = rounds.map(|mut times| {
         times.sort();

@@ -16,6 +16,29 @@ pub const METRIC: &str = "public-service-portal.online-services";
 pub const AGENCY: &str = "ninh-binh";
 const SOURCE: &str = "article-001";
 
+/// The ids the COPY floors write: the benchmark's metric and province, and its source.
+#[derive(Clone, Copy)]
+pub struct Series {
+    metric_id: i32,
+    agency_id: i32,
+    source_id: i32,
+}
+
+impl Series {
+    pub async fn find(pool: &PgPool) -> anyhow::Result<Self> {
+        let id = |sql: &'static str, code: &'static str| {
+            sea_orm::sqlx::query_scalar::<_, i32>(sql)
+                .bind(code)
+                .fetch_one(pool)
+        };
+        Ok(Self {
+            metric_id: id("SELECT id FROM metric WHERE code = $1", METRIC).await?,
+            agency_id: id("SELECT id FROM agency WHERE code = $1", AGENCY).await?,
+            source_id: id("SELECT id FROM source WHERE code = $1", SOURCE).await?,
+        })
+    }
+}
+
 /// The instants the rows describe: one minute apart from 1991 on, after any earlier run's.
 pub async fn first_free_instant(pool: &PgPool) -> anyhow::Result<DateTime<Utc>> {
     let taken: i64 = sea_orm::sqlx::query_scalar(
@@ -139,12 +162,15 @@ async fn copy_in(
 /// rolled back so that the data stays as it was.
 pub async fn copy_into_tables(
     pool: &PgPool,
-    metric_id: i32,
-    agency_id: i32,
-    source_id: i32,
+    series: &Series,
     base: DateTime<Utc>,
     rows: usize,
 ) -> anyhow::Result<Duration> {
+    let Series {
+        metric_id,
+        agency_id,
+        source_id,
+    } = *series;
     let mut transaction = pool.begin().await?;
     let now = Utc::now().to_rfc3339();
     let ids: Vec<i32> = sea_orm::sqlx::query_scalar(
@@ -200,12 +226,15 @@ pub async fn copy_into_tables(
 /// into a temporary table without indexes, constraints or audit (and without a write-ahead log).
 pub async fn copy_into_bare_table(
     pool: &PgPool,
-    metric_id: i32,
-    agency_id: i32,
-    source_id: i32,
+    series: &Series,
     base: DateTime<Utc>,
     rows: usize,
 ) -> anyhow::Result<Duration> {
+    let Series {
+        metric_id,
+        agency_id,
+        source_id,
+    } = *series;
     let mut connection = pool.acquire().await?;
     sea_orm::sqlx::query(
         "CREATE TEMP TABLE bench_copy (metric_id int, agency_id int, observed_at timestamptz, \
