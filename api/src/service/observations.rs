@@ -12,9 +12,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{metric, observation, observation_revision};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    SelectA, SelectB, SelectTwo,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Iterable,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, SelectTwo,
 };
 
 use super::catalog;
@@ -30,15 +29,6 @@ pub struct CurrentObservation {
 }
 
 impl CurrentObservation {
-    fn from_row(
-        (observation, revision): (observation::Model, Option<observation_revision::Model>),
-    ) -> Option<Self> {
-        Some(Self {
-            observation,
-            revision: normalized(revision?),
-        })
-    }
-
     pub fn cursor(&self) -> Cursor {
         Cursor {
             at: self.observation.observed_at,
@@ -88,15 +78,54 @@ async fn fetch(
 ) -> Result<Vec<CurrentObservation>, ApiError> {
     let statement = crate::db::with_literal_limits(query.build(db.get_database_backend()));
     let rows = db.query_all_raw(statement).await?;
-    let joined = rows.iter().map(|row| {
-        Ok::<_, DbErr>(CurrentObservation::from_row((
-            observation::Model::from_query_result(row, SelectA.as_str())?,
-            observation_revision::Model::from_query_result_optional(row, SelectB.as_str())?,
-        )))
-    });
-    Ok(joined
+    Ok(rows
+        .iter()
+        .map(read_joined)
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?)
+}
+
+/// A row of `Joined` read by position: the observation's columns, then the revision's, each in
+/// the order of its `Column` enum, as sea-orm selects them. Reading by name would build the
+/// prefixed name of each of the twenty columns of every row, a sixth of the server's time for a
+/// page of twenty.
+fn read_joined(row: &QueryResult) -> Result<Option<CurrentObservation>, DbErr> {
+    use observation::Column as O;
+    use observation_revision::Column as R;
+    let o = |column: O| column as usize;
+    let revision_columns_from = O::iter().count();
+    let r = |column: R| revision_columns_from + column as usize;
+    let Some(revision_id) = row.try_get_by_index::<Option<i32>>(r(R::Id))? else {
+        return Ok(None);
+    };
+    let observation = observation::Model {
+        id: row.try_get_by_index(o(O::Id))?,
+        metric_id: row.try_get_by_index(o(O::MetricId))?,
+        agency_id: row.try_get_by_index(o(O::AgencyId))?,
+        observed_at: row.try_get_by_index(o(O::ObservedAt))?,
+        period_start: row.try_get_by_index(o(O::PeriodStart))?,
+        synthetic: row.try_get_by_index(o(O::Synthetic))?,
+    };
+    let revision = observation_revision::Model {
+        id: revision_id,
+        observation_id: row.try_get_by_index(r(R::ObservationId))?,
+        revision: row.try_get_by_index(r(R::Revision))?,
+        value: row.try_get_by_index(r(R::Value))?,
+        qualifier: row.try_get_by_index(r(R::Qualifier))?,
+        denominator: row.try_get_by_index(r(R::Denominator))?,
+        source_id: row.try_get_by_index(r(R::SourceId))?,
+        quote: row.try_get_by_index(r(R::Quote))?,
+        note: row.try_get_by_index(r(R::Note))?,
+        recorded_at: row.try_get_by_index(r(R::RecordedAt))?,
+        recorded_by: row.try_get_by_index(r(R::RecordedBy))?,
+        reason: row.try_get_by_index(r(R::Reason))?,
+        superseded_at: row.try_get_by_index(r(R::SupersededAt))?,
+        retracted: row.try_get_by_index(r(R::Retracted))?,
+    };
+    Ok(Some(CurrentObservation {
+        observation,
+        revision: normalized(revision),
+    }))
 }
 
 /// Which observations a client asks for; codes are checked, unknown ones are `NOT_FOUND`.
