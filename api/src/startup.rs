@@ -53,6 +53,7 @@ impl Application {
             response_cache: std::sync::Arc::new(http::ResponseCache::new(
                 std::time::Duration::from_millis(server.response_cache_ms),
             )),
+            documents: Default::default(),
         });
         Ok(Self {
             listener,

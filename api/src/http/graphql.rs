@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use tracing::Instrument;
 
 use super::auth::identify;
+use super::documents::DocumentCache;
 use super::response_cache::{Answer, ResponseCache};
 use super::AppState;
 use crate::error;
@@ -95,7 +96,8 @@ struct Operation {
     kind: Option<OperationType>,
 }
 
-fn inspect(request: &mut async_graphql::Request) -> Operation {
+fn inspect(request: &mut async_graphql::Request, documents: &DocumentCache) -> Operation {
+    documents.parse(request);
     let chosen_name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return Operation {
@@ -265,7 +267,10 @@ pub async fn execute(
                 };
             }
         };
-    let inspected: Vec<Operation> = batch.iter_mut().map(inspect).collect();
+    let inspected: Vec<Operation> = batch
+        .iter_mut()
+        .map(|request| inspect(request, &state.documents))
+        .collect();
     let writes = inspected
         .iter()
         .any(|operation| operation.kind == Some(OperationType::Mutation));

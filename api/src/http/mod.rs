@@ -2,6 +2,7 @@
 
 mod auth;
 mod dashboard;
+mod documents;
 mod export;
 mod graphql;
 mod health;
@@ -10,6 +11,7 @@ mod metrics;
 mod rate_limit;
 mod response_cache;
 
+pub use documents::DocumentCache;
 pub use metrics::Metrics;
 pub use rate_limit::RateLimiter;
 pub use response_cache::ResponseCache;
@@ -45,6 +47,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub feed: Arc<LiveFeed>,
     pub response_cache: Arc<ResponseCache>,
+    pub documents: Arc<DocumentCache>,
 }
 
 pub fn router(state: AppState) -> Router {
