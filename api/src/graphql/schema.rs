@@ -2,6 +2,7 @@
 
 use async_graphql::dataloader::DataLoader;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
@@ -58,10 +59,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 pub fn build_schema(db: DatabaseConnection, limits: &Limits, feed: Arc<LiveFeed>) -> AppSchema {
     let builder = builder()
         .data(feed)
-        .data(DataLoader::new(
-            DatabaseLoader::new(db.clone()),
-            tokio::spawn,
-        ))
+        // No delay: the batch is spawned and runs once the resolving task yields, by which time
+        // every sibling field has named its key; a timer would add a millisecond per level.
+        .data(
+            DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
+                .delay(Duration::from_micros(100)),
+        )
         .data(db)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
