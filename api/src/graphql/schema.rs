@@ -59,8 +59,9 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 pub fn build_schema(db: DatabaseConnection, limits: &Limits, feed: Arc<LiveFeed>) -> AppSchema {
     let builder = builder()
         .data(feed)
-        // No delay: the batch is spawned and runs once the resolving task yields, by which time
-        // every sibling field has named its key; a timer would add a millisecond per level.
+        // Sibling fields name their keys within one poll, so a short wait gathers them; the
+        // default of 1 ms was paid once per level of nesting. Without any wait, the batch could
+        // start on the other worker before the siblings had named their keys.
         .data(
             DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
                 .delay(Duration::from_micros(100)),
