@@ -42,8 +42,17 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
         let feed = service::live::LiveFeed::start(connection.clone());
+        let reference = std::sync::Arc::new(service::reference::ReferenceCache::new(
+            connection.clone(),
+            feed.clone(),
+        ));
         let router = http::router(http::AppState {
-            schema: graphql::build_schema(connection.clone(), &server.limits, feed.clone()),
+            schema: graphql::build_schema(
+                connection.clone(),
+                &server.limits,
+                feed.clone(),
+                reference.clone(),
+            ),
             db: connection.clone(),
             public_read: server.public_read,
             limits: std::sync::Arc::new(server.limits.clone()),
@@ -54,6 +63,7 @@ impl Application {
                 std::time::Duration::from_millis(server.response_cache_ms),
             )),
             documents: Default::default(),
+            reference,
         });
         Ok(Self {
             listener,

@@ -1,3 +1,4 @@
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use crate::on_both_databases;
@@ -110,11 +111,44 @@ on_both_databases! {
             .map(|p| p["metrics"].as_array().unwrap().len())
             .sum();
         assert_eq!(metrics, 13);
-        // platforms, operators, events, their sources, metrics, their platforms, latest readings,
-        // the readings' sources and metrics: one query for each, whatever the row count.
+        // Reference rows (platforms, operators, metrics, sources) are read once into memory, in
+        // five statements; events and latest readings take one query each, whatever the count.
         assert!(
-            statements <= 9,
+            statements <= 7,
             "{statements} statements for {metrics} metrics: relations are not batched"
         );
+    }
+
+    async fn reference_rows_are_read_once_and_a_new_one_is_found_at_once(app: TestApp) {
+        let query = "{ platforms { code operator { code } metrics { code platform { code } } }
+                       agencies { code } sources { code } }";
+        let first = app.data(query, json!({})).await;
+        let before = app.statements();
+        let again = app.data(query, json!({})).await;
+        assert_eq!(again, first);
+        assert_eq!(app.statements(), before, "reference rows are answered from memory");
+
+        // Inserted beside the server, as the seed does, with no entry in the audit log.
+        entity::agency::ActiveModel {
+            code: Set("quang-tri".to_owned()),
+            name_vi: Set("Tỉnh Quảng Trị".to_owned()),
+            name_en: Set("Quang Tri Province".to_owned()),
+            kind: Set(entity::values::AgencyKind::Province),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        let data = app
+            .data(
+                "{ observations(filter: {agency: \"quang-tri\"}) { totalCount } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(data["observations"]["totalCount"], 0);
+        let (code, _) = app
+            .error("{ observations(filter: {agency: \"nowhere\"}) { totalCount } }", json!({}))
+            .await;
+        assert_eq!(code, "NOT_FOUND");
     }
 }

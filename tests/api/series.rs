@@ -214,7 +214,13 @@ on_both_databases! {
             as_of: None,
             with_readings: false,
         };
-        let light = api::service::series::time_series(&app.db, &request).await.unwrap();
+        let reference = api::service::reference::ReferenceCache::new(
+            app.db.clone(),
+            api::service::live::LiveFeed::start(app.db.clone()),
+        );
+        let light = api::service::series::time_series(&app.db, &reference, &request)
+            .await
+            .unwrap();
         assert!(light.points.iter().all(|p| p.value.is_some() && p.observations.is_empty()));
     }
 }

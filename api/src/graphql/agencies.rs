@@ -2,9 +2,8 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use entity::agency;
 use entity::values::AgencyKind;
 
-use super::database;
 use super::lang::Lang;
-use crate::service::catalog;
+use super::reference;
 
 /// A ministry, province or other body.
 pub struct Agency(pub agency::Model);
@@ -43,9 +42,7 @@ pub struct AgencyQuery;
 impl AgencyQuery {
     /// Every agency.
     async fn agencies(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
-        let agencies = catalog::agencies(database(ctx)?)
-            .await
-            .map_err(|e| e.extend())?;
-        Ok(agencies.into_iter().map(Agency).collect())
+        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        Ok(reference.agencies().iter().cloned().map(Agency).collect())
     }
 }

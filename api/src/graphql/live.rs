@@ -6,16 +6,15 @@ use std::sync::Arc;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, Subscription};
 use chrono::Utc;
 use futures_util::stream::{self, Stream};
-use sea_orm::EntityTrait;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::observations::Observation;
 use super::series::Point;
-use super::{caller, database};
+use super::{caller, database, reference};
 use crate::error::ApiError;
 use crate::service::auth::Permission;
-use crate::service::catalog;
 use crate::service::live::{Change, ChangeKind, LiveFeed};
+use crate::service::reference::ReferenceCache;
 use crate::service::series::{self, SeriesRequest, TimeBucket};
 use crate::service::time::{local_date, parse_time_zone};
 
@@ -109,20 +108,20 @@ impl LiveSubscription {
             .principal
             .require(Permission::Read)
             .map_err(|e| e.extend())?;
-        let db = database(ctx)?;
+        let reference = reference(ctx)?;
         let filter = filter.unwrap_or_default();
         let resolved = async {
             Ok::<_, ApiError>(LiveFilter {
                 platform_id: match &filter.platform {
-                    Some(code) => Some(catalog::platform_by_code(db, code).await?.id),
+                    Some(code) => Some(reference.platform_by_code(code).await?.id),
                     None => None,
                 },
                 metric_id: match &filter.metric {
-                    Some(code) => Some(catalog::metric_by_code(db, code).await?.id),
+                    Some(code) => Some(reference.metric_by_code(code).await?.id),
                     None => None,
                 },
                 agency_id: match &filter.agency {
-                    Some(code) => Some(catalog::agency_by_code(db, code).await?.id),
+                    Some(code) => Some(reference.agency_by_code(code).await?.id),
                     None => None,
                 },
             })
@@ -151,7 +150,9 @@ impl LiveSubscription {
             .map_err(|e| e.extend())?;
         let db = database(ctx)?.clone();
         let zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
-        let chosen = catalog::metric_by_code(&db, &metric)
+        let reference = ctx.data::<Arc<ReferenceCache>>()?.clone();
+        let chosen = reference
+            .metric_by_code(&metric)
             .await
             .map_err(|e| e.extend())?;
         let feed = ctx.data::<Arc<LiveFeed>>()?;
@@ -164,6 +165,7 @@ impl LiveSubscription {
             changes(feed.subscribe(), filter),
             move |change| {
                 let db = db.clone();
+                let reference = reference.clone();
                 let code = chosen.code.clone();
                 async move {
                     let change = change?;
@@ -171,10 +173,10 @@ impl LiveSubscription {
                     // The point of the series the change belongs to: its agency's, or the national one.
                     let agency_code = match observation.agency_id {
                         Some(id) => Some(
-                            entity::agency::Entity::find_by_id(id)
-                                .one(&db)
+                            reference
+                                .row::<entity::agency::Entity>(id)
                                 .await
-                                .map_err(|e| ApiError::from(e).extend())?
+                                .map_err(|e| e.extend())?
                                 .map(|a| a.code)
                                 .unwrap_or_default(),
                         ),
@@ -197,7 +199,7 @@ impl LiveSubscription {
                         // One bucket: its readings cost little and a subscriber may want them.
                         with_readings: true,
                     };
-                    let updated = series::time_series(&db, &request)
+                    let updated = series::time_series(&db, &reference, &request)
                         .await
                         .map_err(|e| e.extend())?;
                     updated

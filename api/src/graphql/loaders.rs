@@ -1,53 +1,18 @@
-//! Batched loading of relations: one query per relation and request, whatever the nesting.
+//! Relations: reference rows from the in-memory snapshot, and the rest batched, one query per
+//! relation and request whatever the nesting.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::marker::PhantomData;
+use std::hash::Hash;
 use std::ops::Bound;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions};
-use entity::{event, metric};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter,
-    QueryOrder,
-};
+use entity::event;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
 use crate::service::observations::{self, CurrentObservation};
-
-/// The row of table `E` with this primary key.
-pub struct RowId<E>(pub i32, PhantomData<fn() -> E>);
-
-impl<E> RowId<E> {
-    pub fn new(id: i32) -> Self {
-        Self(id, PhantomData)
-    }
-}
-
-impl<E> Clone for RowId<E> {
-    fn clone(&self) -> Self {
-        Self::new(self.0)
-    }
-}
-
-impl<E> PartialEq for RowId<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl<E> Eq for RowId<E> {}
-
-impl<E> Hash for RowId<E> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state)
-    }
-}
-
-/// The metrics of a platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MetricsOfPlatform(pub i32);
+use crate::service::reference::ByIdInReference;
 
 /// The events of a platform, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,50 +29,6 @@ pub struct DatabaseLoader {
 impl DatabaseLoader {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-}
-
-impl<E> Loader<RowId<E>> for DatabaseLoader
-where
-    E: EntityTrait + Send + Sync,
-    E::Model: Send + Sync + Clone + 'static,
-{
-    type Value = E::Model;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[RowId<E>]) -> Result<HashMap<RowId<E>, E::Model>, Self::Error> {
-        let id_column = E::PrimaryKey::iter()
-            .next()
-            .expect("every table has a primary key")
-            .into_column();
-        let rows = E::find()
-            .filter(id_column.is_in(keys.iter().map(|key| key.0)))
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| match sea_orm::ModelTrait::get(&row, id_column) {
-                sea_orm::Value::Int(Some(id)) => Some((RowId::new(id), row)),
-                _ => None,
-            })
-            .collect())
-    }
-}
-
-impl Loader<MetricsOfPlatform> for DatabaseLoader {
-    type Value = Vec<metric::Model>;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
-        keys: &[MetricsOfPlatform],
-    ) -> Result<HashMap<MetricsOfPlatform, Self::Value>, Self::Error> {
-        let rows = metric::Entity::find()
-            .filter(metric::Column::PlatformId.is_in(keys.iter().map(|k| k.0)))
-            .order_by_asc(metric::Column::Id)
-            .all(&self.db)
-            .await?;
-        Ok(group(keys, rows, |m| MetricsOfPlatform(m.platform_id)))
     }
 }
 
@@ -179,14 +100,14 @@ where
         .map_err(|error| error.extend())
 }
 
-/// Loads the row a nullable foreign key points to, if it points to one.
+/// The reference row a nullable foreign key points to, if it points to one.
 pub async fn load_optional_row<E>(
     ctx: &Context<'_>,
     id: Option<i32>,
 ) -> async_graphql::Result<Option<E::Model>>
 where
-    E: EntityTrait + Send + Sync,
-    E::Model: Send + Sync + Clone + 'static,
+    E: ByIdInReference,
+    E::Model: Clone,
 {
     match id {
         Some(id) => load_row::<E>(ctx, id).await.map(Some),
@@ -194,17 +115,22 @@ where
     }
 }
 
-/// Loads a row that a foreign key guarantees to exist.
+/// The reference row a foreign key guarantees to exist.
 pub async fn load_row<E>(ctx: &Context<'_>, id: i32) -> async_graphql::Result<E::Model>
 where
-    E: EntityTrait + Send + Sync,
-    E::Model: Send + Sync + Clone + 'static,
+    E: ByIdInReference,
+    E::Model: Clone,
 {
-    load(ctx, RowId::<E>::new(id)).await?.ok_or_else(|| {
-        ApiError::from(DbErr::RecordNotFound(format!(
-            "{} {id}",
-            E::default().table_name()
-        )))
-        .extend()
-    })
+    super::reference(ctx)?
+        .row::<E>(id)
+        .await
+        .and_then(|row| {
+            row.ok_or_else(|| {
+                ApiError::from(DbErr::RecordNotFound(format!(
+                    "{} {id}",
+                    E::default().table_name()
+                )))
+            })
+        })
+        .map_err(|error| error.extend())
 }

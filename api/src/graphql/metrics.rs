@@ -8,8 +8,8 @@ use super::lang::Lang;
 use super::loaders::{load, load_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
-use super::{caller, connection, database, page_cost};
-use crate::service::catalog::{self, MetricFilter};
+use super::{caller, connection, database, page_cost, reference};
+use crate::service::catalog::MetricFilter;
 use crate::service::history;
 use crate::service::pagination::PageRequest;
 
@@ -107,7 +107,8 @@ impl MetricQuery {
             kind: filter.kind,
             unit: filter.unit,
         };
-        let metrics = catalog::metrics(database(ctx)?, &filter)
+        let metrics = reference(ctx)?
+            .metrics(&filter)
             .await
             .map_err(|e| e.extend())?;
         Ok(metrics.into_iter().map(Metric).collect())
@@ -115,7 +116,8 @@ impl MetricQuery {
 
     /// One metric by code; `NOT_FOUND` when no metric has it.
     async fn metric(&self, ctx: &Context<'_>, code: String) -> Result<Metric> {
-        catalog::metric_by_code(database(ctx)?, &code)
+        reference(ctx)?
+            .metric_by_code(&code)
             .await
             .map(Metric)
             .map_err(|e| e.extend())

@@ -29,10 +29,17 @@ use sea_orm::DatabaseConnection;
 use crate::service::audit::Caller;
 use crate::service::auth::Principal;
 use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::service::reference::ReferenceCache;
 
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
+}
+
+/// The reference rows (platforms, agencies, metrics, sources) resolvers read.
+pub(crate) fn reference<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ReferenceCache> {
+    ctx.data::<std::sync::Arc<ReferenceCache>>()
+        .map(std::sync::Arc::as_ref)
 }
 
 /// Who sent the request; the HTTP layer puts it there, and a request without one may do nothing.

@@ -10,7 +10,7 @@ use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
 use super::scalars::Exact;
 use super::sources::Source;
-use super::{caller, connection, database, page_cost};
+use super::{caller, connection, database, page_cost, reference};
 use crate::error::ApiError;
 use crate::service::observations::{self, CurrentObservation, ObservationFilter};
 use crate::service::pagination::PageRequest;
@@ -171,7 +171,7 @@ pub struct ObservationTotals {
 impl ObservationTotals {
     /// How many observations match the filter, on all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        observations::count(database(ctx)?, &self.filter)
+        observations::count(database(ctx)?, reference(ctx)?, &self.filter)
             .await
             .map_err(|e| e.extend())
     }
@@ -205,7 +205,7 @@ impl ObservationQuery {
             as_of,
             ..ObservationFilter::from(filter.unwrap_or_default())
         };
-        let page = observations::page(database(ctx)?, &filter, &request)
+        let page = observations::page(database(ctx)?, reference(ctx)?, &filter, &request)
             .await
             .map_err(|e| e.extend())?;
         Ok(connection(page, ObservationTotals { filter }, Observation))

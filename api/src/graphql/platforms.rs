@@ -3,12 +3,11 @@ use entity::values::EventKind;
 use entity::{agency, platform};
 
 use super::agencies::Agency;
-use super::database;
 use super::events::Event;
 use super::lang::Lang;
-use super::loaders::{load, load_row, EventsOfPlatform, MetricsOfPlatform};
+use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
-use crate::service::catalog;
+use super::reference;
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);
@@ -44,9 +43,9 @@ impl Platform {
 
     /// What the platform measures.
     async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Metric>> {
-        let metrics = load(ctx, MetricsOfPlatform(self.0.id)).await?;
-        Ok(metrics
-            .unwrap_or_default()
+        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        Ok(reference
+            .metrics_of_platform(self.0.id)
             .into_iter()
             .map(Metric)
             .collect())
@@ -76,15 +75,19 @@ pub struct PlatformQuery;
 impl PlatformQuery {
     /// Every platform.
     async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Platform>> {
-        let platforms = catalog::platforms(database(ctx)?)
-            .await
-            .map_err(|e| e.extend())?;
-        Ok(platforms.into_iter().map(Platform).collect())
+        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        Ok(reference
+            .platforms()
+            .iter()
+            .cloned()
+            .map(Platform)
+            .collect())
     }
 
     /// One platform by code; `NOT_FOUND` when no platform has it.
     async fn platform(&self, ctx: &Context<'_>, code: String) -> Result<Platform> {
-        catalog::platform_by_code(database(ctx)?, &code)
+        reference(ctx)?
+            .platform_by_code(&code)
             .await
             .map(Platform)
             .map_err(|e| e.extend())

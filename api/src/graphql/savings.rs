@@ -2,12 +2,12 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::values::{Qualifier, Scale, Unit};
 
-use super::database;
 use super::lang::Lang;
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::platforms::Platform;
 use super::scalars::Exact;
+use super::{database, reference};
 use crate::service::exact;
 use crate::service::savings::{self, SavingsEntry, COMPARISON_SCALE};
 
@@ -115,7 +115,7 @@ impl SavingsQuery {
         )]
         as_of: Option<DateTime<Utc>>,
     ) -> Result<SavingsComparison> {
-        savings::compare(database(ctx)?, as_of)
+        savings::compare(database(ctx)?, reference(ctx)?, as_of)
             .await
             .map(SavingsComparison)
             .map_err(|e| e.extend())

@@ -24,6 +24,7 @@ use super::sources::SourceQuery;
 use super::targets::TargetQuery;
 use crate::config::Limits;
 use crate::service::live::LiveFeed;
+use crate::service::reference::ReferenceCache;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -56,9 +57,15 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
-pub fn build_schema(db: DatabaseConnection, limits: &Limits, feed: Arc<LiveFeed>) -> AppSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    limits: &Limits,
+    feed: Arc<LiveFeed>,
+    reference: Arc<ReferenceCache>,
+) -> AppSchema {
     let builder = builder()
         .data(feed)
+        .data(reference)
         // Sibling fields name their keys within one poll, so a short wait gathers them; the
         // default of 1 ms was paid once per level of nesting. Without any wait, the batch could
         // start on the other worker before the siblings had named their keys.

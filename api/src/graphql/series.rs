@@ -2,10 +2,10 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::values::{MetricKind, Qualifier};
 
-use super::database;
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::scalars::Exact;
+use super::{database, reference};
 use crate::service::exact;
 use crate::service::series::{self, SeriesPoint, SeriesRequest, TimeBucket};
 use crate::service::time::parse_time_zone;
@@ -167,7 +167,7 @@ impl SeriesQuery {
             as_of,
             with_readings,
         };
-        series::time_series(database(ctx)?, &request)
+        series::time_series(database(ctx)?, reference(ctx)?, &request)
             .await
             .map(TimeSeries)
             .map_err(|e| e.extend())

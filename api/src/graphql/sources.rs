@@ -2,8 +2,7 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::NaiveDate;
 use entity::source;
 
-use super::database;
-use crate::service::catalog;
+use super::reference;
 
 /// An article figures were taken from.
 pub struct Source(pub source::Model);
@@ -56,9 +55,7 @@ pub struct SourceQuery;
 impl SourceQuery {
     /// Every source article.
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        let sources = catalog::sources(database(ctx)?)
-            .await
-            .map_err(|e| e.extend())?;
-        Ok(sources.into_iter().map(Source).collect())
+        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        Ok(reference.sources().iter().cloned().map(Source).collect())
     }
 }

@@ -70,7 +70,7 @@ async fn export(
         platform: query.platform,
         metric: query.metric,
     };
-    let export = match Export::prepare(&state.db, &caller.principal, &filter).await {
+    let export = match Export::prepare(&state.reference, &caller.principal, &filter).await {
         Ok(export) => export,
         Err(error) => return refusal(&error),
     };

@@ -30,6 +30,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Limits;
 use crate::service::live::LiveFeed;
+use crate::service::reference::ReferenceCache;
 
 use crate::graphql::AppSchema;
 
@@ -48,6 +49,7 @@ pub struct AppState {
     pub feed: Arc<LiveFeed>,
     pub response_cache: Arc<ResponseCache>,
     pub documents: Arc<DocumentCache>,
+    pub reference: Arc<ReferenceCache>,
 }
 
 pub fn router(state: AppState) -> Router {

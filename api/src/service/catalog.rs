@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use entity::values::{MetricKind, Unit};
-use entity::{agency, event, metric, platform, source, target};
+use entity::{agency, event, metric, platform, target};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -44,13 +44,6 @@ where
         .collect())
 }
 
-pub async fn platforms(db: &DatabaseConnection) -> Result<Vec<platform::Model>, ApiError> {
-    Ok(platform::Entity::find()
-        .order_by_asc(platform::Column::Id)
-        .all(db)
-        .await?)
-}
-
 pub async fn platform_by_code(
     db: &impl ConnectionTrait,
     code: &str,
@@ -60,13 +53,6 @@ pub async fn platform_by_code(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("platform", code))
-}
-
-pub async fn agencies(db: &DatabaseConnection) -> Result<Vec<agency::Model>, ApiError> {
-    Ok(agency::Entity::find()
-        .order_by_asc(agency::Column::Id)
-        .all(db)
-        .await?)
 }
 
 pub async fn agency_by_code(
@@ -87,22 +73,15 @@ pub struct MetricFilter {
     pub unit: Option<Unit>,
 }
 
-pub async fn metrics(
-    db: &DatabaseConnection,
-    filter: &MetricFilter,
-) -> Result<Vec<metric::Model>, ApiError> {
-    let mut query = metric::Entity::find().order_by_asc(metric::Column::Id);
-    if let Some(code) = &filter.platform {
-        let platform = platform_by_code(db, code).await?;
-        query = query.filter(metric::Column::PlatformId.eq(platform.id));
+impl MetricFilter {
+    /// Savings estimates are the per-year rates expressed in money.
+    pub fn savings() -> Self {
+        Self {
+            kind: Some(MetricKind::AnnualRate),
+            unit: Some(Unit::Vnd),
+            ..Self::default()
+        }
     }
-    if let Some(kind) = filter.kind {
-        query = query.filter(metric::Column::Kind.eq(kind));
-    }
-    if let Some(unit) = filter.unit {
-        query = query.filter(metric::Column::Unit.eq(unit));
-    }
-    Ok(query.all(db).await?)
 }
 
 pub async fn metric_by_code(
@@ -114,26 +93,6 @@ pub async fn metric_by_code(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("metric", code))
-}
-
-/// Savings estimates are the per-year rates expressed in money.
-pub async fn savings_metrics(db: &DatabaseConnection) -> Result<Vec<metric::Model>, ApiError> {
-    metrics(
-        db,
-        &MetricFilter {
-            kind: Some(MetricKind::AnnualRate),
-            unit: Some(Unit::Vnd),
-            ..MetricFilter::default()
-        },
-    )
-    .await
-}
-
-pub async fn sources(db: &DatabaseConnection) -> Result<Vec<source::Model>, ApiError> {
-    Ok(source::Entity::find()
-        .order_by_asc(source::Column::Code)
-        .all(db)
-        .await?)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{agency, metric, observation, observation_revision, source};
+use entity::{observation, observation_revision};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::auth::{Permission, Principal};
-use super::catalog;
+use super::catalog::MetricFilter;
 use super::observations::normalized;
+use super::reference::ReferenceCache;
 use crate::error::ApiError;
 
 /// Rows read from the database at a time.
@@ -82,38 +83,37 @@ pub struct Export {
 impl Export {
     /// Checks the caller and the filter before anything is streamed.
     pub async fn prepare(
-        db: &DatabaseConnection,
+        reference: &ReferenceCache,
         principal: &Principal,
         filter: &ExportFilter,
     ) -> Result<Self, ApiError> {
         principal.require(Permission::Audit)?;
-        let chosen = catalog::metrics(
-            db,
-            &catalog::MetricFilter {
+        let chosen = reference
+            .metrics(&MetricFilter {
                 platform: filter.platform.clone(),
                 ..Default::default()
-            },
-        )
-        .await?;
+            })
+            .await?;
         let metric_ids = match &filter.metric {
-            Some(code) => vec![catalog::metric_by_code(db, code).await?.id],
+            Some(code) => vec![reference.metric_by_code(code).await?.id],
             None => chosen.iter().map(|m| m.id).collect(),
         };
+        let snapshot = reference.current().await?;
         Ok(Self {
-            metrics: catalog::keyed::<metric::Entity, _>(db, |m| m.id)
-                .await?
-                .into_iter()
-                .map(|(id, m)| (id, m.code))
+            metrics: snapshot
+                .metrics()
+                .iter()
+                .map(|m| (m.id, m.code.clone()))
                 .collect(),
-            agencies: catalog::keyed::<agency::Entity, _>(db, |a| a.id)
-                .await?
-                .into_iter()
-                .map(|(id, a)| (id, a.code))
+            agencies: snapshot
+                .agencies()
+                .iter()
+                .map(|a| (a.id, a.code.clone()))
                 .collect(),
-            sources: catalog::keyed::<source::Entity, _>(db, |s| s.id)
-                .await?
-                .into_iter()
-                .map(|(id, s)| (id, s.code))
+            sources: snapshot
+                .sources()
+                .iter()
+                .map(|s| (s.id, s.code.clone()))
                 .collect(),
             metric_ids,
         })

@@ -13,6 +13,7 @@ pub mod live;
 pub mod observations;
 pub mod pagination;
 pub mod recording;
+pub mod reference;
 pub mod savings;
 pub mod seed;
 pub mod series;

@@ -16,9 +16,9 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, SelectTwo,
 };
 
-use super::catalog;
 use super::exact;
 use super::pagination::{Cursor, Page, PageRequest};
+use super::reference::ReferenceCache;
 use crate::error::ApiError;
 
 /// What a figure describes and the value it has now.
@@ -144,7 +144,7 @@ pub struct ObservationFilter {
 }
 
 impl ObservationFilter {
-    async fn condition(&self, db: &DatabaseConnection) -> Result<Condition, ApiError> {
+    async fn condition(&self, reference: &ReferenceCache) -> Result<Condition, ApiError> {
         if let (Some(from), Some(before)) = (self.observed_from, self.observed_before) {
             if from >= before {
                 return Err(ApiError::bad_input(
@@ -155,7 +155,7 @@ impl ObservationFilter {
         }
         let mut condition = Condition::all();
         if let Some(code) = &self.platform {
-            let platform = catalog::platform_by_code(db, code).await?;
+            let platform = reference.platform_by_code(code).await?;
             let metrics_of_platform = Query::select()
                 .column(metric::Column::Id)
                 .from(metric::Entity)
@@ -165,11 +165,11 @@ impl ObservationFilter {
                 condition.add(observation::Column::MetricId.in_subquery(metrics_of_platform));
         }
         if let Some(code) = &self.metric {
-            let metric = catalog::metric_by_code(db, code).await?;
+            let metric = reference.metric_by_code(code).await?;
             condition = condition.add(observation::Column::MetricId.eq(metric.id));
         }
         if let Some(code) = &self.agency {
-            let agency = catalog::agency_by_code(db, code).await?;
+            let agency = reference.agency_by_code(code).await?;
             condition = condition.add(observation::Column::AgencyId.eq(agency.id));
         }
         if let Some(from) = self.observed_from {
@@ -187,11 +187,12 @@ impl ObservationFilter {
 
 pub async fn page(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     filter: &ObservationFilter,
     request: &PageRequest,
 ) -> Result<Page<CurrentObservation>, ApiError> {
     let query = request.apply(
-        current(filter.as_of).filter(filter.condition(db).await?),
+        current(filter.as_of).filter(filter.condition(reference).await?),
         observation::Column::ObservedAt,
         observation::Column::Id,
     );
@@ -200,9 +201,13 @@ pub async fn page(
     Ok(Page::from_fetched(request, rows))
 }
 
-pub async fn count(db: &DatabaseConnection, filter: &ObservationFilter) -> Result<u64, ApiError> {
+pub async fn count(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    filter: &ObservationFilter,
+) -> Result<u64, ApiError> {
     Ok(current(filter.as_of)
-        .filter(filter.condition(db).await?)
+        .filter(filter.condition(reference).await?)
         .count(db)
         .await?)
 }

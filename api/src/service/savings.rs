@@ -12,9 +12,11 @@ use entity::{metric, platform};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 
+use super::catalog::MetricFilter;
+use super::exact;
 use super::observations::{self, CurrentObservation};
+use super::reference::ReferenceCache;
 use super::series::combined;
-use super::{catalog, exact};
 use crate::error::ApiError;
 
 /// Savings are compared in billion VND per year, the scale the sources use.
@@ -58,10 +60,11 @@ pub fn rescale(value: Decimal, from: Scale, to: Scale) -> Decimal {
 /// at `as_of` (estimates recorded and observed by then).
 pub async fn compare(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<SavingsComparison, ApiError> {
-    let metrics = catalog::savings_metrics(db).await?;
-    let platforms = catalog::platforms(db).await?;
+    let metrics = reference.metrics(&MetricFilter::savings()).await?;
+    let snapshot = reference.current().await?;
     let ids: Vec<i32> = metrics.iter().map(|m| m.id).collect();
     let instant = as_of.unwrap_or_else(Utc::now);
     let mut latest =
@@ -72,7 +75,11 @@ pub async fn compare(
         let Some(reading) = latest.remove(&metric.id) else {
             continue;
         };
-        let Some(platform) = platforms.iter().find(|p| p.id == metric.platform_id) else {
+        let Some(platform) = snapshot
+            .platforms()
+            .iter()
+            .find(|p| p.id == metric.platform_id)
+        else {
             continue;
         };
         entries.push(SavingsEntry {

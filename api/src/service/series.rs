@@ -18,9 +18,10 @@ use entity::values::{MetricKind, Qualifier};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 
+use super::exact;
 use super::observations::{self, CurrentObservation};
+use super::reference::ReferenceCache;
 use super::time::{local_date, start_of_day};
-use super::{catalog, exact};
 use crate::error::ApiError;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
@@ -128,6 +129,7 @@ pub struct TimeSeries {
 
 pub async fn time_series(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     request: &SeriesRequest,
 ) -> Result<TimeSeries, ApiError> {
     if request.from > request.to {
@@ -139,9 +141,9 @@ pub async fn time_series(
             ),
         ));
     }
-    let metric = catalog::metric_by_code(db, &request.metric).await?;
+    let metric = reference.metric_by_code(&request.metric).await?;
     let agency_id = match &request.agency {
-        Some(code) => Some(catalog::agency_by_code(db, code).await?.id),
+        Some(code) => Some(reference.agency_by_code(code).await?.id),
         None => None,
     };
     let series = observations::Series {

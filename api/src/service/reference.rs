@@ -1,0 +1,316 @@
+//! The reference tables (platforms, agencies, metrics, sources) held in memory for reads.
+//!
+//! Their rows are only ever inserted, by the seed and the demonstration generator, never changed
+//! or deleted: a row once read stays true, and what can go stale is only whether the snapshot
+//! holds every row. That is checked against the tables' highest ids, one small statement, when
+//! the audit log has moved (the generator writes to it), when the last check is a few seconds old
+//! (the seed does not), and before any code or id is answered as unknown. Writes do not use the
+//! snapshot: they check their references in their own transaction.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use entity::{agency, metric, platform, source};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, Statement};
+
+use super::catalog::MetricFilter;
+use super::live::LiveFeed;
+use crate::error::ApiError;
+
+/// Rows inserted without an audit entry (a seed run beside the server) are seen within this.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// The highest id of each reference table: rows are only inserted, so equal marks mean equal
+/// tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Marks([Option<i32>; 4]);
+
+impl Marks {
+    async fn read(db: &DatabaseConnection) -> Result<Self, ApiError> {
+        let sql = "SELECT (SELECT MAX(id) FROM platform), (SELECT MAX(id) FROM agency), \
+                   (SELECT MAX(id) FROM metric), (SELECT MAX(id) FROM source)";
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await?
+            .ok_or_else(|| {
+                DbErr::RecordNotFound("the highest ids of the reference tables".into())
+            })?;
+        let mut marks = [None; 4];
+        for (index, mark) in marks.iter_mut().enumerate() {
+            *mark = row.try_get_by_index(index)?;
+        }
+        Ok(Self(marks))
+    }
+}
+
+/// One consistent reading of the reference tables.
+#[derive(Debug, Default)]
+pub struct Reference {
+    marks: Marks,
+    /// By id.
+    platforms: Vec<platform::Model>,
+    /// By id.
+    agencies: Vec<agency::Model>,
+    /// By id.
+    metrics: Vec<metric::Model>,
+    /// By code.
+    sources: Vec<source::Model>,
+    agency_at: HashMap<i32, usize>,
+    agency_by_code: HashMap<String, usize>,
+    metric_at: HashMap<i32, usize>,
+    metric_by_code: HashMap<String, usize>,
+}
+
+impl Reference {
+    async fn read(db: &DatabaseConnection, marks: Marks) -> Result<Self, ApiError> {
+        let platforms = platform::Entity::find()
+            .order_by_asc(platform::Column::Id)
+            .all(db)
+            .await?;
+        let agencies = agency::Entity::find()
+            .order_by_asc(agency::Column::Id)
+            .all(db)
+            .await?;
+        let metrics = metric::Entity::find()
+            .order_by_asc(metric::Column::Id)
+            .all(db)
+            .await?;
+        let sources = source::Entity::find()
+            .order_by_asc(source::Column::Code)
+            .all(db)
+            .await?;
+        Ok(Self {
+            marks,
+            agency_at: agencies
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.id, i))
+                .collect(),
+            agency_by_code: agencies
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.code.clone(), i))
+                .collect(),
+            metric_at: metrics.iter().enumerate().map(|(i, m)| (m.id, i)).collect(),
+            metric_by_code: metrics
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.code.clone(), i))
+                .collect(),
+            platforms,
+            agencies,
+            metrics,
+            sources,
+        })
+    }
+
+    pub fn platforms(&self) -> &[platform::Model] {
+        &self.platforms
+    }
+
+    pub fn agencies(&self) -> &[agency::Model] {
+        &self.agencies
+    }
+
+    pub fn metrics(&self) -> &[metric::Model] {
+        &self.metrics
+    }
+
+    pub fn sources(&self) -> &[source::Model] {
+        &self.sources
+    }
+
+    pub fn metrics_of_platform(&self, platform_id: i32) -> Vec<metric::Model> {
+        self.metrics
+            .iter()
+            .filter(|m| m.platform_id == platform_id)
+            .cloned()
+            .collect()
+    }
+
+    fn platform(&self, id: i32) -> Option<&platform::Model> {
+        self.platforms.iter().find(|p| p.id == id)
+    }
+
+    fn platform_by_code(&self, code: &str) -> Option<&platform::Model> {
+        self.platforms.iter().find(|p| p.code == code)
+    }
+
+    fn agency(&self, id: i32) -> Option<&agency::Model> {
+        self.agency_at.get(&id).map(|&i| &self.agencies[i])
+    }
+
+    fn agency_by_code(&self, code: &str) -> Option<&agency::Model> {
+        self.agency_by_code.get(code).map(|&i| &self.agencies[i])
+    }
+
+    fn metric(&self, id: i32) -> Option<&metric::Model> {
+        self.metric_at.get(&id).map(|&i| &self.metrics[i])
+    }
+
+    fn metric_by_code(&self, code: &str) -> Option<&metric::Model> {
+        self.metric_by_code.get(code).map(|&i| &self.metrics[i])
+    }
+
+    fn source(&self, id: i32) -> Option<&source::Model> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+/// A reference table whose rows the snapshot holds by id.
+pub trait ByIdInReference: EntityTrait {
+    fn by_id(reference: &Reference, id: i32) -> Option<&Self::Model>;
+}
+
+impl ByIdInReference for platform::Entity {
+    fn by_id(reference: &Reference, id: i32) -> Option<&platform::Model> {
+        reference.platform(id)
+    }
+}
+
+impl ByIdInReference for agency::Entity {
+    fn by_id(reference: &Reference, id: i32) -> Option<&agency::Model> {
+        reference.agency(id)
+    }
+}
+
+impl ByIdInReference for metric::Entity {
+    fn by_id(reference: &Reference, id: i32) -> Option<&metric::Model> {
+        reference.metric(id)
+    }
+}
+
+impl ByIdInReference for source::Entity {
+    fn by_id(reference: &Reference, id: i32) -> Option<&source::Model> {
+        reference.source(id)
+    }
+}
+
+struct Checked {
+    reference: Arc<Reference>,
+    /// The audit log's head as the live feed had seen it at the check.
+    head: i64,
+    at: Instant,
+}
+
+/// The snapshot a server process reads reference rows from.
+pub struct ReferenceCache {
+    db: DatabaseConnection,
+    feed: Arc<LiveFeed>,
+    checked: RwLock<Option<Checked>>,
+    /// One check at a time: requests arriving meanwhile wait for its result.
+    checking: tokio::sync::Mutex<()>,
+}
+
+impl ReferenceCache {
+    pub fn new(db: DatabaseConnection, feed: Arc<LiveFeed>) -> Self {
+        Self {
+            db,
+            feed,
+            checked: RwLock::new(None),
+            checking: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn kept(&self, head: i64) -> Option<Arc<Reference>> {
+        let checked = self.checked.read().unwrap_or_else(|p| p.into_inner());
+        checked
+            .as_ref()
+            .filter(|c| c.head == head && c.at.elapsed() < RECHECK)
+            .map(|c| c.reference.clone())
+    }
+
+    /// The snapshot, checked against the tables if the audit log has moved since the last check
+    /// or that check is old.
+    pub async fn current(&self) -> Result<Arc<Reference>, ApiError> {
+        let head = self.feed.head();
+        if let Some(reference) = self.kept(head) {
+            return Ok(reference);
+        }
+        self.check(true).await
+    }
+
+    /// Checks the snapshot against the tables; when only a stale snapshot is the reason, a
+    /// check another request finished meanwhile is enough.
+    async fn check(&self, only_if_stale: bool) -> Result<Arc<Reference>, ApiError> {
+        let _turn = self.checking.lock().await;
+        let head = self.feed.head();
+        if let Some(reference) = self.kept(head).filter(|_| only_if_stale) {
+            return Ok(reference);
+        }
+        let started = Instant::now();
+        let marks = Marks::read(&self.db).await?;
+        let previous = self
+            .checked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.reference.clone());
+        let reference = match previous {
+            Some(reference) if reference.marks == marks => reference,
+            _ => Arc::new(Reference::read(&self.db, marks).await?),
+        };
+        *self.checked.write().unwrap_or_else(|p| p.into_inner()) = Some(Checked {
+            reference: reference.clone(),
+            head,
+            at: started,
+        });
+        Ok(reference)
+    }
+
+    /// Looks a row up in the snapshot, and once more after a check before calling it unknown.
+    async fn find<T: Clone>(
+        &self,
+        look: impl Fn(&Reference) -> Option<&T>,
+    ) -> Result<Option<T>, ApiError> {
+        if let Some(found) = look(&*self.current().await?) {
+            return Ok(Some(found.clone()));
+        }
+        Ok(look(&*self.check(false).await?).cloned())
+    }
+
+    /// The row of a reference table with this id, if there is one.
+    pub async fn row<E: ByIdInReference>(&self, id: i32) -> Result<Option<E::Model>, ApiError>
+    where
+        E::Model: Clone,
+    {
+        self.find(|reference| E::by_id(reference, id)).await
+    }
+
+    pub async fn platform_by_code(&self, code: &str) -> Result<platform::Model, ApiError> {
+        self.find(|reference| reference.platform_by_code(code))
+            .await?
+            .ok_or_else(|| ApiError::not_found("platform", code))
+    }
+
+    pub async fn agency_by_code(&self, code: &str) -> Result<agency::Model, ApiError> {
+        self.find(|reference| reference.agency_by_code(code))
+            .await?
+            .ok_or_else(|| ApiError::not_found("agency", code))
+    }
+
+    pub async fn metric_by_code(&self, code: &str) -> Result<metric::Model, ApiError> {
+        self.find(|reference| reference.metric_by_code(code))
+            .await?
+            .ok_or_else(|| ApiError::not_found("metric", code))
+    }
+
+    /// The metrics a filter keeps, by id; `NOT_FOUND` for an unknown platform.
+    pub async fn metrics(&self, filter: &MetricFilter) -> Result<Vec<metric::Model>, ApiError> {
+        let platform_id = match &filter.platform {
+            Some(code) => Some(self.platform_by_code(code).await?.id),
+            None => None,
+        };
+        Ok(self
+            .current()
+            .await?
+            .metrics
+            .iter()
+            .filter(|m| platform_id.is_none_or(|id| m.platform_id == id))
+            .filter(|m| filter.kind.is_none_or(|kind| m.kind == kind))
+            .filter(|m| filter.unit.is_none_or(|unit| m.unit == unit))
+            .cloned()
+            .collect())
+    }
+}
