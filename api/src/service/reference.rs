@@ -2,7 +2,7 @@
 //!
 //! Their rows are only ever inserted, by the seed and the demonstration generator, never changed
 //! or deleted: a row once read stays true, and what can go stale is only whether the snapshot
-//! holds every row. That is checked against the tables' highest ids, one small statement, when
+//! holds every row. That is checked against the tables' row counts, one small statement, when
 //! the audit log has moved (the generator writes to it), when the last check is a few seconds old
 //! (the seed does not), and before any code or id is answered as unknown. Writes do not use the
 //! snapshot: they check their references in their own transaction.
@@ -21,22 +21,22 @@ use crate::error::ApiError;
 /// Rows inserted without an audit entry (a seed run beside the server) are seen within this.
 const RECHECK: Duration = Duration::from_secs(5);
 
-/// The highest id of each reference table: rows are only inserted, so equal marks mean equal
-/// tables.
+/// The row count of each reference table: rows are only inserted, so equal counts mean equal
+/// tables. (The highest ids would not do: a row can commit after one with a higher id.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Marks([Option<i32>; 4]);
+struct Marks([i64; 4]);
 
 impl Marks {
     async fn read(db: &DatabaseConnection) -> Result<Self, ApiError> {
-        let sql = "SELECT (SELECT MAX(id) FROM platform), (SELECT MAX(id) FROM agency), \
-                   (SELECT MAX(id) FROM metric), (SELECT MAX(id) FROM source)";
+        let sql = "SELECT (SELECT COUNT(*) FROM platform), (SELECT COUNT(*) FROM agency), \
+                   (SELECT COUNT(*) FROM metric), (SELECT COUNT(*) FROM source)";
         let row = db
             .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
             .await?
             .ok_or_else(|| {
-                DbErr::RecordNotFound("the highest ids of the reference tables".into())
+                DbErr::RecordNotFound("the row counts of the reference tables".into())
             })?;
-        let mut marks = [None; 4];
+        let mut marks = [0; 4];
         for (index, mark) in marks.iter_mut().enumerate() {
             *mark = row.try_get_by_index(index)?;
         }
