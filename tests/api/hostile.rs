@@ -152,6 +152,11 @@ on_both_databases! {
         let (status, media, answer) = app.post_raw("application/json", "application/json", body).await;
         assert_eq!((status, code(&answer)), (200, "GRAPHQL_VALIDATION_FAILED"));
         assert!(media.starts_with("application/json"));
+
+        let aliases: String = (0..31).map(|i| format!("a{i}: platforms {{ code }} ")).collect();
+        let body = json!({ "query": format!("{{ {aliases} }}") }).to_string().into_bytes();
+        let (status, _, answer) = app.post_raw("application/json", "application/json", body).await;
+        assert_eq!((status, code(&answer)), (200, "TOO_MANY_ALIASES"));
     }
 
     async fn readiness_and_metrics_are_served(app: TestApp) {

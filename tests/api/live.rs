@@ -198,6 +198,16 @@ on_both_databases! {
         assert_eq!(change["observationRecorded"]["observation"]["value"], "31");
     }
 
+    async fn a_subscription_with_too_many_aliases_is_refused(app: TestApp) {
+        let mut socket = connect(&app.address, "graphql-transport-ws", None).await.unwrap();
+        let aliases: String = (0..31).map(|i| format!("a{i}: sequence ")).collect();
+        subscribe(&mut socket, "graphql-transport-ws",
+            &format!("subscription {{ observationRecorded {{ {aliases} }} }}")).await;
+        let refusal = receive(&mut socket).await;
+        assert_eq!(refusal["payload"]["data"], Value::Null, "{refusal}");
+        assert_eq!(refusal["payload"]["errors"][0]["extensions"]["code"], "TOO_MANY_ALIASES", "{refusal}");
+    }
+
     async fn a_refused_key_gets_no_socket(app: TestApp) {
         let refused = connect(&app.address, "graphql-transport-ws", Some("ekpi_000000000000_wrong")).await;
         assert!(refused.is_err(), "the connection is refused");

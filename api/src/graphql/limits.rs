@@ -1,4 +1,5 @@
-//! Limits async-graphql has no setting for: the number of aliases in a document.
+//! Limits async-graphql has no setting for: the number of aliases in a document, checked by
+//! the HTTP layer on the parsed document and, for subscriptions, by a schema extension.
 
 use std::sync::Arc;
 
@@ -34,7 +35,8 @@ fn aliases(selection_set: &SelectionSet) -> usize {
         .sum()
 }
 
-fn count(document: &ExecutableDocument) -> usize {
+/// The aliased fields of a document, its fragments included.
+fn aliases_in(document: &ExecutableDocument) -> usize {
     let operations: usize = match &document.operations {
         DocumentOperations::Single(operation) => aliases(&operation.node.selection_set.node),
         DocumentOperations::Multiple(operations) => operations
@@ -48,6 +50,13 @@ fn count(document: &ExecutableDocument) -> usize {
         .map(|fragment| aliases(&fragment.node.selection_set.node))
         .sum();
     operations + fragments
+}
+
+/// Why a document is refused for its aliases, if it is.
+pub fn too_many_aliases(document: &ExecutableDocument, allowed: usize) -> Option<String> {
+    let found = aliases_in(document);
+    (found > allowed)
+        .then(|| format!("the document has {found} aliases; at most {allowed} are allowed"))
 }
 
 /// A request error with a code, as the protocol layer maps them.
@@ -69,16 +78,9 @@ impl Extension for AliasLimitExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let found = count(&document);
-        if found > self.0 {
-            return Err(coded(
-                format!(
-                    "the document has {found} aliases; at most {} are allowed",
-                    self.0
-                ),
-                "TOO_MANY_ALIASES",
-            ));
+        match too_many_aliases(&document, self.0) {
+            Some(message) => Err(coded(message, "TOO_MANY_ALIASES")),
+            None => Ok(document),
         }
-        Ok(document)
     }
 }

@@ -20,7 +20,7 @@ pub mod series;
 pub mod sources;
 pub mod targets;
 
-pub use schema::{build_schema, schema_sdl, AppSchema};
+pub use schema::{build_schema, schema_sdl, AppSchema, Transport};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ObjectType, OutputType};

@@ -20,8 +20,10 @@ use super::auth::identify;
 use super::documents::DocumentCache;
 use super::response_cache::{Answer, ResponseCache};
 use super::AppState;
+use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
+use crate::graphql::limits::too_many_aliases;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -94,17 +96,25 @@ struct Operation {
     label: String,
     /// None when the document does not parse or names no operation that it holds.
     kind: Option<OperationType>,
+    /// Why the document is refused for its aliases, if it is.
+    too_many_aliases: Option<String>,
 }
 
-fn inspect(request: &mut async_graphql::Request, documents: &DocumentCache) -> Operation {
+fn inspect(
+    request: &mut async_graphql::Request,
+    documents: &DocumentCache,
+    limits: &Limits,
+) -> Operation {
     documents.parse(request);
     let chosen_name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return Operation {
             label: chosen_name.unwrap_or_else(|| "anonymous".to_owned()),
             kind: None,
+            too_many_aliases: None,
         };
     };
+    let too_many_aliases = too_many_aliases(document, limits.max_aliases);
     let (name, operation) = match (&document.operations, &chosen_name) {
         (DocumentOperations::Single(operation), _) => (None, Some(operation)),
         (DocumentOperations::Multiple(operations), Some(name)) => (
@@ -129,6 +139,7 @@ fn inspect(request: &mut async_graphql::Request, documents: &DocumentCache) -> O
             .or(name)
             .unwrap_or_else(|| "anonymous".to_owned()),
         kind: operation.map(|operation| operation.node.ty),
+        too_many_aliases,
     }
 }
 
@@ -269,7 +280,7 @@ pub async fn execute(
         };
     let inspected: Vec<Operation> = batch
         .iter_mut()
-        .map(|request| inspect(request, &state.documents))
+        .map(|request| inspect(request, &state.documents, limits))
         .collect();
     let writes = inspected
         .iter()
@@ -287,6 +298,17 @@ pub async fn execute(
                 media,
             );
         }
+    }
+    if let Some(message) = inspected
+        .iter()
+        .find_map(|operation| operation.too_many_aliases.clone())
+    {
+        // A document refused as validation would refuse it: 200 in the legacy media type.
+        let status = match media {
+            Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            Media::Json => StatusCode::OK,
+        };
+        return refuse(status, "TOO_MANY_ALIASES", message, media);
     }
     if method == Method::GET && writes {
         let mut response = refuse(

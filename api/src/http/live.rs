@@ -25,7 +25,7 @@ pub async fn subscriptions(
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let schema = state.schema.clone();
+            let schema = state.socket_schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let mut headers = HeaderMap::new();

@@ -40,6 +40,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The same schema for subscriptions, with the alias limit as an extension.
+    pub socket_schema: AppSchema,
     pub db: DatabaseConnection,
     /// Callers without a key may read.
     pub public_read: bool,
