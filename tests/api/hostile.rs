@@ -199,6 +199,11 @@ async fn callers_over_their_rate_are_told_when_to_come_back() {
     assert!((1..=12).contains(&retry_after), "{retry_after}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(code(&body), "RATE_LIMITED");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("egov_kpi_graphql_errors_total{code=\"RATE_LIMITED\"} 1"),
+        "a refusal is counted: {metrics}"
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{AppState, REQUEST_ID_HEADER};
+use super::{AppState, Refused, REQUEST_ID_HEADER};
 use crate::error::ApiError;
 use crate::service::audit::{self, Caller};
 use crate::service::auth::{self, Principal};
@@ -61,12 +61,14 @@ pub async fn identify(
                 "message": format!("too many refused keys from this address: try again in {seconds} s"),
                 "extensions": { "code": "RATE_LIMITED" }
             }] });
-                    return Err((
+                    let mut response = (
                         StatusCode::TOO_MANY_REQUESTS,
                         [(header::RETRY_AFTER, seconds.to_string())],
                         Json(body),
                     )
-                        .into_response());
+                        .into_response();
+                    response.extensions_mut().insert(Refused("RATE_LIMITED"));
+                    return Err(response);
                 }
                 state.rate_limiter.key_refused(&address);
                 let key_prefix = presented
@@ -104,5 +106,7 @@ pub fn refusal(error: &ApiError) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }]
     });
-    (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
+    let mut response = (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
+    response.extensions_mut().insert(Refused(error.code()));
+    response
 }

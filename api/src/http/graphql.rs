@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::auth::identify;
 use super::documents::DocumentCache;
 use super::response_cache::{Answer, ResponseCache};
-use super::AppState;
+use super::{AppState, Refused};
 use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
@@ -77,7 +77,12 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
 }
 
 /// A refusal before execution, in the shape of a GraphQL response without `data`.
-fn refuse(status: StatusCode, code: &str, message: impl Into<String>, media: Media) -> Response {
+fn refuse(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+    media: Media,
+) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message.into(), "extensions": { "code": code } }]
     });
@@ -86,6 +91,7 @@ fn refuse(status: StatusCode, code: &str, message: impl Into<String>, media: Med
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
     );
+    response.extensions_mut().insert(Refused(code));
     response
 }
 
@@ -149,6 +155,15 @@ pub async fn execute(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let metrics = state.metrics.clone();
+    let response = answer(state, peer, request).await;
+    if let Some(Refused(code)) = response.extensions().get::<Refused>() {
+        metrics.refused(code);
+    }
+    response
+}
+
+async fn answer(state: AppState, peer: SocketAddr, request: Request) -> Response {
     let started = Instant::now();
     let limits = &state.limits;
     let headers = request.headers().clone();

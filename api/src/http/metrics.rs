@@ -41,6 +41,12 @@ impl Metrics {
         self.response_cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a request refused before execution, by the code it was refused with.
+    pub fn refused(&self, code: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.errors_by_code.entry(code.to_owned()).or_default() += 1;
+    }
+
     /// Counts one GraphQL request of `operation` and the codes of its errors.
     pub fn record(&self, operation: &str, elapsed: Duration, error_codes: &[&str]) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());

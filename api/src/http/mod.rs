@@ -36,6 +36,11 @@ use crate::graphql::AppSchema;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Marks a response as a request refused before execution, with its code, so that `/metrics`
+/// counts it among the errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
 /// What every route may use.
 #[derive(Clone)]
 pub struct AppState {
