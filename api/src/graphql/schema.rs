@@ -59,9 +59,9 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// How a schema is reached. Over HTTP the alias limit is checked on the parsed document before
 /// execution: as a schema extension it would take every field of every request off
-/// async-graphql's fast path, which skips the extension chain (a quarter of the server's CPU
-/// for a nested query). Subscriptions resolve a few fields per change, so over WebSocket the
-/// limit is an extension.
+/// async-graphql's fast path (an extension chain and a registry lookup per field, a few percent
+/// of a page's CPU). Subscriptions resolve a few fields per change, so over WebSocket the limit
+/// is an extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Http,
