@@ -23,7 +23,7 @@ const RECHECK: Duration = Duration::from_secs(5);
 
 /// The row count of each reference table: rows are only inserted, so equal counts mean equal
 /// tables. (The highest ids would not do: a row can commit after one with a higher id.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Marks([i64; 4]);
 
 impl Marks {
@@ -44,8 +44,9 @@ impl Marks {
     }
 }
 
-/// One consistent reading of the reference tables.
-#[derive(Debug, Default)]
+/// One reading of the reference tables, with the counts taken just before it (a row inserted in
+/// between is read, and the next check reads the tables again).
+#[derive(Debug)]
 pub struct Reference {
     marks: Marks,
     /// By id.
