@@ -130,32 +130,16 @@ impl Reference {
             .collect()
     }
 
-    fn platform(&self, id: i32) -> Option<&platform::Model> {
-        self.platforms.iter().find(|p| p.id == id)
-    }
-
     fn platform_by_code(&self, code: &str) -> Option<&platform::Model> {
         self.platforms.iter().find(|p| p.code == code)
-    }
-
-    fn agency(&self, id: i32) -> Option<&agency::Model> {
-        self.agency_at.get(&id).map(|&i| &self.agencies[i])
     }
 
     fn agency_by_code(&self, code: &str) -> Option<&agency::Model> {
         self.agency_by_code.get(code).map(|&i| &self.agencies[i])
     }
 
-    fn metric(&self, id: i32) -> Option<&metric::Model> {
-        self.metric_at.get(&id).map(|&i| &self.metrics[i])
-    }
-
     fn metric_by_code(&self, code: &str) -> Option<&metric::Model> {
         self.metric_by_code.get(code).map(|&i| &self.metrics[i])
-    }
-
-    fn source(&self, id: i32) -> Option<&source::Model> {
-        self.sources.iter().find(|s| s.id == id)
     }
 }
 
@@ -166,25 +150,28 @@ pub trait ByIdInReference: EntityTrait {
 
 impl ByIdInReference for platform::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&platform::Model> {
-        reference.platform(id)
+        reference.platforms.iter().find(|p| p.id == id)
     }
 }
 
 impl ByIdInReference for agency::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&agency::Model> {
-        reference.agency(id)
+        reference
+            .agency_at
+            .get(&id)
+            .map(|&i| &reference.agencies[i])
     }
 }
 
 impl ByIdInReference for metric::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&metric::Model> {
-        reference.metric(id)
+        reference.metric_at.get(&id).map(|&i| &reference.metrics[i])
     }
 }
 
 impl ByIdInReference for source::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&source::Model> {
-        reference.source(id)
+        reference.sources.iter().find(|s| s.id == id)
     }
 }
 
