@@ -1,9 +1,9 @@
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Object, Result};
 use entity::agency;
 use entity::values::AgencyKind;
 
 use super::lang::Lang;
-use super::reference;
+use super::reference_rows;
 
 /// A ministry, province or other body.
 pub struct Agency(pub agency::Model);
@@ -42,7 +42,7 @@ pub struct AgencyQuery;
 impl AgencyQuery {
     /// Every agency.
     async fn agencies(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
-        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        let reference = reference_rows(ctx).await?;
         Ok(reference.agencies().iter().cloned().map(Agency).collect())
     }
 }

@@ -23,13 +23,13 @@ pub mod targets;
 pub use schema::{build_schema, schema_sdl, AppSchema, Transport};
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ObjectType, OutputType};
+use async_graphql::{Context, ErrorExtensions, ObjectType, OutputType};
 use sea_orm::DatabaseConnection;
 
 use crate::service::audit::Caller;
 use crate::service::auth::Principal;
 use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::service::reference::ReferenceCache;
+use crate::service::reference::{Reference, ReferenceCache};
 
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
@@ -40,6 +40,13 @@ pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Datab
 pub(crate) fn reference<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ReferenceCache> {
     ctx.data::<std::sync::Arc<ReferenceCache>>()
         .map(std::sync::Arc::as_ref)
+}
+
+/// The snapshot of reference rows, checked as `ReferenceCache::current` says.
+pub(crate) async fn reference_rows(
+    ctx: &Context<'_>,
+) -> async_graphql::Result<std::sync::Arc<Reference>> {
+    reference(ctx)?.current().await.map_err(|e| e.extend())
 }
 
 /// Who sent the request; the HTTP layer puts it there, and a request without one may do nothing.

@@ -7,7 +7,7 @@ use super::events::Event;
 use super::lang::Lang;
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
-use super::reference;
+use super::{reference, reference_rows};
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);
@@ -43,7 +43,7 @@ impl Platform {
 
     /// What the platform measures.
     async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Metric>> {
-        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        let reference = reference_rows(ctx).await?;
         Ok(reference
             .metrics_of_platform(self.0.id)
             .into_iter()
@@ -75,7 +75,7 @@ pub struct PlatformQuery;
 impl PlatformQuery {
     /// Every platform.
     async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Platform>> {
-        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        let reference = reference_rows(ctx).await?;
         Ok(reference
             .platforms()
             .iter()

@@ -1,8 +1,8 @@
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Object, Result};
 use chrono::NaiveDate;
 use entity::source;
 
-use super::reference;
+use super::reference_rows;
 
 /// An article figures were taken from.
 pub struct Source(pub source::Model);
@@ -55,7 +55,7 @@ pub struct SourceQuery;
 impl SourceQuery {
     /// Every source article.
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        let reference = reference(ctx)?.current().await.map_err(|e| e.extend())?;
+        let reference = reference_rows(ctx).await?;
         Ok(reference.sources().iter().cloned().map(Source).collect())
     }
 }
