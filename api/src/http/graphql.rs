@@ -20,7 +20,6 @@ use super::auth::identify;
 use super::documents::DocumentCache;
 use super::response_cache::{Answer, ResponseCache};
 use super::{AppState, Refused};
-use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
 use crate::graphql::limits::too_many_aliases;
@@ -109,7 +108,7 @@ struct Operation {
 fn inspect(
     request: &mut async_graphql::Request,
     documents: &DocumentCache,
-    limits: &Limits,
+    max_aliases: usize,
 ) -> Operation {
     documents.parse(request);
     let chosen_name = request.operation_name.clone();
@@ -120,7 +119,7 @@ fn inspect(
             too_many_aliases: None,
         };
     };
-    let too_many_aliases = too_many_aliases(document, limits.max_aliases);
+    let too_many_aliases = too_many_aliases(document, max_aliases);
     let (name, operation) = match (&document.operations, &chosen_name) {
         (DocumentOperations::Single(operation), _) => (None, Some(operation)),
         (DocumentOperations::Multiple(operations), Some(name)) => (
@@ -295,7 +294,7 @@ async fn answer(state: AppState, peer: SocketAddr, request: Request) -> Response
         };
     let inspected: Vec<Operation> = batch
         .iter_mut()
-        .map(|request| inspect(request, &state.documents, limits))
+        .map(|request| inspect(request, &state.documents, limits.max_aliases))
         .collect();
     let writes = inspected
         .iter()
