@@ -146,6 +146,12 @@ on_both_databases! {
             )
             .await;
         assert_eq!(data["observations"]["totalCount"], 0);
+        // The lookup checked the tables again, so the list shows the new agency too.
+        let agencies = app.data("{ agencies { code } }", json!({})).await;
+        assert!(
+            agencies["agencies"].as_array().unwrap().iter().any(|a| a["code"] == "quang-tri"),
+            "{agencies}"
+        );
         let (code, _) = app
             .error("{ observations(filter: {agency: \"nowhere\"}) { totalCount } }", json!({}))
             .await;
