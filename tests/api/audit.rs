@@ -2,6 +2,7 @@ use entity::values::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
+use crate::helpers::exported_metric;
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -253,6 +254,10 @@ on_both_databases! {
         };
         assert_eq!(get("/export/observations.csv", None).await.status(), 401);
         assert_eq!(get("/export/observations.csv", Some(reporter.clone())).await.status(), 403);
+        for code in ["UNAUTHENTICATED", "FORBIDDEN"] {
+            let name = format!("egov_kpi_graphql_errors_total{{code=\"{code}\"}}");
+            assert_eq!(exported_metric(&app.address, &name).await, 1, "a refused export is counted");
+        }
 
         let response = get("/export/observations.csv", Some(auditor.clone())).await;
         assert_eq!(response.status(), 200);

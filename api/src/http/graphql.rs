@@ -154,15 +154,6 @@ pub async fn execute(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let metrics = state.metrics.clone();
-    let response = answer(state, peer, request).await;
-    if let Some(Refused(code)) = response.extensions().get::<Refused>() {
-        metrics.refused(code);
-    }
-    response
-}
-
-async fn answer(state: AppState, peer: SocketAddr, request: Request) -> Response {
     let started = Instant::now();
     let limits = &state.limits;
     let headers = request.headers().clone();

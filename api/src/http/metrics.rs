@@ -121,7 +121,7 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code."
+            "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code: GraphQL errors, and refusals on any route."
         );
         let _ = writeln!(out, "# TYPE egov_kpi_graphql_errors_total counter");
         for (code, count) in &counts.errors_by_code {

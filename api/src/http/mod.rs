@@ -16,10 +16,11 @@ pub use metrics::Metrics;
 pub use rate_limit::RateLimiter;
 pub use response_cache::ResponseCache;
 
+use axum::extract::State;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -37,9 +38,17 @@ use crate::graphql::AppSchema;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Marks a response as a request refused before execution, with its code, so that `/metrics`
-/// counts it among the errors.
+/// counts it among the errors, whichever route refused it.
 #[derive(Debug, Clone, Copy)]
 pub struct Refused(pub &'static str);
+
+/// Counts refusals in `/metrics`: handlers only mark them, as they return early in many places.
+async fn count_refusal(State(metrics): State<Arc<Metrics>>, response: Response) -> Response {
+    if let Some(Refused(code)) = response.extensions().get::<Refused>() {
+        metrics.refused(code);
+    }
+    response
+}
 
 /// What every route may use.
 #[derive(Clone)]
@@ -61,6 +70,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
@@ -75,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set before the span that logs it.
+        .layer(middleware::map_response_with_state(metrics, count_refusal))
         .layer(CatchPanicLayer::custom(internal_error))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
