@@ -147,6 +147,28 @@ pub fn pairs() -> Vec<Pair> {
     ]
 }
 
+/// Steps from an empty query up to the latest page, each adding one kind of work, to show what
+/// a cold request's server time is spent on.
+pub const COST_STEPS: [(&str, &str); 5] = [
+    ("no field resolved: HTTP and GraphQL alone", "{ __typename }"),
+    ("reference rows, from memory", "{ platforms { code } }"),
+    (
+        "one statement, one row",
+        "{ observations(last: 1, filter: {includeSynthetic: true}) { edges { node { id } } } }",
+    ),
+    (
+        "the same statement, 20 rows",
+        "{ observations(last: 20, filter: {includeSynthetic: true}) { edges { node { id } } } }",
+    ),
+    (
+        "20 rows, 4 fields each (the latest page)",
+        "{ observations(last: 20, filter: {includeSynthetic: true}) { edges { node { id observedAt value qualifier } } } }",
+    ),
+];
+
+/// The least a statement costs through a `sqlx` pool, for comparison with the steps above.
+pub const TRIVIAL_STATEMENT: &str = "SELECT '1' AS answer";
+
 // The newest page, returned oldest first as Relay's `last` does.
 const LATEST_PAGE: &str = "SELECT answer FROM ( \
        SELECT o.id::text || ' ' || r.value::text AS answer, o.observed_at, o.id \

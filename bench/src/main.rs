@@ -302,6 +302,44 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
+    eprintln!("cost steps");
+    writeln!(
+        report,
+        "\n## Where a cold request's time goes\n\n\
+         Queries that each add one kind of work, sent to the server with the response cache off, \
+         and the cheapest statement through the benchmark's `sqlx` pool. CPU per request as \
+         above: of the server (for `SELECT`, of the benchmark's client) and of PostgreSQL.\n\n\
+         | step | query | clients | p50 | p95 | p99 | req/s | errors | CPU ms/req | PostgreSQL CPU ms/req |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
+    )?;
+    for (step, query) in dashboard::COST_STEPS {
+        let run = dashboard::graphql_load(&client, &uncached_url, query, args.clients, duration);
+        let (stats, cpu) = CpuPerRequest::measure(&args.uncached_pid.to_string(), run).await;
+        writeln!(
+            report,
+            "| {step} | `{query}` | {} | {} |",
+            row(&stats),
+            cpu.cells()
+        )?;
+    }
+    let p = pool.clone();
+    let run = load::run(args.clients, duration, move || {
+        let p = p.clone();
+        async move {
+            dashboard::sql(&p, dashboard::TRIVIAL_STATEMENT)
+                .await
+                .map(drop)
+        }
+    });
+    let (stats, cpu) = CpuPerRequest::measure("self", run).await;
+    writeln!(
+        report,
+        "| one statement through `sqlx`, no HTTP | `{}` | {} | {} |",
+        dashboard::TRIVIAL_STATEMENT,
+        row(&stats),
+        cpu.cells()
+    )?;
+
     eprintln!("floor");
     let simple = "{ platforms { code } }";
     let payload = serde_json::json!({ "data": dashboard::graphql(&client, &url, simple).await? });
