@@ -3,6 +3,8 @@
 //! the database, with its indexes and keys) and into an unindexed table (what the pipe carries).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -106,6 +108,27 @@ pub async fn through_api(
         );
     }
     Ok(started.elapsed())
+}
+
+/// Records one figure every `interval` through the write API, as provinces reporting while
+/// dashboards read would, until the task is aborted; `recorded` counts them.
+pub async fn trickle(
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    pool: PgPool,
+    interval: Duration,
+    recorded: Arc<AtomicUsize>,
+) -> anyhow::Result<()> {
+    let base = first_free_instant(&pool).await?;
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        let next = recorded.load(Ordering::Relaxed);
+        let at = base + TimeDelta::minutes(next as i64);
+        through_api(&client, &url, &key, at, 1, 1).await?;
+        recorded.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The same kind of rows as a CSV file through `egov-kpi import`.
