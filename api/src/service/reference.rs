@@ -44,23 +44,52 @@ impl Marks {
     }
 }
 
+/// One reference table's rows in a fixed order, found by id or by code without a scan.
+#[derive(Debug)]
+struct Table<M> {
+    rows: Vec<M>,
+    at_id: HashMap<i32, usize>,
+    at_code: HashMap<String, usize>,
+}
+
+impl<M> Table<M> {
+    fn new(rows: Vec<M>, id_and_code: impl Fn(&M) -> (i32, &str)) -> Self {
+        let mut at_id = HashMap::with_capacity(rows.len());
+        let mut at_code = HashMap::with_capacity(rows.len());
+        for (at, row) in rows.iter().enumerate() {
+            let (id, code) = id_and_code(row);
+            at_id.insert(id, at);
+            at_code.insert(code.to_owned(), at);
+        }
+        Self {
+            rows,
+            at_id,
+            at_code,
+        }
+    }
+
+    fn by_id(&self, id: i32) -> Option<&M> {
+        self.at_id.get(&id).map(|&at| &self.rows[at])
+    }
+
+    fn by_code(&self, code: &str) -> Option<&M> {
+        self.at_code.get(code).map(|&at| &self.rows[at])
+    }
+}
+
 /// One reading of the reference tables, with the counts taken just before it (a row inserted in
 /// between is read, and the next check reads the tables again).
 #[derive(Debug)]
 pub struct Reference {
     marks: Marks,
-    /// By id.
-    platforms: Vec<platform::Model>,
-    /// By id.
-    agencies: Vec<agency::Model>,
-    /// By id.
-    metrics: Vec<metric::Model>,
-    /// By code.
-    sources: Vec<source::Model>,
-    agency_at: HashMap<i32, usize>,
-    agency_by_code: HashMap<String, usize>,
-    metric_at: HashMap<i32, usize>,
-    metric_by_code: HashMap<String, usize>,
+    /// Ordered by id.
+    platforms: Table<platform::Model>,
+    /// Ordered by id.
+    agencies: Table<agency::Model>,
+    /// Ordered by id.
+    metrics: Table<metric::Model>,
+    /// Ordered by code.
+    sources: Table<source::Model>,
 }
 
 impl Reference {
@@ -83,63 +112,35 @@ impl Reference {
             .await?;
         Ok(Self {
             marks,
-            agency_at: agencies
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (a.id, i))
-                .collect(),
-            agency_by_code: agencies
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (a.code.clone(), i))
-                .collect(),
-            metric_at: metrics.iter().enumerate().map(|(i, m)| (m.id, i)).collect(),
-            metric_by_code: metrics
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (m.code.clone(), i))
-                .collect(),
-            platforms,
-            agencies,
-            metrics,
-            sources,
+            platforms: Table::new(platforms, |p| (p.id, &p.code)),
+            agencies: Table::new(agencies, |a| (a.id, &a.code)),
+            metrics: Table::new(metrics, |m| (m.id, &m.code)),
+            sources: Table::new(sources, |s| (s.id, &s.code)),
         })
     }
 
     pub fn platforms(&self) -> &[platform::Model] {
-        &self.platforms
+        &self.platforms.rows
     }
 
     pub fn agencies(&self) -> &[agency::Model] {
-        &self.agencies
+        &self.agencies.rows
     }
 
     pub fn metrics(&self) -> &[metric::Model] {
-        &self.metrics
+        &self.metrics.rows
     }
 
     pub fn sources(&self) -> &[source::Model] {
-        &self.sources
+        &self.sources.rows
     }
 
     pub fn metrics_of_platform(&self, platform_id: i32) -> Vec<metric::Model> {
-        self.metrics
+        self.metrics()
             .iter()
             .filter(|m| m.platform_id == platform_id)
             .cloned()
             .collect()
-    }
-
-    fn platform_by_code(&self, code: &str) -> Option<&platform::Model> {
-        self.platforms.iter().find(|p| p.code == code)
-    }
-
-    fn agency_by_code(&self, code: &str) -> Option<&agency::Model> {
-        self.agency_by_code.get(code).map(|&i| &self.agencies[i])
-    }
-
-    fn metric_by_code(&self, code: &str) -> Option<&metric::Model> {
-        self.metric_by_code.get(code).map(|&i| &self.metrics[i])
     }
 }
 
@@ -150,28 +151,25 @@ pub trait ByIdInReference: EntityTrait {
 
 impl ByIdInReference for platform::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&platform::Model> {
-        reference.platforms.iter().find(|p| p.id == id)
+        reference.platforms.by_id(id)
     }
 }
 
 impl ByIdInReference for agency::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&agency::Model> {
-        reference
-            .agency_at
-            .get(&id)
-            .map(|&i| &reference.agencies[i])
+        reference.agencies.by_id(id)
     }
 }
 
 impl ByIdInReference for metric::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&metric::Model> {
-        reference.metric_at.get(&id).map(|&i| &reference.metrics[i])
+        reference.metrics.by_id(id)
     }
 }
 
 impl ByIdInReference for source::Entity {
     fn by_id(reference: &Reference, id: i32) -> Option<&source::Model> {
-        reference.sources.iter().find(|s| s.id == id)
+        reference.sources.by_id(id)
     }
 }
 
@@ -267,19 +265,19 @@ impl ReferenceCache {
     }
 
     pub async fn platform_by_code(&self, code: &str) -> Result<platform::Model, ApiError> {
-        self.find(|reference| reference.platform_by_code(code))
+        self.find(|reference| reference.platforms.by_code(code))
             .await?
             .ok_or_else(|| ApiError::not_found("platform", code))
     }
 
     pub async fn agency_by_code(&self, code: &str) -> Result<agency::Model, ApiError> {
-        self.find(|reference| reference.agency_by_code(code))
+        self.find(|reference| reference.agencies.by_code(code))
             .await?
             .ok_or_else(|| ApiError::not_found("agency", code))
     }
 
     pub async fn metric_by_code(&self, code: &str) -> Result<metric::Model, ApiError> {
-        self.find(|reference| reference.metric_by_code(code))
+        self.find(|reference| reference.metrics.by_code(code))
             .await?
             .ok_or_else(|| ApiError::not_found("metric", code))
     }
@@ -293,7 +291,7 @@ impl ReferenceCache {
         Ok(self
             .current()
             .await?
-            .metrics
+            .metrics()
             .iter()
             .filter(|m| platform_id.is_none_or(|id| m.platform_id == id))
             .filter(|m| filter.kind.is_none_or(|kind| m.kind == kind))
