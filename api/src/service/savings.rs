@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::catalog::MetricFilter;
 use super::exact;
 use super::observations::{self, CurrentObservation};
-use super::reference::ReferenceCache;
+use super::reference::{ByIdInReference, ReferenceCache};
 use super::series::combined;
 use crate::error::ApiError;
 
@@ -75,11 +75,7 @@ pub async fn compare(
         let Some(reading) = latest.remove(&metric.id) else {
             continue;
         };
-        let Some(platform) = snapshot
-            .platforms()
-            .iter()
-            .find(|p| p.id == metric.platform_id)
-        else {
+        let Some(platform) = platform::Entity::by_id(&snapshot, metric.platform_id) else {
             continue;
         };
         entries.push(SavingsEntry {
