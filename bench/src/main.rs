@@ -21,6 +21,8 @@ use load::{millis, Stats};
 
 /// Rounds of the write measurements; the median is reported.
 const WRITE_ROUNDS: usize = 3;
+/// Where the minimal handlers listen.
+const FLOOR_PORT: u16 = 18791;
 /// How often a figure is recorded while the as-deployed server is measured under writes.
 const TRICKLE: Duration = Duration::from_millis(100);
 
@@ -45,12 +47,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// Serves a fixed payload from a minimal axum handler (started by `run`).
+    /// Serves a fixed payload, and the dashboard queries' SQL, from minimal axum handlers
+    /// (started by `run`).
     Floor {
         #[arg(long)]
         port: u16,
         #[arg(long)]
         payload: PathBuf,
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        connections: u32,
     },
 }
 
@@ -94,8 +101,14 @@ struct RunArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Floor { port, payload } => {
-            floor::serve(port, std::fs::read_to_string(payload)?).await
+        Command::Floor {
+            port,
+            payload,
+            database_url,
+            connections,
+        } => {
+            let payload = std::fs::read_to_string(payload)?;
+            floor::serve(port, payload, &database_url, connections).await
         }
         Command::Run(args) => run(args).await,
         Command::Load {
@@ -170,25 +183,43 @@ fn postgres_cpu_seconds() -> f64 {
         .sum()
 }
 
-/// Where a run's CPU went, per request: (the process serving it, PostgreSQL), in ms.
-struct CpuPerRequest(f64, f64);
+/// Where a run's CPU went per request, in ms: the process that answered over HTTP (none when the
+/// benchmark queried PostgreSQL itself), the benchmark's own client, and PostgreSQL.
+struct CpuPerRequest {
+    server: Option<f64>,
+    client: f64,
+    postgres: f64,
+}
 
 impl CpuPerRequest {
-    async fn measure<F: std::future::Future<Output = Stats>>(pid: &str, run: F) -> (Stats, Self) {
-        let (process, postgres) = (cpu_seconds(pid), postgres_cpu_seconds());
+    async fn measure<F: std::future::Future<Output = Stats>>(
+        server: Option<u32>,
+        run: F,
+    ) -> (Stats, Self) {
+        let server = server.map(|pid| pid.to_string());
+        let server_before = server.as_deref().map(cpu_seconds);
+        let (client_before, postgres_before) = (cpu_seconds("self"), postgres_cpu_seconds());
         let stats = run.await;
-        let requests = stats.requests.max(1) as f64;
-        let cpu = Self(
-            (cpu_seconds(pid) - process) * 1000.0 / requests,
-            (postgres_cpu_seconds() - postgres) * 1000.0 / requests,
-        );
+        let per_request = |seconds: f64| seconds * 1000.0 / stats.requests.max(1) as f64;
+        let cpu = Self {
+            server: server
+                .as_deref()
+                .zip(server_before)
+                .map(|(pid, before)| per_request(cpu_seconds(pid) - before)),
+            client: per_request(cpu_seconds("self") - client_before),
+            postgres: per_request(postgres_cpu_seconds() - postgres_before),
+        };
         (stats, cpu)
     }
 
     fn cells(&self) -> String {
-        format!("{:.3} | {:.3}", self.0, self.1)
+        let server = self.server.map_or("–".to_owned(), |ms| format!("{ms:.3}"));
+        format!("{server} | {:.3} | {:.3}", self.client, self.postgres)
     }
 }
+
+/// The columns `CpuPerRequest::cells` fills.
+const CPU_COLUMNS: &str = "server CPU ms/req | client CPU ms/req | PostgreSQL CPU ms/req";
 
 fn peak_memory_mb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -235,25 +266,45 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.clients
     )?;
 
+    let simple = "{ platforms { code } }";
+    let payload =
+        serde_json::json!({ "data": dashboard::graphql(&client, &args.url, simple).await? });
+    let work = std::env::temp_dir().join(format!("egov-kpi-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let payload_file = work.join("payload.json");
+    std::fs::write(&payload_file, payload.to_string())?;
+    let floor = floor::Process::start(
+        FLOOR_PORT,
+        &payload_file,
+        &args.database_url,
+        args.clients as u32 + 1,
+    )?;
+    floor.wait_until_answering(&client).await?;
+
     writeln!(
         report,
         "## Dashboard queries: GraphQL over HTTP against hand-written SQL\n\n\
          The SQL computes the same answer (checked before timing) and runs on a plain `sqlx` \
-         pool, with no HTTP, no JSON and no GraphQL. egov-kpi is measured three times: as deployed, \
+         pool, with no HTTP, no JSON and no GraphQL. It is measured a second time behind a \
+         minimal axum handler that runs it and returns its rows as JSON (`SQL over HTTP`): \
+         what HTTP alone adds on this machine, with no GraphQL and no ORM. egov-kpi is measured \
+         three times: as deployed, \
          where repeated queries are answered from the response cache until a write retires \
          them (`cached`); the same while a figure is recorded through the write API every {} ms, \
          each write retiring every kept answer (`cached, N writes/s`, the rate reached); and \
          with that cache turned off, every request executed against the database (`cold`). \
          Target: egov-kpi's p50 within 1.5× of the SQL's.\n\n\
-         The last two columns say where the time went: CPU per request of the process that \
-         answered (the egov-kpi server; for SQL, the benchmark's own client) and of PostgreSQL.\n\n\
-         | query | side | clients | p50 | p95 | p99 | req/s | errors | CPU ms/req | PostgreSQL CPU ms/req |\n\
-         |---|---|---|---|---|---|---|---|---|---|",
+         The last three columns say where the CPU went, per request: the server that answered \
+         over HTTP (egov-kpi, or the minimal handler), the benchmark's own client (HTTP and JSON; \
+         for SQL, the `sqlx` pool), and PostgreSQL. The clients, the servers and PostgreSQL \
+         share the cores, so the p50 follows the sum of the three.\n\n\
+         | query | side | clients | p50 | p95 | p99 | req/s | errors | {CPU_COLUMNS} |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|",
         TRICKLE.as_millis()
     )?;
     let url = args.url.clone();
     let uncached_url = args.uncached_url.clone();
-    for pair in dashboard::pairs() {
+    for (n, pair) in dashboard::pairs().into_iter().enumerate() {
         eprintln!("{}", pair.name);
         let answer = dashboard::graphql(&client, &url, &pair.graphql).await?;
         let from_graphql = (pair.from_graphql)(&answer);
@@ -263,10 +314,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "{}: the SQL answers differently\n GraphQL: {from_graphql:?}\n SQL:     {from_sql:?}",
             pair.name
         );
+        let over_http = floor.sql_url(n);
+        let from_floor = dashboard::canonical_rows(floor::rows(
+            &dashboard::graphql(&client, &over_http, "").await?,
+        ));
+        ensure!(
+            from_floor == from_sql,
+            "{}: the SQL over HTTP answers differently: {from_floor:?}",
+            pair.name
+        );
         let measure = |server: &str, pid: u32| {
             let run =
                 dashboard::graphql_load(&client, server, &pair.graphql, args.clients, duration);
-            async move { CpuPerRequest::measure(&pid.to_string(), run).await }
+            async move { CpuPerRequest::measure(Some(pid), run).await }
         };
         let (cached, cached_cpu) = measure(&url, args.server_pid).await;
         let (cold, cold_cpu) = measure(&uncached_url, args.uncached_pid).await;
@@ -296,7 +356,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             let p = p.clone();
             async move { dashboard::sql(&p, sql).await.map(drop) }
         });
-        let (direct, direct_cpu) = CpuPerRequest::measure("self", run).await;
+        let (direct, direct_cpu) = CpuPerRequest::measure(None, run).await;
+        let run = dashboard::graphql_load(&client, &over_http, "", args.clients, duration);
+        let (http, http_cpu) = CpuPerRequest::measure(Some(floor.pid()), run).await;
         let ratio = |stats: &Stats| stats.p50.as_secs_f64() / direct.p50.as_secs_f64();
         let lines = [
             (
@@ -318,6 +380,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 &direct,
                 &direct_cpu,
             ),
+            (String::new(), "SQL over HTTP", &http, &http_cpu),
         ];
         for (name, side, stats, cpu) in lines {
             writeln!(
@@ -343,6 +406,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             ));
         }
+        // Not a verdict: what any server that runs the SQL per request starts from.
+        verdicts.push(format!(
+            "{} (for reference, no target): the same SQL behind a minimal HTTP handler, p50 \
+             {:.2}× the SQL's; egov-kpi cold is {:.2}× that",
+            pair.name,
+            ratio(&http),
+            cold.p50.as_secs_f64() / http.p50.as_secs_f64()
+        ));
     }
 
     eprintln!("cost steps");
@@ -351,13 +422,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "\n## Where a cold request's time goes\n\n\
          Queries that each add one kind of work, sent to the server with the response cache off, \
          and the cheapest statement through the benchmark's `sqlx` pool. CPU per request as \
-         above: of the server (for `SELECT`, of the benchmark's client) and of PostgreSQL.\n\n\
-         | step | query | clients | p50 | p95 | p99 | req/s | errors | CPU ms/req | PostgreSQL CPU ms/req |\n\
-         |---|---|---|---|---|---|---|---|---|---|"
+         above.\n\n\
+         | step | query | clients | p50 | p95 | p99 | req/s | errors | {CPU_COLUMNS} |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
     )?;
     for (step, query) in dashboard::COST_STEPS {
         let run = dashboard::graphql_load(&client, &uncached_url, query, args.clients, duration);
-        let (stats, cpu) = CpuPerRequest::measure(&args.uncached_pid.to_string(), run).await;
+        let (stats, cpu) = CpuPerRequest::measure(Some(args.uncached_pid), run).await;
         writeln!(
             report,
             "| {step} | `{query}` | {} | {} |",
@@ -374,7 +445,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .map(drop)
         }
     });
-    let (stats, cpu) = CpuPerRequest::measure("self", run).await;
+    let (stats, cpu) = CpuPerRequest::measure(None, run).await;
     writeln!(
         report,
         "| one statement through `sqlx`, no HTTP | `{}` | {} | {} |",
@@ -383,35 +454,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         cpu.cells()
     )?;
 
-    eprintln!("floor");
-    let simple = "{ platforms { code } }";
-    let payload = serde_json::json!({ "data": dashboard::graphql(&client, &url, simple).await? });
-    let work = std::env::temp_dir().join(format!("egov-kpi-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let payload_file = work.join("payload.json");
-    std::fs::write(&payload_file, payload.to_string())?;
-    let floor_port = 18791;
-    let mut floor = std::process::Command::new(std::env::current_exe()?)
-        .args(["floor", "--port", &floor_port.to_string(), "--payload"])
-        .arg(&payload_file)
-        .spawn()?;
-    let floor_url = format!("http://127.0.0.1:{floor_port}/graphql");
-    for _ in 0..50 {
-        if dashboard::graphql(&client, &floor_url, simple)
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eprintln!("simple query");
     let simple_load =
         |server: &str| dashboard::graphql_load(&client, server, simple, args.clients, duration);
     let ours = simple_load(&url).await;
     let ours_cold = simple_load(&uncached_url).await;
-    let minimal = simple_load(&floor_url).await;
-    let _ = floor.kill();
-    let _ = floor.wait();
+    let minimal = simple_load(&floor.url).await;
+    drop(floor);
     let share = |stats: &Stats| stats.throughput() / minimal.throughput();
     writeln!(
         report,
