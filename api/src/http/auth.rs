@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{AppState, Refused, REQUEST_ID_HEADER};
+use super::{AppState, ErrorCode, REQUEST_ID_HEADER};
 use crate::error::ApiError;
 use crate::service::audit::{self, Caller};
 use crate::service::auth::{self, Principal};
@@ -67,7 +67,7 @@ pub async fn identify(
                         Json(body),
                     )
                         .into_response();
-                    response.extensions_mut().insert(Refused("RATE_LIMITED"));
+                    response.extensions_mut().insert(ErrorCode("RATE_LIMITED"));
                     return Err(response);
                 }
                 state.rate_limiter.key_refused(&address);
@@ -107,6 +107,6 @@ pub fn refusal(error: &ApiError) -> Response {
         "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }]
     });
     let mut response = (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
-    response.extensions_mut().insert(Refused(error.code()));
+    response.extensions_mut().insert(ErrorCode(error.code()));
     response
 }

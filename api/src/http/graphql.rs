@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::auth::identify;
 use super::documents::DocumentCache;
 use super::response_cache::{Answer, ResponseCache};
-use super::{AppState, Refused};
+use super::{AppState, ErrorCode};
 use crate::error;
 use crate::graphql::lang::Lang;
 use crate::graphql::limits::too_many_aliases;
@@ -90,7 +90,7 @@ fn refuse(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
     );
-    response.extensions_mut().insert(Refused(code));
+    response.extensions_mut().insert(ErrorCode(code));
     response
 }
 

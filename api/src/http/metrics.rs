@@ -41,8 +41,8 @@ impl Metrics {
         self.response_cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a request refused before execution, by the code it was refused with.
-    pub fn refused(&self, code: &str) {
+    /// Counts an error answered outside GraphQL execution (a refusal, or a panic), by its code.
+    pub fn answered_error(&self, code: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         *counts.errors_by_code.entry(code.to_owned()).or_default() += 1;
     }
@@ -67,7 +67,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, pool: Option<(u32, usize)>, subscribers: usize) -> String {
+    pub(super) fn render(&self, pool: Option<(u32, usize)>, subscribers: usize) -> String {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let label = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
@@ -121,7 +121,7 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code: GraphQL errors, and refusals on any route."
+            "# HELP egov_kpi_graphql_errors_total Errors answered, by extensions.code: GraphQL errors, and refusals and panics on any route."
         );
         let _ = writeln!(out, "# TYPE egov_kpi_graphql_errors_total counter");
         for (code, count) in &counts.errors_by_code {

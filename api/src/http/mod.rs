@@ -37,15 +37,16 @@ use crate::graphql::AppSchema;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Marks a response as a request refused before execution, with its code, so that `/metrics`
-/// counts it among the errors, whichever route refused it.
+/// Marks a response as an error answered outside GraphQL execution (a request refused before
+/// it, or a panic), with its code, so that `/metrics` counts it whichever route answered it.
 #[derive(Debug, Clone, Copy)]
-pub struct Refused(pub &'static str);
+pub struct ErrorCode(pub &'static str);
 
-/// Counts refusals in `/metrics`: handlers only mark them, as they return early in many places.
-async fn count_refusal(State(metrics): State<Arc<Metrics>>, response: Response) -> Response {
-    if let Some(Refused(code)) = response.extensions().get::<Refused>() {
-        metrics.refused(code);
+/// Counts marked errors in `/metrics`: handlers only mark them, as they return early in many
+/// places.
+async fn count_error(State(metrics): State<Arc<Metrics>>, response: Response) -> Response {
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        metrics.answered_error(code);
     }
     response
 }
@@ -69,9 +70,8 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let metrics = state.metrics.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
         .route("/graphql/ws", get(live::subscriptions))
@@ -83,10 +83,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        .with_state(state)
-        // Layers run bottom-up on the way in: the id is set before the span that logs it.
-        .layer(middleware::map_response_with_state(metrics, count_refusal))
+        .with_state(state);
+    with_layers(routes, metrics)
+}
+
+/// What every request passes through: its id, a span that logs it, panics answered as coded
+/// errors, and errors counted.
+fn with_layers(routes: Router, metrics: Arc<Metrics>) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    routes
+        // Layers run bottom-up on the way in: the id is set before the span that logs it, and a
+        // panic is answered before the answer is counted.
         .layer(CatchPanicLayer::custom(internal_error))
+        .layer(middleware::map_response_with_state(metrics, count_error))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -117,5 +126,48 @@ fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
     });
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    let mut response = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+    response
+        .extensions_mut()
+        .insert(ErrorCode("INTERNAL_SERVER_ERROR"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn failing_handler() -> &'static str {
+        panic!("a handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_as_a_coded_error_and_counted() {
+        let metrics = Arc::new(Metrics::default());
+        let routes = Router::new().route("/fails", get(failing_handler));
+        let request = Request::get("/fails").body(Body::empty()).unwrap();
+        let response = with_layers(routes, metrics.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(REQUEST_ID_HEADER));
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert!(!body.to_string().contains("a handler bug"), "{body}");
+        let exported = metrics.render(None, 0);
+        assert!(
+            exported.contains("egov_kpi_graphql_errors_total{code=\"INTERNAL_SERVER_ERROR\"} 1"),
+            "{exported}"
+        );
+    }
 }
