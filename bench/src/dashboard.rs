@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 use rust_decimal::Decimal;
+use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::{PgPool, Row};
 use serde_json::{json, Value};
 
@@ -239,6 +240,27 @@ pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow
     Ok(body["data"].clone())
 }
 
+/// How many requests the server at `graphql_url` has answered from its response cache, as its
+/// `/metrics` says.
+pub async fn cache_hits(client: &reqwest::Client, graphql_url: &str) -> anyhow::Result<u64> {
+    let metrics = format!("{}/metrics", graphql_url.trim_end_matches("/graphql"));
+    let text = client
+        .get(metrics)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("egov_kpi_response_cache_hits_total ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .context("egov_kpi_response_cache_hits_total in /metrics")
+}
+
 /// `query` sent from `clients` concurrent loops for `duration`, as dashboards would send it.
 pub fn graphql_load(
     client: &reqwest::Client,
@@ -256,6 +278,16 @@ pub fn graphql_load(
         let (client, url, query) = (client.clone(), url.clone(), query.clone());
         async move { graphql(&client, &url, &query).await.map(drop) }
     })
+}
+
+/// The hand-written SQL's pool: plain `sqlx`, except that it does not ping a connection before
+/// each use (`sqlx`'s default), as egov-kpi's pool does not: both pay the same round trips.
+pub async fn sql_pool(database_url: &str, connections: u32) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(connections)
+        .test_before_acquire(false)
+        .connect(database_url)
+        .await?)
 }
 
 pub async fn sql(pool: &PgPool, sql: &'static str) -> anyhow::Result<Vec<String>> {

@@ -1,6 +1,6 @@
 //! The floors over HTTP: a minimal axum handler that returns a fixed payload (no database, no
 //! GraphQL), and one that runs a dashboard query's hand-written SQL and returns its rows as JSON
-//! (the database and HTTP, no GraphQL). It runs in a process of its own, as egov-kpi does, so
+//! (the database and HTTP, no GraphQL). They run in a process of their own, as egov-kpi does, so
 //! that neither shares the client's runtime.
 
 use std::process::{Child, Command};
@@ -8,18 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::PgPool;
 use serde_json::{json, Value};
 
 use crate::dashboard;
 
+/// What the handlers share.
 struct Floor {
     payload: String,
     pool: PgPool,
@@ -34,10 +33,7 @@ pub async fn serve(
     database_url: &str,
     connections: u32,
 ) -> anyhow::Result<()> {
-    let pool = PgPoolOptions::new()
-        .max_connections(connections)
-        .connect(database_url)
-        .await?;
+    let pool = dashboard::sql_pool(database_url, connections).await?;
     let statements = dashboard::pairs().iter().map(|pair| pair.sql).collect();
     let floor = Arc::new(Floor {
         payload,
