@@ -281,7 +281,8 @@ pub fn graphql_load(
 }
 
 /// The hand-written SQL's pool: plain `sqlx`, except that it does not ping a connection before
-/// each use (`sqlx`'s default), as egov-kpi's pool does not: both pay the same round trips.
+/// each use, which `sqlx` does by default and egov-kpi's pool does not: both pay the same round
+/// trips.
 pub async fn sql_pool(database_url: &str, connections: u32) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(connections)
