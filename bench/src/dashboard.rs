@@ -280,6 +280,20 @@ pub fn graphql_load(
     })
 }
 
+/// `statement` run from `clients` concurrent loops for `duration` through `pool`, with no HTTP.
+pub fn sql_load(
+    pool: &PgPool,
+    statement: &'static str,
+    clients: usize,
+    duration: Duration,
+) -> impl Future<Output = Stats> {
+    let pool = pool.clone();
+    load::run(clients, duration, move || {
+        let pool = pool.clone();
+        async move { sql(&pool, statement).await.map(drop) }
+    })
+}
+
 /// The hand-written SQL's pool: plain `sqlx`, except that it does not ping a connection before
 /// each use, which `sqlx` does by default and egov-kpi's pool does not: both pay the same round
 /// trips.

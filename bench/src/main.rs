@@ -364,11 +364,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
         let cached_side = format!("egov-kpi, as deployed ({cached_hits})");
         let cold_side = format!("egov-kpi, cache off ({cold_hits})");
-        let (p, sql) = (pool.clone(), pair.sql);
-        let run = load::run(args.clients, duration, move || {
-            let p = p.clone();
-            async move { dashboard::sql(&p, sql).await.map(drop) }
-        });
+        let run = dashboard::sql_load(&pool, pair.sql, args.clients, duration);
         let (direct, direct_cpu) = CpuPerRequest::measure(None, run).await;
         let run = dashboard::graphql_load(&client, &over_http, "", args.clients, duration);
         let (http, http_cpu) = CpuPerRequest::measure(Some(floor.pid()), run).await;
@@ -448,15 +444,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             cpu.cells()
         )?;
     }
-    let p = pool.clone();
-    let run = load::run(args.clients, duration, move || {
-        let p = p.clone();
-        async move {
-            dashboard::sql(&p, dashboard::TRIVIAL_STATEMENT)
-                .await
-                .map(drop)
-        }
-    });
+    let run = dashboard::sql_load(&pool, dashboard::TRIVIAL_STATEMENT, args.clients, duration);
     let (stats, cpu) = CpuPerRequest::measure(None, run).await;
     writeln!(
         report,
