@@ -80,9 +80,25 @@ pub struct Limits {
     /// Highest cost of a query: 1 per field, multiplied by the page size inside a page.
     #[arg(long, env = "EGOV_KPI_MAX_COMPLEXITY", default_value_t = Limits::DEFAULT.max_complexity)]
     pub max_complexity: usize,
-    /// Most aliased fields in a document.
+    /// Most aliased fields in a document, once its fragments are expanded.
     #[arg(long, env = "EGOV_KPI_MAX_ALIASES", default_value_t = Limits::DEFAULT.max_aliases)]
     pub max_aliases: usize,
+    /// Most fields a document resolves, once its fragments are expanded.
+    #[arg(long, env = "EGOV_KPI_MAX_FIELDS", default_value_t = Limits::DEFAULT.max_fields)]
+    pub max_fields: usize,
+    /// Most lexical tokens in a document's text, counted before it is parsed.
+    #[arg(long, env = "EGOV_KPI_MAX_TOKENS", default_value_t = Limits::DEFAULT.max_tokens)]
+    pub max_tokens: usize,
+    /// Most directives on one field or fragment.
+    #[arg(long, env = "EGOV_KPI_MAX_DIRECTIVES", default_value_t = Limits::DEFAULT.max_directives)]
+    pub max_directives: usize,
+    /// Most live subscriptions on one WebSocket.
+    #[arg(long, env = "EGOV_KPI_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.max_subscriptions_per_socket)]
+    pub max_subscriptions_per_socket: usize,
+    /// Most live subscriptions of one caller (API key, or client address without a key),
+    /// over all its sockets.
+    #[arg(long, env = "EGOV_KPI_MAX_SUBSCRIPTIONS_PER_CALLER", default_value_t = Limits::DEFAULT.max_subscriptions_per_caller)]
+    pub max_subscriptions_per_caller: usize,
     /// Most operations in one batched request.
     #[arg(long, env = "EGOV_KPI_MAX_BATCH", default_value_t = Limits::DEFAULT.max_batch)]
     pub max_batch: usize,
@@ -108,6 +124,11 @@ impl Limits {
         max_depth: 12,
         max_complexity: 20_000,
         max_aliases: 30,
+        max_fields: 2_000,
+        max_tokens: 10_000,
+        max_directives: 5,
+        max_subscriptions_per_socket: 20,
+        max_subscriptions_per_caller: 50,
         max_batch: 10,
         max_body_bytes: 4 * 1024 * 1024,
         introspection: true,

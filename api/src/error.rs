@@ -137,12 +137,35 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+/// Most errors one answer carries: a document can be made to fail the same way thousands of
+/// times, and the client learns nothing more from the thousandth.
+pub const MAX_ERRORS: usize = 50;
+
+/// Keeps the first [`MAX_ERRORS`] errors, and says how many more there were.
+fn limit_errors(response: &mut async_graphql::Response) {
+    if response.errors.len() <= MAX_ERRORS {
+        return;
+    }
+    let left_out = response.errors.len() - (MAX_ERRORS - 1);
+    response.errors.truncate(MAX_ERRORS - 1);
+    let mut summary = async_graphql::ServerError::new(
+        format!("{left_out} more errors were left out of this answer"),
+        None,
+    );
+    summary
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "TOO_MANY_ERRORS");
+    response.errors.push(summary);
+}
+
 /// Gives every error of a response a code. Errors raised by the services carry theirs; the rest
 /// come from async-graphql checking the request: without a path, the document did not parse or
 /// validate against the schema; with one, an argument's value could not be read as its type.
 /// Internal errors (and outages) also carry the request's id, which the log has too, so that a report from a
 /// client can be matched with what the server saw.
 pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>) {
+    limit_errors(response);
     for error in &mut response.errors {
         let message = error.message.as_str();
         let code = if error.path.is_empty() {
@@ -166,5 +189,28 @@ pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&
         if let (true, Some(id)) = (internal, request_id) {
             extensions.set("requestId", id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_carries_a_bounded_number_of_errors_and_says_how_many_were_left_out() {
+        let mut response = async_graphql::Response::from_errors(
+            (0..1000)
+                .map(|i| async_graphql::ServerError::new(format!("error {i}"), None))
+                .collect(),
+        );
+        ensure_codes(&mut response, None);
+        assert_eq!(response.errors.len(), MAX_ERRORS);
+        let last = response.errors.last().unwrap();
+        assert_eq!(last.message, "951 more errors were left out of this answer");
+        assert_eq!(
+            last.extensions.as_ref().unwrap().get("code"),
+            Some(&async_graphql::Value::from("TOO_MANY_ERRORS"))
+        );
+        assert_eq!(response.errors[0].message, "error 0");
     }
 }

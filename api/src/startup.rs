@@ -52,14 +52,6 @@ impl Application {
                 &server.limits,
                 feed.clone(),
                 reference.clone(),
-                graphql::Transport::Http,
-            ),
-            socket_schema: graphql::build_schema(
-                connection.clone(),
-                &server.limits,
-                feed.clone(),
-                reference.clone(),
-                graphql::Transport::WebSocket,
             ),
             db: connection.clone(),
             public_read: server.public_read,
@@ -72,6 +64,7 @@ impl Application {
             )),
             documents: Default::default(),
             reference,
+            subscriptions: Default::default(),
         });
         Ok(Self {
             listener,

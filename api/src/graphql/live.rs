@@ -92,6 +92,21 @@ fn changes(
     })
 }
 
+/// The database statements subscribers may run at once, however many they are: recomputing a
+/// point for thousands of subscribers must leave the pool to the requests.
+#[derive(Clone)]
+pub struct SubscriberWork(pub Arc<tokio::sync::Semaphore>);
+
+impl Default for SubscriberWork {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(
+            SUBSCRIBER_STATEMENTS_AT_ONCE,
+        )))
+    }
+}
+
+const SUBSCRIBER_STATEMENTS_AT_ONCE: usize = 2;
+
 #[derive(Default)]
 pub struct LiveSubscription;
 
@@ -156,6 +171,7 @@ impl LiveSubscription {
             .await
             .map_err(|e| e.extend())?;
         let feed = ctx.data::<Arc<LiveFeed>>()?;
+        let work = ctx.data::<SubscriberWork>()?.0.clone();
         let filter = LiveFilter {
             platform_id: None,
             metric_id: Some(chosen.id),
@@ -167,8 +183,14 @@ impl LiveSubscription {
                 let db = db.clone();
                 let reference = reference.clone();
                 let code = chosen.code.clone();
+                let work = work.clone();
                 async move {
                     let change = change?;
+                    // Subscribers queue for their share of the pool; requests never do.
+                    let _turn = work
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| async_graphql::Error::new("the server is stopping"))?;
                     let observation = &change.observation.observation;
                     // The point of the series the change belongs to: its agency's, or the national one.
                     let agency_code = match observation.agency_id {

@@ -20,7 +20,7 @@ pub mod series;
 pub mod sources;
 pub mod targets;
 
-pub use schema::{build_schema, schema_sdl, AppSchema, Transport};
+pub use schema::{build_schema, schema_sdl, AppSchema};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, ObjectType, OutputType};

@@ -11,7 +11,6 @@ use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
-use super::limits::AliasLimit;
 use super::live::LiveSubscription;
 use super::loaders::DatabaseLoader;
 use super::metrics::MetricQuery;
@@ -57,27 +56,16 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
-/// How a schema is reached. Over HTTP the alias limit is checked on the parsed document before
-/// execution: as a schema extension it would take every field of every request off
-/// async-graphql's fast path (an extension chain and a registry lookup per field, a few percent
-/// of a page's CPU). Subscriptions resolve a few fields per change, so over WebSocket the limit
-/// is an extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Http,
-    WebSocket,
-}
-
 pub fn build_schema(
     db: DatabaseConnection,
     limits: &Limits,
     feed: Arc<LiveFeed>,
     reference: Arc<ReferenceCache>,
-    transport: Transport,
 ) -> AppSchema {
-    let mut builder = builder()
+    let builder = builder()
         .data(feed)
         .data(reference)
+        .data(super::live::SubscriberWork::default())
         // Sibling fields name their keys within one poll, so a short wait gathers them; the
         // default of 1 ms was paid once per level of nesting. Without any wait, the batch could
         // start on the other worker before the siblings had named their keys.
@@ -86,15 +74,17 @@ pub fn build_schema(
                 .delay(Duration::from_micros(100)),
         )
         .data(db)
-        .limit_depth(limits.max_depth)
+        // Depth, aliases, fields, tokens and directives are checked before execution, on the
+        // document as it will run (`limits`); complexity needs the schema's page sizes.
         .limit_complexity(limits.max_complexity);
-    if transport == Transport::WebSocket {
-        builder = builder.extension(AliasLimit(limits.max_aliases));
-    }
     if limits.introspection {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        // Suggestions ("did you mean …") would name what introspection hides.
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
     }
 }
 

@@ -2,11 +2,10 @@
 
 use std::net::SocketAddr;
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::{header, HeaderMap};
 
-use super::{AppState, ErrorCode, REQUEST_ID_HEADER};
+use super::refusal::Refusal;
+use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
 use crate::service::audit::{self, Caller};
 use crate::service::auth::{self, Principal};
@@ -17,7 +16,7 @@ pub async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<Caller, Response> {
+) -> Result<Caller, Refusal> {
     let anonymous = Caller {
         principal: Principal::anonymous(state.public_read),
         client_address: Some(peer.ip().to_string()),
@@ -28,7 +27,7 @@ pub async fn identify(
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if anonymous.principal.role.is_none() {
-            return Err(refusal(&ApiError::Unauthenticated(
+            return Err(Refusal::from(&ApiError::Unauthenticated(
                 "an API key is required: send `Authorization: Bearer <key>`".to_owned(),
             )));
         }
@@ -56,19 +55,10 @@ pub async fn identify(
                 // Valid keys always pass; past its budget of refusals an address is only told
                 // to slow down, and the audit log is not filled with its guesses.
                 if let Err(wait) = state.rate_limiter.may_present_key(&address) {
-                    let seconds = wait.as_secs().max(1);
-                    let body = serde_json::json!({ "errors": [{
-                "message": format!("too many refused keys from this address: try again in {seconds} s"),
-                "extensions": { "code": "RATE_LIMITED" }
-            }] });
-                    let mut response = (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        [(header::RETRY_AFTER, seconds.to_string())],
-                        Json(body),
-                    )
-                        .into_response();
-                    response.extensions_mut().insert(ErrorCode("RATE_LIMITED"));
-                    return Err(response);
+                    return Err(Refusal::rate_limited(
+                        "too many refused keys from this address",
+                        wait,
+                    ));
                 }
                 state.rate_limiter.key_refused(&address);
                 let key_prefix = presented
@@ -87,26 +77,16 @@ pub async fn identify(
                     tracing::error!(error = %log_error, "could not log a refused key");
                 }
             }
-            Err(refusal(&error))
+            Err(Refusal::from(&error))
         }
     }
 }
 
-/// A refusal in the shape of a GraphQL error, with the HTTP status it calls for.
-pub fn refusal(error: &ApiError) -> Response {
-    let status = match error {
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-        ApiError::BadUserInput { .. } | ApiError::InvalidItems { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let body = serde_json::json!({
-        "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }]
-    });
-    let mut response = (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
-    response.extensions_mut().insert(ErrorCode(error.code()));
-    response
+/// Takes one request from the caller's budget (per key, or per address without one): every
+/// route and every operation over a socket passes here.
+pub fn admit(state: &AppState, caller: &Caller) -> Result<(), Refusal> {
+    state
+        .rate_limiter
+        .admit(caller, &state.limits)
+        .map_err(|wait| Refusal::rate_limited("too many requests", wait))
 }

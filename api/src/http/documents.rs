@@ -1,4 +1,4 @@
-//! Parsed GraphQL documents, by their text.
+//! Parsed GraphQL documents, by their text, checked against the limits before they run.
 //!
 //! Dashboards send the same few documents again and again, and parsing one costs more than
 //! resolving the fields of a small query. A document that parsed is kept and handed to execution
@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_graphql::parser::types::ExecutableDocument;
+
+use crate::config::Limits;
+use crate::graphql::limits::{check_document, check_tokens, DocumentRefusal, Shape};
 
 /// Longer documents are parsed every time; past `MAX_DOCUMENTS` everything is dropped and
 /// refilled, so the cache holds at most about 16 MB of text and its trees.
@@ -20,20 +23,47 @@ pub struct DocumentCache {
 }
 
 impl DocumentCache {
-    /// Gives the request its parsed document, from the cache when the same text was parsed
-    /// before; a document that does not parse is left for execution to report.
-    pub fn parse(&self, request: &mut async_graphql::Request) {
+    /// Parses the request's document and refuses it if it is over the limits, on every
+    /// transport alike. `None` when the document does not parse: execution reports why.
+    pub fn prepare(
+        &self,
+        request: &mut async_graphql::Request,
+        limits: &Limits,
+    ) -> Result<Option<Shape>, DocumentRefusal> {
+        if !self.parse_cached(request) {
+            check_tokens(&request.query, limits)?;
+            self.parse(request);
+        }
+        match request.parsed_query() {
+            Ok(document) => check_document(document, limits).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Gives the request its kept document, if the same text was parsed before.
+    fn parse_cached(&self, request: &mut async_graphql::Request) -> bool {
         if request.query.len() > MAX_DOCUMENT_BYTES {
-            return;
+            return false;
         }
         let kept = self.lock().get(&request.query).cloned();
+        let found = kept.is_some();
         if let Some(document) = kept {
             request.set_parsed_query(document);
-            return;
         }
-        let Ok(document) = request.parsed_query().cloned() else {
+        found
+    }
+
+    /// Parses the request's document and keeps it; a document that does not parse is left for
+    /// execution to report.
+    fn parse(&self, request: &mut async_graphql::Request) {
+        let keep = request.query.len() <= MAX_DOCUMENT_BYTES;
+        let Ok(document) = request.parsed_query() else {
             return;
         };
+        if !keep {
+            return;
+        }
+        let document = document.clone();
         let mut by_text = self.lock();
         if by_text.len() >= MAX_DOCUMENTS {
             by_text.clear();
@@ -53,10 +83,11 @@ mod tests {
     #[test]
     fn a_document_is_parsed_once_and_a_broken_one_is_not_kept() {
         let cache = DocumentCache::default();
+        let limits = Limits::default();
         let mut first = async_graphql::Request::new("{ platforms { code } }");
-        cache.parse(&mut first);
+        cache.prepare(&mut first, &limits).unwrap();
         let mut again = async_graphql::Request::new("{ platforms { code } }");
-        cache.parse(&mut again);
+        cache.prepare(&mut again, &limits).unwrap();
         assert_eq!(
             format!("{:?}", again.parsed_query().unwrap()),
             format!("{:?}", first.parsed_query().unwrap())
@@ -64,8 +95,37 @@ mod tests {
         assert_eq!(cache.lock().len(), 1);
 
         let mut broken = async_graphql::Request::new("{ platforms { code }");
-        cache.parse(&mut broken);
+        assert_eq!(cache.prepare(&mut broken, &limits), Ok(None));
         assert!(broken.parsed_query().is_err());
         assert_eq!(cache.lock().len(), 1);
+    }
+
+    #[test]
+    fn a_document_over_the_limits_is_refused_before_or_after_it_is_parsed() {
+        let cache = DocumentCache::default();
+        let limits = Limits {
+            max_tokens: 20,
+            ..Limits::default()
+        };
+        let mut long = async_graphql::Request::new("{ platforms { code } }".repeat(5));
+        assert_eq!(
+            cache.prepare(&mut long, &limits).unwrap_err().code,
+            "TOO_MANY_TOKENS"
+        );
+        let mut deep = async_graphql::Request::new(format!(
+            "{{ platforms {}code{} }}",
+            "{ metrics { platform ".repeat(7),
+            " } }".repeat(7)
+        ));
+        let limits = Limits::default();
+        assert_eq!(
+            cache.prepare(&mut deep, &limits).unwrap_err().code,
+            "QUERY_TOO_DEEP"
+        );
+        // Kept once parsed, and refused again when read from the cache.
+        assert_eq!(
+            cache.prepare(&mut deep, &limits).unwrap_err().code,
+            "QUERY_TOO_DEEP"
+        );
     }
 }

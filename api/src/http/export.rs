@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Deserialize;
 
-use super::auth::{identify, refusal};
+use super::auth::{admit, identify};
+use super::refusal::Refusal;
 use super::AppState;
 use crate::service::audit;
 use crate::service::export::{Export, ExportFilter};
@@ -64,19 +65,22 @@ async fn export(
 ) -> Response {
     let caller = match identify(&state, &headers, peer).await {
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
+    if let Err(refused) = admit(&state, &caller) {
+        return refused.into_response();
+    }
     let filter = ExportFilter {
         platform: query.platform,
         metric: query.metric,
     };
     let export = match Export::prepare(&state.reference, &caller.principal, &filter).await {
         Ok(export) => export,
-        Err(error) => return refusal(&error),
+        Err(error) => return Refusal::from(&error).into_response(),
     };
     let head = match audit::chain_head(&state.db).await {
         Ok(head) => head,
-        Err(error) => return refusal(&error),
+        Err(error) => return Refusal::from(&error).into_response(),
     };
 
     let db = state.db.clone();

@@ -4,6 +4,7 @@
 //! limits that refuse abuse with a coded error before any work is done.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
@@ -16,15 +17,20 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tracing::Instrument;
 
-use super::auth::identify;
+use super::auth::{admit, identify};
 use super::documents::DocumentCache;
+use super::refusal::Refusal;
 use super::response_cache::{Answer, ResponseCache};
-use super::{AppState, ErrorCode};
+use super::AppState;
+use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
-use crate::graphql::limits::too_many_aliases;
+use crate::graphql::limits::DocumentRefusal;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// Documents up to this many bytes are parsed on the request's own worker: a dashboard's
+/// queries are a few hundred bytes.
+const PARSE_INLINE_BYTES: usize = 8 * 1024;
 const JSON: &str = "application/json";
 
 /// The media type an answer is written in.
@@ -82,44 +88,34 @@ fn refuse(
     message: impl Into<String>,
     media: Media,
 ) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message.into(), "extensions": { "code": code } }]
-    });
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(media.content_type()),
-    );
-    response.extensions_mut().insert(ErrorCode(code));
-    response
+    Refusal::new(status, code, message).render(media.content_type())
 }
 
 /// What a request's document says about it, read once: execution reuses the parse.
-struct Operation {
+pub(super) struct Operation {
     /// For logs and metrics: the name the client chose, else the name the document gives its
     /// only operation.
-    label: String,
+    pub label: String,
     /// None when the document does not parse or names no operation that it holds.
-    kind: Option<OperationType>,
-    /// Why the document is refused for its aliases, if it is.
-    too_many_aliases: Option<String>,
+    pub kind: Option<OperationType>,
+    /// Why the document may not run, if it may not.
+    pub refused: Option<DocumentRefusal>,
 }
 
-fn inspect(
+pub(super) fn inspect(
     request: &mut async_graphql::Request,
     documents: &DocumentCache,
-    max_aliases: usize,
+    limits: &Limits,
 ) -> Operation {
-    documents.parse(request);
     let chosen_name = request.operation_name.clone();
+    let refused = documents.prepare(request, limits).err();
     let Ok(document) = request.parsed_query() else {
         return Operation {
             label: chosen_name.unwrap_or_else(|| "anonymous".to_owned()),
             kind: None,
-            too_many_aliases: None,
+            refused,
         };
     };
-    let too_many_aliases = too_many_aliases(document, max_aliases);
     let (name, operation) = match (&document.operations, &chosen_name) {
         (DocumentOperations::Single(operation), _) => (None, Some(operation)),
         (DocumentOperations::Multiple(operations), Some(name)) => (
@@ -144,8 +140,36 @@ fn inspect(
             .or(name)
             .unwrap_or_else(|| "anonymous".to_owned()),
         kind: operation.map(|operation| operation.node.ty),
-        too_many_aliases,
+        refused,
     }
+}
+
+/// Inspects every operation of a batch. Documents long enough to take a while to parse are
+/// parsed on the blocking pool, so that one large document cannot hold a worker that other
+/// requests (and `/healthz`) need.
+async fn inspect_batch(
+    mut batch: BatchRequest,
+    documents: &Arc<DocumentCache>,
+    limits: &Arc<Limits>,
+) -> (BatchRequest, Vec<Operation>) {
+    let text: usize = batch.iter().map(|request| request.query.len()).sum();
+    if text <= PARSE_INLINE_BYTES {
+        let inspected = batch
+            .iter_mut()
+            .map(|request| inspect(request, documents, limits))
+            .collect();
+        return (batch, inspected);
+    }
+    let (documents, limits) = (documents.clone(), limits.clone());
+    let parsed = tokio::task::spawn_blocking(move || {
+        let inspected = batch
+            .iter_mut()
+            .map(|request| inspect(request, &documents, &limits))
+            .collect();
+        (batch, inspected)
+    })
+    .await;
+    parsed.unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
 }
 
 /// `GET` (query string) and `POST` (JSON or multipart body) GraphQL requests.
@@ -202,22 +226,10 @@ pub async fn execute(
 
     let caller = match identify(&state, &headers, peer).await {
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err(refused) => return refused.render(media.content_type()),
     };
-    if let Err(retry_after) = state.rate_limiter.admit(&caller, limits) {
-        let mut response = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!(
-                "too many requests: try again in {} s",
-                retry_after.as_secs().max(1)
-            ),
-            media,
-        );
-        if let Ok(seconds) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        return response;
+    if let Err(refused) = admit(&state, &caller) {
+        return refused.render(media.content_type());
     }
 
     // The body is read with a cap, whatever its declared length.
@@ -263,7 +275,7 @@ pub async fn execute(
             return respond_with(answer.status, answer.content_type, answer.body);
         }
     }
-    let mut batch =
+    let batch =
         match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
             Request::from_parts(parts, Body::from(body)),
             &(),
@@ -283,13 +295,6 @@ pub async fn execute(
                 };
             }
         };
-    let inspected: Vec<Operation> = batch
-        .iter_mut()
-        .map(|request| inspect(request, &state.documents, limits.max_aliases))
-        .collect();
-    let writes = inspected
-        .iter()
-        .any(|operation| operation.kind == Some(OperationType::Mutation));
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > limits.max_batch {
             return refuse(
@@ -304,16 +309,20 @@ pub async fn execute(
             );
         }
     }
-    if let Some(message) = inspected
+    let (batch, inspected) = inspect_batch(batch, &state.documents, &state.limits).await;
+    let writes = inspected
         .iter()
-        .find_map(|operation| operation.too_many_aliases.clone())
+        .any(|operation| operation.kind == Some(OperationType::Mutation));
+    if let Some(refusal) = inspected
+        .iter()
+        .find_map(|operation| operation.refused.clone())
     {
         // A document refused as validation would refuse it: 200 in the legacy media type.
         let status = match media {
             Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             Media::Json => StatusCode::OK,
         };
-        return refuse(status, "TOO_MANY_ALIASES", message, media);
+        return refuse(status, refusal.code, refusal.message, media);
     }
     if method == Method::GET && writes {
         let mut response = refuse(
@@ -326,18 +335,6 @@ pub async fn execute(
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
-    }
-    if !limits.introspection
-        && batch
-            .iter()
-            .any(|r| r.query.contains("__schema") || r.query.contains("__type"))
-    {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "INTROSPECTION_DISABLED",
-            "introspection is turned off on this server",
-            media,
-        );
     }
 
     let request_id = caller.request_id.clone();

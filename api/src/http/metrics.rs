@@ -16,6 +16,24 @@ use super::AppState;
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
+/// A GraphQL name of at most 64 characters, or a batch's names joined by commas.
+fn is_label(operation: &str) -> bool {
+    operation.len() <= 256
+        && operation.split(',').all(|name| {
+            let mut chars = name.chars();
+            name.len() <= 64
+                && chars
+                    .next()
+                    .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        })
+}
+
+/// An error code as the server writes them.
+fn is_code(code: &str) -> bool {
+    !code.is_empty() && code.len() <= 40 && code.chars().all(|c| c == '_' || c.is_ascii_uppercase())
+}
+
 #[derive(Default)]
 struct Latency {
     count: u64,
@@ -50,7 +68,13 @@ impl Metrics {
     /// Counts one GraphQL request of `operation` and the codes of its errors.
     pub fn record(&self, operation: &str, elapsed: Duration, error_codes: &[&str]) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        // Operation names come from clients: cap how many distinct ones are kept.
+        // Operation names come from clients: only names (or a batch's names) of bounded length
+        // become labels, and only so many distinct ones.
+        let operation = if is_label(operation) {
+            operation
+        } else {
+            "other"
+        };
         let known = counts.by_operation.contains_key(operation) || counts.by_operation.len() < 200;
         let key = if known { operation } else { "other" };
         let latency = counts.by_operation.entry(key.to_owned()).or_default();
@@ -63,7 +87,8 @@ impl Metrics {
             }
         }
         for code in error_codes {
-            *counts.errors_by_code.entry((*code).to_owned()).or_default() += 1;
+            let code = if is_code(code) { code } else { "OTHER" };
+            *counts.errors_by_code.entry(code.to_owned()).or_default() += 1;
         }
     }
 
@@ -174,4 +199,30 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .metrics
             .render(pool_use(&state.db), state.feed.subscribers()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_a_bounded_set_whatever_the_client_sends() {
+        let metrics = Metrics::default();
+        let long = "A".repeat(1024 * 1024);
+        for operation in [
+            long.as_str(),
+            "Board\"}\nfake_metric 1",
+            "Board",
+            "Board,Sources",
+        ] {
+            metrics.record(operation, Duration::from_millis(1), &["BAD\nCODE"]);
+        }
+        let exported = metrics.render(None, 0);
+        assert!(exported.len() < 10_000, "{} bytes", exported.len());
+        assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"other\"} 2"));
+        assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"Board\"} 1"));
+        assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"Board,Sources\"} 1"));
+        assert!(exported.contains("egov_kpi_graphql_errors_total{code=\"OTHER\"} 4"));
+        assert!(!exported.contains("fake_metric"));
+    }
 }

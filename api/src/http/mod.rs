@@ -9,6 +9,7 @@ mod health;
 mod live;
 mod metrics;
 mod rate_limit;
+mod refusal;
 mod response_cache;
 
 pub use documents::DocumentCache;
@@ -55,8 +56,6 @@ async fn count_error(State(metrics): State<Arc<Metrics>>, response: Response) ->
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
-    /// The same schema for subscriptions, with the alias limit as an extension.
-    pub socket_schema: AppSchema,
     pub db: DatabaseConnection,
     /// Callers without a key may read.
     pub public_read: bool,
@@ -67,6 +66,8 @@ pub struct AppState {
     pub response_cache: Arc<ResponseCache>,
     pub documents: Arc<DocumentCache>,
     pub reference: Arc<ReferenceCache>,
+    /// Live subscriptions by caller, for the cap on them.
+    pub subscriptions: Arc<live::LiveSubscriptions>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,0 +1,99 @@
+//! A request refused before it runs: one shape for every route and transport, a GraphQL
+//! response without `data` whose error carries a code.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::ErrorCode;
+use crate::error::ApiError;
+use crate::graphql::limits::DocumentRefusal;
+
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// For `429`: when the caller may come back.
+    pub retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A caller over its budget, told when to come back.
+    pub fn rate_limited(what: &str, wait: Duration) -> Self {
+        let seconds = wait.as_secs().max(1);
+        Self {
+            retry_after: Some(Duration::from_secs(seconds)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("{what}: try again in {seconds} s"),
+            )
+        }
+    }
+
+    /// A document over the limits; `status` is what the media type asks for a request error.
+    pub fn document(refusal: DocumentRefusal, status: StatusCode) -> Self {
+        Self::new(status, refusal.code, refusal.message)
+    }
+
+    /// The answer in the given content type, marked so that `/metrics` counts it.
+    pub fn render(self, content_type: &'static str) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(wait) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+
+    /// The same refusal as an operation's answer over WebSocket.
+    pub fn into_graphql(self) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![DocumentRefusal {
+            code: self.code,
+            message: self.message,
+        }
+        .into_server_error()])
+    }
+}
+
+impl From<&ApiError> for Refusal {
+    fn from(error: &ApiError) -> Self {
+        let status = match error {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::BadUserInput { .. } | ApiError::InvalidItems { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, error.code(), error.to_string())
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        self.render("application/json; charset=utf-8")
+    }
+}
