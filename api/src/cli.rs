@@ -354,7 +354,7 @@ async fn run_import(
             recorded.checked
         ),
         Ok(recorded) => println!("imported {} observations", recorded.observations.len()),
-        Err(crate::error::ApiError::InvalidItems { failures }) => {
+        Err(crate::error::ApiError::InvalidItems { failures, total }) => {
             for failure in &failures {
                 let line = failure
                     .line
@@ -362,11 +362,10 @@ async fn run_import(
                     .unwrap_or_else(|| format!("row {}", failure.index + 1));
                 println!("{line}: {}: {}", failure.field, failure.message);
             }
-            anyhow::bail!(
-                "{} problems in {}; nothing was stored",
-                failures.len(),
-                file.display()
-            );
+            if total > failures.len() {
+                println!("… and {} more", total - failures.len());
+            }
+            anyhow::bail!("{total} problems in {}; nothing was stored", file.display());
         }
         Err(error) => return Err(error.into()),
     }

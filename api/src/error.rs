@@ -14,9 +14,13 @@ pub enum ApiError {
         argument: &'static str,
         message: String,
     },
-    /// One or more items of a batch are invalid; nothing of the batch was stored.
-    #[error("{} of the items are invalid; nothing was stored", failures.len())]
-    InvalidItems { failures: Vec<ItemFailure> },
+    /// One or more items of a batch are invalid; nothing of the batch was stored. `failures`
+    /// holds the first [`MAX_ITEM_FAILURES`] of them, `total` counts them all.
+    #[error("{total} of the items are invalid; nothing was stored")]
+    InvalidItems {
+        failures: Vec<ItemFailure>,
+        total: usize,
+    },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -31,6 +35,10 @@ pub enum ApiError {
     #[error("internal error")]
     Database(Arc<DbErr>),
 }
+
+/// How many item failures an answer (and the audit entry of the refusal) lists one by one; the
+/// rest are counted.
+pub const MAX_ITEM_FAILURES: usize = 100;
 
 /// Why one item of a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -50,6 +58,13 @@ impl ApiError {
             entity,
             code: code.into(),
         }
+    }
+
+    /// The failures of a batch, the first [`MAX_ITEM_FAILURES`] of them in detail.
+    pub fn invalid_items(mut failures: Vec<ItemFailure>) -> Self {
+        let total = failures.len();
+        failures.truncate(MAX_ITEM_FAILURES);
+        Self::InvalidItems { failures, total }
     }
 
     pub fn bad_input(argument: &'static str, message: impl Into<String>) -> Self {
@@ -126,10 +141,11 @@ impl ErrorExtensions for ApiError {
             extensions.set("code", self.code());
             match self {
                 Self::BadUserInput { argument, .. } => extensions.set("argument", *argument),
-                Self::InvalidItems { failures } => {
+                Self::InvalidItems { failures, total } => {
                     if let Ok(value) = async_graphql::to_value(failures) {
                         extensions.set("failures", value);
                     }
+                    extensions.set("failureCount", *total as u64);
                 }
                 _ => {}
             }
@@ -168,9 +184,15 @@ pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&
     limit_errors(response);
     for error in &mut response.errors {
         let message = error.message.as_str();
-        let code = if error.path.is_empty() {
+        // A scalar that refuses a value during validation: the message names the argument.
+        let argument = message
+            .strip_prefix("Invalid value for argument \"")
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(argument, _)| argument.to_owned());
+        let code = if argument.is_some() {
+            "BAD_USER_INPUT"
+        } else if error.path.is_empty() {
             match message {
-                "Query is nested too deep." => "QUERY_TOO_DEEP",
                 "Query is too complex." => "QUERY_TOO_COMPLEX",
                 _ if message.contains(" --> ") => "GRAPHQL_PARSE_FAILED",
                 _ => "GRAPHQL_VALIDATION_FAILED",
@@ -181,6 +203,9 @@ pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             extensions.set("code", code);
+            if let Some(argument) = argument {
+                extensions.set("argument", argument);
+            }
         }
         let internal = extensions.get("code").is_some_and(|c| {
             let code = c.to_string();

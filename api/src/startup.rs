@@ -65,6 +65,7 @@ impl Application {
             documents: Default::default(),
             reference,
             subscriptions: Default::default(),
+            refusals: Default::default(),
         });
         Ok(Self {
             listener,

@@ -1,6 +1,6 @@
+use super::scalars::Instant;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ErrorExtensions, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::audit_entry;
 
 use super::{caller, connection, database, page_cost};
@@ -18,8 +18,8 @@ impl AuditEntry {
         self.0.sequence
     }
 
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Instant {
+        Instant(self.0.occurred_at)
     }
 
     /// The key's name, `anonymous`, or `cli:<name>` for the command line.
@@ -73,9 +73,9 @@ pub struct AuditFilterInput {
     /// e.g. `observation:12`.
     pub subject: Option<String>,
     /// At or after this instant.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Instant>,
     /// Before this instant.
-    pub before: Option<DateTime<Utc>>,
+    pub before: Option<Instant>,
 }
 
 /// The result of walking the audit chain.
@@ -115,8 +115,8 @@ impl AuditQuery {
             action: filter.action,
             outcome: filter.outcome,
             subject: filter.subject,
-            from: filter.from,
-            before: filter.before,
+            from: filter.from.map(|at| at.0),
+            before: filter.before.map(|at| at.0),
         };
         let page = audit::entries(database(ctx)?, &caller(ctx).principal, &filter, &request)
             .await

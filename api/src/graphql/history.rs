@@ -1,5 +1,5 @@
+use super::scalars::Instant;
 use async_graphql::{Context, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::observation_revision;
 use entity::source;
 use entity::values::Qualifier;
@@ -49,8 +49,8 @@ impl Revision {
         self.0.note.as_deref()
     }
 
-    async fn recorded_at(&self) -> DateTime<Utc> {
-        self.0.recorded_at
+    async fn recorded_at(&self) -> Instant {
+        Instant(self.0.recorded_at)
     }
 
     async fn recorded_by(&self) -> &str {
@@ -63,8 +63,8 @@ impl Revision {
     }
 
     /// When a later revision replaced this one; null while it is the latest.
-    async fn superseded_at(&self) -> Option<DateTime<Utc>> {
-        self.0.superseded_at
+    async fn superseded_at(&self) -> Option<Instant> {
+        self.0.superseded_at.map(Instant)
     }
 
     /// True for a revision that withdrew the figure.

@@ -1,5 +1,6 @@
+use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::values::Role;
 use entity::{agency, api_key, platform};
 
@@ -43,20 +44,20 @@ impl ApiKey {
         )
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Instant {
+        Instant(self.0.created_at)
     }
 
     async fn created_by(&self) -> &str {
         &self.0.created_by
     }
 
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_at
+    async fn expires_at(&self) -> Option<Instant> {
+        self.0.expires_at.map(Instant)
     }
 
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
+    async fn revoked_at(&self) -> Option<Instant> {
+        self.0.revoked_at.map(Instant)
     }
 
     /// Neither revoked nor expired.
@@ -74,7 +75,7 @@ pub struct ApiKeyInput {
     pub agency: Option<String>,
     /// Limits a reporter key to one platform's metrics (by code).
     pub platform: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Instant>,
 }
 
 /// A new key: `key` is the secret, shown this once.
@@ -119,7 +120,7 @@ impl KeyMutation {
             role: input.role,
             agency: input.agency,
             platform: input.platform,
-            expires_at: input.expires_at,
+            expires_at: input.expires_at.map(|at| at.0),
         };
         auth::create_key(database(ctx)?, &caller(ctx), request)
             .await

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError};
+use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 
 use crate::config::Limits;
 
@@ -20,11 +20,28 @@ use crate::config::Limits;
 pub struct DocumentRefusal {
     pub code: &'static str,
     pub message: String,
+    /// The argument or variable at fault, when one is.
+    pub argument: Option<String>,
 }
 
 impl DocumentRefusal {
-    fn new(code: &'static str, message: String) -> Self {
-        Self { code, message }
+    pub fn new(code: &'static str, message: String) -> Self {
+        Self {
+            code,
+            message,
+            argument: None,
+        }
+    }
+
+    /// A value no database could store as sent.
+    fn unstorable(argument: String) -> Self {
+        Self {
+            code: "BAD_USER_INPUT",
+            message: format!(
+                "{argument}: text may not contain the NUL character (\\u0000), which the database cannot store"
+            ),
+            argument: Some(argument),
+        }
     }
 
     /// The refusal as a request error (no path), as GraphQL execution reports one.
@@ -32,8 +49,34 @@ impl DocumentRefusal {
         let mut error = ServerError::new(self.message, None);
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", self.code);
+        if let Some(argument) = self.argument {
+            extensions.set("argument", argument);
+        }
         error.extensions = Some(extensions);
         error
+    }
+}
+
+/// Refuses variables holding text that the database cannot store (PostgreSQL refuses the NUL
+/// character in text; SQLite would keep it), so that both answer alike.
+pub fn check_variables(variables: &Variables) -> Result<(), DocumentRefusal> {
+    for (name, value) in variables.iter() {
+        if holds_nul(value) {
+            return Err(DocumentRefusal::unstorable(format!("${name}")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a value, or any value inside it, is text with a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::List(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
+        _ => false,
     }
 }
 
@@ -284,6 +327,25 @@ impl<'a> Measure<'a> {
                     ),
                 ));
             }
+            let arguments = match &item.node {
+                Selection::Field(field) => field.node.arguments.as_slice(),
+                _ => &[],
+            };
+            let directive_arguments = item
+                .node
+                .directives()
+                .iter()
+                .flat_map(|directive| directive.node.arguments.iter());
+            for (name, value) in arguments.iter().chain(directive_arguments) {
+                // Variables count as null here: they are checked with the request's variables.
+                let literal = value
+                    .node
+                    .clone()
+                    .into_const_with(|_| Ok::<_, ()>(Value::Null));
+                if literal.is_ok_and(|literal| holds_nul(&literal)) {
+                    return Err(DocumentRefusal::unstorable(name.node.to_string()));
+                }
+            }
             let selected = match &item.node {
                 Selection::Field(field) => {
                     let below = self.selection_set(&field.node.selection_set.node)?;
@@ -408,6 +470,21 @@ mod tests {
         );
         assert_eq!(shape(&many).unwrap_err().code, "TOO_MANY_DIRECTIVES");
         assert!(shape("{ platforms @skip(if: false) @include(if: true) { code } }").is_ok());
+    }
+
+    #[test]
+    fn text_the_database_cannot_store_is_refused_naming_the_argument() {
+        let refused = shape("{ platform(code: \"a\\u0000b\") { code } }").unwrap_err();
+        assert_eq!(
+            (refused.code, refused.argument.as_deref()),
+            ("BAD_USER_INPUT", Some("code"))
+        );
+        let variables = Variables::from_json(serde_json::json!({
+            "input": [{ "quote": "fine" }, { "quote": "a\u{0}b" }]
+        }));
+        let refused = check_variables(&variables).unwrap_err();
+        assert_eq!(refused.argument.as_deref(), Some("$input"));
+        assert!(check_variables(&Variables::from_json(serde_json::json!({ "s": "fine" }))).is_ok());
     }
 
     #[test]

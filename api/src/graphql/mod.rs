@@ -55,6 +55,7 @@ pub(crate) fn caller(ctx: &Context<'_>) -> Caller {
         principal: Principal::anonymous(false),
         client_address: None,
         request_id: None,
+        refusals: Default::default(),
     })
 }
 

@@ -1,6 +1,6 @@
+use super::scalars::Instant;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, ID};
-use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
 use entity::{agency, metric, source};
 
@@ -43,13 +43,13 @@ impl Observation {
 
     /// The instant the value describes; for a flow, the end of its period. A figure dated by
     /// day in its source is placed at 00:00 of that day, Vietnam time.
-    async fn observed_at(&self) -> DateTime<Utc> {
-        self.0.observation.observed_at
+    async fn observed_at(&self) -> Instant {
+        Instant(self.0.observation.observed_at)
     }
 
     /// For a flow, the start of its period.
-    async fn period_start(&self) -> Option<DateTime<Utc>> {
-        self.0.observation.period_start
+    async fn period_start(&self) -> Option<Instant> {
+        self.0.observation.period_start.map(Instant)
     }
 
     /// The exact value, in the metric's unit and scale.
@@ -94,8 +94,8 @@ impl Observation {
     }
 
     /// When the current revision was recorded.
-    async fn recorded_at(&self) -> DateTime<Utc> {
-        self.0.revision.recorded_at
+    async fn recorded_at(&self) -> Instant {
+        Instant(self.0.revision.recorded_at)
     }
 
     /// Who recorded the current revision.
@@ -140,9 +140,9 @@ pub struct ObservationFilterInput {
     /// Only observations about this agency (by code).
     pub agency: Option<String>,
     /// Observed at or after this instant.
-    pub observed_from: Option<DateTime<Utc>>,
+    pub observed_from: Option<Instant>,
     /// Observed before this instant.
-    pub observed_before: Option<DateTime<Utc>>,
+    pub observed_before: Option<Instant>,
     /// Include generated demonstration data (excluded by default).
     #[graphql(default)]
     pub include_synthetic: bool,
@@ -154,8 +154,8 @@ impl From<ObservationFilterInput> for ObservationFilter {
             platform: input.platform,
             metric: input.metric,
             agency: input.agency,
-            observed_from: input.observed_from,
-            observed_before: input.observed_before,
+            observed_from: input.observed_from.map(|at| at.0),
+            observed_before: input.observed_before.map(|at| at.0),
             include_synthetic: input.include_synthetic,
             as_of: None,
         }
@@ -197,12 +197,12 @@ impl ObservationQuery {
         #[graphql(
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<Instant>,
     ) -> Result<Connection<String, Observation, ObservationTotals>> {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
         let filter = ObservationFilter {
-            as_of,
+            as_of: as_of.map(|at| at.0),
             ..ObservationFilter::from(filter.unwrap_or_default())
         };
         let page = observations::page(database(ctx)?, reference(ctx)?, &filter, &request)
@@ -219,12 +219,12 @@ impl ObservationQuery {
         #[graphql(
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<Instant>,
     ) -> Result<Observation> {
         let id: i32 = id.parse().map_err(|_| {
             ApiError::bad_input("id", format!("`{}` is not an observation id", *id)).extend()
         })?;
-        observations::by_id(database(ctx)?, id, as_of)
+        observations::by_id(database(ctx)?, id, as_of.map(|at| at.0))
             .await
             .map(Observation)
             .map_err(|e| e.extend())

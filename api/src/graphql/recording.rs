@@ -1,7 +1,7 @@
+use super::scalars::Instant;
 use async_graphql::{
     Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, Upload, ID,
 };
-use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
 
 use super::observations::Observation;
@@ -22,9 +22,9 @@ pub struct ObservationInput {
     /// Agency code, for a figure about one agency.
     pub agency: Option<String>,
     /// The instant the value describes; for a flow, the end of its period (exclusive).
-    pub observed_at: DateTime<Utc>,
+    pub observed_at: Instant,
     /// For a flow, the start of its period.
-    pub period_start: Option<DateTime<Utc>>,
+    pub period_start: Option<Instant>,
     /// In the metric's unit and scale.
     pub value: Exact,
     #[graphql(default_with = "Qualifier::Exact")]
@@ -43,8 +43,8 @@ impl From<ObservationInput> for NewObservation {
         Self {
             metric: input.metric,
             agency: input.agency,
-            observed_at: input.observed_at,
-            period_start: input.period_start,
+            observed_at: input.observed_at.0,
+            period_start: input.period_start.map(|at| at.0),
             value: input.value.0,
             qualifier: input.qualifier,
             denominator: input.denominator.map(|d| d.0),

@@ -1,5 +1,5 @@
+use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::values::{Qualifier, Scale, Unit};
 
 use super::lang::Lang;
@@ -17,8 +17,8 @@ pub struct SavingsComparison(pub savings::SavingsComparison);
 #[Object]
 impl SavingsComparison {
     /// Estimates observed after this instant are left out.
-    async fn as_of(&self) -> DateTime<Utc> {
-        self.0.as_of
+    async fn as_of(&self) -> Instant {
+        Instant(self.0.as_of)
     }
 
     async fn unit(&self) -> Unit {
@@ -113,9 +113,9 @@ impl SavingsQuery {
         #[graphql(
             desc = "Answer as the API did at this instant: estimates recorded and observed by then."
         )]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<Instant>,
     ) -> Result<SavingsComparison> {
-        savings::compare(database(ctx)?, reference(ctx)?, as_of)
+        savings::compare(database(ctx)?, reference(ctx)?, as_of.map(|at| at.0))
             .await
             .map(SavingsComparison)
             .map_err(|e| e.extend())

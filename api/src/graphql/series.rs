@@ -1,5 +1,6 @@
+use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, Object, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use entity::values::{MetricKind, Qualifier};
 
 use super::metrics::Metric;
@@ -58,13 +59,13 @@ impl Point {
         &self.0.label
     }
 
-    async fn start(&self) -> DateTime<Utc> {
-        self.0.start
+    async fn start(&self) -> Instant {
+        Instant(self.0.start)
     }
 
     /// Exclusive.
-    async fn end(&self) -> DateTime<Utc> {
-        self.0.end
+    async fn end(&self) -> Instant {
+        Instant(self.0.end)
     }
 
     /// The bucket has not ended yet: its value may still change.
@@ -149,7 +150,7 @@ impl SeriesQuery {
         #[graphql(
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<Instant>,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
         let points = ctx.look_ahead().field("points");
@@ -164,7 +165,7 @@ impl SeriesQuery {
             bucket,
             time_zone,
             now: Utc::now(),
-            as_of,
+            as_of: as_of.map(|at| at.0),
             with_readings,
         };
         series::time_series(database(ctx)?, reference(ctx)?, &request)

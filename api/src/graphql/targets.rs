@@ -1,5 +1,5 @@
+use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::values::Comparator;
 use entity::{metric, source, target};
 
@@ -101,9 +101,9 @@ impl TargetQuery {
         #[graphql(
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<Instant>,
     ) -> Result<Vec<TargetProgress>> {
-        let progress = targets::progress_in_year(database(ctx)?, year, as_of)
+        let progress = targets::progress_in_year(database(ctx)?, year, as_of.map(|at| at.0))
             .await
             .map_err(|e| e.extend())?;
         Ok(progress.into_iter().map(TargetProgress).collect())

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap};
 use super::refusal::Refusal;
 use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
-use crate::service::audit::{self, Caller};
+use crate::service::audit::{self, Caller, RefusalScope};
 use crate::service::auth::{self, Principal};
 
 /// The caller a request's `Authorization` header names; a key that does not hold is refused
@@ -24,6 +24,7 @@ pub async fn identify(
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        refusals: RefusalScope::for_request(state.refusals.clone()),
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if anonymous.principal.role.is_none() {

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use async_graphql::parser::types::ExecutableDocument;
 
 use crate::config::Limits;
-use crate::graphql::limits::{check_document, check_tokens, DocumentRefusal, Shape};
+use crate::graphql::limits::{
+    check_document, check_tokens, check_variables, DocumentRefusal, Shape,
+};
 
 /// Longer documents are parsed every time; past `MAX_DOCUMENTS` everything is dropped and
 /// refilled, so the cache holds at most about 16 MB of text and its trees.
@@ -34,6 +36,7 @@ impl DocumentCache {
             check_tokens(&request.query, limits)?;
             self.parse(request);
         }
+        check_variables(&request.variables)?;
         match request.parsed_query() {
             Ok(document) => check_document(document, limits).map(Some),
             Err(_) => Ok(None),

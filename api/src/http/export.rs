@@ -164,7 +164,7 @@ fn encode(
             let mut wrote_any = false;
             for row in rows {
                 wrote_any = true;
-                let _ = writer.serialize(row);
+                let _ = writer.serialize(row.for_spreadsheet());
             }
             if first && !wrote_any {
                 // An empty export still names its columns.

@@ -322,7 +322,7 @@ pub async fn execute(
             Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             Media::Json => StatusCode::OK,
         };
-        return refuse(status, refusal.code, refusal.message, media);
+        return Refusal::document(refusal, status).render(media.content_type());
     }
     if method == Method::GET && writes {
         let mut response = refuse(

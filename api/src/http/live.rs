@@ -25,7 +25,6 @@ use tracing::Instrument;
 
 use super::auth::{admit, identify};
 use super::graphql::inspect;
-use super::rate_limit::identity;
 use super::refusal::Refusal;
 use super::AppState;
 use crate::error;
@@ -102,7 +101,7 @@ impl SocketExecutor {
             return Err(Refusal::document(refused, StatusCode::BAD_REQUEST));
         }
         let slot = match operation.kind {
-            Some(OperationType::Subscription) => Some(self.take_slot(identity(&caller))?),
+            Some(OperationType::Subscription) => Some(self.take_slot(caller.identity())?),
             _ => None,
         };
         Ok((request.data(caller), operation.kind, slot))

@@ -66,6 +66,8 @@ pub struct AppState {
     pub response_cache: Arc<ResponseCache>,
     pub documents: Arc<DocumentCache>,
     pub reference: Arc<ReferenceCache>,
+    /// Refused writes logged per caller, for the cap on them.
+    pub refusals: Arc<crate::service::audit::RefusalBudget>,
     /// Live subscriptions by caller, for the cap on them.
     pub subscriptions: Arc<live::LiveSubscriptions>,
 }

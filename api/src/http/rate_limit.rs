@@ -12,17 +12,6 @@ use crate::service::audit::Caller;
 /// its refusal an audit entry: past this, the address is answered 429 before either.
 pub const REFUSED_KEYS_PER_MINUTE: u32 = 30;
 
-/// Whom a budget belongs to: the API key, or the client address of a caller without one.
-pub fn identity(caller: &Caller) -> String {
-    match caller.principal.key_id {
-        Some(id) => format!("key:{id}"),
-        None => format!(
-            "address:{}",
-            caller.client_address.as_deref().unwrap_or("unknown")
-        ),
-    }
-}
-
 /// Buckets idle this long are forgotten, so the table does not grow without end.
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 
@@ -43,7 +32,7 @@ impl RateLimiter {
             Some(_) => limits.rate_per_key,
             None => limits.rate_per_address,
         };
-        self.take(identity(caller), per_minute, Instant::now())
+        self.take(caller.identity(), per_minute, Instant::now())
     }
 
     /// Whether `address` may still present a key; if its refused keys used up the minute's

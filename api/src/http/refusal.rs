@@ -15,6 +15,8 @@ pub struct Refusal {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The argument at fault, for a refused value.
+    pub argument: Option<String>,
     /// For `429`: when the caller may come back.
     pub retry_after: Option<Duration>,
 }
@@ -25,6 +27,7 @@ impl Refusal {
             status,
             code,
             message: message.into(),
+            argument: None,
             retry_after: None,
         }
     }
@@ -44,13 +47,20 @@ impl Refusal {
 
     /// A document over the limits; `status` is what the media type asks for a request error.
     pub fn document(refusal: DocumentRefusal, status: StatusCode) -> Self {
-        Self::new(status, refusal.code, refusal.message)
+        Self {
+            argument: refusal.argument,
+            ..Self::new(status, refusal.code, refusal.message)
+        }
     }
 
     /// The answer in the given content type, marked so that `/metrics` counts it.
     pub fn render(self, content_type: &'static str) -> Response {
+        let mut extensions = serde_json::json!({ "code": self.code });
+        if let Some(argument) = &self.argument {
+            extensions["argument"] = argument.as_str().into();
+        }
         let body = serde_json::json!({
-            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
+            "errors": [{ "message": self.message, "extensions": extensions }]
         });
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
@@ -70,6 +80,7 @@ impl Refusal {
         async_graphql::Response::from_errors(vec![DocumentRefusal {
             code: self.code,
             message: self.message,
+            argument: self.argument,
         }
         .into_server_error()])
     }

@@ -14,6 +14,10 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::auth::{Permission, Principal};
 use super::pagination::{Cursor, Direction, Page, PageRequest};
@@ -25,6 +29,8 @@ pub struct Caller {
     pub principal: Principal,
     pub client_address: Option<String>,
     pub request_id: Option<String>,
+    /// How this request's refusals are logged.
+    pub refusals: RefusalScope,
 }
 
 impl Caller {
@@ -33,6 +39,89 @@ impl Caller {
             principal: Principal::command_line(name),
             client_address: None,
             request_id: None,
+            refusals: RefusalScope::default(),
+        }
+    }
+
+    /// Whom budgets are kept for: the API key, or the client address of a caller without one.
+    pub fn identity(&self) -> String {
+        match self.principal.key_id {
+            Some(id) => format!("key:{id}"),
+            None => format!(
+                "address:{}",
+                self.client_address.as_deref().unwrap_or("unknown")
+            ),
+        }
+    }
+}
+
+/// Refused writes logged one by one per caller and minute; past that they are counted, and the
+/// next entry written for the caller says how many were not.
+pub const REFUSALS_LOGGED_PER_MINUTE: u32 = 30;
+
+/// The refusals of one request: its first is logged (within its caller's budget), the rest are
+/// counted, so that a request cannot turn a hundred refused operations into a hundred entries.
+#[derive(Debug, Clone, Default)]
+pub struct RefusalScope {
+    in_request: Arc<AtomicU32>,
+    /// None for the command line, whose refusals are all logged.
+    budget: Option<Arc<RefusalBudget>>,
+}
+
+impl RefusalScope {
+    pub fn for_request(budget: Arc<RefusalBudget>) -> Self {
+        Self {
+            in_request: Arc::default(),
+            budget: Some(budget),
+        }
+    }
+
+    /// Whether this refusal gets an entry of its own, and then how many of the caller's were
+    /// counted without one since its last entry.
+    fn admit(&self, identity: String) -> Option<u64> {
+        let first_of_request = self.in_request.fetch_add(1, Ordering::SeqCst) == 0;
+        match &self.budget {
+            None => Some(0),
+            Some(budget) => budget.admit(identity, first_of_request, Instant::now()),
+        }
+    }
+}
+
+/// Entries written for each caller's refusals in the current minute, and those only counted.
+#[derive(Debug, Default)]
+pub struct RefusalBudget {
+    by_caller: Mutex<HashMap<String, RefusalWindow>>,
+}
+
+#[derive(Debug)]
+struct RefusalWindow {
+    started: Instant,
+    logged: u32,
+    counted: u64,
+}
+
+impl RefusalBudget {
+    fn admit(&self, identity: String, first_of_request: bool, now: Instant) -> Option<u64> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        let mut by_caller = self.by_caller.lock().unwrap_or_else(|p| p.into_inner());
+        if by_caller.len() > 10_000 {
+            by_caller.retain(|_, window| now.duration_since(window.started) < MINUTE);
+        }
+        let window = by_caller.entry(identity).or_insert(RefusalWindow {
+            started: now,
+            logged: 0,
+            counted: 0,
+        });
+        if now.duration_since(window.started) >= MINUTE {
+            window.started = now;
+            window.logged = 0;
+        }
+        if first_of_request && window.logged < REFUSALS_LOGGED_PER_MINUTE {
+            window.logged += 1;
+            Some(std::mem::take(&mut window.counted))
+        } else {
+            window.counted += 1;
+            None
         }
     }
 }
@@ -197,10 +286,27 @@ pub async fn record_refusal(
     subject: Option<String>,
     error: &ApiError,
 ) -> Result<(), DbErr> {
+    record_refusals(db, caller, action, subject, error, 0).await
+}
+
+/// Appends a refusal, with the number of the caller's refusals counted without an entry since
+/// its last one.
+async fn record_refusals(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    action: &'static str,
+    subject: Option<String>,
+    error: &ApiError,
+    counted_before: u64,
+) -> Result<(), DbErr> {
     let txn = begin_write(db).await?;
     let mut detail = serde_json::json!({ "code": error.code(), "reason": error.to_string() });
-    if let ApiError::InvalidItems { failures } = error {
+    if let ApiError::InvalidItems { failures, total } = error {
         detail["failures"] = serde_json::to_value(failures).unwrap_or_default();
+        detail["failureCount"] = (*total).into();
+    }
+    if counted_before > 0 {
+        detail["refusalsCountedWithoutEntry"] = counted_before.into();
     }
     append(&txn, caller, REFUSED, Event::new(action, subject, detail)).await?;
     txn.commit().await
@@ -216,7 +322,9 @@ pub async fn log_refusal<T>(
 ) -> Result<T, ApiError> {
     if let Err(error) = &result {
         if error.is_refusal() {
-            record_refusal(db, caller, action, subject, error).await?;
+            if let Some(counted_before) = caller.refusals.admit(caller.identity()) {
+                record_refusals(db, caller, action, subject, error, counted_before).await?;
+            }
         }
     }
     result

@@ -68,6 +68,15 @@ impl Principal {
         }
     }
 
+    /// Whose idempotency keys these are: the API key itself (names need not be unique), or the
+    /// operator at the command line.
+    pub fn idempotency_scope(&self) -> String {
+        match self.key_id {
+            Some(id) => format!("key:{id}"),
+            None => self.actor.clone(),
+        }
+    }
+
     /// The operator at the command line, who already holds the database's credentials.
     pub fn command_line(name: &str) -> Self {
         Self {
@@ -209,6 +218,15 @@ async fn issue_key(
         return Err(ApiError::bad_input(
             "name",
             "give the key a name of 1 to 100 characters",
+        ));
+    }
+    // The audit log names callers by these: a key may not pass for the operator or for nobody.
+    if name.starts_with("cli:") || name == "anonymous" {
+        return Err(ApiError::bad_input(
+            "name",
+            format!(
+                "`{name}` is how the audit log names callers without a key; choose another name"
+            ),
         ));
     }
     let now = Utc::now().trunc_subsecs(6);

@@ -12,6 +12,28 @@ use crate::error::ApiError;
 pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
 pub const MAX_DECIMAL_PLACES: u32 = 6;
 
+/// Reads a value written as digits with an optional sign and decimal point (`3700000`,
+/// `-0.25`), exactly: no exponent, separator or rounding, so that what was sent is what is kept
+/// or refused (a value too small to hold is an error, not zero).
+pub fn parse(text: &str) -> Result<Decimal, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let well_formed = text.len() <= 64
+        && !whole.is_empty()
+        && !fraction.is_empty()
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit());
+    if !well_formed {
+        return Err(format!(
+            "`{text}` is not a decimal number: write digits with an optional sign and decimal point (3700000, 0.25)"
+        ));
+    }
+    Decimal::from_str_exact(text)
+        .map_err(|_| format!("`{text}` has more digits than can be kept exactly"))
+}
+
 /// The canonical form of a value read from the database.
 pub fn from_storage(value: Decimal) -> Decimal {
     value
@@ -62,6 +84,17 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+
+    #[test]
+    fn only_plain_decimals_are_read_and_none_is_rounded() {
+        assert_eq!(parse("3700000").unwrap(), Decimal::from(3_700_000));
+        assert_eq!(parse("-0.25").unwrap().to_string(), "-0.25");
+        for text in ["5_0", "1e3", " 5", "5.", ".5", "+5", "", "-", "0x10", "５"] {
+            assert!(parse(text).is_err(), "{text:?} is refused");
+        }
+        assert!(parse("0.00000000000000000000000000001").is_err());
+        assert!(storable("value", parse("0.0000001").unwrap()).is_err());
+    }
 
     fn d(text: &str) -> Decimal {
         Decimal::from_str(text).unwrap()

@@ -68,6 +68,25 @@ pub struct ExportRow {
     pub synthetic: bool,
 }
 
+impl ExportRow {
+    /// The row as a spreadsheet may open it: free text that a spreadsheet would run as a formula
+    /// (`=HYPERLINK(…)`, `+…`, `-…`, `@…`) starts with an apostrophe instead. Values and codes
+    /// are the service's own and never start so, but a negative value does, and is left as it is.
+    pub fn for_spreadsheet(mut self) -> Self {
+        fn inert(text: &mut String) {
+            if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                text.insert(0, '\'');
+            }
+        }
+        inert(&mut self.quote);
+        inert(&mut self.recorded_by);
+        for text in [&mut self.note, &mut self.reason].into_iter().flatten() {
+            inert(text);
+        }
+        self
+    }
+}
+
 fn timestamp(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -169,5 +188,40 @@ impl Export {
                 ))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_made_inert_and_values_are_kept() {
+        let row = ExportRow {
+            observation_id: 1,
+            metric: "m".into(),
+            agency: None,
+            observed_at: "t".into(),
+            period_start: None,
+            revision: 1,
+            value: "-5".into(),
+            qualifier: "EXACT".into(),
+            denominator: None,
+            source: "s".into(),
+            quote: "=HYPERLINK(\"http://x\")".into(),
+            note: Some("@SUM(A1)".into()),
+            recorded_at: "t".into(),
+            recorded_by: "+key".into(),
+            reason: Some("a plain reason".into()),
+            superseded_at: None,
+            retracted: false,
+            synthetic: false,
+        }
+        .for_spreadsheet();
+        assert_eq!(row.quote, "'=HYPERLINK(\"http://x\")");
+        assert_eq!(row.note.as_deref(), Some("'@SUM(A1)"));
+        assert_eq!(row.recorded_by, "'+key");
+        assert_eq!(row.reason.as_deref(), Some("a plain reason"));
+        assert_eq!(row.value, "-5");
     }
 }

@@ -16,9 +16,10 @@ use serde::de::IntoDeserializer;
 use serde::Deserialize;
 
 use super::audit::{self, Caller};
+use super::auth::Permission;
 use super::recording::{self, Mode, NewObservation, Recorded};
 use super::time::{start_of_day, VIETNAM};
-use crate::error::{ApiError, ItemFailure};
+use crate::error::{ApiError, ItemFailure, MAX_ITEM_FAILURES};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,8 +46,7 @@ fn instant(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn decimal(text: &str) -> Result<Decimal, String> {
-    text.parse::<Decimal>()
-        .map_err(|_| format!("`{text}` is not a decimal number (write 3700000 or 0.25)"))
+    super::exact::parse(text)
 }
 
 fn qualifier(text: &str) -> Result<Qualifier, String> {
@@ -59,6 +59,9 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// The most rows one file may hold: a larger set is split into several imports.
+pub const MAX_ROWS: usize = 100_000;
+
 /// Reads every row; a row that cannot be read becomes a failure with its line number.
 pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -66,6 +69,7 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
         .from_reader(input);
     let mut items = Vec::new();
     let mut failures = Vec::new();
+    let mut failure_count = 0;
     let headers = match reader.headers() {
         Ok(headers) => headers.clone(),
         Err(error) => {
@@ -76,13 +80,24 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
         }
     };
     for (index, record) in reader.records().enumerate() {
+        if index == MAX_ROWS {
+            return Err(ApiError::bad_input(
+                "file",
+                format!("the file has more than {MAX_ROWS} rows; import it in parts"),
+            ));
+        }
+        // Only the first failures are kept in detail: a file of bad lines costs no more memory
+        // than the answer can carry.
         let mut fail = |line: Option<u64>, field: &'static str, message: String| {
-            failures.push(ItemFailure {
-                index,
-                line,
-                field,
-                message,
-            })
+            failure_count += 1;
+            if failures.len() < MAX_ITEM_FAILURES {
+                failures.push(ItemFailure {
+                    index,
+                    line,
+                    field,
+                    message,
+                });
+            }
         };
         // The line a record starts on, quoted line breaks included.
         let parsed = record.and_then(|record| {
@@ -134,7 +149,10 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
     if failures.is_empty() {
         Ok(items)
     } else {
-        Err(ApiError::InvalidItems { failures })
+        Err(ApiError::InvalidItems {
+            failures,
+            total: failure_count,
+        })
     }
 }
 
@@ -147,7 +165,12 @@ pub async fn import(
     mode: Mode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Recorded, ApiError> {
-    let items = match parse(input) {
+    // Who may import is decided before the file is read: a refused caller costs no parsing.
+    let items = caller
+        .principal
+        .require(Permission::Record)
+        .and_then(|()| parse(input));
+    let items = match items {
         Ok(items) => items,
         Err(error) => {
             let subject = Some(format!("file:{name}"));
@@ -162,11 +185,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_of_bad_lines_is_answered_with_the_first_failures_and_a_count() {
+        let mut csv = String::from("metric,observed_at,value,source,quote\n");
+        for _ in 0..5_000 {
+            csv.push_str("a.b,never,x,s,q\n");
+        }
+        let ApiError::InvalidItems { failures, total } = parse(csv.as_bytes()).unwrap_err() else {
+            panic!("expected item failures");
+        };
+        assert_eq!(failures.len(), MAX_ITEM_FAILURES);
+        assert_eq!(total, 10_000, "two bad fields on every line");
+
+        let mut huge = String::from("metric,observed_at,value,source,quote\n");
+        huge.push_str(&"x\n".repeat(MAX_ROWS + 1));
+        let refused = parse(huge.as_bytes()).unwrap_err();
+        assert_eq!(refused.code(), "BAD_USER_INPUT");
+        assert!(
+            refused.to_string().contains("more than 100000 rows"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn rows_are_read_with_their_line_numbers() {
         let csv = "metric,observed_at,value,qualifier,source,quote\n\
                    a.b,2021-03-31,25.5,more_than,article-001,\"trên 25,\nhai dòng\"\n\
                    a.b,31/03/2021,x,,article-001,q\n";
-        let ApiError::InvalidItems { failures } = parse(csv.as_bytes()).unwrap_err() else {
+        let ApiError::InvalidItems { failures, .. } = parse(csv.as_bytes()).unwrap_err() else {
             panic!("expected item failures");
         };
         let fields: Vec<(Option<u64>, &str)> = failures.iter().map(|f| (f.line, f.field)).collect();

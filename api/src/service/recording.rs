@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, Caller, Event, APPLIED};
 use super::auth::Permission;
 use super::observations::{self, CurrentObservation};
-use super::time::{start_of_day, VIETNAM};
+use super::time::{start_of_day, storable_instant, VIETNAM};
 use super::{catalog, exact};
 use crate::error::{ApiError, ItemFailure};
 
@@ -209,11 +209,21 @@ fn check_shape(
         }
         (_, None) => None,
     };
-    if item.observed_at > now + Duration::days(1) {
+    // A few minutes' grace for a reporter whose clock runs ahead; a figure of today is dated
+    // at the start of the day, which has passed.
+    if item.observed_at > now + Duration::minutes(5) {
         failures.add(
             "observedAt",
             format!("{} is in the future", item.observed_at),
         );
+    }
+    for (field, instant) in [
+        ("observedAt", Some(item.observed_at)),
+        ("periodStart", item.period_start),
+    ] {
+        if let Some(Err(why)) = instant.map(storable_instant) {
+            failures.add(field, format!("{} {why}", instant.expect("checked")));
+        }
     }
     if item.observed_at < earliest_observation() {
         failures.add("observedAt", format!("{} is before 1990", item.observed_at));
@@ -234,6 +244,14 @@ fn check_shape(
             "quote",
             "quote the phrase of the source the value was read from",
         );
+    }
+    for (field, text) in [("quote", Some(&item.quote)), ("note", item.note.as_ref())] {
+        if text.is_some_and(|text| text.contains('\0')) {
+            failures.add(
+                field,
+                "contains the NUL character, which the database cannot store",
+            );
+        }
     }
     if item.quote.chars().count() > MAX_TEXT {
         failures.add("quote", format!("longer than {MAX_TEXT} characters"));
@@ -372,7 +390,7 @@ async fn validate(
         Ok(valid)
     } else {
         failures.sort_by_key(|f| f.index);
-        Err(ApiError::InvalidItems { failures })
+        Err(ApiError::invalid_items(failures))
     }
 }
 
@@ -464,7 +482,9 @@ async fn record_batch(
     // Only a keyed request is compared with an earlier one: a large import need not hash itself.
     let request_hash = idempotency_key.map(|_| request_hash(items));
     if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
-        if let Some(earlier) = super::idempotency::find(&txn, &caller.principal.actor, key).await? {
+        if let Some(earlier) =
+            super::idempotency::find(&txn, &caller.principal.idempotency_scope(), key).await?
+        {
             if &earlier.request_hash != request_hash {
                 return Err(ApiError::Conflict(format!(
                     "the idempotency key `{key}` was used for a different request"
@@ -501,8 +521,14 @@ async fn record_batch(
     let stored = insert_all(&txn, caller, items, valid, recorded_at).await?;
     if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
-        super::idempotency::remember(&txn, &caller.principal.actor, key, request_hash, &ids)
-            .await?;
+        super::idempotency::remember(
+            &txn,
+            &caller.principal.idempotency_scope(),
+            key,
+            request_hash,
+            &ids,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(Recorded {

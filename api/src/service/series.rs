@@ -21,7 +21,7 @@ use sea_orm::DatabaseConnection;
 use super::exact;
 use super::observations::{self, CurrentObservation};
 use super::reference::ReferenceCache;
-use super::time::{local_date, start_of_day};
+use super::time::{local_date, start_of_day, within_calendar};
 use crate::error::ApiError;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
@@ -132,6 +132,8 @@ pub async fn time_series(
     reference: &ReferenceCache,
     request: &SeriesRequest,
 ) -> Result<TimeSeries, ApiError> {
+    within_calendar("from", request.from)?;
+    within_calendar("to", request.to)?;
     if request.from > request.to {
         return Err(ApiError::bad_input(
             "to",

@@ -17,6 +17,43 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, ApiError> {
     })
 }
 
+/// Reads an RFC 3339 instant that both databases keep exactly: at most microseconds (PostgreSQL
+/// keeps no finer), and no leap second (PostgreSQL has none).
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    let instant = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| format!("`{text}` is not an RFC 3339 instant such as 2021-06-30T00:00:00Z"))?
+        .with_timezone(&Utc);
+    storable_instant(instant).map_err(|why| format!("`{text}` {why}"))
+}
+
+/// Refuses an instant that one of the databases would change: finer than a microsecond, or a
+/// leap second.
+pub fn storable_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, &'static str> {
+    let nanoseconds = instant.timestamp_subsec_nanos();
+    if nanoseconds >= 1_000_000_000 {
+        return Err("is a leap second, which the databases cannot keep");
+    }
+    if nanoseconds % 1_000 != 0 {
+        return Err("has digits finer than a microsecond, which the databases cannot keep");
+    }
+    Ok(instant)
+}
+
+/// The days a time series may span: wide enough for any history, far enough from the
+/// calendar's ends that bucket arithmetic never runs out of dates.
+pub fn within_calendar(argument: &'static str, date: NaiveDate) -> Result<NaiveDate, ApiError> {
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+    let latest = NaiveDate::from_ymd_opt(2999, 12, 31).expect("a date");
+    if (earliest..=latest).contains(&date) {
+        Ok(date)
+    } else {
+        Err(ApiError::bad_input(
+            argument,
+            format!("{date} is outside the calendar served, {earliest} to {latest}"),
+        ))
+    }
+}
+
 /// The instant a local calendar day starts in `zone`.
 pub fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
