@@ -33,13 +33,14 @@ on_both_databases! {
         let reporter = app.key(Role::Reporter, None).await;
         let auditor = app.key(Role::Auditor, None).await;
         let id = record_rate(&app, &reporter, "24").await;
-        let after_recording = chrono::Utc::now();
+        // Instants go to the server to the microsecond, the finest both databases keep.
+        let after_recording = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let correct = "mutation C($id: ID!) { correctObservation(input: {id: $id, expectedRevision: 1, value: \"26\",
             reason: \"the ministry revised its count\", source: \"article-003\", quote: \"tỉ lệ\"}) { revision } }";
         let (_, body) = app.graphql_as(&auditor, correct, json!({ "id": id })).await;
         assert_eq!(body["data"]["correctObservation"]["revision"], 2, "{body}");
-        let after_correction = chrono::Utc::now();
+        let after_correction = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 
         assert_eq!(value_at(&app.graphql(AT, json!({})).await), "26");

@@ -14,13 +14,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
 const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
 
 /// Opens a socket in `protocol` and waits for the server to accept the key.
-async fn connect(address: &str, protocol: &str, key: Option<&str>) -> Result<Socket, Value> {
+pub async fn connect(address: &str, protocol: &str, key: Option<&str>) -> Result<Socket, Value> {
     let url = format!("{}/graphql/ws", address.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request
@@ -46,7 +46,7 @@ async fn connect(address: &str, protocol: &str, key: Option<&str>) -> Result<Soc
     }
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -54,7 +54,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next protocol message; `Null` if the socket closes or nothing comes within 10 s.
-async fn receive(socket: &mut Socket) -> Value {
+pub async fn receive(socket: &mut Socket) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -90,7 +90,7 @@ pub async fn wait_for_subscribers(address: &str, count: usize) {
     }
 }
 
-async fn subscribe(socket: &mut Socket, protocol: &str, query: &str) {
+pub async fn subscribe(socket: &mut Socket, protocol: &str, query: &str) {
     let kind = if protocol == "graphql-ws" {
         "start"
     } else {

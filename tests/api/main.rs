@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod attacks;
 mod hostile;
 mod lifecycle;
 mod live;
@@ -12,6 +13,7 @@ mod catalog;
 mod dashboard;
 mod demo;
 mod errors;
+mod fuzz;
 mod observations;
 mod outage;
 mod recording;

@@ -42,11 +42,11 @@ on_both_databases! {
     async fn as_of_answers_what_was_known_then(app: TestApp) {
         // The figures were recorded when the server was seeded, moments ago: a year earlier the
         // API knew of none.
-        let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).to_rfc3339();
+        let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let data = app.data(COMPARISON, json!({ "asOf": year_ago })).await;
         assert_eq!(data["savingsComparison"]["entries"], json!([]));
         assert_eq!(data["savingsComparison"]["total"], "0");
-        let now = chrono::Utc::now().to_rfc3339();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let data = app.data(COMPARISON, json!({ "asOf": now })).await;
         assert_eq!(data["savingsComparison"]["entries"].as_array().unwrap().len(), 4);
     }

@@ -1,5 +1,5 @@
+use super::scalars::Day;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
-use chrono::NaiveDate;
 use entity::values::{DatePrecision, EventKind};
 use entity::{agency, event, platform, source};
 
@@ -25,8 +25,8 @@ impl Event {
     }
 
     /// The first day of the period `datePrecision` names ("12/2019" is 2019-12-01 with `MONTH`).
-    async fn occurred_on(&self) -> NaiveDate {
-        self.0.occurred_on
+    async fn occurred_on(&self) -> Day {
+        Day(self.0.occurred_on)
     }
 
     async fn date_precision(&self) -> DatePrecision {

@@ -6,7 +6,7 @@
 //! (`is_valid`), so a refusal names the argument.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::service::{exact, time};
@@ -44,7 +44,8 @@ impl ScalarType for Exact {
     fn is_valid(value: &Value) -> bool {
         match value {
             Value::String(text) => exact::parse(text).is_ok(),
-            Value::Number(number) => number.is_i64(),
+            // `parse` says why a fractional number is refused.
+            Value::Number(_) => true,
             _ => false,
         }
     }
@@ -93,6 +94,46 @@ impl ScalarType for Instant {
 
 impl From<DateTime<Utc>> for Instant {
     fn from(value: DateTime<Utc>) -> Self {
+        Self(value)
+    }
+}
+
+/// A calendar day, written `YYYY-MM-DD` ("2021-06-30").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub NaiveDate);
+
+impl Day {
+    fn read(text: &str) -> Result<NaiveDate, String> {
+        let well_formed =
+            text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+        well_formed
+            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+            .flatten()
+            .ok_or_else(|| format!("`{text}` is not a day written YYYY-MM-DD"))
+    }
+}
+
+/// A calendar day, written YYYY-MM-DD ("2021-06-30").
+#[Scalar(name = "NaiveDate")]
+impl ScalarType for Day {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(text) => Self::read(text).map(Day).map_err(InputValueError::custom),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(text) if Self::read(text).is_ok())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl From<NaiveDate> for Day {
+    fn from(value: NaiveDate) -> Self {
         Self(value)
     }
 }

@@ -1,11 +1,10 @@
-use super::scalars::Instant;
+use super::scalars::{Day, Exact, Instant};
 use async_graphql::{Context, ErrorExtensions, Object, Result};
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
 use super::metrics::Metric;
 use super::observations::Observation;
-use super::scalars::Exact;
 use super::{database, reference};
 use crate::service::exact;
 use crate::service::series::{self, SeriesPoint, SeriesRequest, TimeBucket};
@@ -143,8 +142,8 @@ impl SeriesQuery {
             desc = "Include generated demonstration data (left out by default)."
         )]
         include_synthetic: bool,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: Day,
+        to: Day,
         #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
         #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
         #[graphql(
@@ -160,8 +159,8 @@ impl SeriesQuery {
             metric,
             agency,
             include_synthetic,
-            from,
-            to,
+            from: from.0,
+            to: to.0,
             bucket,
             time_zone,
             now: Utc::now(),

@@ -1,5 +1,5 @@
+use super::scalars::Day;
 use async_graphql::{Context, Object, Result};
-use chrono::NaiveDate;
 use entity::source;
 
 use super::reference_rows;
@@ -33,8 +33,8 @@ impl Source {
         self.0.outlet_inferred
     }
 
-    async fn published_on(&self) -> Option<NaiveDate> {
-        self.0.published_on
+    async fn published_on(&self) -> Option<Day> {
+        self.0.published_on.map(Day)
     }
 
     /// True when the publication date was inferred rather than printed.

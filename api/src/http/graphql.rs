@@ -108,12 +108,20 @@ pub(super) fn inspect(
     limits: &Limits,
 ) -> Operation {
     let chosen_name = request.operation_name.clone();
-    let refused = documents.prepare(request, limits).err();
-    let Ok(document) = request.parsed_query() else {
+    let unread = |refused| Operation {
+        label: "anonymous".to_owned(),
+        kind: None,
+        refused,
+    };
+    // A refused document is not parsed (again): refusing must cost less than running.
+    let parsed = match documents.prepare(request, limits) {
+        Ok(parsed) => parsed,
+        Err(refused) => return unread(Some(refused)),
+    };
+    let (Some(_), Ok(document)) = (parsed, request.parsed_query()) else {
         return Operation {
             label: chosen_name.unwrap_or_else(|| "anonymous".to_owned()),
-            kind: None,
-            refused,
+            ..unread(None)
         };
     };
     let (name, operation) = match (&document.operations, &chosen_name) {
@@ -140,7 +148,7 @@ pub(super) fn inspect(
             .or(name)
             .unwrap_or_else(|| "anonymous".to_owned()),
         kind: operation.map(|operation| operation.node.ty),
-        refused,
+        refused: None,
     }
 }
 
