@@ -181,6 +181,12 @@ fn limit_errors(response: &mut async_graphql::Response) {
 /// Internal errors (and outages) also carry the request's id, which the log has too, so that a report from a
 /// client can be matched with what the server saw.
 pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>) {
+    // Validation walks the document's fragments in hash order, and fields resolve concurrently:
+    // in the document's order, the same request gets the same errors every time.
+    response.errors.sort_by_cached_key(|error| {
+        let at = error.locations.first().map(|pos| (pos.line, pos.column));
+        (at, format!("{:?}", error.path))
+    });
     limit_errors(response);
     for error in &mut response.errors {
         let message = error.message.as_str();
