@@ -7,17 +7,29 @@ use clap::{ArgAction, Args, ValueEnum};
 /// The embedded database: a file next to where the server runs, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://egov-kpi.db?mode=rwc";
 
+/// The same flags for every command, before or after a subcommand's own (`keys --database-url
+/// URL list` and `keys list --database-url URL` alike).
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// `sqlite://FILE?mode=rwc` (embedded) or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
     /// Connections kept in the pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub max_connections: u32,
     /// Seconds a request waits for a database connection before it is answered
     /// `SERVICE_UNAVAILABLE`: short, so that an outage fails requests fast.
-    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = 3,
+        global = true
+    )]
     pub acquire_timeout_seconds: u64,
 }
 

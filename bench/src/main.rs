@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod floor;
+mod hostile;
 mod load;
 mod writes;
 
@@ -46,6 +47,8 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Honest dashboards alone and beside attackers sending the worst request of each class.
+    Hostile(hostile::HostileArgs),
     /// Serves a fixed payload, and the dashboard queries' SQL, from minimal axum handlers
     /// (started by `run`).
     Floor {
@@ -110,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             floor::serve(port, payload, &database_url, connections).await
         }
         Command::Run(args) => run(args).await,
+        Command::Hostile(args) => hostile::run(args).await,
         Command::Load {
             url,
             query,

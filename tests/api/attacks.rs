@@ -371,7 +371,7 @@ async fn a_revoked_key_loses_its_power_on_an_open_socket() {
 }
 
 /// Posts a CSV file to `importObservations`, with a key or without.
-async fn upload(app: &TestApp, key: Option<&str>, csv: String) -> (u16, Value, Duration, usize) {
+async fn upload(address: &str, key: Option<&str>, csv: String) -> (u16, Value, Duration, usize) {
     let operations = json!({
         "query": "mutation Import($file: Upload!) { importObservations(file: $file) { checked } }",
         "variables": { "file": null }
@@ -383,9 +383,8 @@ async fn upload(app: &TestApp, key: Option<&str>, csv: String) -> (u16, Value, D
             "0",
             reqwest::multipart::Part::text(csv).file_name("figures.csv"),
         );
-    let mut request = app
-        .client
-        .post(format!("{}/graphql", app.address))
+    let mut request = reqwest::Client::new()
+        .post(format!("{address}/graphql"))
         .multipart(form);
     if let Some(key) = key {
         request = request.bearer_auth(key);
@@ -423,13 +422,14 @@ async fn newest_entries(app: &TestApp, count: usize) -> Vec<Value> {
 #[tokio::test]
 async fn refused_imports_are_refused_before_the_work() {
     let app = TestApp::spawn(Backend::Sqlite).await;
+    let server = ServerProcess::start(&app.database_url, &[]).await;
     let before = row_counts(&app.db).await;
     let bad_lines = format!(
         "metric,observed_at,value,source,quote\n{}",
         "x,,,,\n".repeat(300_000)
     );
 
-    let (status, body, took, size) = upload(&app, None, bad_lines.clone()).await;
+    let (status, body, took, size) = upload(&server.address, None, bad_lines.clone()).await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{status}: {body}");
     assert!(took < Duration::from_secs(3), "refused after {took:?}");
     assert!(size < 1_000);
@@ -445,7 +445,7 @@ async fn refused_imports_are_refused_before_the_work() {
     // A reporter's file over the row cap is refused whole; one within it lists the first
     // hundred failures and counts them all.
     let reporter = app.key(Role::Reporter, None).await;
-    let (_, body, _, size) = upload(&app, Some(&reporter), bad_lines).await;
+    let (_, body, _, size) = upload(&server.address, Some(&reporter), bad_lines).await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     assert!(body["errors"][0]["message"]
         .as_str()
@@ -456,7 +456,7 @@ async fn refused_imports_are_refused_before_the_work() {
         "metric,observed_at,value,source,quote\n{}",
         format!("{RATE},never,30,article-003,q\n").repeat(50_000)
     );
-    let (_, body, took, size) = upload(&app, Some(&reporter), fifty_thousand).await;
+    let (_, body, took, size) = upload(&server.address, Some(&reporter), fifty_thousand).await;
     assert_eq!(
         body["errors"][0]["extensions"]["failures"]
             .as_array()
@@ -477,7 +477,12 @@ async fn refused_imports_are_refused_before_the_work() {
         after["observation_revision"],
         before["observation_revision"]
     );
-    served_promptly(&app.address).await;
+    served_promptly(&server.address).await;
+    assert!(
+        server.peak_memory_mb() < 300.0,
+        "{} MB",
+        server.peak_memory_mb()
+    );
 }
 
 #[tokio::test]
@@ -675,4 +680,67 @@ async fn csv_exports_keep_formulas_from_running_in_spreadsheets() {
         "{quotes:?}"
     );
     assert!(quotes.iter().all(|quote| !quote.starts_with('=')));
+}
+
+#[tokio::test]
+async fn subscribers_cannot_take_the_database_from_requests() {
+    let limits = Limits {
+        max_subscriptions_per_socket: 100,
+        max_subscriptions_per_caller: 400,
+        ..Limits::default()
+    };
+    let app = TestApp::spawn_with_limits(Backend::Postgres, limits).await;
+    let subscription = format!(
+        "subscription {{ timeSeriesUpdated(metric: \"{RATE}\", bucket: MONTH) {{ label value }} }}"
+    );
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        let mut socket = connect(&app.address, "graphql-transport-ws", None)
+            .await
+            .unwrap();
+        for id in 0..100 {
+            send(
+                &mut socket,
+                json!({ "id": id.to_string(), "type": "subscribe",
+                "payload": { "query": subscription } }),
+            )
+            .await;
+        }
+        sockets.push(socket);
+    }
+    crate::live::wait_for_subscribers(&app.address, 400).await;
+
+    // Each write makes 400 subscribers recompute a point; requests keep their connections.
+    let reporter = app.key(Role::Reporter, None).await;
+    let record = "mutation R($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }";
+    for (day, value) in [
+        ("2021-03-31", "25"),
+        ("2021-06-30", "28"),
+        ("2021-09-30", "31"),
+    ] {
+        let input = json!({ "input": [{ "metric": RATE, "observedAt": format!("{day}T00:00:00Z"),
+            "value": value, "source": "article-003", "quote": "q" }] });
+        let (status, body) = app.graphql_as(&reporter, record, input).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let body = app
+            .graphql("{ observations(last: 5) { totalCount } }", json!({}))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a read waited {:?} beside the subscribers",
+            started.elapsed()
+        );
+    }
+    // And the subscribers are served too, in their turn.
+    let point = receive(&mut sockets[0]).await;
+    assert_eq!(point["type"], "next", "{point}");
+    assert!(
+        point["payload"]["data"]["timeSeriesUpdated"]["label"].is_string(),
+        "{point}"
+    );
 }
