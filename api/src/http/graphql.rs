@@ -26,6 +26,8 @@ use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
 use crate::graphql::limits::DocumentRefusal;
+use crate::service::audit;
+use crate::service::auth::Permission;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Documents up to this many bytes are parsed on the request's own worker: a dashboard's
@@ -238,6 +240,20 @@ pub async fn execute(
     };
     if let Err(refused) = admit(&state, &caller) {
         return refused.render(media.content_type());
+    }
+    // Uploads only import figures: a caller who may not record is refused before the body is
+    // read, not after a multipart body has been parsed and stored.
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if multipart {
+        let allowed = caller.principal.require(Permission::Record);
+        if let Err(error) =
+            audit::log_refusal(&state.db, &caller, "observation.import", None, allowed).await
+        {
+            return Refusal::from(&error).render(media.content_type());
+        }
     }
 
     // The body is read with a cap, whatever its declared length.
