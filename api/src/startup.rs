@@ -47,12 +47,12 @@ impl Application {
             feed.clone(),
         ));
         let router = http::router(http::AppState {
-            schema: graphql::build_schema(
+            engine: std::sync::Arc::new(graphql::build_engine(
                 connection.clone(),
                 &server.limits,
                 feed.clone(),
                 reference.clone(),
-            ),
+            )),
             db: connection.clone(),
             public_read: server.public_read,
             limits: std::sync::Arc::new(server.limits.clone()),

@@ -2,6 +2,8 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod collect;
+pub mod engine;
 pub mod events;
 pub mod history;
 pub mod keys;
@@ -20,7 +22,8 @@ pub mod series;
 pub mod sources;
 pub mod targets;
 
-pub use schema::{build_schema, schema_sdl, AppSchema};
+pub use engine::Engine;
+pub use schema::{build_engine, schema_sdl, AppSchema};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, ObjectType, OutputType};

@@ -4,11 +4,12 @@ use async_graphql::dataloader::DataLoader;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 use sea_orm::DatabaseConnection;
 
 use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
+use super::engine::{Engine, ValidateOnly};
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
 use super::live::LiveSubscription;
@@ -56,36 +57,57 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
-pub fn build_schema(
+/// The schemas a server runs requests with (see `engine`), sharing one database and feed.
+pub fn build_engine(
     db: DatabaseConnection,
     limits: &Limits,
     feed: Arc<LiveFeed>,
     reference: Arc<ReferenceCache>,
-) -> AppSchema {
-    let builder = builder()
-        .data(feed)
-        .data(reference)
-        .data(super::live::SubscriberWork::default())
-        // Sibling fields name their keys within one poll, so a short wait gathers them; the
-        // default of 1 ms was paid once per level of nesting. Without any wait, the batch could
-        // start on the other worker before the siblings had named their keys.
-        .data(
-            DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
-                .delay(Duration::from_micros(100)),
-        )
-        .data(db)
-        // Depth, aliases, fields, tokens and directives are checked before execution, on the
-        // document as it will run (`limits`); complexity needs the schema's page sizes.
-        .limit_complexity(limits.max_complexity);
-    if limits.introspection {
-        builder.finish()
-    } else {
-        // Suggestions ("did you mean …") would name what introspection hides.
-        builder
-            .disable_introspection()
-            .disable_suggestions()
-            .finish()
-    }
+) -> Engine {
+    let build = |purpose: Purpose| {
+        let mut builder = builder()
+            .data(feed.clone())
+            .data(reference.clone())
+            .data(super::live::SubscriberWork::default())
+            // Sibling fields name their keys within one poll, so a short wait gathers them; the
+            // default of 1 ms was paid once per level of nesting. Without any wait, the batch
+            // could start on the other worker before the siblings had named their keys.
+            .data(
+                DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
+                    .delay(Duration::from_micros(100)),
+            )
+            .data(db.clone())
+            // Depth, aliases, fields, tokens and directives are checked before execution, on
+            // the document as it will run (`limits`); complexity needs the schema's page sizes.
+            .limit_complexity(limits.max_complexity);
+        builder = match purpose {
+            Purpose::Run => builder,
+            Purpose::Validate => builder.extension(ValidateOnly),
+            // Its documents were validated as sent; collected, they no longer use every
+            // variable and fragment they declare.
+            Purpose::RunCollected => builder.validation_mode(ValidationMode::Fast),
+        };
+        if limits.introspection {
+            builder.finish()
+        } else {
+            // Suggestions ("did you mean …") would name what introspection hides.
+            builder
+                .disable_introspection()
+                .disable_suggestions()
+                .finish()
+        }
+    };
+    Engine::new(
+        build(Purpose::Run),
+        build(Purpose::Validate),
+        build(Purpose::RunCollected),
+    )
+}
+
+enum Purpose {
+    Run,
+    Validate,
+    RunCollected,
 }
 
 /// The schema in SDL, as committed in `schema.graphql`; needs no database.

@@ -378,7 +378,7 @@ pub async fn execute(
     let span = tracing::info_span!("graphql", operation = %operations);
     let timeout = Duration::from_secs(limits.request_timeout_seconds);
     let executed =
-        tokio::time::timeout(timeout, state.schema.execute_batch(batch).instrument(span)).await;
+        tokio::time::timeout(timeout, state.engine.execute_batch(batch).instrument(span)).await;
     if writes {
         cache.written();
     }

@@ -157,30 +157,28 @@ impl Executor for SocketExecutor {
                     return stream::once(async move { refused.into_graphql() }).boxed();
                 }
             };
-            let request_id = None;
-            let answers = this
-                .state
-                .schema
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                .map(move |mut answer| {
-                    error::ensure_codes(&mut answer, request_id);
-                    answer
-                });
+            let finish = |mut answer: async_graphql::Response| {
+                error::ensure_codes(&mut answer, None);
+                answer
+            };
             match (kind, slot) {
-                (Some(OperationType::Subscription), Some(slot)) => answers
+                (Some(OperationType::Subscription), Some(slot)) => this
+                    .state
+                    .engine
+                    .subscribe(request, session_data.unwrap_or_default())
                     .map(move |answer| {
                         let _held = &slot;
-                        answer
+                        finish(answer)
                     })
                     .boxed(),
                 // A query or mutation answers once, within the time an HTTP request has.
                 _ => {
                     let timeout = Duration::from_secs(this.state.limits.request_timeout_seconds);
+                    let engine = this.state.engine.clone();
                     stream::once(
                         async move {
-                            let mut answers = answers;
-                            match tokio::time::timeout(timeout, answers.next()).await {
-                                Ok(answer) => answer.unwrap_or_default(),
+                            match tokio::time::timeout(timeout, engine.execute(request)).await {
+                                Ok(answer) => finish(answer),
                                 Err(_) => Refusal::new(
                                     StatusCode::GATEWAY_TIMEOUT,
                                     "TIMEOUT",

@@ -34,7 +34,7 @@ use crate::config::Limits;
 use crate::service::live::LiveFeed;
 use crate::service::reference::ReferenceCache;
 
-use crate::graphql::AppSchema;
+use crate::graphql::Engine;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -55,7 +55,7 @@ async fn count_error(State(metrics): State<Arc<Metrics>>, response: Response) ->
 /// What every route may use.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: AppSchema,
+    pub engine: Arc<Engine>,
     pub db: DatabaseConnection,
     /// Callers without a key may read.
     pub public_read: bool,
