@@ -7,8 +7,13 @@ use sea_orm::DbErr;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    #[error("no {entity} has the code `{code}`")]
-    NotFound { entity: &'static str, code: String },
+    #[error("no {entity} has the {key} `{value}`")]
+    NotFound {
+        entity: &'static str,
+        /// What the value is: a `code`, an `id`, a `prefix`.
+        key: &'static str,
+        value: String,
+    },
     #[error("{argument}: {message}")]
     BadUserInput {
         argument: &'static str,
@@ -56,7 +61,17 @@ impl ApiError {
     pub fn not_found(entity: &'static str, code: impl Into<String>) -> Self {
         Self::NotFound {
             entity,
-            code: code.into(),
+            key: "code",
+            value: code.into(),
+        }
+    }
+
+    /// Nothing has this id (an observation's, a metric's).
+    pub fn no_such_id(entity: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            entity,
+            key: "id",
+            value: id.to_string(),
         }
     }
 

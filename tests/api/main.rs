@@ -10,6 +10,7 @@ mod live;
 mod audit;
 mod cache;
 mod catalog;
+mod clients;
 mod dashboard;
 mod demo;
 mod errors;

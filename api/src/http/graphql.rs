@@ -12,7 +12,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
 use async_graphql_axum::GraphQLBatchRequest;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tracing::Instrument;
@@ -34,6 +34,13 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// queries are a few hundred bytes.
 const PARSE_INLINE_BYTES: usize = 8 * 1024;
 const JSON: &str = "application/json";
+
+/// What a `GET` request may carry beside `query` and `variables`.
+#[derive(serde::Deserialize)]
+struct GetParameters {
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+}
 
 /// The media type an answer is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,6 +306,12 @@ pub async fn execute(
             return respond_with(answer.status, answer.content_type, answer.body);
         }
     }
+    // async-graphql reads `operation_name` from a GET query string; the specification's name is
+    // `operationName`.
+    let get_operation_name = (method == Method::GET)
+        .then(|| Query::<GetParameters>::try_from_uri(&parts.uri).ok())
+        .flatten()
+        .and_then(|Query(parameters)| parameters.operation_name);
     let batch =
         match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
             Request::from_parts(parts, Body::from(body)),
@@ -319,6 +332,18 @@ pub async fn execute(
                 };
             }
         };
+    let mut batch = batch;
+    if let (BatchRequest::Single(request), Some(name)) = (&mut batch, get_operation_name) {
+        request.operation_name.get_or_insert(name);
+    }
+    if batch.iter().any(|request| request.query.trim().is_empty()) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no `query`: send the GraphQL document in `query`",
+            media,
+        );
+    }
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > limits.max_batch {
             return refuse(

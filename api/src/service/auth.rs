@@ -324,7 +324,11 @@ async fn withdraw_key(
         .filter(api_key::Column::Prefix.eq(prefix))
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("API key", prefix))?;
+        .ok_or_else(|| ApiError::NotFound {
+            entity: "API key",
+            key: "prefix",
+            value: prefix.to_string(),
+        })?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

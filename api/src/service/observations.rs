@@ -378,7 +378,7 @@ pub async fn by_id(
     )
     .await?
     .pop()
-    .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
+    .ok_or_else(|| ApiError::no_such_id("observation", id))
 }
 
 /// The current state of each of these observations, by id; ids that do not exist are left out.

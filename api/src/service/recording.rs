@@ -497,7 +497,7 @@ async fn record_batch(
                 .map(|id| {
                     found
                         .remove(id)
-                        .ok_or_else(|| ApiError::not_found("observation", id.to_string()))
+                        .ok_or_else(|| ApiError::no_such_id("observation", id))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(Recorded {
@@ -693,7 +693,7 @@ async fn amendable(
     let metric = metric::Entity::find_by_id(current.observation.metric_id)
         .one(txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("metric", current.observation.metric_id.to_string()))?;
+        .ok_or_else(|| ApiError::no_such_id("metric", current.observation.metric_id))?;
     caller
         .principal
         .require_scope(current.observation.agency_id, metric.platform_id)?;
