@@ -227,11 +227,21 @@ const NESTED: &str = "SELECT p.code || ' ' || operator.code || ' ' || m.code || 
      ORDER BY p.id, m.id";
 
 pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow::Result<Value> {
-    let response = client
-        .post(url)
-        .json(&json!({ "query": query }))
-        .send()
-        .await?;
+    graphql_as(client, url, None, query).await
+}
+
+/// The same, with an API key when one is given.
+pub async fn graphql_as(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    query: &str,
+) -> anyhow::Result<Value> {
+    let mut request = client.post(url).json(&json!({ "query": query }));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await?;
     ensure!(response.status().is_success(), "HTTP {}", response.status());
     let body: Value = response.json().await?;
     if let Some(errors) = body.get("errors") {

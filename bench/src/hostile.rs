@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, ensure};
+use anyhow::ensure;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::dashboard::graphql_as;
 use crate::load::{self, millis, Stats};
 
 /// What honest dashboards ask, in turn.
@@ -238,22 +239,6 @@ async fn socket_flood(url: &str, address: IpAddr) -> anyhow::Result<Vec<String>>
     Ok(answers)
 }
 
-/// An honest dashboard request with its key; any error fails it.
-async fn honest(client: &reqwest::Client, url: &str, key: &str, query: &str) -> anyhow::Result<()> {
-    let response = client
-        .post(url)
-        .bearer_auth(key)
-        .json(&json!({ "query": query }))
-        .send()
-        .await?;
-    ensure!(response.status().is_success(), "HTTP {}", response.status());
-    let body: Value = response.json().await?;
-    if let Some(errors) = body.get("errors") {
-        bail!("GraphQL errors: {errors}");
-    }
-    Ok(())
-}
-
 fn honest_load(
     client: &reqwest::Client,
     args: &HostileArgs,
@@ -268,7 +253,7 @@ fn honest_load(
         let (client, url, key, turn) = (client.clone(), url.clone(), key.clone(), turn.clone());
         async move {
             let query = DASHBOARD[turn.fetch_add(1, Ordering::Relaxed) % DASHBOARD.len()];
-            honest(&client, &url, &key, query).await
+            graphql_as(&client, &url, Some(&key), query).await.map(drop)
         }
     })
 }
@@ -276,7 +261,7 @@ fn honest_load(
 pub async fn run(args: HostileArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for query in DASHBOARD {
-        honest(&client, &args.url, &args.key, query).await?;
+        graphql_as(&client, &args.url, Some(&args.key), query).await?;
     }
     println!("honest clients alone, {} s", args.seconds);
     let quiet = honest_load(&client, &args).await;

@@ -5,51 +5,37 @@ use serde_json::{json, Value};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
+/// The answer's text as it came: JSON values read back would lose the order of its keys.
+async fn answer_text(app: &TestApp, query: &str) -> String {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 on_both_databases! {
     async fn fields_come_back_in_the_order_asked(app: TestApp) {
         let query = "{ targetProgress(year: 2021) { status } platforms { code } sources { code } }";
-        let text = app
-            .client
-            .post(format!("{}/graphql", app.address))
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = answer_text(&app, query).await;
         let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or_else(|| panic!("{key} in {text}"));
         assert!(at("targetProgress") < at("platforms") && at("platforms") < at("sources"), "{text}");
 
         // A key asked twice, once through a fragment, is one field with both selections, in
         // the order they are first asked.
         let merged = "{ platforms { code } ...P platforms { name(lang: EN) } } fragment P on QueryRoot { platforms { code metrics { code } } }";
-        let first = app
-            .client
-            .post(format!("{}/graphql", app.address))
-            .json(&json!({ "query": merged }))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let first = answer_text(&app, merged).await;
         assert!(
             first.starts_with("{\"data\":{\"platforms\":[{\"code\":\"document-exchange-axis\",\"metrics\":[{\"code\":"),
             "{first}"
         );
         assert!(first.contains("],\"name\":\"National Document Exchange Axis\"}"), "{first}");
         for _ in 0..20 {
-            let again = app
-                .client
-                .post(format!("{}/graphql", app.address))
-                .json(&json!({ "query": merged }))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let again = answer_text(&app, merged).await;
             assert_eq!(again, first, "the same answer every time");
         }
     }

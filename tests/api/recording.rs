@@ -152,6 +152,35 @@ on_both_databases! {
         assert_eq!(code(&body), "CONFLICT");
     }
 
+    async fn every_failure_of_an_item_is_listed(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let mut item = figure("no-such-metric", "2021-06-30T00:00:00Z", "1");
+        item["agency"] = json!("no-such-agency");
+        item["source"] = json!("no-such-source");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [item] })).await;
+        let fields: Vec<&str> = body["errors"][0]["extensions"]["failures"].as_array().unwrap_or_else(|| panic!("{body}"))
+            .iter().map(|f| f["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["metric", "agency", "source"], "{body}");
+    }
+
+    async fn a_replay_gives_the_first_answer_even_after_a_correction(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let batch = json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")], "key": "june" });
+        let (_, first) = app.graphql_as(&reporter, RECORD, batch.clone()).await;
+        let id = first["data"]["recordObservations"]["observations"][0]["id"].clone();
+        let correction = json!({ "input": { "id": id, "expectedRevision": 1, "value": "29",
+            "reason": "revised", "source": "article-003", "quote": "q" } });
+        let (_, corrected) = app.graphql_as(&reporter, CORRECT, correction).await;
+        assert_eq!(corrected["data"]["correctObservation"]["revision"], 2, "{corrected}");
+        let (_, retry) = app.graphql_as(&reporter, RECORD, batch).await;
+        assert_eq!(retry["data"]["recordObservations"]["replayed"], true);
+        assert_eq!(
+            retry["data"]["recordObservations"]["observations"],
+            first["data"]["recordObservations"]["observations"],
+            "the retry is told what the first request was"
+        );
+    }
+
     async fn concurrent_corrections_lose_nothing(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;

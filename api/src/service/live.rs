@@ -216,7 +216,7 @@ async fn try_catch_up(
         if !changes.is_empty() {
             // One read for the whole stretch: a bulk import logs thousands of entries at once.
             let ids: Vec<i32> = changes.iter().map(|&(_, _, id)| id).collect();
-            let current = observations::by_ids(db, &ids).await?;
+            let current = observations::by_ids(db, &ids, None).await?;
             let metrics = catalog::keyed::<metric::Entity, _>(db, |m| m.id).await?;
             for (sequence, kind, id) in changes {
                 // A later change in the same stretch shows the figure as it stands now.

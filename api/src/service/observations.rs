@@ -381,16 +381,18 @@ pub async fn by_id(
     .ok_or_else(|| ApiError::no_such_id("observation", id))
 }
 
-/// The current state of each of these observations, by id; ids that do not exist are left out.
+/// The state of each of these observations (now, or `as_of` an instant), by id, a retraction
+/// included; ids that do not exist are left out.
 pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
     let mut found = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
         let rows = fetch(
             db,
-            latest_revisions(None).filter(observation::Column::Id.is_in(chunk.iter().copied())),
+            latest_revisions(as_of).filter(observation::Column::Id.is_in(chunk.iter().copied())),
         )
         .await?;
         found.extend(rows.into_iter().map(|row| (row.observation.id, row)));

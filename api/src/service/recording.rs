@@ -325,33 +325,34 @@ async fn validate(
             line: item.line,
             list: &mut failures,
         };
-        let Some(metric) = catalog.metrics.get(&item.metric) else {
+        // Every reference is looked up, so that an item's answer names all that is wrong.
+        let metric = catalog.metrics.get(&item.metric);
+        if metric.is_none() {
             item_failures.add(
                 "metric",
                 format!("no metric has the code `{}`", item.metric),
             );
-            continue;
-        };
+        }
         let agency_id = match &item.agency {
-            None => None,
-            Some(code) => match catalog.agencies.get(code) {
-                Some(agency) => Some(agency.id),
-                None => {
-                    item_failures.add("agency", format!("no agency has the code `{code}`"));
-                    continue;
-                }
-            },
+            None => Some(None),
+            Some(code) => catalog.agencies.get(code).map(|agency| Some(agency.id)),
         };
-        caller
-            .principal
-            .require_scope(agency_id, metric.platform_id)?;
-        let Some(source) = catalog.sources.get(&item.source) else {
+        if let (None, Some(code)) = (agency_id, &item.agency) {
+            item_failures.add("agency", format!("no agency has the code `{code}`"));
+        }
+        let source = catalog.sources.get(&item.source);
+        if source.is_none() {
             item_failures.add(
                 "source",
                 format!("no source has the code `{}`", item.source),
             );
+        }
+        let (Some(metric), Some(agency_id), Some(source)) = (metric, agency_id, source) else {
             continue;
         };
+        caller
+            .principal
+            .require_scope(agency_id, metric.platform_id)?;
         let Some((value, denominator)) = check_shape(item, metric, now, &mut item_failures) else {
             continue;
         };
@@ -490,8 +491,10 @@ async fn record_batch(
                     "the idempotency key `{key}` was used for a different request"
                 )));
             }
+            // The first answer, as it was: the figures as they stood when it was given,
+            // whatever was corrected since.
             let ids = super::idempotency::observation_ids(&earlier);
-            let mut found = observations::by_ids(&txn, &ids).await?;
+            let mut found = observations::by_ids(&txn, &ids, Some(earlier.created_at)).await?;
             let stored = ids
                 .iter()
                 .map(|id| {
