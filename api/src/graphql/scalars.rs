@@ -114,7 +114,10 @@ impl Day {
 }
 
 /// A calendar day, written YYYY-MM-DD ("2021-06-30").
-#[Scalar(name = "NaiveDate")]
+#[Scalar(
+    name = "NaiveDate",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for Day {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {

@@ -112,5 +112,7 @@ enum Purpose {
 
 /// The schema in SDL, as committed in `schema.graphql`; needs no database.
 pub fn schema_sdl() -> String {
-    builder().finish().sdl()
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
