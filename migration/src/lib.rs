@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_kpi_model;
 mod m20261126_000002_recording_and_audit;
 mod m20261126_000003_indexes_for_scale;
+mod m20261202_000004_indexes_of_every_database;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -18,6 +19,65 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_kpi_model::Migration),
             Box::new(m20261126_000002_recording_and_audit::Migration),
             Box::new(m20261126_000003_indexes_for_scale::Migration),
+            Box::new(m20261202_000004_indexes_of_every_database::Migration),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each landed migration and a hash of its text. A landed migration is never edited: a
+    /// database that ran it will not run it again, so a change must come as a new migration.
+    /// Add a migration here when it lands.
+    const LANDED: [(&str, &str, u64); 4] = [
+        (
+            "m20261126_000001_create_kpi_model",
+            include_str!("m20261126_000001_create_kpi_model.rs"),
+            0xad3f53ca45acf519,
+        ),
+        (
+            "m20261126_000002_recording_and_audit",
+            include_str!("m20261126_000002_recording_and_audit.rs"),
+            0xb9d02d06394fdf1d,
+        ),
+        (
+            "m20261126_000003_indexes_for_scale",
+            include_str!("m20261126_000003_indexes_for_scale.rs"),
+            0x42aed293a0113bf4,
+        ),
+        (
+            "m20261202_000004_indexes_of_every_database",
+            include_str!("m20261202_000004_indexes_of_every_database.rs"),
+            0x09358c3af6ad5111,
+        ),
+    ];
+
+    /// FNV-1a: stable across toolchains, unlike the standard library's hasher.
+    fn fnv1a(text: &str) -> u64 {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    #[test]
+    fn landed_migrations_are_never_edited() {
+        for (name, text, hash) in LANDED {
+            assert_eq!(
+                fnv1a(text),
+                hash,
+                "{name} has changed since it landed: undo the change and write a new migration"
+            );
+        }
+    }
+
+    #[test]
+    fn every_migration_is_listed_as_landed() {
+        use super::MigratorTrait;
+        let names: Vec<String> = super::Migrator::migrations()
+            .iter()
+            .map(|migration| migration.name().to_owned())
+            .collect();
+        let landed: Vec<&str> = LANDED.iter().map(|(name, _, _)| *name).collect();
+        assert_eq!(names, landed);
     }
 }

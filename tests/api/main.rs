@@ -6,6 +6,7 @@ mod attacks;
 mod hostile;
 mod lifecycle;
 mod live;
+mod migrations;
 
 mod audit;
 mod cache;

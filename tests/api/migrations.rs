@@ -1,0 +1,49 @@
+//! A database migrated before a migration gained what it has now reaches the same schema as a
+//! fresh one.
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::on_both_databases;
+
+/// Every index of the database, with its definition.
+async fn indexes(db: &DatabaseConnection) -> Vec<(String, String)> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+        }
+        _ => {
+            "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname"
+        }
+    };
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<String>("", "name").unwrap(),
+                row.try_get::<String>("", "definition").unwrap(),
+            )
+        })
+        .collect()
+}
+
+on_both_databases! {
+    async fn a_database_from_the_first_landed_scale_migration_reaches_the_same_indexes(app: TestApp) {
+        let fresh = indexes(&app.db).await;
+        assert!(fresh.iter().any(|(name, _)| name == "idx_observation_agency_time"));
+        // Back to the state the first version of the scale migration left: without the two
+        // indexes it gained after it had landed.
+        Migrator::down(&app.db, Some(1)).await.unwrap();
+        for index in ["idx_observation_national_time", "idx_observation_agency_time"] {
+            app.db
+                .execute_unprepared(&format!("DROP INDEX {index}"))
+                .await
+                .unwrap();
+        }
+        assert_ne!(indexes(&app.db).await, fresh);
+        Migrator::up(&app.db, None).await.unwrap();
+        assert_eq!(indexes(&app.db).await, fresh, "the upgraded schema is the fresh one");
+    }
+}
