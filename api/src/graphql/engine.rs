@@ -38,7 +38,7 @@ impl Engine {
         let document = match request.parsed_query() {
             Ok(document) if uploads || !needs_collecting(document) => {
                 let asked = chosen_selection(document, name.as_deref());
-                return self.run(&self.schema, request, asked).await;
+                return run(&self.schema, request, asked).await;
             }
             Ok(document) => document.clone(),
             Err(_) => return self.schema.execute(request).await,
@@ -57,21 +57,7 @@ impl Engine {
         }
         let asked = chosen_selection(&collected, name.as_deref());
         request.set_parsed_query(collected);
-        self.run(&self.collected, request, asked).await
-    }
-
-    /// Runs `request` on `schema` and puts its answer in the order `asked`.
-    async fn run(
-        &self,
-        schema: &AppSchema,
-        request: Request,
-        asked: Option<SelectionSet>,
-    ) -> Response {
-        let mut response = schema.execute(request).await;
-        if let Some(asked) = asked {
-            order(&mut response.data, &asked);
-        }
-        response
+        run(&self.collected, request, asked).await
     }
 
     pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
@@ -95,6 +81,15 @@ impl Engine {
         self.schema
             .execute_stream_with_session_data(request, session_data)
     }
+}
+
+/// Runs `request` on `schema` and puts its answer in the order `asked`.
+async fn run(schema: &AppSchema, request: Request, asked: Option<SelectionSet>) -> Response {
+    let mut response = schema.execute(request).await;
+    if let Some(asked) = asked {
+        order(&mut response.data, &asked);
+    }
+    response
 }
 
 /// The selection set of the operation a request runs.

@@ -34,6 +34,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// queries are a few hundred bytes.
 const PARSE_INLINE_BYTES: usize = 8 * 1024;
 const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data";
 
 /// What a `GET` request may carry beside `query` and `variables`.
 #[derive(serde::Deserialize)]
@@ -207,13 +208,14 @@ pub async fn execute(
         );
     };
     let method = request.method().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let multipart = method == Method::POST && content_type.starts_with(MULTIPART);
     if method == Method::POST {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if !(content_type.starts_with(JSON) || content_type.starts_with("multipart/form-data")) {
+        if !(content_type.starts_with(JSON) || multipart) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -250,10 +252,6 @@ pub async fn execute(
     }
     // Uploads only import figures: a caller who may not record is refused before the body is
     // read, not after a multipart body has been parsed and stored.
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     if multipart {
         let allowed = caller.principal.require(Permission::Record);
         if let Err(error) =
@@ -312,7 +310,7 @@ pub async fn execute(
         .then(|| Query::<GetParameters>::try_from_uri(&parts.uri).ok())
         .flatten()
         .and_then(|Query(parameters)| parameters.operation_name);
-    let batch =
+    let mut batch =
         match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
             Request::from_parts(parts, Body::from(body)),
             &(),
@@ -332,7 +330,6 @@ pub async fn execute(
                 };
             }
         };
-    let mut batch = batch;
     if let (BatchRequest::Single(request), Some(name)) = (&mut batch, get_operation_name) {
         request.operation_name.get_or_insert(name);
     }
