@@ -186,7 +186,7 @@ impl Shape {
 
 /// Measures `document`; refuses it if a fragment spreads itself (directly or through others) or
 /// a selection carries more directives than allowed.
-pub fn measure(document: &ExecutableDocument, limits: &Limits) -> Result<Shape, DocumentRefusal> {
+fn measure(document: &ExecutableDocument, limits: &Limits) -> Result<Shape, DocumentRefusal> {
     let mut measure = Measure {
         fragments: HashMap::new(),
         max_directives: limits.max_directives,
