@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use entity::values::Role;
 
-use crate::config::{DatabaseSettings, LogFormat, ServerSettings};
+use crate::config::{AuditSettings, DatabaseSettings, LogFormat, ServerSettings};
 use crate::service::audit::Caller;
 use crate::{db, graphql, service, startup, telemetry};
 
@@ -63,10 +63,12 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Check the audit log.
+    /// Check the audit log, make its signing key, check exports.
     Audit {
         #[command(flatten)]
         database: DatabaseSettings,
+        #[command(flatten)]
+        audit: AuditSettings,
         #[command(subcommand)]
         command: AuditCommand,
     },
@@ -120,9 +122,40 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain and report the first broken link; exits 1 if there is one.
-    Verify,
+    /// Walk the hash chain, every revision and every signed checkpoint. Exits 0 when all hold
+    /// and a checkpoint anchors the chain, 1 when something is broken, 2 when nothing is broken
+    /// but nothing signed anchors the chain.
+    Verify {
+        /// A public key to check checkpoints with (hex, or a file of it); repeat for rotated
+        /// keys. Defaults to the configured signing key's.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
+        /// Checkpoints kept outside the database (a witness file); defaults to the configured one.
+        #[arg(long)]
+        witness: Option<PathBuf>,
+    },
+    /// Make a signing key at FILE (owner-only) and its public key at FILE.pub; never replaces
+    /// an existing key.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a checkpoint of the chain's head now, with the configured signing key.
+    Checkpoint,
+    /// Check an export (`/export/observations.csv` or `.json`) without a database: fails if any
+    /// row was edited, added, removed or reordered, or the statement is not the key's.
+    VerifyExport {
+        file: PathBuf,
+        /// The public key (hex, or a file of it) the statement must be signed with.
+        #[arg(long)]
+        public_key: String,
+    },
 }
+
+/// `audit verify` found nothing broken, but nothing signed anchors the chain.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit chain is unanchored")]
+struct Unanchored;
 
 fn parse_role(text: &str) -> Result<Role, String> {
     match text {
@@ -154,6 +187,7 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Unanchored>() => ExitCode::from(2),
         Err(error) => {
             tracing::error!("egov-kpi: {error:#}");
             ExitCode::FAILURE
@@ -196,23 +230,9 @@ async fn run(command: Option<Command>) -> anyhow::Result<()> {
         }
         Command::Audit {
             database,
-            command: AuditCommand::Verify,
-        } => {
-            let connection = connect(&database).await?;
-            let verification = service::audit::verify(&connection).await?;
-            match verification.first_broken {
-                None => println!(
-                    "audit chain intact: {} entries, head {}:{}",
-                    verification.entries_checked,
-                    verification.head_sequence,
-                    verification.head_hash
-                ),
-                Some((sequence, why)) => {
-                    println!("audit chain BROKEN at entry {sequence}: {why}");
-                    anyhow::bail!("the audit chain is broken at entry {sequence}");
-                }
-            }
-        }
+            audit,
+            command,
+        } => run_audit(&database, &audit, command).await?,
         Command::DemoData {
             database,
             rows,
@@ -312,6 +332,85 @@ async fn run_keys(
         KeysCommand::Revoke { prefix } => {
             let key = service::auth::revoke_key(connection, &caller, &prefix).await?;
             println!("revoked {} ({})", key.prefix, key.name);
+        }
+    }
+    Ok(())
+}
+
+async fn run_audit(
+    database: &DatabaseSettings,
+    settings: &AuditSettings,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
+    use service::audit::{anchor, verify};
+    match command {
+        AuditCommand::Keygen { out } => {
+            let public = anchor::generate_key(&out).map_err(anyhow::Error::msg)?;
+            println!("{}", hex::encode(public.as_bytes()));
+            eprintln!(
+                "Signing key written to {} (keep it outside the database and its backups); public key to {}.",
+                out.display(),
+                anchor::public_key_path(&out).display()
+            );
+        }
+        AuditCommand::VerifyExport { file, public_key } => {
+            let key = anchor::parse_public_key(&public_key).map_err(anyhow::Error::msg)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            match service::export::check_export(&bytes, &key) {
+                Ok(checked) => println!(
+                    "export intact: {} rows, signed at {}, taken at audit chain head {}",
+                    checked.statement.rows,
+                    checked.statement.signed_at.to_rfc3339(),
+                    checked.statement.chain_head
+                ),
+                Err(why) => {
+                    println!("export BROKEN: {why}");
+                    anyhow::bail!("{} does not match its signed statement", file.display());
+                }
+            }
+        }
+        AuditCommand::Checkpoint => {
+            let anchor = startup::anchor(settings)?
+                .context("no signing key is configured (EGOV_KPI_AUDIT_SIGNING_KEY)")?;
+            let connection = connect(database).await?;
+            match anchor.checkpoint(&connection).await? {
+                Some(checkpoint) => println!(
+                    "checkpoint signed at entry {}: {}",
+                    checkpoint.sequence, checkpoint.hash
+                ),
+                None => println!("the head is checkpointed already"),
+            }
+        }
+        AuditCommand::Verify {
+            public_keys,
+            witness,
+        } => {
+            let mut trust = match startup::anchor(settings)? {
+                Some(anchor) if public_keys.is_empty() => {
+                    anchor.trust().map_err(anyhow::Error::msg)?
+                }
+                _ => verify::Trust::default(),
+            };
+            for key in &public_keys {
+                trust
+                    .public_keys
+                    .push(anchor::parse_public_key(key).map_err(anyhow::Error::msg)?);
+            }
+            if let Some(witness) = witness {
+                trust.witness = anchor::read_witness(&witness).map_err(anyhow::Error::msg)?;
+            }
+            let connection = connect(database).await?;
+            let verification = service::audit::verify(&connection, &trust).await?;
+            println!("audit chain {}", verification.summary());
+            for problem in verification.revision_problems.iter().skip(1).take(19) {
+                println!("  also: {}", problem.message);
+            }
+            match verification.status() {
+                verify::Status::Intact => {}
+                verify::Status::Unanchored => return Err(Unanchored.into()),
+                verify::Status::Broken => anyhow::bail!("the audit chain is broken"),
+            }
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Configuration: typed, from flags or environment, with defaults that work on a fresh clone.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::{ArgAction, Args, ValueEnum};
 
@@ -81,6 +82,54 @@ pub struct ServerSettings {
     pub response_cache_ms: u64,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub audit: AuditSettings,
+}
+
+/// The key that anchors the audit chain, and when the server signs with it. The same flags for
+/// `serve` and `audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditSettings {
+    /// The Ed25519 signing key (a file `egov-kpi audit keygen` makes), kept outside the
+    /// database; without one the server runs and `audit verify` reports the chain unanchored.
+    #[arg(long, env = "EGOV_KPI_AUDIT_SIGNING_KEY", global = true)]
+    pub audit_signing_key: Option<PathBuf>,
+    /// Where signed checkpoints are appended, one JSON line each, to be shipped elsewhere;
+    /// `<signing key>.witness.jsonl` if not given.
+    #[arg(long, env = "EGOV_KPI_AUDIT_WITNESS_FILE", global = true)]
+    pub audit_witness_file: Option<PathBuf>,
+    /// Sign a checkpoint after this many audit entries…
+    #[arg(long, env = "EGOV_KPI_CHECKPOINT_EVERY_ENTRIES", default_value_t = AuditSettings::DEFAULT.checkpoint_every_entries, global = true)]
+    pub checkpoint_every_entries: i64,
+    /// …or this many seconds after the last one if anything was written since (and at shutdown).
+    #[arg(long, env = "EGOV_KPI_CHECKPOINT_EVERY_SECONDS", default_value_t = AuditSettings::DEFAULT.checkpoint_every_seconds, global = true)]
+    pub checkpoint_every_seconds: u64,
+}
+
+impl AuditSettings {
+    pub const DEFAULT: AuditSettings = AuditSettings {
+        audit_signing_key: None,
+        audit_witness_file: None,
+        checkpoint_every_entries: 100,
+        checkpoint_every_seconds: 300,
+    };
+
+    /// The witness file: the one given, or one beside the signing key.
+    pub fn witness_file(&self) -> Option<PathBuf> {
+        self.audit_witness_file.clone().or_else(|| {
+            self.audit_signing_key.as_ref().map(|key| {
+                let mut name = key.as_os_str().to_owned();
+                name.push(".witness.jsonl");
+                PathBuf::from(name)
+            })
+        })
+    }
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// What one request may ask of the server; past each limit it gets a coded error.

@@ -1,17 +1,38 @@
 //! Building the server from settings, and running it until it is told to stop.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::config::{DatabaseSettings, ServerSettings};
+use crate::config::{AuditSettings, DatabaseSettings, ServerSettings};
+use crate::service::audit::anchor::{self, Anchor};
 use crate::{db, graphql, http, service};
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     connection: DatabaseConnection,
+    /// Signs the audit chain's checkpoints while the server runs, and once when it stops.
+    checkpoints: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+/// The signing key the settings name, if any.
+pub fn anchor(settings: &AuditSettings) -> anyhow::Result<Option<Arc<Anchor>>> {
+    settings
+        .audit_signing_key
+        .as_ref()
+        .map(|path| {
+            Anchor::load(path, settings.witness_file())
+                .map(Arc::new)
+                .map_err(anyhow::Error::msg)
+        })
+        .transpose()
 }
 
 impl Application {
@@ -41,27 +62,44 @@ impl Application {
         let listener = TcpListener::bind(server.address())
             .await
             .with_context(|| format!("listening on {}", server.address()))?;
-        let feed = service::live::LiveFeed::start(connection.clone());
-        let reference = std::sync::Arc::new(service::reference::ReferenceCache::new(
+        let anchor = anchor(&server.audit)?;
+        let checkpoints = anchor.clone().map(|anchor| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let cadence = anchor::Cadence {
+                entries: server.audit.checkpoint_every_entries.max(1),
+                interval: std::time::Duration::from_secs(server.audit.checkpoint_every_seconds),
+            };
+            let task = tokio::spawn(anchor::keep_checkpoints(
+                anchor,
+                connection.clone(),
+                cadence,
+                stopped,
+            ));
+            (stop, task)
+        });
+        let feed = service::live::LiveFeed::start(connection.clone()).await;
+        let reference = Arc::new(service::reference::ReferenceCache::new(
             connection.clone(),
             feed.clone(),
         ));
         let router = http::router(http::AppState {
-            engine: std::sync::Arc::new(graphql::build_engine(
+            engine: graphql::build_engine(
                 connection.clone(),
                 &server.limits,
                 feed.clone(),
                 reference.clone(),
-            )),
+                anchor.clone(),
+            ),
+            anchor,
             db: connection.clone(),
             public_read: server.public_read,
-            limits: std::sync::Arc::new(server.limits.clone()),
+            limits: Arc::new(server.limits.clone()),
             rate_limiter: Default::default(),
             metrics: Default::default(),
             feed,
-            response_cache: std::sync::Arc::new(http::ResponseCache::new(
-                std::time::Duration::from_millis(server.response_cache_ms),
-            )),
+            response_cache: Arc::new(http::ResponseCache::new(std::time::Duration::from_millis(
+                server.response_cache_ms,
+            ))),
             documents: Default::default(),
             reference,
             subscriptions: Default::default(),
@@ -71,6 +109,7 @@ impl Application {
             listener,
             router,
             connection,
+            checkpoints,
         })
     }
 
@@ -90,7 +129,13 @@ impl Application {
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        // Requests in flight have been answered: let the database go.
+        // Requests in flight have been answered: sign the last head, then let the database go.
+        if let Some((stop, task)) = self.checkpoints {
+            let _ = stop.send(true);
+            if let Err(error) = task.await {
+                tracing::error!(error = %error, "the checkpoint task failed");
+            }
+        }
         if let Err(error) = self.connection.close().await {
             tracing::warn!(error = %error, "closing the database pool");
         }

@@ -6,6 +6,7 @@
 
 pub mod agency;
 pub mod api_key;
+pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod event;
 pub mod idempotency_record;
@@ -20,6 +21,7 @@ pub mod values;
 pub mod prelude {
     pub use super::agency::Entity as Agency;
     pub use super::api_key::Entity as ApiKey;
+    pub use super::audit_checkpoint::Entity as AuditCheckpoint;
     pub use super::audit_entry::Entity as AuditEntry;
     pub use super::event::Entity as Event;
     pub use super::idempotency_record::Entity as IdempotencyRecord;

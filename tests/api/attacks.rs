@@ -670,7 +670,9 @@ async fn csv_exports_keep_formulas_from_running_in_spreadsheets() {
         .text()
         .await
         .unwrap();
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(csv.as_bytes());
     let quotes: Vec<String> = reader
         .records()
         .map(|record| record.unwrap()[10].to_owned())

@@ -83,12 +83,19 @@ on_both_databases! {
             (&json!("observation.retract"), &json!("refused")),
         ]);
         assert_eq!((&entries[0]["detail"]["value"], &entries[0]["detail"]["metric"]), (&json!("24"), &json!(RATE)));
-        assert_eq!(entries[1]["detail"], json!({
+        // Each applied entry seals the revision it stored; the rest of the detail says what changed.
+        let mut details: Vec<Value> = entries.iter().map(|e| e["detail"].clone()).collect();
+        for detail in &mut details[..3] {
+            let seal = detail.as_object_mut().unwrap().remove("seal").expect("a seal");
+            assert_eq!(seal["revisions"], 1, "{seal}");
+        }
+        assert!(details[3].get("seal").is_none(), "a refusal stores nothing to seal");
+        assert_eq!(details[1], json!({
             "fromRevision": 1, "toRevision": 2,
             "from": { "value": "24", "qualifier": "exact" }, "to": { "value": "26", "qualifier": "exact" },
             "reason": "the ministry revised its count", "source": "article-003",
         }));
-        assert_eq!(entries[2]["detail"], json!({ "revision": 3, "reason": "counted twice" }));
+        assert_eq!(details[2], json!({ "revision": 3, "reason": "counted twice" }));
 
         let history = format!("{{ metric(code: \"{RATE}\") {{ history(first: 10) {{ edges {{ node {{ observationId revision value }} }} }} }} }}");
         let (_, body) = app.graphql_as(&auditor, &history, json!({})).await;
@@ -100,9 +107,21 @@ on_both_databases! {
     async fn an_edited_audit_row_is_found_by_verify(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         record_rate(&app, &reporter, "24").await;
+        assert!(app.command(&["audit", "checkpoint"]).status.success());
         let intact = app.command(&["audit", "verify"]);
-        assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stderr));
+        assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stdout));
         assert!(String::from_utf8_lossy(&intact.stdout).contains("intact"));
+        let recorded = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT sequence FROM audit_entry WHERE action = 'observation.record'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "sequence")
+            .unwrap();
 
         // Someone with database access rewrites who recorded the figure.
         app.db
@@ -112,14 +131,14 @@ on_both_databases! {
         let broken = app.command(&["audit", "verify"]);
         assert!(!broken.status.success());
         let report = String::from_utf8_lossy(&broken.stdout);
-        assert!(report.contains("BROKEN at entry 2"), "{report}");
+        assert!(report.contains(&format!("BROKEN at entry {recorded}")), "{report}");
 
         let auditor = app.key(Role::Auditor, None).await;
         let (_, body) = app
             .graphql_as(&auditor, "{ verifyAuditChain { intact firstBrokenSequence problem } }", json!({}))
             .await;
         assert_eq!(body["data"]["verifyAuditChain"]["intact"], false);
-        assert_eq!(body["data"]["verifyAuditChain"]["firstBrokenSequence"], 2);
+        assert_eq!(body["data"]["verifyAuditChain"]["firstBrokenSequence"], recorded);
     }
 
     async fn a_removed_audit_row_is_found_too(app: TestApp) {
@@ -264,7 +283,8 @@ on_both_databases! {
         assert_eq!(response.status(), 200);
         let head = response.headers()["x-audit-chain-head"].to_str().unwrap().to_owned();
         let csv = response.text().await.unwrap();
-        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        // The file ends with its signed statement, on a `#` line that CSV readers can skip.
+        let mut reader = csv::ReaderBuilder::new().comment(Some(b'#')).from_reader(csv.as_bytes());
         let columns: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
         assert_eq!(&columns[..3], ["observation_id", "metric", "agency"]);
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -282,8 +302,10 @@ on_both_databases! {
         assert_eq!(head, format!("{}:{}", chain["headSequence"], chain["headHash"].as_str().unwrap()));
 
         let response = get("/export/observations.json?metric=public-service-portal.level4-online-dossier-rate", Some(auditor)).await;
-        let rows: Vec<Value> = response.json().await.unwrap();
+        let export: Value = response.json().await.unwrap();
+        let rows = export["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
+        assert_eq!(export["statement"]["rows"], 2);
         assert_eq!(rows[1]["reason"], "revised");
         assert_eq!(rows[1]["value"], "26");
     }

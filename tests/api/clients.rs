@@ -83,19 +83,41 @@ async fn requests_without_a_document_and_get_operation_names_follow_the_specific
 #[tokio::test]
 async fn every_command_takes_the_database_flags_after_its_subcommand_too() {
     let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.signing_key.clone().unwrap();
+    let key = key.to_str().unwrap();
+    let url = app.database_url.as_str();
     for args in [
-        ["keys", "list", "--database-url", app.database_url.as_str()],
-        [
+        vec!["keys", "list", "--database-url", url],
+        vec![
+            "audit",
+            "checkpoint",
+            "--database-url",
+            url,
+            "--audit-signing-key",
+            key,
+        ],
+        vec![
             "audit",
             "verify",
             "--database-url",
-            app.database_url.as_str(),
+            url,
+            "--audit-signing-key",
+            key,
         ],
-        ["keys", "--database-url", app.database_url.as_str(), "list"],
+        vec!["keys", "--database-url", url, "list"],
+        vec![
+            "audit",
+            "--audit-signing-key",
+            key,
+            "--database-url",
+            url,
+            "verify",
+        ],
     ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_egov-kpi"))
-            .args(args)
+            .args(&args)
             .env_remove("DATABASE_URL")
+            .env_remove("EGOV_KPI_AUDIT_SIGNING_KEY")
             .env("RUST_LOG", "warn")
             .current_dir(std::env::temp_dir())
             .output()

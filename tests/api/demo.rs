@@ -25,6 +25,21 @@ on_both_databases! {
         let generated = app.command(&["demo-data", "--rows", "3000", "--seed", "7"]);
         assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
         assert!(String::from_utf8_lossy(&generated.stdout).contains("generated 3000 synthetic observations"));
+        // Generated rows are sealed by the audit chain like recorded ones.
+        assert!(app.command(&["audit", "checkpoint"]).status.success());
+        let verified = app.command(&["audit", "verify"]);
+        let report = String::from_utf8_lossy(&verified.stdout);
+        assert!(verified.status.success() && report.contains("3010 revisions"), "{report}");
+        app.db
+            .execute_unprepared("UPDATE observation_revision SET value = value + 1 WHERE id = (SELECT MAX(id) FROM observation_revision)")
+            .await
+            .unwrap();
+        let report = String::from_utf8_lossy(&app.command(&["audit", "verify"]).stdout).into_owned();
+        assert!(report.contains("differs from what entry") && report.contains("demo-data.write"), "{report}");
+        app.db
+            .execute_unprepared("UPDATE observation_revision SET value = value - 1 WHERE id = (SELECT MAX(id) FROM observation_revision)")
+            .await
+            .unwrap();
 
         let totals = "query T($synthetic: Boolean!) { observations(filter: {includeSynthetic: $synthetic}) { totalCount } }";
         assert_eq!(app.data(totals, json!({ "synthetic": false })).await["observations"]["totalCount"], 10, "reported figures only");

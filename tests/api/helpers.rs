@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use api::config::{DatabaseSettings, Limits, ServerSettings};
+use api::config::{AuditSettings, DatabaseSettings, Limits, ServerSettings};
 use api::service::audit::Caller;
 use api::startup::{self, Application};
 use chrono::{DateTime, Utc};
@@ -68,8 +68,21 @@ impl Drop for Scratch {
     }
 }
 
+/// Removes the test's signing key and witness file when the test ends.
+struct KeyDirectory(PathBuf);
+
+impl Drop for KeyDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub struct TestApp {
     pub address: String,
+    /// The key that signs the audit chain's checkpoints (none for an unanchored server); its
+    /// public half is beside it, at `<key>.pub`.
+    pub signing_key: Option<PathBuf>,
+    _key_directory: Option<KeyDirectory>,
     /// For running the command line against the same database.
     pub database_url: String,
     pub client: reqwest::Client,
@@ -87,17 +100,27 @@ impl TestApp {
 
     /// The same, with other request limits.
     pub async fn spawn_with_limits(backend: Backend, limits: Limits) -> Self {
-        Self::spawn_configured(backend, limits, 0).await
+        Self::spawn_configured(backend, limits, 0, true).await
+    }
+
+    /// The same, with no signing key: nothing anchors the audit chain.
+    pub async fn spawn_unanchored(backend: Backend) -> Self {
+        Self::spawn_configured(backend, Limits::default(), 0, false).await
     }
 
     /// The same, answering repeated queries from the response cache as a deployed server does.
     /// (Other tests turn it off: they arrange data behind the server's back, which no cache
     /// could notice.)
     pub async fn spawn_with_cache(backend: Backend) -> Self {
-        Self::spawn_configured(backend, Limits::default(), 60_000).await
+        Self::spawn_configured(backend, Limits::default(), 60_000, true).await
     }
 
-    async fn spawn_configured(backend: Backend, limits: Limits, response_cache_ms: u64) -> Self {
+    async fn spawn_configured(
+        backend: Backend,
+        limits: Limits,
+        response_cache_ms: u64,
+        anchored: bool,
+    ) -> Self {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let (database_url, scratch) = match backend {
             Backend::Sqlite => {
@@ -128,12 +151,19 @@ impl TestApp {
                 (format!("{base}/{name}"), Scratch::PostgresDatabase(name))
             }
         };
-        Self::start(database_url, Some(scratch), limits, response_cache_ms).await
+        Self::start(
+            database_url,
+            Some(scratch),
+            limits,
+            response_cache_ms,
+            anchored,
+        )
+        .await
     }
 
     /// Starts the application on a database someone else created (and will remove).
     pub async fn spawn_at(database_url: String) -> Self {
-        Self::start(database_url, None, Limits::default(), 0).await
+        Self::start(database_url, None, Limits::default(), 0, true).await
     }
 
     async fn start(
@@ -141,7 +171,21 @@ impl TestApp {
         scratch: Option<Scratch>,
         limits: Limits,
         response_cache_ms: u64,
+        anchored: bool,
     ) -> Self {
+        let key_directory = anchored.then(|| {
+            let directory = std::env::temp_dir().join(format!(
+                "egov-kpi-test-keys-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&directory).expect("a directory for the signing key");
+            KeyDirectory(directory)
+        });
+        let signing_key = key_directory.as_ref().map(|directory| {
+            let path = directory.0.join("signing.key");
+            api::service::audit::anchor::generate_key(&path).expect("a signing key");
+            path
+        });
         let settings = DatabaseSettings {
             database_url,
             max_connections: 5,
@@ -166,6 +210,10 @@ impl TestApp {
             public_read: true,
             response_cache_ms,
             limits,
+            audit: AuditSettings {
+                audit_signing_key: signing_key.clone(),
+                ..AuditSettings::default()
+            },
         };
         let app = Application::with_database(db.clone(), &server)
             .await
@@ -174,6 +222,8 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            signing_key,
+            _key_directory: key_directory,
             database_url,
             client: reqwest::Client::new(),
             db,
@@ -257,13 +307,28 @@ impl TestApp {
     }
 
     /// Runs the `egov-kpi` binary against this app's database.
+    /// Runs the `egov-kpi` binary against this app's database, with its signing key.
     pub fn command(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_egov-kpi"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_egov-kpi"));
+        command
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env("RUST_LOG", "warn")
-            .output()
-            .expect("the egov-kpi binary runs")
+            .env_remove("EGOV_KPI_AUDIT_SIGNING_KEY");
+        if let Some(key) = &self.signing_key {
+            command.env("EGOV_KPI_AUDIT_SIGNING_KEY", key);
+        }
+        command.output().expect("the egov-kpi binary runs")
+    }
+
+    /// The public key of the app's signing key, hex.
+    pub fn public_key(&self) -> String {
+        let key = self.signing_key.as_ref().expect("an anchored app");
+        let path = api::service::audit::anchor::public_key_path(key);
+        std::fs::read_to_string(path)
+            .expect("the public key")
+            .trim()
+            .to_owned()
     }
 
     pub async fn graphql_with_language(

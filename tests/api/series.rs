@@ -216,7 +216,7 @@ on_both_databases! {
         };
         let reference = api::service::reference::ReferenceCache::new(
             app.db.clone(),
-            api::service::live::LiveFeed::start(app.db.clone()),
+            api::service::live::LiveFeed::start(app.db.clone()).await,
         );
         let light = api::service::series::time_series(&app.db, &reference, &request)
             .await

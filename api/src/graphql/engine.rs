@@ -1,8 +1,19 @@
 //! Running a request so that the same request always gets the same answer, in the order it
 //! asks: documents whose fields async-graphql could merge by timing are validated as sent, then
-//! run with their fields collected (see `collect`); every answer is put in document order.
+//! run with their fields collected (see `collect`); every answer is put in document order. A
+//! query that asks for a receipt (`"extensions": {"receipt": true}`) is answered as of one
+//! instant and gets a signed receipt of its answer.
 
 use std::sync::Arc;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensions, Pos};
+use chrono::{SubsecRound, Utc};
+use sea_orm::DatabaseConnection;
+
+use super::AnswerAsOf;
+use crate::service::audit::{self, anchor::Anchor};
+use crate::service::receipts::{answer_digest, Receipt};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{DocumentOperations, SelectionSet};
@@ -20,19 +31,128 @@ pub struct Engine {
     /// Runs collected documents, whose originals `validator` passed.
     collected: AppSchema,
     types: FieldTypes,
+    /// Signs receipts; none when the server has no signing key.
+    anchor: Option<Arc<Anchor>>,
+    db: DatabaseConnection,
 }
 
+/// The request extension that asks for a receipt.
+pub const RECEIPT_EXTENSION: &str = "receipt";
+
 impl Engine {
-    pub fn new(schema: AppSchema, validator: AppSchema, collected: AppSchema) -> Self {
+    pub fn new(
+        schema: AppSchema,
+        validator: AppSchema,
+        collected: AppSchema,
+        anchor: Option<Arc<Anchor>>,
+        db: DatabaseConnection,
+    ) -> Self {
         Self {
             types: FieldTypes::of(&schema.sdl()),
             schema,
             validator,
             collected,
+            anchor,
+            db,
         }
     }
 
-    pub async fn execute(&self, mut request: Request) -> Response {
+    pub async fn execute(&self, request: Request) -> Response {
+        if request.extensions.get(RECEIPT_EXTENSION) == Some(&async_graphql::Value::Boolean(true)) {
+            self.answer_with_receipt(request).await
+        } else {
+            self.answer(request).await
+        }
+    }
+
+    /// Answers a query as of this instant, with a signed receipt of the answer in its
+    /// `extensions` (an answer with errors gets none).
+    async fn answer_with_receipt(&self, mut request: Request) -> Response {
+        let refuse = |code: &'static str, message: &str| {
+            Response::from_errors(vec![async_graphql::Error::new(message)
+                .extend_with(|_, e| e.set("code", code))
+                .into_server_error(Pos::default())])
+        };
+        let Some(anchor) = &self.anchor else {
+            return refuse(
+                "RECEIPTS_UNAVAILABLE",
+                "this server has no signing key, so it signs no receipts",
+            );
+        };
+        let name = request.operation_name.clone();
+        let is_query = request.parsed_query().ok().map(|document| {
+            operation_type(document, name.as_deref()) == Some(OperationType::Query)
+        });
+        if is_query == Some(false) {
+            return refuse("BAD_REQUEST", "receipts are given for queries only");
+        }
+        let as_of = Utc::now().trunc_subsecs(6);
+        let chain_head = match audit::chain_head(&self.db).await {
+            Ok(head) => head,
+            Err(error) => {
+                return Response::from_errors(vec![error
+                    .extend()
+                    .into_server_error(Pos::default())])
+            }
+        };
+        let query = request.query.clone();
+        let variables = serde_json::to_value(&request.variables).unwrap_or_default();
+        request = request.data(AnswerAsOf(as_of));
+        let mut response = self.answer(request).await;
+        if response.is_err() {
+            return response;
+        }
+        let data = serde_json::to_value(&response.data).unwrap_or_default();
+        let receipt = Receipt {
+            query,
+            variables,
+            operation_name: name,
+            as_of,
+            chain_head,
+            answer_sha256: answer_digest(&data),
+        };
+        let token = receipt.sign(anchor);
+        let described = serde_json::json!({
+            "token": token,
+            "asOf": receipt.as_of_text(),
+            "chainHead": receipt.chain_head,
+            "answerSha256": receipt.answer_sha256,
+        });
+        if let Ok(value) = async_graphql::Value::from_json(described) {
+            response
+                .extensions
+                .insert(RECEIPT_EXTENSION.to_owned(), value);
+        }
+        response
+    }
+
+    /// Runs a receipt's query again, as of `as_of` or now, as `caller`: the hash of its answer,
+    /// or why it could not be answered.
+    pub async fn answer_digest_of(
+        &self,
+        receipt: &Receipt,
+        as_of: Option<chrono::DateTime<Utc>>,
+        caller: crate::service::audit::Caller,
+    ) -> Result<String, String> {
+        let mut request = Request::new(receipt.query.clone())
+            .variables(async_graphql::Variables::from_json(
+                receipt.variables.clone(),
+            ))
+            .data(caller);
+        request.operation_name = receipt.operation_name.clone();
+        if let Some(at) = as_of {
+            request = request.data(AnswerAsOf(at));
+        }
+        let response = self.answer(request).await;
+        match response.errors.first() {
+            Some(error) => Err(error.message.clone()),
+            None => Ok(answer_digest(
+                &serde_json::to_value(&response.data).unwrap_or_default(),
+            )),
+        }
+    }
+
+    async fn answer(&self, mut request: Request) -> Response {
         let name = request.operation_name.clone();
         let uploads = !request.uploads.is_empty();
         let document = match request.parsed_query() {
@@ -92,20 +212,35 @@ async fn run(schema: &AppSchema, request: Request, asked: Option<SelectionSet>) 
     response
 }
 
+/// The kind of the operation a request runs.
+fn operation_type(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    chosen_operation(document, operation_name).map(|operation| operation.node.ty)
+}
+
+fn chosen_operation<'a>(
+    document: &'a async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a async_graphql::Positioned<async_graphql::parser::types::OperationDefinition>> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        _ => None,
+    }
+}
+
 /// The selection set of the operation a request runs.
 fn chosen_selection(
     document: &async_graphql::parser::types::ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<SelectionSet> {
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()?
-        }
-        _ => return None,
-    };
-    Some(operation.node.selection_set.node.clone())
+    chosen_operation(document, operation_name)
+        .map(|operation| operation.node.selection_set.node.clone())
 }
 
 /// Makes a schema that validates and stops: its `execute` step returns at once.

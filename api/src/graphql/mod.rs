@@ -14,6 +14,7 @@ pub mod loaders;
 pub mod metrics;
 pub mod observations;
 pub mod platforms;
+pub mod receipts;
 pub mod recording;
 pub mod savings;
 pub mod scalars;
@@ -33,6 +34,22 @@ use crate::service::audit::Caller;
 use crate::service::auth::Principal;
 use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
+
+/// The instant a request is answered as of, when it asked for a receipt: figures as they were
+/// recorded by then, wherever the query gives no `asOf` of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerAsOf(pub chrono::DateTime<chrono::Utc>);
+
+/// The instant a resolver answers as of: the one the query gives, else the request's, else now
+/// (none).
+pub(crate) fn as_of(
+    ctx: &Context<'_>,
+    given: Option<scalars::Instant>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    given
+        .map(|at| at.0)
+        .or_else(|| ctx.data_opt::<AnswerAsOf>().map(|at| at.0))
+}
 
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {

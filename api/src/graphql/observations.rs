@@ -202,7 +202,7 @@ impl ObservationQuery {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
         let filter = ObservationFilter {
-            as_of: as_of.map(|at| at.0),
+            as_of: super::as_of(ctx, as_of),
             ..ObservationFilter::from(filter.unwrap_or_default())
         };
         let page = observations::page(database(ctx)?, reference(ctx)?, &filter, &request)
@@ -224,7 +224,7 @@ impl ObservationQuery {
         let id: i32 = id.parse().map_err(|_| {
             ApiError::bad_input("id", format!("`{}` is not an observation id", *id)).extend()
         })?;
-        observations::by_id(database(ctx)?, id, as_of.map(|at| at.0))
+        observations::by_id(database(ctx)?, id, super::as_of(ctx, as_of))
             .await
             .map(Observation)
             .map_err(|e| e.extend())

@@ -115,7 +115,7 @@ impl SavingsQuery {
         )]
         as_of: Option<Instant>,
     ) -> Result<SavingsComparison> {
-        savings::compare(database(ctx)?, reference(ctx)?, as_of.map(|at| at.0))
+        savings::compare(database(ctx)?, reference(ctx)?, super::as_of(ctx, as_of))
             .await
             .map(SavingsComparison)
             .map_err(|e| e.extend())

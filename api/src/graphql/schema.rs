@@ -1,11 +1,13 @@
 //! Assembles the schema from the domain areas; nothing else lives here.
 
 use async_graphql::dataloader::DataLoader;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 use sea_orm::DatabaseConnection;
+
+use crate::service::audit::anchor::Anchor;
 
 use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
@@ -17,6 +19,7 @@ use super::loaders::DatabaseLoader;
 use super::metrics::MetricQuery;
 use super::observations::ObservationQuery;
 use super::platforms::PlatformQuery;
+use super::receipts::ReceiptQuery;
 use super::recording::RecordingMutation;
 use super::savings::SavingsQuery;
 use super::series::SeriesQuery;
@@ -38,6 +41,7 @@ pub struct QueryRoot(
     SavingsQuery,
     TargetQuery,
     AuditQuery,
+    ReceiptQuery,
     KeyQuery,
 );
 
@@ -63,10 +67,58 @@ pub fn build_engine(
     limits: &Limits,
     feed: Arc<LiveFeed>,
     reference: Arc<ReferenceCache>,
-) -> Engine {
-    let build = |purpose: Purpose| {
+    anchor: Option<Arc<Anchor>>,
+) -> Arc<Engine> {
+    // Resolvers that run a query again (receipts) reach the engine without owning it.
+    Arc::new_cyclic(|engine: &Weak<Engine>| {
+        Engine::new(
+            build_schema(
+                Purpose::Run,
+                &db,
+                limits,
+                &feed,
+                &reference,
+                &anchor,
+                engine,
+            ),
+            build_schema(
+                Purpose::Validate,
+                &db,
+                limits,
+                &feed,
+                &reference,
+                &anchor,
+                engine,
+            ),
+            build_schema(
+                Purpose::RunCollected,
+                &db,
+                limits,
+                &feed,
+                &reference,
+                &anchor,
+                engine,
+            ),
+            anchor.clone(),
+            db.clone(),
+        )
+    })
+}
+
+fn build_schema(
+    purpose: Purpose,
+    db: &DatabaseConnection,
+    limits: &Limits,
+    feed: &Arc<LiveFeed>,
+    reference: &Arc<ReferenceCache>,
+    anchor: &Option<Arc<Anchor>>,
+    engine: &Weak<Engine>,
+) -> AppSchema {
+    {
         let mut builder = builder()
+            .data(engine.clone())
             .data(feed.clone())
+            .data(anchor.clone())
             .data(reference.clone())
             .data(super::live::SubscriberWork::default())
             // Sibling fields name their keys within one poll, so a short wait gathers them; the
@@ -96,12 +148,7 @@ pub fn build_engine(
                 .disable_suggestions()
                 .finish()
         }
-    };
-    Engine::new(
-        build(Purpose::Run),
-        build(Purpose::Validate),
-        build(Purpose::RunCollected),
-    )
+    }
 }
 
 enum Purpose {

@@ -164,7 +164,7 @@ impl SeriesQuery {
             bucket,
             time_zone,
             now: Utc::now(),
-            as_of: as_of.map(|at| at.0),
+            as_of: super::as_of(ctx, as_of),
             with_readings,
         };
         series::time_series(database(ctx)?, reference(ctx)?, &request)

@@ -103,7 +103,7 @@ impl TargetQuery {
         )]
         as_of: Option<Instant>,
     ) -> Result<Vec<TargetProgress>> {
-        let progress = targets::progress_in_year(database(ctx)?, year, as_of.map(|at| at.0))
+        let progress = targets::progress_in_year(database(ctx)?, year, super::as_of(ctx, as_of))
             .await
             .map_err(|e| e.extend())?;
         Ok(progress.into_iter().map(TargetProgress).collect())

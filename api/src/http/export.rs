@@ -13,10 +13,11 @@ use super::auth::{admit, identify};
 use super::refusal::Refusal;
 use super::AppState;
 use crate::service::audit;
-use crate::service::export::{Export, ExportFilter};
+use crate::service::export::{Export, ExportFilter, ExportStatement};
+use sha2::{Digest, Sha256};
 
 /// The audit chain's head (`sequence:hash`) when the export began: what the export is consistent
-/// with.
+/// with (the statement on the file's last line says it too, signed).
 pub const CHAIN_HEAD_HEADER: &str = "x-audit-chain-head";
 
 #[derive(Debug, Deserialize)]
@@ -49,11 +50,14 @@ pub async fn json(
     export(state, peer, headers, query, Format::Json).await
 }
 
-/// Where a stream of chunks stands.
+/// Where a stream of chunks stands: the rows written so far and the digest of their bytes, for
+/// the statement that ends the file.
 struct Cursor {
     after: i32,
     first: bool,
     done: bool,
+    rows: u64,
+    digest: Sha256,
 }
 
 async fn export(
@@ -84,13 +88,17 @@ async fn export(
     };
 
     let db = state.db.clone();
+    let anchor = state.anchor.clone();
+    let taken_at = head.clone();
     let start = Cursor {
         after: 0,
         first: true,
         done: false,
+        rows: 0,
+        digest: Sha256::new(),
     };
-    let chunks = stream::unfold((start, export), move |(cursor, export)| {
-        let db = db.clone();
+    let chunks = stream::unfold((start, export), move |(mut cursor, export)| {
+        let (db, anchor, head) = (db.clone(), anchor.clone(), taken_at.clone());
         async move {
             if cursor.done {
                 return None;
@@ -99,36 +107,40 @@ async fn export(
                 Ok(rows) => rows,
                 Err(error) => {
                     // Headers are gone by now: end the body early so the client sees a truncated
-                    // file, and say why in the log.
+                    // file (with no statement), and say why in the log.
                     tracing::error!(error = %error, "export stopped");
+                    cursor.done = true;
                     return Some((
                         Err(std::io::Error::other("export stopped")),
-                        (
-                            Cursor {
-                                done: true,
-                                ..cursor
-                            },
-                            export,
-                        ),
+                        (cursor, export),
                     ));
                 }
             };
             let last = rows.len() < crate::service::export::CHUNK as usize;
-            let after = rows.last().map_or(cursor.after, |(id, _)| *id);
-            let bytes = encode(
+            cursor.after = rows.last().map_or(cursor.after, |(id, _)| *id);
+            cursor.rows += rows.len() as u64;
+            let mut bytes = encode(
                 format,
                 cursor.first,
                 last,
                 rows.into_iter().map(|(_, row)| row),
             );
-            let next = Cursor {
-                after,
-                first: false,
-                done: last,
-            };
+            cursor.digest.update(&bytes);
+            if last {
+                let digest = std::mem::take(&mut cursor.digest).finalize().into();
+                let name = match format {
+                    Format::Csv => "csv",
+                    Format::Json => "json",
+                };
+                let statement =
+                    ExportStatement::new(name, head, cursor.rows, digest, anchor.as_deref());
+                bytes.extend_from_slice(statement.last_line().as_bytes());
+            }
+            cursor.first = false;
+            cursor.done = last;
             Some((
                 Ok::<Bytes, std::io::Error>(Bytes::from(bytes)),
-                (next, export),
+                (cursor, export),
             ))
         }
     });
@@ -149,7 +161,8 @@ async fn export(
     response
 }
 
-/// One chunk of the file: CSV with its header row first, or a piece of one JSON array.
+/// One chunk of the file: CSV with its header row first, or a piece of the JSON object's
+/// `rows`; the statement follows the last.
 fn encode(
     format: Format,
     first: bool,
@@ -174,17 +187,34 @@ fn encode(
         }
         Format::Json => {
             let mut out = Vec::new();
+            if first {
+                out.extend_from_slice(b"{\"rows\":[");
+            }
             for (i, row) in rows.enumerate() {
-                out.extend_from_slice(if first && i == 0 { b"[\n" } else { b",\n" });
+                out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
                 let _ = serde_json::to_writer(&mut out, &row);
             }
-            if first && out.is_empty() {
-                out.extend_from_slice(b"[");
-            }
             if last {
-                out.extend_from_slice(b"\n]\n");
+                out.extend_from_slice(b"\n],\n");
             }
             out
         }
+    }
+}
+
+/// `GET /audit/public-key`: the key that signs checkpoints, exports and receipts, as hex.
+pub async fn public_key(State(state): State<AppState>) -> Response {
+    match &state.anchor {
+        Some(anchor) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}\n", anchor.public_key_hex()),
+        )
+            .into_response(),
+        None => Refusal::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "this server has no signing key: its audit chain is unanchored",
+        )
+        .into_response(),
     }
 }

@@ -66,6 +66,8 @@ pub struct AppState {
     pub response_cache: Arc<ResponseCache>,
     pub documents: Arc<DocumentCache>,
     pub reference: Arc<ReferenceCache>,
+    /// The key that signs checkpoints, export statements and receipts, if one is configured.
+    pub anchor: Option<Arc<crate::service::audit::anchor::Anchor>>,
     /// Refused writes logged per caller, for the cap on them.
     pub refusals: Arc<crate::service::audit::RefusalBudget>,
     /// Live subscriptions by caller, for the cap on them.
@@ -83,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/dashboard.css", get(dashboard::stylesheet))
         .route("/export/observations.csv", get(export::csv))
         .route("/export/observations.json", get(export::json))
+        .route("/audit/public-key", get(export::public_key))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -2,18 +2,20 @@
 //! synthetic agencies, and monthly flows, so that charts and queries can be tried at scale.
 //!
 //! Every row it writes is marked `synthetic`, every agency, metric and source it creates says so
-//! in its code and name, and the load is one entry in the audit log: generated data can never
-//! pass for reported figures. PostgreSQL takes the rows by `COPY`; SQLite by batched inserts.
+//! in its code and name, and each batch is an audit entry that seals its rows: generated data
+//! can never pass for reported figures, nor be changed unseen.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::values::{AgencyKind, MetricKind, Scale, Unit};
-use entity::{agency, metric, source};
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use entity::values::{AgencyKind, MetricKind, Qualifier, Scale, Unit};
+use entity::{agency, metric, observation, observation_revision, source};
+use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde_json::json;
 
+use super::audit::seal::{SealBuilder, Sealed};
 use super::audit::{self, Caller, Event, APPLIED};
 use super::auth::Permission;
 use super::time::{start_of_day, VIETNAM};
@@ -125,11 +127,11 @@ pub async fn generate(
             month_start = next;
         }
         if batch.len() >= 5_000 {
-            written += write(db, source_id, &std::mem::take(&mut batch)).await?;
+            written += write(db, caller, source_id, &std::mem::take(&mut batch)).await?;
             progress(written);
         }
     }
-    written += write(db, source_id, &batch).await?;
+    written += write(db, caller, source_id, &batch).await?;
     progress(written);
 
     let txn = audit::begin_write(db).await?;
@@ -237,143 +239,122 @@ fn timestamp(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
-/// Writes one batch with its revisions; returns how many observations it wrote.
-async fn write(db: &DatabaseConnection, source_id: i32, rows: &[Row]) -> Result<u64, ApiError> {
+/// Writes one batch with its revisions, and an audit entry that seals them; returns how many
+/// observations it wrote.
+async fn write(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    source_id: i32,
+    rows: &[Row],
+) -> Result<u64, ApiError> {
+    const PER_STATEMENT: usize = 500;
     if rows.is_empty() {
         return Ok(0);
     }
-    let recorded_at = timestamp(Utc::now());
-    match db.get_database_backend() {
-        DbBackend::Postgres => copy_postgres(db, source_id, rows, &recorded_at).await,
-        _ => insert_batched(db, source_id, rows, &recorded_at).await,
-    }
-}
-
-async fn next_observation_id(db: &impl ConnectionTrait) -> Result<i64, ApiError> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM observation",
-        ))
-        .await?
-        .ok_or_else(|| ApiError::from(sea_orm::DbErr::RecordNotFound("observation ids".into())))?;
-    Ok(row.try_get::<i64>("", "last")? + 1)
-}
-
-async fn copy_postgres(
-    db: &DatabaseConnection,
-    source_id: i32,
-    rows: &[Row],
-    recorded_at: &str,
-) -> Result<u64, ApiError> {
-    use sea_orm::sqlx::{self, Row as _};
-    let failed = |e: sqlx::Error| ApiError::from(sea_orm::DbErr::Custom(e.to_string()));
-    // One transaction for the lock, the ids and both copies: all of a batch or none of it.
-    let mut txn = db
-        .get_postgres_connection_pool()
-        .begin()
-        .await
-        .map_err(failed)?;
-    sqlx::query("UPDATE audit_head SET sequence = sequence WHERE id = 1")
-        .execute(&mut *txn)
-        .await
-        .map_err(failed)?;
-    let first_id: i64 =
-        sqlx::query("SELECT COALESCE(MAX(id), 0)::BIGINT + 1 AS next FROM observation")
-            .fetch_one(&mut *txn)
-            .await
-            .map_err(failed)?
-            .try_get("next")
-            .map_err(failed)?;
-    let mut observations = String::with_capacity(rows.len() * 64);
-    let mut revisions = String::with_capacity(rows.len() * 96);
-    for (offset, row) in rows.iter().enumerate() {
-        let id = first_id + offset as i64;
-        let period = row.period_start.map(timestamp).unwrap_or_default();
-        observations.push_str(&format!(
-            "{id},{},{},{},{period},true\n",
-            row.metric_id,
-            row.agency_id,
-            timestamp(row.observed_at)
-        ));
-        revisions.push_str(&format!(
-            "{id},1,{},exact,,{source_id},synthetic,,{recorded_at},demo-data,,,false\n",
-            row.value
-        ));
-    }
-    for (table, columns, data) in [
-        ("observation", "id, metric_id, agency_id, observed_at, period_start, synthetic", observations),
-        (
-            "observation_revision",
-            "observation_id, revision, value, qualifier, denominator, source_id, quote, note, recorded_at, recorded_by, reason, superseded_at, retracted",
-            revisions,
-        ),
-    ] {
-        let mut copy = txn
-            .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"))
-            .await
-            .map_err(failed)?;
-        copy.send(data.as_bytes()).await.map_err(failed)?;
-        copy.finish().await.map_err(failed)?;
-    }
-    sqlx::query("SELECT setval(pg_get_serial_sequence('observation', 'id'), (SELECT MAX(id) FROM observation))")
-        .execute(&mut *txn)
-        .await
-        .map_err(failed)?;
-    txn.commit().await.map_err(failed)?;
-    Ok(rows.len() as u64)
-}
-
-async fn insert_batched(
-    db: &DatabaseConnection,
-    source_id: i32,
-    rows: &[Row],
-    recorded_at: &str,
-) -> Result<u64, ApiError> {
+    let recorded_at = Utc::now().trunc_subsecs(6);
     let txn = audit::begin_write(db).await?;
-    let first_id = next_observation_id(&txn).await?;
+    // The chain's head is held: no other write takes ids until this one commits.
+    let first_observation = next_id(&txn, "observation").await?;
+    let first_revision = next_id(&txn, "observation_revision").await?;
+    let mut seal = SealBuilder::default();
     // Values are numbers and fixed strings made here, never input: inlining them is safe and
-    // lets SQLite take hundreds of rows per statement.
-    for (chunk_index, chunk) in rows.chunks(500).enumerate() {
-        let base = first_id + (chunk_index * 500) as i64;
-        let observations: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(offset, row)| {
-                let period = row
-                    .period_start
-                    .map_or("NULL".to_owned(), |p| format!("'{}'", timestamp(p)));
-                format!(
-                    "({}, {}, {}, '{}', {period}, 1)",
-                    base + offset as i64,
-                    row.metric_id,
-                    row.agency_id,
-                    timestamp(row.observed_at)
-                )
-            })
-            .collect();
+    // lets both databases take hundreds of rows per statement.
+    for (chunk_index, chunk) in rows.chunks(PER_STATEMENT).enumerate() {
+        let mut observations = Vec::with_capacity(chunk.len());
+        let mut revisions = Vec::with_capacity(chunk.len());
+        for (offset, row) in chunk.iter().enumerate() {
+            let n = (chunk_index * PER_STATEMENT + offset) as i32;
+            let observation = observation::Model {
+                id: first_observation + n,
+                metric_id: row.metric_id,
+                agency_id: Some(row.agency_id),
+                observed_at: row.observed_at,
+                period_start: row.period_start,
+                synthetic: true,
+            };
+            let revision = observation_revision::Model {
+                id: first_revision + n,
+                observation_id: observation.id,
+                revision: 1,
+                value: Decimal::from(row.value),
+                qualifier: Qualifier::Exact,
+                denominator: None,
+                source_id,
+                quote: "synthetic".to_owned(),
+                note: None,
+                recorded_at,
+                recorded_by: "demo-data".to_owned(),
+                reason: None,
+                superseded_at: None,
+                retracted: false,
+            };
+            seal.add(
+                revision.id,
+                Sealed {
+                    observation: &observation,
+                    revision: &revision,
+                }
+                .hash(),
+            );
+            let period = observation
+                .period_start
+                .map_or("NULL".to_owned(), |p| format!("'{}'", timestamp(p)));
+            observations.push(format!(
+                "({}, {}, {}, '{}', {period}, TRUE)",
+                observation.id,
+                observation.metric_id,
+                row.agency_id,
+                timestamp(observation.observed_at)
+            ));
+            revisions.push(format!(
+                "({}, {}, 1, {}, 'exact', NULL, {source_id}, 'synthetic', NULL, '{}', 'demo-data', NULL, NULL, FALSE)",
+                revision.id,
+                revision.observation_id,
+                row.value,
+                timestamp(recorded_at)
+            ));
+        }
         txn.execute_unprepared(&format!(
             "INSERT INTO observation (id, metric_id, agency_id, observed_at, period_start, synthetic) VALUES {}",
             observations.join(", ")
         ))
         .await?;
-        let revisions: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(offset, row)| {
-                format!(
-                    "({}, 1, {}, 'exact', NULL, {source_id}, 'synthetic', NULL, '{recorded_at}', 'demo-data', NULL, NULL, 0)",
-                    base + offset as i64,
-                    row.value
-                )
-            })
-            .collect();
         txn.execute_unprepared(&format!(
-            "INSERT INTO observation_revision (observation_id, revision, value, qualifier, denominator, source_id, quote, note, recorded_at, recorded_by, reason, superseded_at, retracted) VALUES {}",
+            "INSERT INTO observation_revision (id, observation_id, revision, value, qualifier, denominator, source_id, quote, note, recorded_at, recorded_by, reason, superseded_at, retracted) VALUES {}",
             revisions.join(", ")
         ))
         .await?;
     }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Ids were given, not drawn: move the sequences past them.
+        for table in ["observation", "observation_revision"] {
+            txn.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            ))
+            .await?;
+        }
+    }
+    let event = Event::new(
+        "demo-data.write",
+        None,
+        json!({ "observations": rows.len(), "synthetic": true }),
+    )
+    .sealing(seal.finish().expect("the batch is not empty"));
+    audit::append(&txn, caller, APPLIED, event).await?;
     txn.commit().await?;
     Ok(rows.len() as u64)
+}
+
+/// The id after the highest in `table`.
+async fn next_id(db: &impl ConnectionTrait, table: &str) -> Result<i32, ApiError> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM {table}"),
+        ))
+        .await?
+        .ok_or_else(|| ApiError::from(sea_orm::DbErr::RecordNotFound(format!("{table} ids"))))?;
+    let last = row.try_get::<i64>("", "last")?;
+    i32::try_from(last + 1)
+        .map_err(|_| ApiError::from(sea_orm::DbErr::Custom(format!("{table} ids are exhausted"))))
 }

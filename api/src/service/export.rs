@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use ed25519_dalek::VerifyingKey;
 use entity::{observation, observation_revision};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use super::audit::anchor::{self, Anchor};
 use super::auth::{Permission, Principal};
 use super::catalog::MetricFilter;
 use super::observations::normalized;
@@ -189,6 +192,157 @@ impl Export {
             })
             .collect())
     }
+}
+
+/// The last line of a CSV export, before its statement.
+pub const CSV_STATEMENT_PREFIX: &str = "#egov-kpi-statement ";
+/// The last line of a JSON export, before its statement (the line ends the object with `}`).
+pub const JSON_STATEMENT_PREFIX: &str = "\"statement\":";
+
+/// What the last line of an export says about the bytes before it: taken at which chain head,
+/// how many rows, their digest; signed when the server has a signing key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStatement {
+    /// `csv` or `json`.
+    pub format: String,
+    /// `sequence:hash` of the audit chain when the export began.
+    pub chain_head: String,
+    pub rows: u64,
+    /// SHA-256 of every byte of the file before the statement's line, hex.
+    pub sha256: String,
+    pub signed_at: DateTime<Utc>,
+    pub public_key: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl ExportStatement {
+    /// What the signature covers: every field but the signature.
+    fn signed_bytes(&self) -> Vec<u8> {
+        format!(
+            "egov-kpi export\nformat {}\nchain head {}\nrows {}\nsha256 {}\nsigned at {}\n",
+            self.format,
+            self.chain_head,
+            self.rows,
+            self.sha256,
+            timestamp(self.signed_at)
+        )
+        .into_bytes()
+    }
+
+    /// The statement of an export, signed with `anchor` if there is one.
+    pub fn new(
+        format: &str,
+        chain_head: String,
+        rows: u64,
+        digest: [u8; 32],
+        anchor: Option<&Anchor>,
+    ) -> Self {
+        let mut statement = Self {
+            format: format.to_owned(),
+            chain_head,
+            rows,
+            sha256: hex::encode(digest),
+            signed_at: Utc::now().trunc_subsecs(6),
+            public_key: None,
+            signature: None,
+        };
+        if let Some(anchor) = anchor {
+            statement.public_key = Some(anchor.public_key_hex());
+            statement.signature = Some(anchor.sign(&statement.signed_bytes()));
+        }
+        statement
+    }
+
+    /// The statement as the export's last line.
+    pub fn last_line(&self) -> String {
+        let json = serde_json::to_string(self).expect("a statement serialises");
+        match self.format.as_str() {
+            "csv" => format!("{CSV_STATEMENT_PREFIX}{json}\n"),
+            _ => format!("{JSON_STATEMENT_PREFIX}{json}}}\n"),
+        }
+    }
+}
+
+/// What checking an export found, when everything holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedExport {
+    pub statement: ExportStatement,
+}
+
+/// Checks an export file without a database: its statement is signed by `key`, and the bytes
+/// before it have the digest and the row count it states.
+pub fn check_export(file: &[u8], key: &VerifyingKey) -> Result<CheckedExport, String> {
+    let body_end = file
+        .strip_suffix(b"\n")
+        .unwrap_or(file)
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let (body, last_line) = file.split_at(body_end);
+    let last_line = std::str::from_utf8(last_line)
+        .map_err(|_| "the last line is not text: the statement is missing".to_owned())?
+        .trim_end_matches('\n');
+    let (json, format) = if let Some(json) = last_line.strip_prefix(CSV_STATEMENT_PREFIX) {
+        (json, "csv")
+    } else if let Some(json) = last_line
+        .strip_prefix(JSON_STATEMENT_PREFIX)
+        .and_then(|rest| rest.strip_suffix('}'))
+    {
+        (json, "json")
+    } else {
+        return Err("the file does not end with an egov-kpi statement".to_owned());
+    };
+    let statement: ExportStatement =
+        serde_json::from_str(json).map_err(|e| format!("the statement is malformed: {e}"))?;
+    if statement.format != format {
+        return Err(format!(
+            "the statement is for a {} export",
+            statement.format
+        ));
+    }
+    let (Some(public_key), Some(signature)) = (&statement.public_key, &statement.signature) else {
+        return Err(
+            "the statement is not signed: the server that made it had no signing key".to_owned(),
+        );
+    };
+    if *public_key != hex::encode(key.as_bytes())
+        || !anchor::verify_signature(key, &statement.signed_bytes(), signature)
+    {
+        return Err("the statement is not signed by the given public key".to_owned());
+    }
+    let digest = hex::encode(Sha256::digest(body));
+    if digest != statement.sha256 {
+        return Err(format!(
+            "the rows were changed: they hash to {digest}, the signed statement says {}",
+            statement.sha256
+        ));
+    }
+    let rows = match format {
+        "csv" => csv::Reader::from_reader(body).records().count() as u64,
+        _ => {
+            let object = body
+                .strip_suffix(b",\n")
+                .ok_or("the rows do not end as an export's do")?;
+            let mut whole = object.to_vec();
+            whole.push(b'}');
+            #[derive(Deserialize)]
+            struct Rows {
+                rows: Vec<serde_json::Value>,
+            }
+            serde_json::from_slice::<Rows>(&whole)
+                .map_err(|e| format!("the rows are not JSON: {e}"))?
+                .rows
+                .len() as u64
+        }
+    };
+    if rows != statement.rows {
+        return Err(format!(
+            "the file holds {rows} rows, the signed statement says {}",
+            statement.rows
+        ));
+    }
+    Ok(CheckedExport { statement })
 }
 
 #[cfg(test)]

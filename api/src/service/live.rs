@@ -67,20 +67,21 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    /// Starts following the audit log from its present head.
-    pub fn start(db: DatabaseConnection) -> Arc<Self> {
+    /// Starts following the audit log from its present head, read before the first answer is
+    /// cached so that no answer is kept under a head the feed has not seen yet.
+    pub async fn start(db: DatabaseConnection) -> Arc<Self> {
         let (sender, _) = broadcast::channel(BACKLOG);
+        let initial = head(&db).await.unwrap_or(0);
         let feed = Arc::new(Self {
             sender,
-            head: Arc::new(AtomicI64::new(0)),
+            head: Arc::new(AtomicI64::new(initial)),
         });
         let follower = Follower {
             sender: feed.sender.clone(),
             head: feed.head.clone(),
         };
         tokio::spawn(async move {
-            let mut last = head(&db).await.unwrap_or(0);
-            follower.head.store(last, Ordering::Release);
+            let mut last = initial;
             match db.get_database_backend() {
                 DbBackend::Postgres => follow_postgres(&db, &follower, &mut last).await,
                 _ => {

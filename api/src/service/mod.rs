@@ -12,6 +12,7 @@ pub mod import;
 pub mod live;
 pub mod observations;
 pub mod pagination;
+pub mod receipts;
 pub mod recording;
 pub mod reference;
 pub mod savings;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Caller, Event, APPLIED};
 use super::auth::Permission;
 use super::observations::{self, CurrentObservation};
@@ -617,27 +618,41 @@ async fn insert_all(
         stored_revisions.extend(inserted.into_iter().map(|r| (r.observation_id, r)));
     }
 
-    let events = items
-        .iter()
-        .zip(&revisions)
-        .map(|(item, revision)| {
+    let mut events = Vec::with_capacity(items.len());
+    for (item, observation) in items.iter().zip(&observations) {
+        let revision = stored_revisions.get(&observation.id).ok_or_else(|| {
+            ApiError::from(sea_orm::DbErr::Custom(format!(
+                "the revision of observation {} was not returned",
+                observation.id
+            )))
+        })?;
+        let detail = json!({
+            "metric": item.metric,
+            "agency": item.agency,
+            "observedAt": item.observed_at,
+            "periodStart": item.period_start,
+            "value": exact::from_storage(revision.value).to_string(),
+            "qualifier": item.qualifier,
+            "denominator": exact::from_storage_opt(revision.denominator).map(|d| d.to_string()),
+            "source": item.source,
+            "quote": revision.quote,
+        });
+        let seal = Seal::of(
+            revision.id,
+            &Sealed {
+                observation,
+                revision,
+            },
+        );
+        events.push(
             Event::new(
                 "observation.record",
-                Some(format!("observation:{}", revision.observation_id)),
-                json!({
-                    "metric": item.metric,
-                    "agency": item.agency,
-                    "observedAt": item.observed_at,
-                    "periodStart": item.period_start,
-                    "value": revision.value.to_string(),
-                    "qualifier": item.qualifier,
-                    "denominator": revision.denominator.map(|d| d.to_string()),
-                    "source": item.source,
-                    "quote": revision.quote,
-                }),
+                Some(format!("observation:{}", observation.id)),
+                detail,
             )
-        })
-        .collect();
+            .sealing(seal),
+        );
+    }
     audit::append_all(txn, caller, APPLIED, events).await?;
 
     observations
@@ -795,7 +810,15 @@ async fn amend(
     let revision = observations::normalized(supersede(&txn, &current.revision, replacement).await?);
     let subject = Some(format!("observation:{}", current.observation.id));
     let detail = describe(&current.revision, &revision);
-    audit::append(&txn, caller, APPLIED, Event::new(action, subject, detail)).await?;
+    let seal = Seal::of(
+        revision.id,
+        &Sealed {
+            observation: &current.observation,
+            revision: &revision,
+        },
+    );
+    let event = Event::new(action, subject, detail).sealing(seal);
+    audit::append(&txn, caller, APPLIED, event).await?;
     txn.commit().await?;
     Ok(CurrentObservation {
         observation: current.observation,

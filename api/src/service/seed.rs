@@ -13,13 +13,16 @@ use entity::{agency, event, metric, observation, observation_revision, platform,
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, TransactionTrait,
+    IntoActiveModel, QueryFilter,
 };
 use serde::Deserialize;
 
+use super::audit::seal::{Seal, Sealed};
+use super::audit::{self, Caller, Event, APPLIED};
 use super::exact;
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
+use serde_json::json;
 
 /// The seed file, compiled into the binary so that a server needs nothing beside it.
 pub const SEED_FILE: &str = include_str!("../../../seeds/kpi.toml");
@@ -179,7 +182,9 @@ pub async fn load(db: &DatabaseConnection) -> Result<SeedReport, SeedError> {
 }
 
 pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedReport, SeedError> {
-    let txn = db.begin().await?;
+    // A write like any other: the figures it stores are recorded in the audit chain.
+    let txn = audit::begin_write(db).await?;
+    let mut sealed_events = Vec::new();
     let mut report = SeedReport::default();
     let mut count = |inserted: bool| {
         if inserted {
@@ -302,7 +307,7 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         }
         .insert(&txn)
         .await?;
-        observation_revision::ActiveModel {
+        let revision = observation_revision::ActiveModel {
             observation_id: set(stored.id),
             revision: set(1),
             value: set(exact::storable("value", o.value)?),
@@ -322,6 +327,22 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         }
         .insert(&txn)
         .await?;
+        let seal = Seal::of(
+            revision.id,
+            &Sealed {
+                observation: &stored,
+                revision: &revision,
+            },
+        );
+        let detail = json!({ "metric": o.metric, "agency": o.agency, "observedOn": o.observed_on, "source": o.source });
+        sealed_events.push(
+            Event::new(
+                "observation.seed",
+                Some(format!("observation:{}", stored.id)),
+                detail,
+            )
+            .sealing(seal),
+        );
         count(true);
     }
 
@@ -376,6 +397,13 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         count(inserted);
     }
 
+    audit::append_all(
+        &txn,
+        &Caller::command_line(SEED_RECORDER),
+        APPLIED,
+        sealed_events,
+    )
+    .await?;
     txn.commit().await?;
     Ok(report)
 }

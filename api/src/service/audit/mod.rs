@@ -2,7 +2,15 @@
 //!
 //! Each entry's hash covers all its fields and the previous entry's hash, so changing, removing
 //! or reordering an entry breaks every link after it. Writes take the chain's head row first,
-//! which serialises them on both databases and keeps the chain from forking.
+//! which serialises them on both databases and keeps the chain from forking. An entry that
+//! stores revisions carries their [`seal`]; signed [`anchor`] checkpoints pin the chain to a key
+//! kept outside the database; [`verify`] checks all three.
+
+pub mod anchor;
+pub mod seal;
+pub mod verify;
+
+pub use verify::{verify, Verification};
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use entity::audit_entry;
@@ -142,6 +150,17 @@ impl Event {
             detail,
         }
     }
+
+    /// The event of a write that stored revisions, committing to their content.
+    pub fn sealing(mut self, seal: seal::Seal) -> Self {
+        if let Value::Object(detail) = &mut self.detail {
+            detail.insert(
+                seal::DETAIL_KEY.to_owned(),
+                serde_json::to_value(seal).expect("a seal serialises"),
+            );
+        }
+        self
+    }
 }
 
 pub const APPLIED: &str = "applied";
@@ -192,7 +211,8 @@ struct Hashed<'a> {
     previous_hash: &'a str,
 }
 
-fn entry_hash(entry: &audit_entry::Model) -> String {
+/// The hash an entry must carry: public, as the algorithm is, for tools that check the chain.
+pub fn entry_hash(entry: &audit_entry::Model) -> String {
     let hashed = Hashed {
         sequence: entry.sequence,
         occurred_at: entry
@@ -328,92 +348,6 @@ pub async fn log_refusal<T>(
         }
     }
     result
-}
-
-/// The outcome of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    pub entries_checked: u64,
-    pub head_sequence: i64,
-    pub head_hash: String,
-    /// The first entry whose link does not hold, and why.
-    pub first_broken: Option<(i64, String)>,
-}
-
-impl Verification {
-    pub fn intact(&self) -> bool {
-        self.first_broken.is_none()
-    }
-}
-
-/// Walks the whole chain, a page at a time, recomputing every hash.
-pub async fn verify(db: &DatabaseConnection) -> Result<Verification, ApiError> {
-    const CHUNK: u64 = 1000;
-    let head = head(db).await?;
-    let mut previous_hash = migration::GENESIS_HASH.to_owned();
-    let mut expected_sequence = 1;
-    let mut checked = 0;
-    let broken = |sequence: i64, why: String, checked: u64, head: &Head| Verification {
-        entries_checked: checked,
-        head_sequence: head.sequence,
-        head_hash: head.hash.clone(),
-        first_broken: Some((sequence, why)),
-    };
-    loop {
-        let entries = audit_entry::Entity::find()
-            .filter(audit_entry::Column::Sequence.gte(expected_sequence))
-            .order_by_asc(audit_entry::Column::Sequence)
-            .limit(CHUNK)
-            .all(db)
-            .await?;
-        let done = (entries.len() as u64) < CHUNK;
-        for entry in entries {
-            if entry.sequence != expected_sequence {
-                return Ok(broken(
-                    expected_sequence,
-                    "the entry is missing".to_owned(),
-                    checked,
-                    &head,
-                ));
-            }
-            if entry.previous_hash != previous_hash {
-                return Ok(broken(
-                    entry.sequence,
-                    "it does not link to the entry before it".to_owned(),
-                    checked,
-                    &head,
-                ));
-            }
-            if entry_hash(&entry) != entry.hash {
-                return Ok(broken(
-                    entry.sequence,
-                    "its content does not match its hash".to_owned(),
-                    checked,
-                    &head,
-                ));
-            }
-            previous_hash = entry.hash;
-            expected_sequence += 1;
-            checked += 1;
-        }
-        if done {
-            break;
-        }
-    }
-    if head.sequence != expected_sequence - 1 || head.hash != previous_hash {
-        return Ok(broken(
-            head.sequence,
-            "the chain's head does not match its last entry (entries were removed)".to_owned(),
-            checked,
-            &head,
-        ));
-    }
-    Ok(Verification {
-        entries_checked: checked,
-        head_sequence: head.sequence,
-        head_hash: head.hash,
-        first_broken: None,
-    })
 }
 
 /// The chain's head as `sequence:hash`, for export headers.
