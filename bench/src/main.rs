@@ -49,6 +49,8 @@ enum Command {
     },
     /// Honest dashboards alone and beside attackers sending the worst request of each class.
     Hostile(hostile::HostileArgs),
+    /// Only the write paths against `COPY` (the `run` section), appended to a report.
+    Writes(WritesArgs),
     /// Serves a fixed payload, and the dashboard queries' SQL, from minimal axum handlers
     /// (started by `run`).
     Floor {
@@ -100,6 +102,62 @@ struct RunArgs {
     out: PathBuf,
 }
 
+#[derive(clap::Args)]
+struct WritesArgs {
+    #[arg(long, default_value = "http://127.0.0.1:18790/graphql")]
+    url: String,
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// A reporter key for the write API.
+    #[arg(long)]
+    key: String,
+    #[arg(long, default_value = "target/release/egov-kpi")]
+    egov_kpi: PathBuf,
+    #[arg(long, default_value_t = 20_000)]
+    write_rows: usize,
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// The report this section is appended to.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+async fn writes_only(args: WritesArgs) -> anyhow::Result<()> {
+    let pool = dashboard::sql_pool(&args.database_url, 2).await?;
+    let work = std::env::temp_dir().join(format!("egov-kpi-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let load = WriteLoad {
+        url: &args.url,
+        key: &args.key,
+        egov_kpi: &args.egov_kpi,
+        database_url: &args.database_url,
+        work: &work,
+        rows: args.write_rows,
+        batch: args.batch,
+    };
+    let (mut report, mut verdicts) = (String::new(), Vec::new());
+    measure_writes(
+        &pool,
+        &reqwest::Client::new(),
+        &load,
+        &mut report,
+        &mut verdicts,
+    )
+    .await?;
+    std::fs::remove_dir_all(&work).ok();
+    writeln!(report, "\nVerdicts:\n")?;
+    for verdict in &verdicts {
+        writeln!(report, "- {verdict}")?;
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&args.out)?;
+    std::io::Write::write_all(&mut out, report.as_bytes())?;
+    println!("{report}");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -114,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => run(args).await,
         Command::Hostile(args) => hostile::run(args).await,
+        Command::Writes(args) => writes_only(args).await,
         Command::Load {
             url,
             query,
@@ -490,26 +549,77 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     eprintln!("writes");
-    let series = writes::Series::find(&pool).await?;
-    let rows = args.write_rows;
+    let load = WriteLoad {
+        url: &url,
+        key: &args.key,
+        egov_kpi: &args.egov_kpi,
+        database_url: &args.database_url,
+        work: &work,
+        rows: args.write_rows,
+        batch: args.batch,
+    };
+    measure_writes(&pool, &client, &load, &mut report, &mut verdicts).await?;
+
+    let peak = peak_memory_mb(args.server_pid)?.max(peak_memory_mb(args.uncached_pid)?);
+    writeln!(
+        report,
+        "\n## Server memory\n\nPeak resident memory of the egov-kpi servers over the whole run \
+         (VmHWM, the larger of the two): {peak:.1} MB. Target: below 200 MB at 10M rows."
+    )?;
+    verdicts.push(format!(
+        "peak server memory {peak:.1} MB at {observations} observations ({})",
+        if peak < 200.0 { "met" } else { "NOT met" }
+    ));
+
+    writeln!(report, "\n## Verdicts\n")?;
+    for verdict in &verdicts {
+        writeln!(report, "- {verdict}")?;
+    }
+    std::fs::write(&args.out, &report)?;
+    std::fs::remove_dir_all(&work).ok();
+    println!("{report}");
+    Ok(())
+}
+
+/// Where the write paths are measured: the server, a reporter key, the binary for the import.
+struct WriteLoad<'a> {
+    url: &'a str,
+    key: &'a str,
+    egov_kpi: &'a std::path::Path,
+    database_url: &'a str,
+    work: &'a std::path::Path,
+    rows: usize,
+    batch: usize,
+}
+
+/// The write API and the import against two bare `COPY` floors, as a report section and verdicts.
+async fn measure_writes(
+    pool: &PgPool,
+    client: &reqwest::Client,
+    load: &WriteLoad<'_>,
+    report: &mut String,
+    verdicts: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let series = writes::Series::find(pool).await?;
+    let rows = load.rows;
     // Rounds interleave the four paths, so that a slow moment of the shared machine falls on all
     // of them; each path's median round is reported.
     let mut rounds: [Vec<Duration>; 4] = Default::default();
     for _ in 0..WRITE_ROUNDS {
-        let base = writes::first_free_instant(&pool).await?;
+        let base = writes::first_free_instant(pool).await?;
         rounds[0]
-            .push(writes::through_api(&client, &url, &args.key, base, rows, args.batch).await?);
-        let base = writes::first_free_instant(&pool).await?;
+            .push(writes::through_api(&client, load.url, load.key, base, rows, load.batch).await?);
+        let base = writes::first_free_instant(pool).await?;
         rounds[1].push(writes::through_import(
-            &args.egov_kpi,
-            &args.database_url,
-            &work,
+            load.egov_kpi,
+            load.database_url,
+            load.work,
             base,
             rows,
         )?);
-        let base = writes::first_free_instant(&pool).await?;
-        rounds[2].push(writes::copy_into_tables(&pool, &series, base, rows).await?);
-        rounds[3].push(writes::copy_into_bare_table(&pool, &series, base, rows).await?);
+        let base = writes::first_free_instant(pool).await?;
+        rounds[2].push(writes::copy_into_tables(pool, &series, base, rows).await?);
+        rounds[3].push(writes::copy_into_bare_table(pool, &series, base, rows).await?);
     }
     let [api, import, into_tables, into_bare_table] = rounds.map(|mut times| {
         times.sort();
@@ -534,7 +644,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         (
             format!(
                 "write API (`recordObservations`, {} per request)",
-                args.batch
+                load.batch
             ),
             api,
         ),
@@ -571,23 +681,5 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ));
     }
 
-    let peak = peak_memory_mb(args.server_pid)?.max(peak_memory_mb(args.uncached_pid)?);
-    writeln!(
-        report,
-        "\n## Server memory\n\nPeak resident memory of the egov-kpi servers over the whole run \
-         (VmHWM, the larger of the two): {peak:.1} MB. Target: below 200 MB at 10M rows."
-    )?;
-    verdicts.push(format!(
-        "peak server memory {peak:.1} MB at {observations} observations ({})",
-        if peak < 200.0 { "met" } else { "NOT met" }
-    ));
-
-    writeln!(report, "\n## Verdicts\n")?;
-    for verdict in &verdicts {
-        writeln!(report, "- {verdict}")?;
-    }
-    std::fs::write(&args.out, &report)?;
-    std::fs::remove_dir_all(&work).ok();
-    println!("{report}");
     Ok(())
 }

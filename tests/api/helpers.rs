@@ -629,6 +629,18 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Stops the server as an operator does (SIGTERM) and waits until it has exited.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(signalled.success());
+        self.child.wait().expect("the server exits")
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

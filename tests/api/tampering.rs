@@ -6,7 +6,7 @@ use entity::values::Role;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::{json, Value};
 
-use crate::helpers::{Reading, TestApp};
+use crate::helpers::{Reading, ServerProcess, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -292,6 +292,42 @@ on_both_databases! {
 }
 
 on_both_databases! { spawn_unanchored;
+    async fn the_server_signs_checkpoints_as_the_chain_grows_and_when_it_stops(app: TestApp) {
+        let directory = std::env::temp_dir().join(format!("egov-kpi-cadence-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let key = directory.join("signing.key");
+        api::service::audit::anchor::generate_key(&key).unwrap();
+        let witness = directory.join("witness.jsonl");
+        let mut server = ServerProcess::start(&app.database_url, &[
+            ("EGOV_KPI_AUDIT_SIGNING_KEY", key.to_str().unwrap()),
+            ("EGOV_KPI_AUDIT_WITNESS_FILE", witness.to_str().unwrap()),
+            ("EGOV_KPI_CHECKPOINT_EVERY_ENTRIES", "3"),
+            ("EGOV_KPI_CHECKPOINT_EVERY_SECONDS", "3600"),
+        ]).await;
+        let checkpointed = || single_i64(&app, "SELECT CAST(COALESCE(MAX(sequence), 0) AS BIGINT) FROM audit_checkpoint");
+        let head = || single_i64(&app, "SELECT sequence FROM audit_head");
+        let start = head().await;
+        for _ in 0..3 {
+            app.key(Role::Viewer, None).await;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while checkpointed().await < start + 3 {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint after three entries");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // One entry more: below the cadence, signed when the server stops.
+        app.key(Role::Viewer, None).await;
+        assert!(server.stop().success());
+        assert_eq!(checkpointed().await, head().await, "the last head is signed at shutdown");
+        let stored = single_i64(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_checkpoint").await;
+        let witnessed = api::service::audit::anchor::read_witness(&witness).unwrap();
+        assert_eq!(witnessed.len() as i64, stored, "every checkpoint is in the witness file");
+        let public = std::fs::read_to_string(api::service::audit::anchor::public_key_path(&key)).unwrap();
+        let verified = app.command(&["audit", "verify", "--public-key", public.trim(), "--witness", witness.to_str().unwrap()]);
+        assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
     async fn without_a_signing_key_the_chain_is_reported_unanchored(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let auditor = app.key(Role::Auditor, None).await;
