@@ -71,34 +71,12 @@ pub fn build_engine(
 ) -> Arc<Engine> {
     // Resolvers that run a query again (receipts) reach the engine without owning it.
     Arc::new_cyclic(|engine: &Weak<Engine>| {
+        let build =
+            |purpose| build_schema(purpose, &db, limits, &feed, &reference, &anchor, engine);
         Engine::new(
-            build_schema(
-                Purpose::Run,
-                &db,
-                limits,
-                &feed,
-                &reference,
-                &anchor,
-                engine,
-            ),
-            build_schema(
-                Purpose::Validate,
-                &db,
-                limits,
-                &feed,
-                &reference,
-                &anchor,
-                engine,
-            ),
-            build_schema(
-                Purpose::RunCollected,
-                &db,
-                limits,
-                &feed,
-                &reference,
-                &anchor,
-                engine,
-            ),
+            build(Purpose::Run),
+            build(Purpose::Validate),
+            build(Purpose::RunCollected),
             anchor.clone(),
             db.clone(),
         )
@@ -114,40 +92,38 @@ fn build_schema(
     anchor: &Option<Arc<Anchor>>,
     engine: &Weak<Engine>,
 ) -> AppSchema {
-    {
-        let mut builder = builder()
-            .data(engine.clone())
-            .data(feed.clone())
-            .data(anchor.clone())
-            .data(reference.clone())
-            .data(super::live::SubscriberWork::default())
-            // Sibling fields name their keys within one poll, so a short wait gathers them; the
-            // default of 1 ms was paid once per level of nesting. Without any wait, the batch
-            // could start on the other worker before the siblings had named their keys.
-            .data(
-                DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
-                    .delay(Duration::from_micros(100)),
-            )
-            .data(db.clone())
-            // Depth, aliases, fields, tokens and directives are checked before execution, on
-            // the document as it will run (`limits`); complexity needs the schema's page sizes.
-            .limit_complexity(limits.max_complexity);
-        builder = match purpose {
-            Purpose::Run => builder,
-            Purpose::Validate => builder.extension(ValidateOnly),
-            // Its documents were validated as sent; collected, they no longer use every
-            // variable and fragment they declare.
-            Purpose::RunCollected => builder.validation_mode(ValidationMode::Fast),
-        };
-        if limits.introspection {
-            builder.finish()
-        } else {
-            // Suggestions ("did you mean …") would name what introspection hides.
-            builder
-                .disable_introspection()
-                .disable_suggestions()
-                .finish()
-        }
+    let mut builder = builder()
+        .data(engine.clone())
+        .data(feed.clone())
+        .data(anchor.clone())
+        .data(reference.clone())
+        .data(super::live::SubscriberWork::default())
+        // Sibling fields name their keys within one poll, so a short wait gathers them; the
+        // default of 1 ms was paid once per level of nesting. Without any wait, the batch
+        // could start on the other worker before the siblings had named their keys.
+        .data(
+            DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
+                .delay(Duration::from_micros(100)),
+        )
+        .data(db.clone())
+        // Depth, aliases, fields, tokens and directives are checked before execution, on
+        // the document as it will run (`limits`); complexity needs the schema's page sizes.
+        .limit_complexity(limits.max_complexity);
+    builder = match purpose {
+        Purpose::Run => builder,
+        Purpose::Validate => builder.extension(ValidateOnly),
+        // Its documents were validated as sent; collected, they no longer use every
+        // variable and fragment they declare.
+        Purpose::RunCollected => builder.validation_mode(ValidationMode::Fast),
+    };
+    if limits.introspection {
+        builder.finish()
+    } else {
+        // Suggestions ("did you mean …") would name what introspection hides.
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
     }
 }
 
