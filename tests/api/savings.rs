@@ -1,11 +1,12 @@
-use serde_json::json;
+use entity::values::Role;
+use serde_json::{json, Value};
 
 use crate::helpers::decimal;
 use crate::on_both_databases;
 
 const COMPARISON: &str = "query Savings($asOf: DateTime) { savingsComparison(asOf: $asOf) {
-  unit scale unitLabel(lang: EN) total totalQualifier totalLabel(lang: EN)
-  entries { rank value qualifier platform { code } observation { quote source { code } } }
+  unit scale unitLabel(lang: EN) total totalQualifier totalLabel(lang: EN) status platformsWithoutEstimate { code }
+  entries { rank value qualifier platform { code } observation { id quote source { code } } }
 } }";
 
 on_both_databases! {
@@ -29,6 +30,7 @@ on_both_databases! {
         );
         assert_eq!(decimal(&comparison["total"]), "8529".parse().unwrap());
         assert_eq!(comparison["totalQualifier"], "ABOUT");
+        assert_eq!((&comparison["status"], &comparison["platformsWithoutEstimate"]), (&json!("COMPLETE"), &json!([])));
         assert_eq!(comparison["unit"], "VND");
         assert_eq!(comparison["scale"], "BILLION");
         assert_eq!(comparison["unitLabel"], "billion VND per year");
@@ -39,13 +41,31 @@ on_both_databases! {
         assert!(first["observation"]["quote"].as_str().unwrap().contains("6.700 tỷ đồng/năm"));
     }
 
+    async fn a_platform_without_an_estimate_is_named_not_counted_as_zero(app: TestApp) {
+        let auditor = app.key(Role::Auditor, None).await;
+        let data = app.data(COMPARISON, json!({})).await;
+        let cabinet = data["savingsComparison"]["entries"].as_array().unwrap().iter()
+            .find(|e| e["platform"]["code"] == "e-cabinet").unwrap()["observation"]["id"].clone();
+        let retract = "mutation R($id: ID!) { retractObservation(id: $id, reason: \"withdrawn by the source\") { retracted } }";
+        let (_, body) = app.graphql_as(&auditor, retract, json!({ "id": cabinet })).await;
+        assert_eq!(body["data"]["retractObservation"]["retracted"], true, "{body}");
+        let data = app.data(COMPARISON, json!({})).await;
+        let partial = &data["savingsComparison"];
+        assert_eq!(partial["status"], "PARTIAL");
+        assert_eq!(partial["platformsWithoutEstimate"], json!([{ "code": "e-cabinet" }]));
+        assert_eq!(decimal(&partial["total"]), "8360".parse().unwrap(), "the total of those that have one");
+    }
+
     async fn as_of_answers_what_was_known_then(app: TestApp) {
         // The figures were recorded when the server was seeded, moments ago: a year earlier the
         // API knew of none.
         let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let data = app.data(COMPARISON, json!({ "asOf": year_ago })).await;
-        assert_eq!(data["savingsComparison"]["entries"], json!([]));
-        assert_eq!(data["savingsComparison"]["total"], "0");
+        let then = &data["savingsComparison"];
+        assert_eq!(then["entries"], json!([]));
+        // No data is no data: no total, not "0 (exact)".
+        assert_eq!((&then["total"], &then["totalQualifier"], &then["status"]), (&Value::Null, &Value::Null, &json!("NO_DATA")), "{then}");
+        assert_eq!(then["platformsWithoutEstimate"].as_array().unwrap().len(), 4, "{then}");
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let data = app.data(COMPARISON, json!({ "asOf": now })).await;
         assert_eq!(data["savingsComparison"]["entries"].as_array().unwrap().len(), 4);

@@ -156,8 +156,10 @@ function drawSavings(savings) {
   });
   const chart = document.getElementById("savings-chart");
   chart.replaceChildren(svg);
-  document.getElementById("savings-total").textContent =
-    `${figureText(savings.total, savings.totalQualifier, ` ${savings.unitLabel}`)} — ${savings.totalLabel}`;
+  // No estimate yet is no data, never "0".
+  document.getElementById("savings-total").textContent = savings.total === null
+    ? t.noData
+    : `${figureText(savings.total, savings.totalQualifier, ` ${savings.unitLabel}`)} — ${savings.totalLabel}`;
 }
 
 function drawSeries(series) {

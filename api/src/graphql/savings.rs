@@ -9,7 +9,18 @@ use super::platforms::Platform;
 use super::scalars::Exact;
 use super::{database, reference};
 use crate::service::exact;
-use crate::service::savings::{self, SavingsEntry, COMPARISON_SCALE};
+use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
+
+/// How much of a savings comparison there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum SavingsStatus {
+    /// Every platform with a savings metric has an estimate.
+    Complete,
+    /// Some platforms have no estimate yet: the total is of those that have one.
+    Partial,
+    /// No estimate yet: no total (null), never zero.
+    NoData,
+}
 
 /// Platforms ranked by their latest yearly savings estimate.
 pub struct SavingsComparison(pub savings::SavingsComparison);
@@ -40,18 +51,38 @@ impl SavingsComparison {
         self.0.entries.iter().cloned().map(SavingsRank).collect()
     }
 
-    /// The sum of the yearly rates, in billion VND per year.
-    async fn total(&self) -> Exact {
-        Exact(self.0.total)
+    /// The sum of the yearly rates, in billion VND per year; null before any estimate (no data
+    /// is not zero).
+    async fn total(&self) -> Option<Exact> {
+        self.0.total.map(Exact)
     }
 
-    async fn total_float(&self) -> f64 {
-        exact::approximate(self.0.total)
+    async fn total_float(&self) -> Option<f64> {
+        self.0.total.map(exact::approximate)
     }
 
-    /// `ABOUT` as soon as one estimate is approximate.
-    async fn total_qualifier(&self) -> Qualifier {
+    /// `ABOUT` as soon as one estimate is approximate; null with the total.
+    async fn total_qualifier(&self) -> Option<Qualifier> {
         self.0.total_qualifier
+    }
+
+    /// Whether every platform with a savings metric has an estimate by then.
+    async fn status(&self) -> SavingsStatus {
+        match self.0.coverage() {
+            Coverage::Complete => SavingsStatus::Complete,
+            Coverage::Partial => SavingsStatus::Partial,
+            Coverage::NoData => SavingsStatus::NoData,
+        }
+    }
+
+    /// Platforms with a savings metric but no estimate by then: the total leaves them out.
+    async fn platforms_without_estimate(&self) -> Vec<Platform> {
+        self.0
+            .without_estimate
+            .iter()
+            .cloned()
+            .map(Platform)
+            .collect()
     }
 
     /// What the total is, and is not.

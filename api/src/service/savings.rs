@@ -37,9 +37,33 @@ pub struct SavingsEntry {
 pub struct SavingsComparison {
     pub as_of: DateTime<Utc>,
     pub entries: Vec<SavingsEntry>,
-    /// The sum of the entries' yearly rates, in billion VND per year.
-    pub total: Decimal,
-    pub total_qualifier: Qualifier,
+    /// The sum of the entries' yearly rates, in billion VND per year; none before any estimate
+    /// (no data is no data, never zero).
+    pub total: Option<Decimal>,
+    pub total_qualifier: Option<Qualifier>,
+    /// Platforms with a savings metric but no estimate by then, which the total leaves out.
+    pub without_estimate: Vec<platform::Model>,
+}
+
+/// How much of the comparison there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Every platform with a savings metric has an estimate.
+    Complete,
+    /// Some have none yet: the total is of those that have.
+    Partial,
+    /// No estimate at all: there is no total.
+    NoData,
+}
+
+impl SavingsComparison {
+    pub fn coverage(&self) -> Coverage {
+        match (self.entries.is_empty(), self.without_estimate.is_empty()) {
+            (true, _) => Coverage::NoData,
+            (false, false) => Coverage::Partial,
+            (false, true) => Coverage::Complete,
+        }
+    }
 }
 
 pub fn scale_factor(scale: Scale) -> Decimal {
@@ -71,11 +95,13 @@ pub async fn compare(
         observations::latest_of_metrics(db, &ids, Bound::Included(instant), as_of).await?;
 
     let mut entries: Vec<SavingsEntry> = Vec::new();
+    let mut without_estimate: Vec<platform::Model> = Vec::new();
     for metric in metrics {
-        let Some(reading) = latest.remove(&metric.id) else {
+        let Some(platform) = platform::Entity::by_id(&snapshot, metric.platform_id) else {
             continue;
         };
-        let Some(platform) = platform::Entity::by_id(&snapshot, metric.platform_id) else {
+        let Some(reading) = latest.remove(&metric.id) else {
+            without_estimate.push(platform.clone());
             continue;
         };
         entries.push(SavingsEntry {
@@ -99,10 +125,16 @@ pub async fn compare(
         };
     }
 
+    without_estimate.retain(|platform| entries.iter().all(|e| e.platform.id != platform.id));
+    without_estimate.sort_by(|a, b| a.code.cmp(&b.code));
+    without_estimate.dedup_by_key(|platform| platform.id);
+    let any = !entries.is_empty();
     Ok(SavingsComparison {
         as_of: instant,
-        total: exact::from_storage(entries.iter().map(|e| e.value).sum()),
-        total_qualifier: combined(entries.iter().map(|e| e.reading.revision.qualifier)),
+        total: any.then(|| exact::from_storage(entries.iter().map(|e| e.value).sum())),
+        total_qualifier: any
+            .then(|| combined(entries.iter().map(|e| e.reading.revision.qualifier))),
+        without_estimate,
         entries,
     })
 }
