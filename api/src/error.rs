@@ -13,6 +13,8 @@ pub enum ApiError {
         /// What the value is: a `code`, an `id`, a `prefix`.
         key: &'static str,
         value: String,
+        /// The argument that carried the value, where a request gave it (`metric`, `filter.agency`).
+        argument: Option<&'static str>,
     },
     #[error("{argument}: {message}")]
     BadUserInput {
@@ -63,6 +65,7 @@ impl ApiError {
             entity,
             key: "code",
             value: code.into(),
+            argument: None,
         }
     }
 
@@ -72,6 +75,22 @@ impl ApiError {
             entity,
             key: "id",
             value: id.to_string(),
+            argument: None,
+        }
+    }
+
+    /// Names the argument a looked-up value came from, so that a client can point at it.
+    pub fn for_argument(self, name: &'static str) -> Self {
+        match self {
+            Self::NotFound {
+                entity, key, value, ..
+            } => Self::NotFound {
+                entity,
+                key,
+                value,
+                argument: Some(name),
+            },
+            other => other,
         }
     }
 
@@ -155,7 +174,11 @@ impl ErrorExtensions for ApiError {
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
             match self {
-                Self::BadUserInput { argument, .. } => extensions.set("argument", *argument),
+                Self::BadUserInput { argument, .. }
+                | Self::NotFound {
+                    argument: Some(argument),
+                    ..
+                } => extensions.set("argument", *argument),
                 Self::InvalidItems { failures, total } => {
                     if let Ok(value) = async_graphql::to_value(failures) {
                         extensions.set("failures", value);

@@ -4,17 +4,21 @@ use crate::on_both_databases;
 
 on_both_databases! {
     async fn unknown_codes_are_not_found(app: TestApp) {
-        for query in [
-            "{ platform(code: \"no-such-platform\") { code } }",
-            "{ metric(code: \"no-such-metric\") { code } }",
-            "{ observations(filter: {metric: \"no-such-metric\"}) { totalCount } }",
-            "{ observations(filter: {agency: \"no-such-agency\"}) { totalCount } }",
-            "{ timeSeries(metric: \"no-such-metric\", from: \"2020-01-01\", to: \"2020-12-31\") { bucket } }",
-            "{ observation(id: \"999999\") { id } }",
+        for (query, argument) in [
+            ("{ platform(code: \"no-such-platform\") { code } }", "code"),
+            ("{ metric(code: \"no-such-metric\") { code } }", "code"),
+            ("{ observations(filter: {metric: \"no-such-metric\"}) { totalCount } }", "filter.metric"),
+            ("{ observations(filter: {agency: \"no-such-agency\"}) { totalCount } }", "filter.agency"),
+            ("{ timeSeries(metric: \"no-such-metric\", from: \"2020-01-01\", to: \"2020-12-31\") { bucket } }", "metric"),
+            ("{ timeSeries(metric: \"public-service-portal.level4-online-dossier-rate\", agency: \"no-such-agency\", from: \"2020-01-01\", to: \"2020-12-31\") { bucket } }", "agency"),
+            ("{ observation(id: \"999999\") { id } }", "id"),
         ] {
-            let (code, message) = app.error(query, json!({})).await;
-            assert_eq!(code, "NOT_FOUND", "{query}: {message}");
-            assert!(message.contains("no-such") || message.contains("999999"), "{message}");
+            let body = app.graphql(query, json!({})).await;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{query}: {body}");
+            assert_eq!(error["extensions"]["argument"], argument, "the error names the argument: {query}: {body}");
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("no-such") || message.contains("no observation has the id `999999`"), "{message}");
         }
     }
 

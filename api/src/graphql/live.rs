@@ -128,15 +128,33 @@ impl LiveSubscription {
         let resolved = async {
             Ok::<_, ApiError>(LiveFilter {
                 platform_id: match &filter.platform {
-                    Some(code) => Some(reference.platform_by_code(code).await?.id),
+                    Some(code) => Some(
+                        reference
+                            .platform_by_code(code)
+                            .await
+                            .map_err(|e| e.for_argument("filter.platform"))?
+                            .id,
+                    ),
                     None => None,
                 },
                 metric_id: match &filter.metric {
-                    Some(code) => Some(reference.metric_by_code(code).await?.id),
+                    Some(code) => Some(
+                        reference
+                            .metric_by_code(code)
+                            .await
+                            .map_err(|e| e.for_argument("filter.metric"))?
+                            .id,
+                    ),
                     None => None,
                 },
                 agency_id: match &filter.agency {
-                    Some(code) => Some(reference.agency_by_code(code).await?.id),
+                    Some(code) => Some(
+                        reference
+                            .agency_by_code(code)
+                            .await
+                            .map_err(|e| e.for_argument("filter.agency"))?
+                            .id,
+                    ),
                     None => None,
                 },
             })
@@ -169,7 +187,7 @@ impl LiveSubscription {
         let chosen = reference
             .metric_by_code(&metric)
             .await
-            .map_err(|e| e.extend())?;
+            .map_err(|e| e.for_argument("metric").extend())?;
         let feed = ctx.data::<Arc<LiveFeed>>()?;
         let work = ctx.data::<SubscriberWork>()?.0.clone();
         let filter = LiveFilter {

@@ -120,6 +120,6 @@ impl MetricQuery {
             .metric_by_code(&code)
             .await
             .map(Metric)
-            .map_err(|e| e.extend())
+            .map_err(|e| e.for_argument("code").extend())
     }
 }

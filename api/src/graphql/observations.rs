@@ -227,6 +227,6 @@ impl ObservationQuery {
         observations::by_id(database(ctx)?, id, super::as_of(ctx, as_of))
             .await
             .map(Observation)
-            .map_err(|e| e.extend())
+            .map_err(|e| e.for_argument("id").extend())
     }
 }

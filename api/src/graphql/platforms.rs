@@ -90,6 +90,6 @@ impl PlatformQuery {
             .platform_by_code(&code)
             .await
             .map(Platform)
-            .map_err(|e| e.extend())
+            .map_err(|e| e.for_argument("code").extend())
     }
 }

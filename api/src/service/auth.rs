@@ -244,11 +244,21 @@ async fn issue_key(
     }
     let txn = audit::begin_write(db).await?;
     let agency_id = match &request.agency {
-        Some(code) => Some(catalog::agency_by_code(&txn, code).await?.id),
+        Some(code) => Some(
+            catalog::agency_by_code(&txn, code)
+                .await
+                .map_err(|e| e.for_argument("input.agency"))?
+                .id,
+        ),
         None => None,
     };
     let platform_id = match &request.platform {
-        Some(code) => Some(catalog::platform_by_code(&txn, code).await?.id),
+        Some(code) => Some(
+            catalog::platform_by_code(&txn, code)
+                .await
+                .map_err(|e| e.for_argument("input.platform"))?
+                .id,
+        ),
         None => None,
     };
     let prefix = hex::encode(random_bytes::<6>()?);
@@ -328,6 +338,7 @@ async fn withdraw_key(
             entity: "API key",
             key: "prefix",
             value: prefix.to_string(),
+            argument: Some("prefix"),
         })?;
     if key.revoked_at.is_some() {
         return Ok(key);

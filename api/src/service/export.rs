@@ -117,7 +117,13 @@ impl Export {
             })
             .await?;
         let metric_ids = match &filter.metric {
-            Some(code) => vec![reference.metric_by_code(code).await?.id],
+            Some(code) => vec![
+                reference
+                    .metric_by_code(code)
+                    .await
+                    .map_err(|e| e.for_argument("metric"))?
+                    .id,
+            ],
             None => chosen.iter().map(|m| m.id).collect(),
         };
         let snapshot = reference.current().await?;

@@ -148,7 +148,10 @@ impl ObservationFilter {
         }
         let mut condition = Condition::all();
         if let Some(code) = &self.platform {
-            let platform = reference.platform_by_code(code).await?;
+            let platform = reference
+                .platform_by_code(code)
+                .await
+                .map_err(|e| e.for_argument("filter.platform"))?;
             let metrics_of_platform = Query::select()
                 .column(metric::Column::Id)
                 .from(metric::Entity)
@@ -158,11 +161,17 @@ impl ObservationFilter {
                 condition.add(observation::Column::MetricId.in_subquery(metrics_of_platform));
         }
         if let Some(code) = &self.metric {
-            let metric = reference.metric_by_code(code).await?;
+            let metric = reference
+                .metric_by_code(code)
+                .await
+                .map_err(|e| e.for_argument("filter.metric"))?;
             condition = condition.add(observation::Column::MetricId.eq(metric.id));
         }
         if let Some(code) = &self.agency {
-            let agency = reference.agency_by_code(code).await?;
+            let agency = reference
+                .agency_by_code(code)
+                .await
+                .map_err(|e| e.for_argument("filter.agency"))?;
             condition = condition.add(observation::Column::AgencyId.eq(agency.id));
         }
         if let Some(from) = self.observed_from {

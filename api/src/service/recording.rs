@@ -839,12 +839,14 @@ async fn apply_correction(
         correction.observation_id,
         Some(correction.expected_revision),
     )
-    .await?;
+    .await
+    .map_err(|e| e.for_argument("input.id"))?;
     let source = source::Entity::find()
         .filter(source::Column::Code.eq(correction.source.as_str()))
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("source", correction.source.clone()))?;
+        .ok_or_else(|| ApiError::not_found("source", correction.source.clone()))
+        .map_err(|e| e.for_argument("input.source"))?;
     let corrected = NewObservation {
         metric: metric.code.clone(),
         agency: None,
@@ -937,7 +939,9 @@ async fn apply_retraction(
 ) -> Result<CurrentObservation, ApiError> {
     let reason = require_reason(reason)?;
     let txn = audit::begin_write(db).await?;
-    let (current, _) = amendable(&txn, caller, observation_id, None).await?;
+    let (current, _) = amendable(&txn, caller, observation_id, None)
+        .await
+        .map_err(|e| e.for_argument("id"))?;
     let recorded_at = Utc::now().trunc_subsecs(6);
     // The retraction keeps the withdrawn value, so history shows what was withdrawn.
     let replacement = observation_revision::ActiveModel {

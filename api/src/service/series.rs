@@ -143,9 +143,18 @@ pub async fn time_series(
             ),
         ));
     }
-    let metric = reference.metric_by_code(&request.metric).await?;
+    let metric = reference
+        .metric_by_code(&request.metric)
+        .await
+        .map_err(|e| e.for_argument("metric"))?;
     let agency_id = match &request.agency {
-        Some(code) => Some(reference.agency_by_code(code).await?.id),
+        Some(code) => Some(
+            reference
+                .agency_by_code(code)
+                .await
+                .map_err(|e| e.for_argument("agency"))?
+                .id,
+        ),
         None => None,
     };
     let series = observations::Series {
