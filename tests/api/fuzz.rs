@@ -286,7 +286,7 @@ fn fields(
         ],
         "TimeSeries" => &[
             ("bucket", &[], ""),
-            ("aggregation", &[], ""),
+            ("aggregation", &[("lang", "Lang")], ""),
             ("points", &[], "SeriesPoint"),
         ],
         "SeriesPoint" => &[

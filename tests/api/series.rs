@@ -105,7 +105,11 @@ on_both_databases! {
         let data = app
             .data(SERIES, json!({ "metric": savings, "from": "2021-01-01", "to": "2021-01-01", "bucket": "YEAR" }))
             .await;
-        assert!(data["timeSeries"]["aggregation"].as_str().unwrap().contains("never summed"));
+        assert!(data["timeSeries"]["aggregation"].as_str().unwrap().contains("không bao giờ cộng"), "Vietnamese by default: {data}");
+        let english = app
+            .graphql_with_language(SERIES, json!({ "metric": savings, "from": "2021-01-01", "to": "2021-01-01", "bucket": "YEAR" }), Some("en-GB,en;q=0.9"))
+            .await;
+        assert!(english["data"]["timeSeries"]["aggregation"].as_str().unwrap().contains("never summed"), "{english}");
     }
 
     async fn a_ratio_keeps_its_denominator(app: TestApp) {

@@ -3,6 +3,7 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
+use super::lang::Lang;
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::{database, reference};
@@ -28,17 +29,27 @@ impl TimeSeries {
         self.0.time_zone.name()
     }
 
-    /// How each point's value was obtained from the readings in its bucket.
-    async fn aggregation(&self) -> &'static str {
+    /// How each point's value was obtained from the readings in its bucket, in the request's
+    /// language (as names are).
+    async fn aggregation(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
+        let lang = Lang::resolve(ctx, lang);
         match self.0.metric.kind {
-            MetricKind::Cumulative => {
-                "last reading of the counter in the bucket; change = that reading minus the last reading before the bucket"
-            }
-            MetricKind::Flow => "sum of the amounts whose period starts in the bucket",
-            MetricKind::Level | MetricKind::Ratio => "last reading in the bucket; never summed",
-            MetricKind::AnnualRate => {
-                "last yearly estimate in the bucket; a rate per year, never summed over buckets"
-            }
+            MetricKind::Cumulative => lang.pick(
+                "số đọc cuối cùng của bộ đếm trong khoảng; mức thay đổi = số đọc đó trừ số đọc cuối cùng trước khoảng",
+                "last reading of the counter in the bucket; change = that reading minus the last reading before the bucket",
+            ),
+            MetricKind::Flow => lang.pick(
+                "tổng các lượng có kỳ bắt đầu trong khoảng",
+                "sum of the amounts whose period starts in the bucket",
+            ),
+            MetricKind::Level | MetricKind::Ratio => lang.pick(
+                "số đọc cuối cùng trong khoảng; không bao giờ cộng dồn",
+                "last reading in the bucket; never summed",
+            ),
+            MetricKind::AnnualRate => lang.pick(
+                "ước tính hằng năm cuối cùng trong khoảng; một tốc độ mỗi năm, không bao giờ cộng qua các khoảng",
+                "last yearly estimate in the bucket; a rate per year, never summed over buckets",
+            ),
         }
     }
 
