@@ -282,3 +282,105 @@ async fn a_write_through_another_server_process_reaches_every_subscriber() {
     );
     assert_eq!(change["observationRecorded"]["observation"]["value"], "33");
 }
+
+/// Opens a socket in `protocol` without a handshake.
+async fn open(address: &str, protocol: &str) -> Socket {
+    let url = format!("{}/graphql/ws", address.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the socket opens")
+        .0
+}
+
+/// The messages before the server's close frame, and the frame's code (`None` if the socket
+/// ended without one).
+async fn until_closed(socket: &mut Socket) -> (Vec<Value>, Option<u16>) {
+    let mut messages = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                messages.push(serde_json::from_str(&text).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return (messages, frame.map(|f| u16::from(f.code)))
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) | Ok(None) => return (messages, None),
+            Err(_) => panic!("the socket stayed open: {messages:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sockets_close_with_the_codes_graphql_ws_clients_expect() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let live = format!(
+        "subscription {{ observationRecorded(filter: {{metric: \"{RATE}\"}}) {{ sequence }} }}"
+    );
+
+    // An operation before the handshake: 4401 Unauthorized.
+    let mut socket = open(&app.address, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": live } }),
+    )
+    .await;
+    assert_eq!(until_closed(&mut socket).await.1, Some(4401));
+
+    // A refused key: 4403 Forbidden.
+    let refused = connect(
+        &app.address,
+        "graphql-transport-ws",
+        Some("ekpi_nothing_here"),
+    )
+    .await;
+    assert!(refused.is_err());
+    let mut socket = open(&app.address, "graphql-transport-ws").await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": "Bearer ekpi_nothing_here" } })).await;
+    assert_eq!(until_closed(&mut socket).await.1, Some(4403));
+
+    // A second `subscribe` with an id still running: 4409; once it has completed, the id is free.
+    let mut socket = connect(&app.address, "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    send(&mut socket, json!({ "id": "once", "type": "subscribe", "payload": { "query": "{ platforms { code } }" } })).await;
+    assert_eq!(receive(&mut socket).await["type"], "next");
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    send(
+        &mut socket,
+        json!({ "id": "once", "type": "subscribe", "payload": { "query": live } }),
+    )
+    .await;
+    wait_for_subscribers(&app.address, 1).await;
+    send(
+        &mut socket,
+        json!({ "id": "once", "type": "subscribe", "payload": { "query": live } }),
+    )
+    .await;
+    assert_eq!(until_closed(&mut socket).await.1, Some(4409));
+
+    // A message the protocol does not know: 4400.
+    let mut socket = connect(&app.address, "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text("not a message".into()))
+        .await
+        .unwrap();
+    assert_eq!(until_closed(&mut socket).await.1, Some(4400));
+
+    // The older protocol says why, then closes with a frame.
+    let mut socket = open(&app.address, "graphql-ws").await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": "Bearer ekpi_nothing_here" } })).await;
+    let (messages, code) = until_closed(&mut socket).await;
+    assert_eq!(
+        messages.first().map(|m| m["type"].clone()),
+        Some(json!("connection_error")),
+        "{messages:?}"
+    );
+    assert_eq!(code, Some(4403));
+}

@@ -7,20 +7,21 @@
 //! is (the key again, so that a revoked key stops at once, the caller's rate, the document's
 //! limits, the time limit), and live subscriptions are capped per socket and per caller.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::SinkExt;
 use tracing::Instrument;
 
 use super::auth::{admit, identify};
@@ -32,9 +33,17 @@ use crate::error;
 pub async fn subscriptions(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = chosen_protocol(&headers) else {
+        return Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
+        )
+        .into_response();
+    };
     let max_message = state.limits.max_body_bytes;
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
@@ -48,8 +57,10 @@ pub async fn subscriptions(
                 live_on_socket: Arc::default(),
             };
             let authorization = executor.authorization.clone();
-            GraphQLWebSocket::new(socket, executor, protocol)
-                .on_connection_init(move |payload| async move {
+            let refused = Arc::new(AtomicBool::new(false));
+            let on_init = {
+                let refused = refused.clone();
+                move |payload: serde_json::Value| async move {
                     let mut headers = HeaderMap::new();
                     let presented = payload
                         .get("authorization")
@@ -58,15 +69,150 @@ pub async fn subscriptions(
                     if let Some(value) = presented.and_then(|v| HeaderValue::from_str(v).ok()) {
                         headers.insert(header::AUTHORIZATION, value);
                     }
-                    identify(&state, &headers, peer)
-                        .await
-                        .map_err(|_| async_graphql::Error::new("the API key was refused"))?;
+                    if identify(&state, &headers, peer).await.is_err() {
+                        refused.store(true, Ordering::SeqCst);
+                        return Err(async_graphql::Error::new("the API key was refused"));
+                    }
                     let _ = authorization.set(headers);
                     Ok(Data::default())
-                })
-                .serve()
-                .await
+                }
+            };
+            serve(socket, executor, protocol, on_init, refused).await
         })
+}
+
+/// The first subprotocol the client offers that the server speaks.
+fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())?
+        .split(',')
+        .find_map(|offered| offered.trim().parse().ok())
+}
+
+/// What `graphql-transport-ws` closes a socket with, where async-graphql's codes differ from
+/// the protocol's.
+mod close {
+    /// A message the protocol does not know, or not well formed.
+    pub const BAD_MESSAGE: u16 = 4400;
+    /// An operation before `connection_init` was acknowledged.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// `connection_init` with a key the server refuses.
+    pub const FORBIDDEN: u16 = 4403;
+    /// A `subscribe` whose id is already running.
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    pub const NORMAL: u16 = 1000;
+}
+
+/// Serves one socket with async-graphql's protocol machine, closing it as the protocol says:
+/// 4401 for an operation before the handshake, 4403 for a refused key, 4409 for an id already
+/// running, 4400 for a bad message; the older protocol gets a close frame too.
+async fn serve<F, R>(
+    socket: WebSocket,
+    executor: SocketExecutor,
+    protocol: WebSocketProtocols,
+    on_init: F,
+    refused: Arc<AtomicBool>,
+) where
+    F: FnOnce(serde_json::Value) -> R + Send + 'static,
+    R: std::future::Future<Output = async_graphql::Result<Data>> + Send + 'static,
+{
+    let transport_ws = protocol == WebSocketProtocols::GraphQLWS;
+    let (mut sink, stream) = socket.split();
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let duplicate: Arc<Mutex<Option<String>>> = Arc::default();
+    let input = {
+        let (running, duplicate) = (running.clone(), duplicate.clone());
+        stream
+            .take_while(|message| futures_util::future::ready(message.is_ok()))
+            .filter_map(|message| {
+                futures_util::future::ready(match message {
+                    Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                        Some(message.into_data())
+                    }
+                    _ => None,
+                })
+            })
+            // A `subscribe` with an id already running ends the input: the socket closes 4409.
+            .take_while(move |bytes| {
+                let accepted = !transport_ws || {
+                    let message: serde_json::Value =
+                        serde_json::from_slice(bytes).unwrap_or_default();
+                    let id = message["id"].as_str().map(str::to_owned);
+                    let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
+                    match (message["type"].as_str(), id) {
+                        (Some("subscribe"), Some(id)) if !running.insert(id.clone()) => {
+                            *duplicate.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+                            false
+                        }
+                        (Some("complete"), Some(id)) => {
+                            running.remove(&id);
+                            true
+                        }
+                        _ => true,
+                    }
+                };
+                futures_util::future::ready(accepted)
+            })
+    };
+    let output =
+        async_graphql::http::WebSocket::new(executor, input, protocol).on_connection_init(on_init);
+    futures_util::pin_mut!(output);
+    let mut closed = false;
+    while let Some(message) = output.next().await {
+        let frame = match message {
+            WsMessage::Text(text) => {
+                if transport_ws {
+                    // An operation ends with `complete` or `error`: its id may be used again.
+                    let message: serde_json::Value =
+                        serde_json::from_str(&text).unwrap_or_default();
+                    if matches!(message["type"].as_str(), Some("complete" | "error")) {
+                        if let Some(id) = message["id"].as_str() {
+                            running.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+                        }
+                    }
+                }
+                Message::Text(text.into())
+            }
+            WsMessage::Close(code, reason) => {
+                closed = true;
+                let (code, reason) = match code {
+                    1011 => (close::UNAUTHORIZED, "Unauthorized".to_owned()),
+                    1002 if refused.load(Ordering::SeqCst) => {
+                        (close::FORBIDDEN, "Forbidden".to_owned())
+                    }
+                    1002 => (close::BAD_MESSAGE, reason),
+                    other => (other, reason),
+                };
+                close_frame(code, reason)
+            }
+        };
+        if sink.send(frame).await.is_err() {
+            return;
+        }
+    }
+    if closed {
+        return;
+    }
+    let taken = duplicate.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let last = match taken {
+        Some(id) => close_frame(
+            close::SUBSCRIBER_EXISTS,
+            format!("Subscriber for {id} already exists"),
+        ),
+        None if refused.load(Ordering::SeqCst) => {
+            close_frame(close::FORBIDDEN, "Forbidden".to_owned())
+        }
+        None => close_frame(close::NORMAL, String::new()),
+    };
+    let _ = sink.send(last).await;
+}
+
+fn close_frame(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 /// Runs the operations of one socket through the same checks as an HTTP request.
