@@ -308,3 +308,41 @@ async fn the_open_dashboard_shows_a_new_figure_as_soon_as_it_is_recorded() {
         "1"
     );
 }
+
+/// GraphiQL, as a newcomer opens it: the page loads from the server alone (no CDN; Chromium
+/// here reaches nothing else), introspects the schema, and its documentation explorer lists the
+/// schema's types.
+#[tokio::test]
+async fn graphiql_loads_from_the_server_and_its_docs_list_the_types() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(
+        !page.contains("src=\"http")
+            && !page.contains("href=\"http")
+            && page.contains("src=\"/graphiql/graphiql.min.js\""),
+        "every script and stylesheet is the server's own:\n{page}"
+    );
+    let script = app.get("/graphiql/graphiql.min.js").await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(app.get("/graphiql/no-such-file.js").await.status(), 404);
+
+    let (dom, log) = run_chromium(format!("{}/?docs", app.address), "--dump-dom".to_owned()).await;
+    let types: Vec<&str> = dom
+        .split("graphiql-doc-explorer-type-name")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(_, text)| text))
+        .map(|text| text.split('<').next().unwrap_or_default())
+        .collect();
+    for expected in [
+        "QueryRoot",
+        "SavingsComparison",
+        "TimeSeries",
+        "AuditVerification",
+        "Decimal",
+    ] {
+        assert!(
+            types.contains(&expected),
+            "the docs explorer lists {expected}: {types:?}\n{log}"
+        );
+    }
+}

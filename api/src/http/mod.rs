@@ -4,6 +4,7 @@ mod auth;
 mod dashboard;
 mod documents;
 mod export;
+mod graphiql;
 mod graphql;
 mod health;
 mod live;
@@ -77,7 +78,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let routes = Router::new()
-        .route("/", get(graphql::graphiql))
+        .route("/", get(graphiql::page))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
         .route("/graphql/ws", get(live::subscriptions))
         .route("/dashboard", get(dashboard::page))
