@@ -69,7 +69,7 @@ pub async fn identify(
                 if let Err(log_error) = audit::record_refusal(
                     &state.db,
                     &anonymous,
-                    "request.authenticate",
+                    audit::Action::Authenticate,
                     key_prefix,
                     &error,
                 )

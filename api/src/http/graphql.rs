@@ -253,8 +253,14 @@ pub async fn execute(
     // read, not after a multipart body has been parsed and stored.
     if multipart {
         let allowed = caller.principal.require(Permission::Record);
-        if let Err(error) =
-            audit::log_refusal(&state.db, &caller, "observation.import", None, allowed).await
+        if let Err(error) = audit::log_refusal(
+            &state.db,
+            &caller,
+            audit::Action::ImportObservations,
+            None,
+            allowed,
+        )
+        .await
         {
             return Refusal::from(&error).render(media.content_type());
         }

@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::{self, Caller, Event, APPLIED};
+use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::catalog;
 use crate::error::ApiError;
 
@@ -203,7 +203,7 @@ pub async fn create_key(
     request: NewKey,
 ) -> Result<IssuedKey, ApiError> {
     let result = issue_key(db, caller, request).await;
-    audit::log_refusal(db, caller, "key.create", None, result).await
+    audit::log_refusal(db, caller, Action::CreateKey, None, result).await
 }
 
 async fn issue_key(
@@ -283,7 +283,7 @@ async fn issue_key(
         caller,
         APPLIED,
         Event::new(
-            "key.create",
+            Action::CreateKey,
             Some(format!("key:{}", key.prefix)),
             json!({
                 "name": key.name,
@@ -320,7 +320,7 @@ pub async fn revoke_key(
 ) -> Result<api_key::Model, ApiError> {
     let subject = Some(format!("key:{prefix}"));
     let result = withdraw_key(db, caller, prefix).await;
-    audit::log_refusal(db, caller, "key.revoke", subject, result).await
+    audit::log_refusal(db, caller, Action::RevokeKey, subject, result).await
 }
 
 async fn withdraw_key(
@@ -351,7 +351,7 @@ async fn withdraw_key(
         caller,
         APPLIED,
         Event::new(
-            "key.revoke",
+            Action::RevokeKey,
             Some(format!("key:{prefix}")),
             json!({ "name": key.name }),
         ),

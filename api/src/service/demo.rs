@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::audit::seal::{SealBuilder, Sealed};
-use super::audit::{self, Caller, Event, APPLIED};
+use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::auth::Permission;
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
@@ -140,7 +140,7 @@ pub async fn generate(
         caller,
         APPLIED,
         Event::new(
-            "demo-data.generate",
+            Action::GenerateDemoData,
             None,
             json!({ "observations": written, "agencies": agency_ids.len(), "seed": seed, "synthetic": true }),
         ),
@@ -335,7 +335,7 @@ async fn write(
         }
     }
     let event = Event::new(
-        "demo-data.write",
+        Action::WriteDemoData,
         None,
         json!({ "observations": rows.len(), "synthetic": true }),
     )

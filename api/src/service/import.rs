@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
 
-use super::audit::{self, Caller};
+use super::audit::{self, Action, Caller};
 use super::auth::Permission;
 use super::recording::{self, Mode, NewObservation, Recorded};
 use super::time::{start_of_day, VIETNAM};
@@ -174,7 +174,8 @@ pub async fn import(
         Ok(items) => items,
         Err(error) => {
             let subject = Some(format!("file:{name}"));
-            return audit::log_refusal(db, caller, "observation.import", subject, Err(error)).await;
+            return audit::log_refusal(db, caller, Action::ImportObservations, subject, Err(error))
+                .await;
         }
     };
     recording::record(db, caller, items, None, mode, progress).await

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use tokio::sync::broadcast;
 
-use super::audit::APPLIED;
+use super::audit::{self, Action, APPLIED};
 use super::catalog;
 use super::observations::{self, CurrentObservation};
 use crate::error::ApiError;
@@ -199,18 +199,13 @@ async fn try_catch_up(
             .iter()
             .filter(|entry| entry.outcome == APPLIED)
             .filter_map(|entry| {
-                let kind = match entry.action.as_str() {
-                    "observation.record" => ChangeKind::Recorded,
-                    "observation.correct" => ChangeKind::Corrected,
-                    "observation.retract" => ChangeKind::Retracted,
+                let kind = match Action::parse(&entry.action)? {
+                    Action::RecordObservation => ChangeKind::Recorded,
+                    Action::CorrectObservation => ChangeKind::Corrected,
+                    Action::RetractObservation => ChangeKind::Retracted,
                     _ => return None,
                 };
-                let id = entry
-                    .subject
-                    .as_deref()?
-                    .strip_prefix("observation:")?
-                    .parse::<i32>()
-                    .ok()?;
+                let id = audit::subject_observation(entry.subject.as_deref()?)?;
                 Some((entry.sequence, kind, id))
             })
             .collect();

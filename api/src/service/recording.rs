@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::audit::seal::{Seal, Sealed};
-use super::audit::{self, Caller, Event, APPLIED};
+use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::auth::Permission;
 use super::observations::{self, CurrentObservation};
 use super::time::{start_of_day, storable_instant, VIETNAM};
@@ -462,7 +462,7 @@ pub async fn record(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Recorded, ApiError> {
     let result = record_batch(db, caller, &items, idempotency_key, mode, progress).await;
-    audit::log_refusal(db, caller, "observation.record", None, result).await
+    audit::log_refusal(db, caller, Action::RecordObservation, None, result).await
 }
 
 async fn record_batch(
@@ -646,8 +646,8 @@ async fn insert_all(
         );
         events.push(
             Event::new(
-                "observation.record",
-                Some(format!("observation:{}", observation.id)),
+                Action::RecordObservation,
+                Some(audit::observation_subject(observation.id)),
                 detail,
             )
             .sealing(seal),
@@ -694,9 +694,9 @@ pub async fn correct(
     caller: &Caller,
     correction: Correction,
 ) -> Result<CurrentObservation, ApiError> {
-    let subject = Some(format!("observation:{}", correction.observation_id));
+    let subject = Some(audit::observation_subject(correction.observation_id));
     let result = apply_correction(db, caller, &correction).await;
-    audit::log_refusal(db, caller, "observation.correct", subject, result).await
+    audit::log_refusal(db, caller, Action::CorrectObservation, subject, result).await
 }
 
 /// The current revision of an observation the caller may amend, in a write transaction.
@@ -803,12 +803,12 @@ async fn amend(
     caller: &Caller,
     current: CurrentObservation,
     replacement: observation_revision::ActiveModel,
-    action: &'static str,
+    action: Action,
     describe: impl FnOnce(&observation_revision::Model, &observation_revision::Model) -> Value,
 ) -> Result<CurrentObservation, ApiError> {
     // As read back, so that the log states the value the same way on both databases.
     let revision = observations::normalized(supersede(&txn, &current.revision, replacement).await?);
-    let subject = Some(format!("observation:{}", current.observation.id));
+    let subject = Some(audit::observation_subject(current.observation.id));
     let detail = describe(&current.revision, &revision);
     let seal = Seal::of(
         revision.id,
@@ -904,7 +904,7 @@ async fn apply_correction(
         caller,
         current,
         replacement,
-        "observation.correct",
+        Action::CorrectObservation,
         |from, to| {
             json!({
                 "fromRevision": from.revision,
@@ -926,9 +926,9 @@ pub async fn retract(
     observation_id: i32,
     reason: &str,
 ) -> Result<CurrentObservation, ApiError> {
-    let subject = Some(format!("observation:{observation_id}"));
+    let subject = Some(audit::observation_subject(observation_id));
     let result = apply_retraction(db, caller, observation_id, reason).await;
-    audit::log_refusal(db, caller, "observation.retract", subject, result).await
+    audit::log_refusal(db, caller, Action::RetractObservation, subject, result).await
 }
 
 async fn apply_retraction(
@@ -953,7 +953,7 @@ async fn apply_retraction(
         caller,
         current,
         replacement,
-        "observation.retract",
+        Action::RetractObservation,
         |_, to| json!({ "revision": to.revision, "reason": reason }),
     )
     .await

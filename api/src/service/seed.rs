@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::audit::seal::{Seal, Sealed};
-use super::audit::{self, Caller, Event, APPLIED};
+use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::exact;
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
@@ -337,8 +337,8 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         let detail = json!({ "metric": o.metric, "agency": o.agency, "observedOn": o.observed_on, "source": o.source });
         sealed_events.push(
             Event::new(
-                "observation.seed",
-                Some(format!("observation:{}", stored.id)),
+                Action::SeedObservation,
+                Some(audit::observation_subject(stored.id)),
                 detail,
             )
             .sealing(seal),

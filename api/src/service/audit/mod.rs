@@ -134,16 +134,78 @@ impl RefusalBudget {
     }
 }
 
+/// What was attempted: the `action` of an entry, one name per kind of write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    RecordObservation,
+    CorrectObservation,
+    RetractObservation,
+    ImportObservations,
+    SeedObservation,
+    GenerateDemoData,
+    WriteDemoData,
+    CreateKey,
+    RevokeKey,
+    /// A request refused before it ran: a bad or revoked key.
+    Authenticate,
+}
+
+impl Action {
+    const ALL: [Action; 10] = [
+        Action::RecordObservation,
+        Action::CorrectObservation,
+        Action::RetractObservation,
+        Action::ImportObservations,
+        Action::SeedObservation,
+        Action::GenerateDemoData,
+        Action::WriteDemoData,
+        Action::CreateKey,
+        Action::RevokeKey,
+        Action::Authenticate,
+    ];
+
+    /// The name the log stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::RecordObservation => "observation.record",
+            Action::CorrectObservation => "observation.correct",
+            Action::RetractObservation => "observation.retract",
+            Action::ImportObservations => "observation.import",
+            Action::SeedObservation => "observation.seed",
+            Action::GenerateDemoData => "demo-data.generate",
+            Action::WriteDemoData => "demo-data.write",
+            Action::CreateKey => "key.create",
+            Action::RevokeKey => "key.revoke",
+            Action::Authenticate => "request.authenticate",
+        }
+    }
+
+    /// The action a stored name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == name)
+    }
+}
+
+/// The subject of an entry about one observation, as the log stores it.
+pub fn observation_subject(id: i32) -> String {
+    format!("observation:{id}")
+}
+
+/// The observation an entry's subject names, if it names one.
+pub fn subject_observation(subject: &str) -> Option<i32> {
+    subject.strip_prefix("observation:")?.parse().ok()
+}
+
 /// What an entry says happened.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: Action,
     pub subject: Option<String>,
     pub detail: Value,
 }
 
 impl Event {
-    pub fn new(action: &'static str, subject: Option<String>, detail: Value) -> Self {
+    pub fn new(action: Action, subject: Option<String>, detail: Value) -> Self {
         Self {
             action,
             subject,
@@ -262,7 +324,7 @@ pub async fn append_all(
             occurred_at,
             actor: caller.principal.actor.clone(),
             api_key_id: caller.principal.key_id,
-            action: event.action.to_owned(),
+            action: event.action.as_str().to_owned(),
             outcome: outcome.to_owned(),
             subject: event.subject,
             detail: event.detail.to_string(),
@@ -302,7 +364,7 @@ pub async fn append_all(
 pub async fn record_refusal(
     db: &DatabaseConnection,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     subject: Option<String>,
     error: &ApiError,
 ) -> Result<(), DbErr> {
@@ -314,7 +376,7 @@ pub async fn record_refusal(
 async fn record_refusals(
     db: &DatabaseConnection,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     subject: Option<String>,
     error: &ApiError,
     counted_before: u64,
@@ -336,7 +398,7 @@ async fn record_refusals(
 pub async fn log_refusal<T>(
     db: &DatabaseConnection,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     subject: Option<String>,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
@@ -425,4 +487,23 @@ pub async fn entries(
         })
         .collect();
     Ok(Page::from_fetched(request, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_from_its_stored_name_and_names_are_unique() {
+        for action in Action::ALL {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+        }
+        let mut names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+        assert_eq!(Action::parse("observation.unknown"), None);
+        assert_eq!(subject_observation(&observation_subject(12)), Some(12));
+        assert_eq!(subject_observation("key:12"), None);
+    }
 }
