@@ -158,15 +158,12 @@ pub enum AuditCommand {
 struct Unanchored;
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    match text {
-        "viewer" => Ok(Role::Viewer),
-        "reporter" => Ok(Role::Reporter),
-        "auditor" => Ok(Role::Auditor),
-        "admin" => Ok(Role::Admin),
-        other => Err(format!(
-            "`{other}` is not viewer, reporter, auditor or admin"
-        )),
-    }
+    <Role as sea_orm::ActiveEnum>::try_from_value(&text.to_owned()).map_err(|_| {
+        let names: Vec<String> = <Role as sea_orm::Iterable>::iter()
+            .map(service::auth::role_name)
+            .collect();
+        format!("`{text}` is not one of {}", names.join(", "))
+    })
 }
 
 /// The operator, as the audit log names command-line writes.
@@ -308,13 +305,7 @@ async fn run_keys(
                 "prefix", "role", "state", "expires"
             );
             for key in service::auth::keys(connection, &caller.principal).await? {
-                let state = if key.revoked_at.is_some() {
-                    "revoked"
-                } else if key.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let state = key.state(chrono::Utc::now()).as_str();
                 let expires = key
                     .expires_at
                     .map(|at| at.to_rfc3339())
@@ -322,7 +313,7 @@ async fn run_keys(
                 println!(
                     "{:<14} {:<9} {:<8} {:<26} {}",
                     key.prefix,
-                    format!("{:?}", key.role).to_lowercase(),
+                    service::auth::role_name(key.role),
                     state,
                     expires,
                     key.name

@@ -1,6 +1,7 @@
 use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
 use chrono::Utc;
+use entity::api_key::KeyState;
 use entity::values::Role;
 use entity::{agency, api_key, platform};
 
@@ -62,7 +63,7 @@ impl ApiKey {
 
     /// Neither revoked nor expired.
     async fn active(&self) -> bool {
-        self.0.revoked_at.is_none() && self.0.expires_at.is_none_or(|at| at > Utc::now())
+        self.0.state(Utc::now()) == KeyState::Active
     }
 }
 

@@ -5,7 +5,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, SubsecRound, Utc};
-use entity::api_key;
+use entity::api_key::{self, KeyState};
 use entity::values::Role;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -145,13 +145,9 @@ impl Principal {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "viewer",
-        Role::Reporter => "reporter",
-        Role::Auditor => "auditor",
-        Role::Admin => "admin",
-    }
+/// The role's name, as keys store it and the command line takes it.
+pub fn role_name(role: Role) -> String {
+    sea_orm::ActiveEnum::to_value(&role)
 }
 
 fn describe(permission: Permission) -> &'static str {
@@ -378,13 +374,10 @@ pub async fn authenticate(db: &DatabaseConnection, presented: &str) -> Result<Pr
     if !constant_time_eq(hash_secret(secret).as_bytes(), key.secret_hash.as_bytes()) {
         return Err(refused("unknown"));
     }
-    if key.revoked_at.is_some() {
-        return Err(refused("revoked"));
+    match key.state(Utc::now()) {
+        KeyState::Active => Ok(Principal::from_key(&key)),
+        inactive => Err(refused(inactive.as_str())),
     }
-    if key.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(refused("expired"));
-    }
-    Ok(Principal::from_key(&key))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
