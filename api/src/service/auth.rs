@@ -241,7 +241,7 @@ async fn issue_key(
     let txn = audit::begin_write(db).await?;
     let agency_id = match &request.agency {
         Some(code) => Some(
-            catalog::agency_by_code(&txn, code)
+            catalog::load_agency(&txn, code)
                 .await
                 .map_err(|e| e.for_argument("input.agency"))?
                 .id,
@@ -250,7 +250,7 @@ async fn issue_key(
     };
     let platform_id = match &request.platform {
         Some(code) => Some(
-            catalog::platform_by_code(&txn, code)
+            catalog::load_platform(&txn, code)
                 .await
                 .map_err(|e| e.for_argument("input.platform"))?
                 .id,

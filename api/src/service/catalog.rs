@@ -44,7 +44,10 @@ where
         .collect())
 }
 
-pub async fn platform_by_code(
+/// Reads the platform with this code from the database: for work inside a write transaction, or
+/// before a server runs. Requests read it from memory instead
+/// ([`super::reference::ReferenceCache::platform_by_code`]).
+pub async fn load_platform(
     db: &impl ConnectionTrait,
     code: &str,
 ) -> Result<platform::Model, ApiError> {
@@ -55,10 +58,10 @@ pub async fn platform_by_code(
         .ok_or_else(|| ApiError::not_found("platform", code))
 }
 
-pub async fn agency_by_code(
-    db: &impl ConnectionTrait,
-    code: &str,
-) -> Result<agency::Model, ApiError> {
+/// Reads the agency with this code from the database: for work inside a write transaction, or
+/// before a server runs. Requests read it from memory instead
+/// ([`super::reference::ReferenceCache::agency_by_code`]).
+pub async fn load_agency(db: &impl ConnectionTrait, code: &str) -> Result<agency::Model, ApiError> {
     agency::Entity::find()
         .filter(agency::Column::Code.eq(code))
         .one(db)
@@ -84,10 +87,10 @@ impl MetricFilter {
     }
 }
 
-pub async fn metric_by_code(
-    db: &DatabaseConnection,
-    code: &str,
-) -> Result<metric::Model, ApiError> {
+/// Reads the metric with this code from the database: for work inside a write transaction, or
+/// before a server runs. Requests read it from memory instead
+/// ([`super::reference::ReferenceCache::metric_by_code`]).
+pub async fn load_metric(db: &DatabaseConnection, code: &str) -> Result<metric::Model, ApiError> {
     metric::Entity::find()
         .filter(metric::Column::Code.eq(code))
         .one(db)
@@ -109,7 +112,7 @@ pub async fn events(
         .order_by_asc(event::Column::OccurredOn)
         .order_by_asc(event::Column::Id);
     if let Some(code) = &filter.platform {
-        let platform = platform_by_code(db, code).await?;
+        let platform = load_platform(db, code).await?;
         query = query.filter(event::Column::PlatformId.eq(platform.id));
     }
     Ok(query.all(db).await?)

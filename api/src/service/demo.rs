@@ -157,9 +157,9 @@ pub async fn generate(
 async fn prepare(db: &DatabaseConnection) -> Result<(Vec<i32>, i32, i32), ApiError> {
     let mut counters = Vec::new();
     for code in COUNTERS {
-        counters.push(super::catalog::metric_by_code(db, code).await?.id);
+        counters.push(super::catalog::load_metric(db, code).await?.id);
     }
-    let portal = super::catalog::platform_by_code(db, "public-service-portal").await?;
+    let portal = super::catalog::load_platform(db, "public-service-portal").await?;
     let flow = match metric::Entity::find()
         .filter(metric::Column::Code.eq(FLOW_METRIC))
         .one(db)
