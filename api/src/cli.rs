@@ -160,7 +160,7 @@ struct Unanchored;
 fn parse_role(text: &str) -> Result<Role, String> {
     <Role as sea_orm::ActiveEnum>::try_from_value(&text.to_owned()).map_err(|_| {
         let names: Vec<String> = <Role as sea_orm::Iterable>::iter()
-            .map(service::auth::role_name)
+            .map(service::access::role_name)
             .collect();
         format!("`{text}` is not one of {}", names.join(", "))
     })
@@ -313,7 +313,7 @@ async fn run_keys(
                 println!(
                     "{:<14} {:<9} {:<8} {:<26} {}",
                     key.prefix,
-                    service::auth::role_name(key.role),
+                    service::access::role_name(key.role),
                     state,
                     expires,
                     key.name

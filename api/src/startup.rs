@@ -80,7 +80,7 @@ impl Application {
         let feed = service::live::LiveFeed::start(connection.clone()).await;
         let reference = Arc::new(service::reference::ReferenceCache::new(
             connection.clone(),
-            feed.clone(),
+            feed.seen_head(),
         ));
         let router = http::router(http::AppState {
             engine: graphql::build_engine(

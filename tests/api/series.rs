@@ -220,7 +220,9 @@ on_both_databases! {
         };
         let reference = api::service::reference::ReferenceCache::new(
             app.db.clone(),
-            api::service::live::LiveFeed::start(app.db.clone()).await,
+            api::service::live::LiveFeed::start(app.db.clone())
+                .await
+                .seen_head(),
         );
         let light = api::service::series::time_series(&app.db, &reference, &request)
             .await

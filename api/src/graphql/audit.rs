@@ -7,10 +7,10 @@ use super::{caller, connection, database, page_cost};
 use std::sync::Arc;
 
 use crate::error::ApiError;
+use crate::service::access::Permission;
 use crate::service::audit::anchor::{self, Anchor};
 use crate::service::audit::verify::{Anchoring, Status, Trust, Verification};
 use crate::service::audit::{self, AuditFilter};
-use crate::service::auth::Permission;
 use crate::service::pagination::PageRequest;
 
 /// An entry of the append-only audit log.

@@ -12,7 +12,7 @@ use super::observations::Observation;
 use super::series::Point;
 use super::{caller, database, reference};
 use crate::error::ApiError;
-use crate::service::auth::Permission;
+use crate::service::access::Permission;
 use crate::service::live::{Change, ChangeKind, LiveFeed};
 use crate::service::reference::ReferenceCache;
 use crate::service::series::{self, SeriesRequest, TimeBucket};

@@ -30,8 +30,8 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, ObjectType, OutputType};
 use sea_orm::DatabaseConnection;
 
+use crate::service::access::Principal;
 use crate::service::audit::Caller;
-use crate::service::auth::Principal;
 use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
 

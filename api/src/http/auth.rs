@@ -7,8 +7,9 @@ use axum::http::{header, HeaderMap};
 use super::refusal::Refusal;
 use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
+use crate::service::access::Principal;
 use crate::service::audit::{self, Caller, RefusalScope};
-use crate::service::auth::{self, Principal};
+use crate::service::auth;
 
 /// The caller a request's `Authorization` header names; a key that does not hold is refused
 /// with 401, and the refusal is logged.

@@ -25,8 +25,8 @@ use crate::config::Limits;
 use crate::error;
 use crate::graphql::lang::Lang;
 use crate::graphql::limits::DocumentRefusal;
+use crate::service::access::Permission;
 use crate::service::audit;
-use crate::service::auth::Permission;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Documents up to this many bytes are parsed on the request's own worker: a dashboard's

@@ -15,9 +15,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use super::access::Permission;
 use super::audit::seal::{SealBuilder, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
-use super::auth::Permission;
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
 

@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::access::{Permission, Principal};
 use super::audit::anchor::{self, Anchor};
-use super::auth::{Permission, Principal};
 use super::catalog::MetricFilter;
 use super::observations::normalized;
 use super::reference::ReferenceCache;

@@ -3,7 +3,7 @@
 use entity::{observation, observation_revision};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::auth::{Permission, Principal};
+use super::access::{Permission, Principal};
 use super::observations::normalized;
 use super::pagination::{Cursor, Page, PageRequest};
 use crate::error::ApiError;

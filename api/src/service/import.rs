@@ -15,8 +15,8 @@ use sea_orm::DatabaseConnection;
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
 
+use super::access::Permission;
 use super::audit::{self, Action, Caller};
-use super::auth::Permission;
 use super::recording::{self, Mode, NewObservation, Recorded};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::{ApiError, ItemFailure, MAX_ITEM_FAILURES};

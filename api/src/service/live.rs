@@ -6,24 +6,20 @@
 //! SQLite the one process watches the log's head. Subscribers read from a bounded broadcast
 //! channel: one that falls too far behind is dropped, and a writer never waits for anyone.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use entity::{audit_entry, metric};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::sync::broadcast;
 
-use super::audit::{self, Action, APPLIED};
+use super::audit::{self, Action, SeenHead, APPLIED};
 use super::catalog;
 use super::observations::{self, CurrentObservation};
 use crate::error::ApiError;
 
-/// The PostgreSQL channel a committed write is announced on.
-pub const CHANNEL: &str = "egov_kpi_audit";
 /// Changes a subscriber may fall behind by before it is dropped.
 pub const BACKLOG: usize = 1024;
 /// How often SQLite's log head is looked at, and PostgreSQL's as a safety net.
@@ -47,23 +43,10 @@ pub struct Change {
     pub metric: metric::Model,
 }
 
-/// Announces a committed write to the other processes (PostgreSQL only; a no-op elsewhere).
-pub async fn announce(txn: &DatabaseTransaction, sequence: i64) -> Result<(), sea_orm::DbErr> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), sequence.to_string().into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 pub struct LiveFeed {
     sender: broadcast::Sender<Arc<Change>>,
     /// The last audit entry the feed has seen: any answer computed before it may be stale.
-    head: Arc<AtomicI64>,
+    head: SeenHead,
 }
 
 impl LiveFeed {
@@ -74,7 +57,7 @@ impl LiveFeed {
         let initial = head(&db).await.unwrap_or(0);
         let feed = Arc::new(Self {
             sender,
-            head: Arc::new(AtomicI64::new(initial)),
+            head: SeenHead::new(initial),
         });
         let follower = Follower {
             sender: feed.sender.clone(),
@@ -102,7 +85,12 @@ impl LiveFeed {
 
     /// The sequence of the last audit entry seen: it moves whenever any process commits a change.
     pub fn head(&self) -> i64 {
-        self.head.load(Ordering::Acquire)
+        self.head.get()
+    }
+
+    /// The head as the feed keeps it, for whatever must notice when the chain moves.
+    pub fn seen_head(&self) -> SeenHead {
+        self.head.clone()
     }
 
     /// Subscriptions following the feed right now.
@@ -114,7 +102,7 @@ impl LiveFeed {
 /// The feed's writing end, held by the task that follows the log.
 struct Follower {
     sender: broadcast::Sender<Arc<Change>>,
-    head: Arc<AtomicI64>,
+    head: SeenHead,
 }
 
 async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
@@ -132,7 +120,7 @@ async fn follow_postgres(db: &DatabaseConnection, follower: &Follower, last: &mu
             sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool())
                 .await;
         let mut listener = match listener {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
+            Ok(mut listener) => match listener.listen(audit::CHANNEL).await {
                 Ok(()) => listener,
                 Err(error) => {
                     tracing::warn!(error = %error, "cannot listen for changes; retrying");
@@ -183,7 +171,7 @@ async fn try_catch_up(
         if follower.sender.receiver_count() == 0 {
             // No one to tell: only the head moves, which retires cached answers.
             *last = head(db).await?.max(*last);
-            follower.head.store(*last, Ordering::Release);
+            follower.head.set(*last);
             return Ok(());
         }
         let entries = audit_entry::Entity::find()
@@ -232,6 +220,6 @@ async fn try_catch_up(
             }
         }
         *last = newest;
-        follower.head.store(newest, Ordering::Release);
+        follower.head.set(newest);
     }
 }

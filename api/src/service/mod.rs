@@ -1,5 +1,6 @@
 //! The domain rules, shared by GraphQL resolvers and the command line.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;

@@ -18,9 +18,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::access::Permission;
 use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
-use super::auth::Permission;
 use super::observations::{self, CurrentObservation};
 use super::time::{start_of_day, storable_instant, VIETNAM};
 use super::{catalog, exact};

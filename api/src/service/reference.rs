@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use entity::{agency, metric, platform, source};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, Statement};
 
+use super::audit::SeenHead;
 use super::catalog::MetricFilter;
-use super::live::LiveFeed;
 use crate::error::ApiError;
 
 /// Rows inserted without an audit entry (a seed run beside the server) are seen within this.
@@ -183,17 +183,17 @@ struct Checked {
 /// The snapshot a server process reads reference rows from.
 pub struct ReferenceCache {
     db: DatabaseConnection,
-    feed: Arc<LiveFeed>,
+    head: SeenHead,
     checked: RwLock<Option<Checked>>,
     /// One check at a time: requests arriving meanwhile wait for its result.
     checking: tokio::sync::Mutex<()>,
 }
 
 impl ReferenceCache {
-    pub fn new(db: DatabaseConnection, feed: Arc<LiveFeed>) -> Self {
+    pub fn new(db: DatabaseConnection, head: SeenHead) -> Self {
         Self {
             db,
-            feed,
+            head,
             checked: RwLock::new(None),
             checking: tokio::sync::Mutex::new(()),
         }
@@ -210,7 +210,7 @@ impl ReferenceCache {
     /// The snapshot, checked against the tables if the audit log has moved since the last check
     /// or that check is old.
     pub async fn current(&self) -> Result<Arc<Reference>, ApiError> {
-        let head = self.feed.head();
+        let head = self.head.get();
         if let Some(reference) = self.kept(head) {
             return Ok(reference);
         }
@@ -221,7 +221,7 @@ impl ReferenceCache {
     /// check another request finished meanwhile is enough.
     async fn check(&self, only_if_stale: bool) -> Result<Arc<Reference>, ApiError> {
         let _turn = self.checking.lock().await;
-        let head = self.feed.head();
+        let head = self.head.get();
         if let Some(reference) = self.kept(head).filter(|_| only_if_stale) {
             return Ok(reference);
         }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::auth::{Permission, Principal};
+use super::access::{Permission, Principal};
 use super::pagination::{Cursor, Direction, Page, PageRequest};
 use crate::error::ApiError;
 
@@ -356,8 +356,43 @@ pub async fn append_all(
         [last.sequence.into(), last.hash.clone().into()],
     ))
     .await?;
-    super::live::announce(txn, last.sequence).await?;
+    announce(txn, last.sequence).await?;
     Ok(entries)
+}
+
+/// The chain's head as this process last saw it: the live feed keeps it current, and answers
+/// cached before it moved are stale.
+#[derive(Debug, Clone, Default)]
+pub struct SeenHead(Arc<std::sync::atomic::AtomicI64>);
+
+impl SeenHead {
+    pub fn new(sequence: i64) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicI64::new(sequence)))
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub fn set(&self, sequence: i64) {
+        self.0.store(sequence, Ordering::Release);
+    }
+}
+
+/// The PostgreSQL channel every append is announced on, for the processes that follow the chain.
+pub const CHANNEL: &str = "egov_kpi_audit";
+
+/// Announces a committed write to the other processes (PostgreSQL only; a no-op elsewhere).
+pub async fn announce(txn: &DatabaseTransaction, sequence: i64) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), sequence.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records that a write was refused, in a transaction of its own (the refused one rolled back).
