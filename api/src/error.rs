@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The write was based on a state that has changed since (a stale revision, a reused key).
     #[error("{0}")]
     Conflict(String),
+    /// A receipt was asked for or presented, but the server has no signing key.
+    #[error("this server has no signing key, so it signs and checks no receipts")]
+    ReceiptsUnavailable,
     /// The database cannot be reached; the request may be retried.
     #[error("the database is unavailable; try again shortly")]
     Unavailable(Arc<DbErr>),
@@ -122,6 +125,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Conflict(_) => "CONFLICT",
+            Self::ReceiptsUnavailable => "RECEIPTS_UNAVAILABLE",
             Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Database(_) => "INTERNAL_SERVER_ERROR",
         }

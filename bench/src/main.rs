@@ -81,25 +81,32 @@ struct RunArgs {
     uncached_url: String,
     #[arg(long)]
     uncached_pid: u32,
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds per measured operation.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[command(flatten)]
+    writes: WriteOptions,
+    #[arg(long, default_value = "bench/RESULTS.md")]
+    out: PathBuf,
+}
+
+/// How the write paths are loaded, by `run` and by `writes` alike.
+#[derive(clap::Args)]
+struct WriteOptions {
     /// A reporter key for the write API.
     #[arg(long)]
     key: String,
     /// The egov-kpi binary, for the import.
     #[arg(long, default_value = "target/release/egov-kpi")]
     egov_kpi: PathBuf,
-    #[arg(long, default_value_t = 8)]
-    clients: usize,
-    /// Seconds per measured operation.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
     /// Rows loaded by each of the write API, the import and COPY.
     #[arg(long, default_value_t = 20_000)]
     write_rows: usize,
     /// Items per write API request.
     #[arg(long, default_value_t = 1_000)]
     batch: usize,
-    #[arg(long, default_value = "bench/RESULTS.md")]
-    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -108,15 +115,8 @@ struct WritesArgs {
     url: String,
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
-    /// A reporter key for the write API.
-    #[arg(long)]
-    key: String,
-    #[arg(long, default_value = "target/release/egov-kpi")]
-    egov_kpi: PathBuf,
-    #[arg(long, default_value_t = 20_000)]
-    write_rows: usize,
-    #[arg(long, default_value_t = 1_000)]
-    batch: usize,
+    #[command(flatten)]
+    writes: WriteOptions,
     /// The report this section is appended to.
     #[arg(long)]
     out: PathBuf,
@@ -128,12 +128,9 @@ async fn writes_only(args: WritesArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let load = WriteLoad {
         url: &args.url,
-        key: &args.key,
-        egov_kpi: &args.egov_kpi,
         database_url: &args.database_url,
         work: &work,
-        rows: args.write_rows,
-        batch: args.batch,
+        options: &args.writes,
     };
     let (mut report, mut verdicts) = (String::new(), Vec::new());
     measure_writes(
@@ -408,7 +405,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let writer = tokio::spawn(writes::trickle(
             client.clone(),
             url.clone(),
-            args.key.clone(),
+            args.writes.key.clone(),
             pool.clone(),
             TRICKLE,
             recorded.clone(),
@@ -551,12 +548,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     eprintln!("writes");
     let load = WriteLoad {
         url: &url,
-        key: &args.key,
-        egov_kpi: &args.egov_kpi,
         database_url: &args.database_url,
         work: &work,
-        rows: args.write_rows,
-        batch: args.batch,
+        options: &args.writes,
     };
     measure_writes(&pool, &client, &load, &mut report, &mut verdicts).await?;
 
@@ -581,15 +575,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the write paths are measured: the server, a reporter key, the binary for the import.
+/// Where the write paths are measured: the server, its database, a scratch folder, and how.
 struct WriteLoad<'a> {
     url: &'a str,
-    key: &'a str,
-    egov_kpi: &'a std::path::Path,
     database_url: &'a str,
     work: &'a std::path::Path,
-    rows: usize,
-    batch: usize,
+    options: &'a WriteOptions,
 }
 
 /// The write API and the import against two bare `COPY` floors, as a report section and verdicts.
@@ -601,17 +592,26 @@ async fn measure_writes(
     verdicts: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let series = writes::Series::find(pool).await?;
-    let rows = load.rows;
+    let rows = load.options.write_rows;
     // Rounds interleave the four paths, so that a slow moment of the shared machine falls on all
     // of them; each path's median round is reported.
     let mut rounds: [Vec<Duration>; 4] = Default::default();
     for _ in 0..WRITE_ROUNDS {
         let base = writes::first_free_instant(pool).await?;
-        rounds[0]
-            .push(writes::through_api(&client, load.url, load.key, base, rows, load.batch).await?);
+        rounds[0].push(
+            writes::through_api(
+                &client,
+                load.url,
+                &load.options.key,
+                base,
+                rows,
+                load.options.batch,
+            )
+            .await?,
+        );
         let base = writes::first_free_instant(pool).await?;
         rounds[1].push(writes::through_import(
-            load.egov_kpi,
+            &load.options.egov_kpi,
             load.database_url,
             load.work,
             base,
@@ -644,7 +644,7 @@ async fn measure_writes(
         (
             format!(
                 "write API (`recordObservations`, {} per request)",
-                load.batch
+                load.options.batch
             ),
             api,
         ),

@@ -111,17 +111,7 @@ on_both_databases! {
         let intact = app.command(&["audit", "verify"]);
         assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stdout));
         assert!(String::from_utf8_lossy(&intact.stdout).contains("intact"));
-        let recorded = app
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT sequence FROM audit_entry WHERE action = 'observation.record'",
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "sequence")
-            .unwrap();
+        let recorded = app.scalar("SELECT sequence FROM audit_entry WHERE action = 'observation.record'").await;
 
         // Someone with database access rewrites who recorded the figure.
         app.db

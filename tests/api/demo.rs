@@ -1,21 +1,11 @@
 //! Synthetic history: clearly marked, kept out of reported answers, and realistic.
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::on_both_databases;
 
 const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
-
-async fn count(app: &crate::helpers::TestApp, sql: &str) -> i64 {
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
 
 on_both_databases! {
     async fn demo_data_is_marked_synthetic_and_its_counters_never_decrease(app: TestApp) {
@@ -45,7 +35,7 @@ on_both_databases! {
         assert_eq!(app.data(totals, json!({ "synthetic": false })).await["observations"]["totalCount"], 10, "reported figures only");
         assert_eq!(app.data(totals, json!({ "synthetic": true })).await["observations"]["totalCount"], 3010);
         assert_eq!(
-            count(&app, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM observation o JOIN observation_revision r ON r.observation_id = o.id
+            app.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM observation o JOIN observation_revision r ON r.observation_id = o.id
                 JOIN source s ON s.id = r.source_id WHERE s.code = 'demo-generator' AND NOT o.synthetic").await,
             0,
             "every generated row is marked synthetic"
@@ -54,8 +44,8 @@ on_both_databases! {
         let steps = "FROM (SELECT r.value - LAG(r.value) OVER (PARTITION BY o.metric_id, o.agency_id ORDER BY o.observed_at) AS step
             FROM observation o JOIN observation_revision r ON r.observation_id = o.id JOIN metric m ON m.id = o.metric_id
             WHERE o.synthetic AND m.kind = 'cumulative') s";
-        assert!(count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step IS NOT NULL")).await > 2000);
-        assert_eq!(count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step < 0")).await, 0);
+        assert!(app.scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step IS NOT NULL")).await > 2000);
+        assert_eq!(app.scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {steps} WHERE step < 0")).await, 0);
 
         let series = "query S($agency: String) { timeSeries(metric: \"document-exchange-axis.documents-exchanged\", agency: $agency, includeSynthetic: true,
             from: \"2019-01-01\", to: \"2019-12-31\", bucket: MONTH) { points { label value change } } }";

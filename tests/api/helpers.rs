@@ -373,6 +373,22 @@ impl TestApp {
         )
     }
 
+    /// The one integer a query of the server's database gives (a count, an id, a sequence).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("a row for {sql}"));
+        row.try_get_by_index::<i64>(0)
+            .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+            .unwrap_or_else(|e| panic!("an integer from {sql}: {e}"))
+    }
+
     /// SQL statements the server has run so far for requests (not the live feed's reads of the
     /// audit log).
     pub fn statements(&self) -> usize {

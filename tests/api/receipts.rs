@@ -99,5 +99,7 @@ on_both_databases! { spawn_unanchored;
     async fn a_server_without_a_signing_key_signs_no_receipts(app: TestApp) {
         let answered = post(&app, json!({ "query": FIGURES, "variables": { "metric": RATE }, "extensions": { "receipt": true } })).await;
         assert_eq!(answered["errors"][0]["extensions"]["code"], "RECEIPTS_UNAVAILABLE", "{answered}");
+        let checked = post(&app, json!({ "query": "{ verifyReceipt(token: \"a.b\") { matchesNow } }" })).await;
+        assert_eq!(checked["errors"][0]["extensions"]["code"], "RECEIPTS_UNAVAILABLE", "{checked}");
     }
 }

@@ -35,18 +35,6 @@ async fn execute(app: &TestApp, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-async fn single_i64(app: &TestApp, sql: &str) -> i64 {
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("a row for {sql}"));
-    row.try_get_by_index::<i64>(0)
-        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-        .unwrap()
-}
-
 async fn record_rate(app: &TestApp, key: &str, value: &str) -> i64 {
     let record = "mutation Record($input: [ObservationInput!]!) { recordObservations(input: $input) { observations { id } } }";
     let input = json!({ "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00+07:00", "value": value,
@@ -71,9 +59,9 @@ on_both_databases! {
         assert!(before["revisionsChecked"].as_u64().unwrap() >= 10, "the seeded figures are bound too: {before}");
 
         // "more than 3.7 million" dossiers: the seeded figure an attacker would inflate.
-        let id = single_i64(&app, "SELECT observation_id FROM observation_revision WHERE value = 3700000").await;
-        let source = single_i64(&app, &format!("SELECT source_id FROM observation_revision WHERE observation_id = {id}")).await;
-        let other_source = single_i64(&app, &format!("SELECT MIN(id) FROM source WHERE id <> {source}")).await;
+        let id = app.scalar("SELECT observation_id FROM observation_revision WHERE value = 3700000").await;
+        let source = app.scalar(&format!("SELECT source_id FROM observation_revision WHERE observation_id = {id}")).await;
+        let other_source = app.scalar(&format!("SELECT MIN(id) FROM source WHERE id <> {source}")).await;
         let update = |change: &str| format!("UPDATE observation_revision SET {change} WHERE observation_id = {id}");
         for (edit, undo) in [
             (update("value = 9999999"), update("value = 3700000")),
@@ -143,7 +131,7 @@ on_both_databases! {
         let auditor = app.key(Role::Auditor, None).await;
         let id = record_rate(&app, &reporter, "24").await;
         assert!(app.command(&["audit", "checkpoint"]).status.success());
-        let checkpoint = single_i64(&app, "SELECT MAX(sequence) FROM audit_checkpoint").await;
+        let checkpoint = app.scalar("SELECT MAX(sequence) FROM audit_checkpoint").await;
         app.key(Role::Viewer, None).await;
 
         // The attacker changes the figure, recomputes its seal, and rewrites the chain from its
@@ -228,7 +216,12 @@ on_both_databases! {
         std::fs::remove_dir_all(&directory).unwrap();
         let (code, report) = verify(&app);
         assert_eq!(code, Some(1), "{report}");
-        assert!(report.contains("not signed by a trusted key") || report.contains(&format!("checkpoint of entry {checkpoint}")), "{report}");
+        assert!(report.contains(&format!("checkpoint of entry {checkpoint}")), "the witness still holds the true checkpoint: {report}");
+        // Without the witness, the forged checkpoint alone is judged: not the trusted key's.
+        let stored_only = app.command(&["audit", "verify", "--public-key", &app.public_key()]);
+        let report = String::from_utf8_lossy(&stored_only.stdout);
+        assert_eq!(stored_only.status.code(), Some(1), "{report}");
+        assert!(report.contains("the stored checkpoint is not signed by a trusted key"), "{report}");
     }
 
     async fn an_export_is_checked_offline_and_fails_on_any_change(app: TestApp) {
@@ -304,8 +297,8 @@ on_both_databases! { spawn_unanchored;
             ("EGOV_KPI_CHECKPOINT_EVERY_ENTRIES", "3"),
             ("EGOV_KPI_CHECKPOINT_EVERY_SECONDS", "3600"),
         ]).await;
-        let checkpointed = || single_i64(&app, "SELECT CAST(COALESCE(MAX(sequence), 0) AS BIGINT) FROM audit_checkpoint");
-        let head = || single_i64(&app, "SELECT sequence FROM audit_head");
+        let checkpointed = || app.scalar("SELECT CAST(COALESCE(MAX(sequence), 0) AS BIGINT) FROM audit_checkpoint");
+        let head = || app.scalar("SELECT sequence FROM audit_head");
         let start = head().await;
         for _ in 0..3 {
             app.key(Role::Viewer, None).await;
@@ -319,7 +312,7 @@ on_both_databases! { spawn_unanchored;
         app.key(Role::Viewer, None).await;
         assert!(server.stop().success());
         assert_eq!(checkpointed().await, head().await, "the last head is signed at shutdown");
-        let stored = single_i64(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_checkpoint").await;
+        let stored = app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_checkpoint").await;
         let witnessed = api::service::audit::anchor::read_witness(&witness).unwrap();
         assert_eq!(witnessed.len() as i64, stored, "every checkpoint is in the witness file");
         let public = std::fs::read_to_string(api::service::audit::anchor::public_key_path(&key)).unwrap();

@@ -12,6 +12,7 @@ use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::AnswerAsOf;
+use crate::error::ApiError;
 use crate::service::audit::{self, anchor::Anchor};
 use crate::service::receipts::{answer_digest, Receipt};
 
@@ -74,10 +75,8 @@ impl Engine {
                 .into_server_error(Pos::default())])
         };
         let Some(anchor) = &self.anchor else {
-            return refuse(
-                "RECEIPTS_UNAVAILABLE",
-                "this server has no signing key, so it signs no receipts",
-            );
+            let error = ApiError::ReceiptsUnavailable.extend();
+            return Response::from_errors(vec![error.into_server_error(Pos::default())]);
         };
         let name = request.operation_name.clone();
         let is_query = request.parsed_query().ok().map(|document| {

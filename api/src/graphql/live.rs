@@ -14,6 +14,7 @@ use super::{caller, database, reference};
 use crate::error::ApiError;
 use crate::service::access::Permission;
 use crate::service::live::{Change, ChangeKind, LiveFeed};
+use crate::service::look_up_optional;
 use crate::service::reference::ReferenceCache;
 use crate::service::series::{self, SeriesRequest, TimeBucket};
 use crate::service::time::{local_date, parse_time_zone};
@@ -127,36 +128,23 @@ impl LiveSubscription {
         let filter = filter.unwrap_or_default();
         let resolved = async {
             Ok::<_, ApiError>(LiveFilter {
-                platform_id: match &filter.platform {
-                    Some(code) => Some(
-                        reference
-                            .platform_by_code(code)
-                            .await
-                            .map_err(|e| e.for_argument("filter.platform"))?
-                            .id,
-                    ),
-                    None => None,
-                },
-                metric_id: match &filter.metric {
-                    Some(code) => Some(
-                        reference
-                            .metric_by_code(code)
-                            .await
-                            .map_err(|e| e.for_argument("filter.metric"))?
-                            .id,
-                    ),
-                    None => None,
-                },
-                agency_id: match &filter.agency {
-                    Some(code) => Some(
-                        reference
-                            .agency_by_code(code)
-                            .await
-                            .map_err(|e| e.for_argument("filter.agency"))?
-                            .id,
-                    ),
-                    None => None,
-                },
+                platform_id: look_up_optional(
+                    filter.platform.as_deref(),
+                    "filter.platform",
+                    |code| reference.platform_by_code(code),
+                )
+                .await?
+                .map(|platform| platform.id),
+                metric_id: look_up_optional(filter.metric.as_deref(), "filter.metric", |code| {
+                    reference.metric_by_code(code)
+                })
+                .await?
+                .map(|metric| metric.id),
+                agency_id: look_up_optional(filter.agency.as_deref(), "filter.agency", |code| {
+                    reference.agency_by_code(code)
+                })
+                .await?
+                .map(|agency| agency.id),
             })
         }
         .await

@@ -57,13 +57,7 @@ impl ReceiptQuery {
         let anchor = ctx
             .data_opt::<Option<std::sync::Arc<Anchor>>>()
             .and_then(Option::as_ref)
-            .ok_or_else(|| {
-                ApiError::bad_input(
-                    "token",
-                    "this server has no signing key to check receipts with",
-                )
-                .extend()
-            })?;
+            .ok_or_else(|| ApiError::ReceiptsUnavailable.extend())?;
         let receipt = Receipt::open(&token, &anchor.public_key()).map_err(|e| e.extend())?;
         let engine = ctx
             .data::<Weak<Engine>>()?

@@ -96,6 +96,7 @@ impl From<&ApiError> for Refusal {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::ReceiptsUnavailable => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -99,24 +99,17 @@ async fn issue_key(
         ));
     }
     let txn = audit::begin_write(db).await?;
-    let agency_id = match &request.agency {
-        Some(code) => Some(
-            catalog::load_agency(&txn, code)
-                .await
-                .map_err(|e| e.for_argument("input.agency"))?
-                .id,
-        ),
-        None => None,
-    };
-    let platform_id = match &request.platform {
-        Some(code) => Some(
+    let agency_id = super::look_up_optional(request.agency.as_deref(), "input.agency", |code| {
+        catalog::load_agency(&txn, code)
+    })
+    .await?
+    .map(|agency| agency.id);
+    let platform_id =
+        super::look_up_optional(request.platform.as_deref(), "input.platform", |code| {
             catalog::load_platform(&txn, code)
-                .await
-                .map_err(|e| e.for_argument("input.platform"))?
-                .id,
-        ),
-        None => None,
-    };
+        })
+        .await?
+        .map(|platform| platform.id);
     let prefix = hex::encode(random_bytes::<6>()?);
     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let key = api_key::ActiveModel {

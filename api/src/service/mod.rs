@@ -25,3 +25,20 @@ pub mod time;
 /// Rows written or looked up per statement in bulk work: well under both databases' limits on
 /// bound parameters (SQLite 32,766; PostgreSQL 65,535).
 pub const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Looks up a code a request may leave out; `NOT_FOUND` names `argument` when nothing has it.
+pub async fn look_up_optional<'a, T, F>(
+    code: Option<&'a str>,
+    argument: &'static str,
+    lookup: impl FnOnce(&'a str) -> F,
+) -> Result<Option<T>, crate::error::ApiError>
+where
+    F: std::future::Future<Output = Result<T, crate::error::ApiError>>,
+{
+    match code {
+        Some(code) => Ok(Some(
+            lookup(code).await.map_err(|e| e.for_argument(argument))?,
+        )),
+        None => Ok(None),
+    }
+}

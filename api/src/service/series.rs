@@ -147,16 +147,11 @@ pub async fn time_series(
         .metric_by_code(&request.metric)
         .await
         .map_err(|e| e.for_argument("metric"))?;
-    let agency_id = match &request.agency {
-        Some(code) => Some(
-            reference
-                .agency_by_code(code)
-                .await
-                .map_err(|e| e.for_argument("agency"))?
-                .id,
-        ),
-        None => None,
-    };
+    let agency_id = super::look_up_optional(request.agency.as_deref(), "agency", |code| {
+        reference.agency_by_code(code)
+    })
+    .await?
+    .map(|agency| agency.id);
     let series = observations::Series {
         metric_id: metric.id,
         agency_id,
