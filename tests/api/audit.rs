@@ -5,13 +5,14 @@ use serde_json::{json, Value};
 use crate::helpers::exported_metric;
 use crate::on_both_databases;
 
-const RATE: &str = "public-service-portal.level4-online-dossier-rate";
+pub const RATE: &str = "public-service-portal.level4-online-dossier-rate";
 
 const RECORD: &str = "mutation Record($input: [ObservationInput!]!) {
   recordObservations(input: $input) { observations { id } }
 }";
 
-async fn record_rate(app: &crate::helpers::TestApp, key: &str, value: &str) -> String {
+/// Records the 2021 online-dossier rate through the API; its observation id.
+pub async fn record_rate(app: &crate::helpers::TestApp, key: &str, value: &str) -> String {
     let input = json!({ "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00+07:00", "value": value,
         "source": "article-003", "quote": "tỉ lệ hồ sơ trực tuyến" }] });
     let (_, body) = app.graphql_as(key, RECORD, input).await;

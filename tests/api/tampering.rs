@@ -6,10 +6,9 @@ use entity::values::Role;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::{json, Value};
 
+use crate::audit::RATE;
 use crate::helpers::{Reading, ServerProcess, TestApp};
 use crate::on_both_databases;
-
-const RATE: &str = "public-service-portal.level4-online-dossier-rate";
 
 /// `audit verify` as the operator runs it: its exit code and what it printed.
 fn verify(app: &TestApp) -> (Option<i32>, String) {
@@ -36,13 +35,8 @@ async fn execute(app: &TestApp, sql: &str) {
 }
 
 async fn record_rate(app: &TestApp, key: &str, value: &str) -> i64 {
-    let record = "mutation Record($input: [ObservationInput!]!) { recordObservations(input: $input) { observations { id } } }";
-    let input = json!({ "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00+07:00", "value": value,
-        "source": "article-003", "quote": "tỉ lệ hồ sơ trực tuyến" }] });
-    let (_, body) = app.graphql_as(key, record, input).await;
-    body["data"]["recordObservations"]["observations"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("recorded: {body}"))
+    crate::audit::record_rate(app, key, value)
+        .await
         .parse()
         .unwrap()
 }
