@@ -5,9 +5,12 @@ use std::sync::Arc;
 use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
+use crate::graphql::limits::DocumentRefusal;
+use crate::messages::{Lang, Message};
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    #[error("no {entity} has the {key} `{value}`")]
+    #[error("{}", self.message())]
     NotFound {
         entity: &'static str,
         /// What the value is: a `code`, an `id`, a `prefix`.
@@ -19,30 +22,30 @@ pub enum ApiError {
     #[error("{argument}: {message}")]
     BadUserInput {
         argument: &'static str,
-        message: String,
+        message: Message,
     },
     /// One or more items of a batch are invalid; nothing of the batch was stored. `failures`
     /// holds the first [`MAX_ITEM_FAILURES`] of them, `total` counts them all.
-    #[error("{total} of the items are invalid; nothing was stored")]
+    #[error("{}", self.message())]
     InvalidItems {
         failures: Vec<ItemFailure>,
         total: usize,
     },
     #[error("{0}")]
-    Unauthenticated(String),
+    Unauthenticated(Message),
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Message),
     /// The write was based on a state that has changed since (a stale revision, a reused key).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Message),
     /// A receipt was asked for or presented, but the server has no signing key.
-    #[error("this server has no signing key, so it signs and checks no receipts")]
+    #[error("{}", self.message())]
     ReceiptsUnavailable,
     /// The database cannot be reached; the request may be retried.
-    #[error("the database is unavailable; try again shortly")]
+    #[error("{}", self.message())]
     Unavailable(Arc<DbErr>),
     /// Details go to the log only: clients never see SQL or database text.
-    #[error("internal error")]
+    #[error("{}", self.message())]
     Database(Arc<DbErr>),
 }
 
@@ -59,7 +62,28 @@ pub struct ItemFailure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     pub field: &'static str,
-    pub message: String,
+    /// In English where it is stored (the audit trail); in the request's language in answers.
+    #[serde(serialize_with = "in_english")]
+    pub message: Message,
+}
+
+fn in_english<S: serde::Serializer>(message: &Message, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(message)
+}
+
+impl ItemFailure {
+    /// The failure as an answer lists it, in `lang`.
+    pub fn to_json(&self, lang: Lang) -> serde_json::Value {
+        let mut json = serde_json::json!({
+            "index": self.index,
+            "field": self.field,
+            "message": self.message.render(lang),
+        });
+        if let Some(line) = self.line {
+            json["line"] = line.into();
+        }
+        json
+    }
 }
 
 impl ApiError {
@@ -104,10 +128,34 @@ impl ApiError {
         Self::InvalidItems { failures, total }
     }
 
-    pub fn bad_input(argument: &'static str, message: impl Into<String>) -> Self {
-        Self::BadUserInput {
-            argument,
-            message: message.into(),
+    pub fn bad_input(argument: &'static str, message: Message) -> Self {
+        Self::BadUserInput { argument, message }
+    }
+
+    /// What the error says, in any language.
+    pub fn message(&self) -> Message {
+        match self {
+            Self::NotFound {
+                entity, key, value, ..
+            } => not_found_message(entity, key, value),
+            Self::BadUserInput { message, .. }
+            | Self::Unauthenticated(message)
+            | Self::Forbidden(message)
+            | Self::Conflict(message) => message.clone(),
+            Self::InvalidItems { total, .. } => crate::message!(INVALID_ITEMS, total = total),
+            Self::ReceiptsUnavailable => crate::message!(RECEIPTS_UNAVAILABLE),
+            Self::Unavailable(_) => crate::message!(DATABASE_UNAVAILABLE),
+            Self::Database(_) => crate::message!(INTERNAL),
+        }
+    }
+
+    /// The text a client reads, in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            Self::BadUserInput { argument, message } => {
+                format!("{argument}: {}", message.render(lang))
+            }
+            other => other.message().render(lang),
         }
     }
 
@@ -130,6 +178,13 @@ impl ApiError {
             Self::Database(_) => "INTERNAL_SERVER_ERROR",
         }
     }
+}
+
+/// "No metric has the code `x`", for a lookup and for an item of a batch alike.
+pub fn not_found_message(entity: &'static str, key: &'static str, value: &str) -> Message {
+    crate::message!(NOT_FOUND, value = value)
+        .with_word("entity", entity)
+        .with_word("key", key)
 }
 
 impl From<DbErr> for ApiError {
@@ -169,13 +224,15 @@ fn connection_lost(cause: &sea_orm::RuntimeErr) -> bool {
 }
 
 impl ErrorExtensions for ApiError {
+    /// The error with its code, in English until [`ensure_codes`] puts it in the request's
+    /// language: the error itself travels as the source.
     fn extend(&self) -> async_graphql::Error {
         match self {
             Self::Database(source) => tracing::error!(error = %source, "database error"),
             Self::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
             _ => {}
         }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+        async_graphql::Error::new_with_source(self.clone()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
             match self {
                 Self::BadUserInput { argument, .. }
@@ -184,9 +241,7 @@ impl ErrorExtensions for ApiError {
                     ..
                 } => extensions.set("argument", *argument),
                 Self::InvalidItems { failures, total } => {
-                    if let Ok(value) = async_graphql::to_value(failures) {
-                        extensions.set("failures", value);
-                    }
+                    extensions.set("failures", failures_value(failures, Lang::En));
                     extensions.set("failureCount", *total as u64);
                 }
                 _ => {}
@@ -195,19 +250,24 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+fn failures_value(failures: &[ItemFailure], lang: Lang) -> async_graphql::Value {
+    let listed = failures.iter().map(|f| f.to_json(lang)).collect();
+    async_graphql::Value::from_json(serde_json::Value::Array(listed)).unwrap_or_default()
+}
+
 /// Most errors one answer carries: a document can be made to fail the same way thousands of
 /// times, and the client learns nothing more from the thousandth.
 pub const MAX_ERRORS: usize = 50;
 
 /// Keeps the first [`MAX_ERRORS`] errors, and says how many more there were.
-fn limit_errors(response: &mut async_graphql::Response) {
+fn limit_errors(response: &mut async_graphql::Response, lang: Lang) {
     if response.errors.len() <= MAX_ERRORS {
         return;
     }
     let left_out = response.errors.len() - (MAX_ERRORS - 1);
     response.errors.truncate(MAX_ERRORS - 1);
     let mut summary = async_graphql::ServerError::new(
-        format!("{left_out} more errors were left out of this answer"),
+        crate::message!(ERRORS_LEFT_OUT, count = left_out).render(lang),
         None,
     );
     summary
@@ -217,44 +277,41 @@ fn limit_errors(response: &mut async_graphql::Response) {
     response.errors.push(summary);
 }
 
-/// Gives every error of a response a code. Errors raised by the services carry theirs; the rest
-/// come from async-graphql checking the request: without a path, the document did not parse or
-/// validate against the schema; with one, an argument's value could not be read as its type.
-/// Internal errors (and outages) also carry the request's id, which the log has too, so that a report from a
-/// client can be matched with what the server saw.
-pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>) {
+/// Gives every error of a response a code, and its text in the request's language. Errors
+/// raised by the services carry theirs; the rest come from async-graphql checking the request:
+/// without a path, the document did not parse or validate against the schema; with one, an
+/// argument's value could not be read as its type (their detail stays async-graphql's English).
+/// Internal errors (and outages) also carry the request's id, which the log has too, so that a
+/// report from a client can be matched with what the server saw.
+pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&str>, lang: Lang) {
     // Validation walks the document's fragments in hash order, and fields resolve concurrently:
     // in the document's order, the same request gets the same errors every time.
     response.errors.sort_by_cached_key(|error| {
         let at = error.locations.first().map(|pos| (pos.line, pos.column));
         (at, format!("{:?}", error.path))
     });
-    limit_errors(response);
+    limit_errors(response, lang);
     for error in &mut response.errors {
-        let message = error.message.as_str();
-        // A scalar that refuses a value during validation: the message names the argument.
-        let argument = message
-            .strip_prefix("Invalid value for argument \"")
-            .and_then(|rest| rest.split_once('"'))
-            .map(|(argument, _)| argument.to_owned());
-        let code = if argument.is_some() {
-            "BAD_USER_INPUT"
-        } else if error.path.is_empty() {
-            match message {
-                "Query is too complex." => "QUERY_TOO_COMPLEX",
-                _ if message.contains(" --> ") => "GRAPHQL_PARSE_FAILED",
-                _ => "GRAPHQL_VALIDATION_FAILED",
+        if let Some(raised) = error.source::<ApiError>().cloned() {
+            error.message = raised.render(lang);
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", raised.code());
             }
-        } else {
-            "BAD_USER_INPUT"
-        };
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", code);
-            if let Some(argument) = argument {
-                extensions.set("argument", argument);
+            if let ApiError::InvalidItems { failures, .. } = &raised {
+                extensions.set("failures", failures_value(failures, lang));
             }
+        } else if let Some(refused) = error.source::<DocumentRefusal>() {
+            error.message = refused.message.render(lang);
+        } else if error
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_none()
+        {
+            describe_graphql_error(error, lang);
         }
+        let extensions = error.extensions.get_or_insert_with(Default::default);
         let internal = extensions.get("code").is_some_and(|c| {
             let code = c.to_string();
             code.contains("INTERNAL_SERVER_ERROR") || code.contains("SERVICE_UNAVAILABLE")
@@ -262,6 +319,45 @@ pub fn ensure_codes(response: &mut async_graphql::Response, request_id: Option<&
         if let (true, Some(id)) = (internal, request_id) {
             extensions.set("requestId", id);
         }
+    }
+}
+
+/// Codes an error async-graphql raised, and frames its text in the request's language.
+fn describe_graphql_error(error: &mut async_graphql::ServerError, lang: Lang) {
+    let detail = error.message.as_str();
+    // A scalar that refuses a value during validation: the message names the argument.
+    let argument = detail
+        .strip_prefix("Invalid value for argument \"")
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(argument, _)| argument.to_owned());
+    let (code, message) = if argument.is_some() {
+        (
+            "BAD_USER_INPUT",
+            crate::message!(ARGUMENT_INVALID, detail = detail),
+        )
+    } else if error.path.is_empty() {
+        match detail {
+            "Query is too complex." => ("QUERY_TOO_COMPLEX", crate::message!(QUERY_TOO_COMPLEX)),
+            _ if detail.contains(" --> ") => (
+                "GRAPHQL_PARSE_FAILED",
+                crate::message!(DOCUMENT_UNPARSED, detail = detail),
+            ),
+            _ => (
+                "GRAPHQL_VALIDATION_FAILED",
+                crate::message!(DOCUMENT_INVALID, detail = detail),
+            ),
+        }
+    } else {
+        (
+            "BAD_USER_INPUT",
+            crate::message!(INPUT_INVALID, detail = detail),
+        )
+    };
+    error.message = message.render(lang);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code);
+    if let Some(argument) = argument {
+        extensions.set("argument", argument);
     }
 }
 
@@ -276,7 +372,7 @@ mod tests {
                 .map(|i| async_graphql::ServerError::new(format!("error {i}"), None))
                 .collect(),
         );
-        ensure_codes(&mut response, None);
+        ensure_codes(&mut response, None, Lang::En);
         assert_eq!(response.errors.len(), MAX_ERRORS);
         let last = response.errors.last().unwrap();
         assert_eq!(last.message, "951 more errors were left out of this answer");

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod messages;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

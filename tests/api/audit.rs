@@ -156,7 +156,7 @@ on_both_databases! {
         let (status, body) = app.graphql_as(&key, "{ platforms { code } }", json!({})).await;
         assert_eq!(status, 401);
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("revoked"));
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("đã bị thu hồi"), "{body}");
     }
 
     async fn a_csv_import_checks_every_row_and_stores_all_or_none(app: TestApp) {

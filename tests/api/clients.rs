@@ -77,7 +77,18 @@ async fn requests_without_a_document_and_get_operation_names_follow_the_specific
         .error("{ observation(id: \"999999\") { id } }", json!({}))
         .await;
     assert_eq!(code, "NOT_FOUND");
-    assert_eq!(message, "no observation has the id `999999`");
+    assert_eq!(message, "không có số liệu nào có mã định danh `999999`");
+    let english = app
+        .graphql_with_language(
+            "{ observation(id: \"999999\") { id } }",
+            json!({}),
+            Some("en"),
+        )
+        .await;
+    assert_eq!(
+        english["errors"][0]["message"],
+        "no observation has the id `999999`"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,14 @@
-use serde_json::json;
+use entity::values::Role;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::helpers::{figure, TestApp};
 use crate::on_both_databases;
+
+const RECORD: &str = "mutation Record($input: [ObservationInput!]!) {
+  recordObservations(input: $input) { checked }
+}";
+const RATE: &str = "public-service-portal.level4-online-dossier-rate";
 
 on_both_databases! {
     async fn unknown_codes_are_not_found(app: TestApp) {
@@ -18,7 +26,7 @@ on_both_databases! {
             assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{query}: {body}");
             assert_eq!(error["extensions"]["argument"], argument, "the error names the argument: {query}: {body}");
             let message = error["message"].as_str().unwrap();
-            assert!(message.contains("no-such") || message.contains("no observation has the id `999999`"), "{message}");
+            assert!(message.contains("`no-such") || message.contains("`999999`"), "{message}");
         }
     }
 
@@ -55,5 +63,115 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(answer["data"]["platform"]["code"], "e-cabinet");
+    }
+}
+
+/// A request in `language` (none: no `Accept-Language`), with `key` if given: status and body.
+async fn ask(
+    app: &TestApp,
+    language: Option<&str>,
+    key: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(language) = language {
+        request = request.header("accept-language", language);
+    }
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+on_both_databases! {
+    async fn every_error_speaks_the_language_of_the_request(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let auditor = app.key(Role::Auditor, None).await;
+        let deep = format!("{{ platforms {}code{} }}", "{ metrics ".repeat(20), " }".repeat(20));
+        let mut unknown = figure(RATE, "2021-06-30T00:00:00Z", "28");
+        unknown["source"] = json!("no-such-source");
+        unknown["metric"] = json!("no-such-metric");
+        // (what is asked, English, Vietnamese): a lookup, a batch's item failures, a document
+        // over the limits, a document async-graphql refuses, a key refused before execution.
+        let cases: [(Option<&str>, &str, Value, &str, &str); 5] = [
+            (None, "{ metric(code: \"nope\") { code } }", json!({}),
+             "no metric has the code `nope`", "không có chỉ số nào có mã `nope`"),
+            (Some(&reporter), RECORD, json!({ "input": [unknown] }),
+             "2 of the items are invalid; nothing was stored", "2 mục không hợp lệ; không có gì được lưu"),
+            (None, &deep, json!({}),
+             "the document nests fields", "tài liệu lồng các trường"),
+            (None, "{ platforms { nope } }", json!({}),
+             "Unknown field \"nope\"", "Tài liệu GraphQL không hợp lệ với lược đồ: Unknown field \"nope\""),
+            (Some("egk_bad"), "{ platforms { code } }", json!({}),
+             "the API key is malformed", "khóa API sai định dạng"),
+        ];
+        for (key, query, variables, english, vietnamese) in cases {
+            let (status_en, en) = ask(&app, Some("en-GB,en;q=0.9"), key, query, variables.clone()).await;
+            let (status_vi, vi) = ask(&app, Some("vi-VN"), key, query, variables.clone()).await;
+            let (status_default, default) = ask(&app, None, key, query, variables).await;
+            let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+            assert!(message(&en).starts_with(english), "{en}");
+            assert!(message(&vi).starts_with(vietnamese), "{vi}");
+            assert_eq!(message(&default), message(&vi), "Vietnamese unless asked otherwise");
+            // Only the words change: the status, the code and the argument are the same.
+            assert_eq!((status_en, status_vi), (status_default, status_default));
+            for body in [&vi, &default] {
+                assert_eq!(body["errors"][0]["extensions"]["code"], en["errors"][0]["extensions"]["code"]);
+                assert_eq!(body["errors"][0]["extensions"]["argument"], en["errors"][0]["extensions"]["argument"]);
+            }
+        }
+
+        // Each failure of a batch is listed in the request's language too; the audit trail
+        // keeps the refusal in English, whoever asked.
+        let mut precise = figure(RATE, "2021-06-30T00:00:00Z", "28.123456789");
+        precise["note"] = json!("x".repeat(3000));
+        let (_, vi) = ask(&app, Some("vi"), Some(&reporter), RECORD, json!({ "input": [precise] })).await;
+        let failures = vi["errors"][0]["extensions"]["failures"].as_array().cloned().unwrap_or_default();
+        let texts: Vec<&str> = failures.iter().filter_map(|f| f["message"].as_str()).collect();
+        assert!(texts.iter().any(|t| t.contains("chữ số thập phân")), "{vi}");
+        assert!(texts.iter().any(|t| t.starts_with("dài hơn")), "{vi}");
+        let (_, log) = app
+            .graphql_as(&auditor, "{ auditLog(last: 1) { edges { node { outcome detail } } } }", json!({}))
+            .await;
+        let refusal = log["data"]["auditLog"]["edges"][0]["node"].to_string();
+        assert!(refusal.contains("decimal places") && !refusal.contains("thập phân"), "{refusal}");
+
+        // Refusals outside GraphQL execution: an export's unknown metric, and a socket whose
+        // upgrade asked for English.
+        for (language, expected) in [("en", "no metric has the code `nope`"), ("vi", "không có chỉ số nào có mã `nope`")] {
+            let response = app
+                .client
+                .get(format!("{}/export/observations.csv?metric=nope", app.address))
+                .header("accept-language", language)
+                .bearer_auth(&auditor)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 404);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["errors"][0]["message"], expected, "{body}");
+            assert_eq!(body["errors"][0]["extensions"]["argument"], "metric", "{body}");
+        }
+        let url = format!("{}/graphql/ws", app.address.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        headers.insert("accept-language", "en".parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        crate::live::send(&mut socket, json!({ "type": "connection_init", "payload": {} })).await;
+        assert_eq!(crate::live::receive(&mut socket).await["type"], "connection_ack");
+        crate::live::send(
+            &mut socket,
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ metric(code: \"nope\") { code } }" } }),
+        )
+        .await;
+        let answer = crate::live::receive(&mut socket).await;
+        assert_eq!(answer["payload"]["errors"][0]["message"], "no metric has the code `nope`", "{answer}");
     }
 }

@@ -125,7 +125,7 @@ on_both_databases! {
         let precise = figure(RATE, "2021-06-30T00:00:00Z", "28.123456789");
         let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [precise] })).await;
         assert_eq!(code(&body), "BAD_USER_INPUT");
-        assert!(body["errors"][0]["extensions"]["failures"][0]["message"].as_str().unwrap().contains("decimal places"));
+        assert!(body["errors"][0]["extensions"]["failures"][0]["message"].as_str().unwrap().contains("chữ số thập phân"), "{body}");
     }
 
     async fn a_retried_batch_is_applied_once(app: TestApp) {

@@ -2,7 +2,7 @@ use async_graphql::{Context, Object, Result};
 use entity::agency;
 use entity::values::AgencyKind;
 
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::reference_rows;
 
 /// A ministry, province or other body.
@@ -16,8 +16,8 @@ impl Agency {
     }
 
     /// The name in the requested language.
-    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
-        Lang::resolve(ctx, lang)
+    async fn name(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> String {
+        lang::resolve(ctx, lang)
             .pick(&self.0.name_vi, &self.0.name_en)
             .to_owned()
     }

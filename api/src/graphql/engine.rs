@@ -11,6 +11,7 @@ use async_graphql::{ErrorExtensions, Pos};
 use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
+use super::limits::DocumentRefusal;
 use super::AnswerAsOf;
 use crate::error::ApiError;
 use crate::service::audit::{self, anchor::Anchor};
@@ -69,11 +70,6 @@ impl Engine {
     /// Answers a query as of this instant, with a signed receipt of the answer in its
     /// `extensions` (an answer with errors gets none).
     async fn answer_with_receipt(&self, mut request: Request) -> Response {
-        let refuse = |code: &'static str, message: &str| {
-            Response::from_errors(vec![async_graphql::Error::new(message)
-                .extend_with(|_, e| e.set("code", code))
-                .into_server_error(Pos::default())])
-        };
         let Some(anchor) = &self.anchor else {
             let error = ApiError::ReceiptsUnavailable.extend();
             return Response::from_errors(vec![error.into_server_error(Pos::default())]);
@@ -83,7 +79,9 @@ impl Engine {
             operation_type(document, name.as_deref()) == Some(OperationType::Query)
         });
         if is_query == Some(false) {
-            return refuse("BAD_REQUEST", "receipts are given for queries only");
+            let refused =
+                DocumentRefusal::new("BAD_REQUEST", crate::message!(RECEIPTS_FOR_QUERIES_ONLY));
+            return Response::from_errors(vec![refused.into_server_error()]);
         }
         let as_of = Utc::now().trunc_subsecs(6);
         let chain_head = match audit::chain_head(&self.db).await {

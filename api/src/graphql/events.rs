@@ -5,7 +5,7 @@ use entity::{agency, event, platform, source};
 
 use super::agencies::Agency;
 use super::database;
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::loaders::{load_optional_row, load_row};
 use super::platforms::Platform;
 use super::sources::Source;
@@ -34,8 +34,8 @@ impl Event {
     }
 
     /// What happened, in the requested language.
-    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
-        Lang::resolve(ctx, lang)
+    async fn name(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> String {
+        lang::resolve(ctx, lang)
             .pick(&self.0.name_vi, &self.0.name_en)
             .to_owned()
     }

@@ -14,18 +14,19 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 
 use crate::config::Limits;
+use crate::messages::Message;
 
 /// Why a document is refused before it runs, with the code a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentRefusal {
     pub code: &'static str,
-    pub message: String,
+    pub message: Message,
     /// The argument or variable at fault, when one is.
     pub argument: Option<String>,
 }
 
 impl DocumentRefusal {
-    pub fn new(code: &'static str, message: String) -> Self {
+    pub fn new(code: &'static str, message: Message) -> Self {
         Self {
             code,
             message,
@@ -37,22 +38,22 @@ impl DocumentRefusal {
     fn unstorable(argument: String) -> Self {
         Self {
             code: "BAD_USER_INPUT",
-            message: format!(
-                "{argument}: text may not contain the NUL character (\\u0000), which the database cannot store"
-            ),
+            message: crate::message!(TEXT_UNSTORABLE, argument = &argument),
             argument: Some(argument),
         }
     }
 
-    /// The refusal as a request error (no path), as GraphQL execution reports one.
+    /// The refusal as a request error (no path), as GraphQL execution reports one: in English
+    /// until `error::ensure_codes` puts it in the request's language.
     pub fn into_server_error(self) -> ServerError {
-        let mut error = ServerError::new(self.message, None);
+        let mut error = ServerError::new(self.message.to_string(), None);
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", self.code);
-        if let Some(argument) = self.argument {
-            extensions.set("argument", argument);
+        if let Some(argument) = &self.argument {
+            extensions.set("argument", argument.as_str());
         }
         error.extensions = Some(extensions);
+        error.source = Some(std::sync::Arc::new(self));
         error
     }
 }
@@ -87,10 +88,7 @@ pub fn check_tokens(text: &str, limits: &Limits) -> Result<(), DocumentRefusal> 
         Some(_) => Ok(()),
         None => Err(DocumentRefusal::new(
             "TOO_MANY_TOKENS",
-            format!(
-                "the document has more than {} tokens; send a smaller document",
-                limits.max_tokens
-            ),
+            crate::message!(TOO_MANY_TOKENS, max = limits.max_tokens),
         )),
     }
 }
@@ -210,45 +208,42 @@ pub fn check_document(
     if over(shape.fields, limits.max_fields) {
         return Err(DocumentRefusal::new(
             "TOO_MANY_FIELDS",
-            format!(
-                "the document resolves {} fields once its fragments are expanded; at most {} are allowed",
-                shown(shape.fields),
-                limits.max_fields
+            crate::message!(
+                TOO_MANY_FIELDS,
+                count = shown(shape.fields),
+                max = limits.max_fields
             ),
         ));
     }
     if over(shape.aliases, limits.max_aliases) {
         return Err(DocumentRefusal::new(
             "TOO_MANY_ALIASES",
-            format!(
-                "the document has {} aliases once its fragments are expanded; at most {} are allowed",
-                shown(shape.aliases),
-                limits.max_aliases
+            crate::message!(
+                TOO_MANY_ALIASES,
+                count = shown(shape.aliases),
+                max = limits.max_aliases
             ),
         ));
     }
     if over(shape.depth, limits.max_depth) {
         return Err(DocumentRefusal::new(
             "QUERY_TOO_DEEP",
-            format!(
-                "the document nests fields {} deep; at most {} are allowed",
-                shape.depth, limits.max_depth
-            ),
+            crate::message!(QUERY_TOO_DEEP, depth = shape.depth, max = limits.max_depth),
         ));
     }
     if shape.introspects && !limits.introspection {
         return Err(DocumentRefusal::new(
             "INTROSPECTION_DISABLED",
-            "introspection is turned off on this server".to_owned(),
+            crate::message!(INTROSPECTION_DISABLED),
         ));
     }
     Ok(shape)
 }
 
-/// A saturated count reads as "more than" rather than as a number nobody sent.
+/// A saturated count reads as a bound ("> …") rather than as a number nobody sent.
 fn shown(count: u64) -> String {
     if count == u64::MAX {
-        format!("more than {}", u64::MAX / 2)
+        format!("> {}", u64::MAX / 2)
     } else {
         count.to_string()
     }
@@ -305,10 +300,7 @@ impl<'a> Measure<'a> {
             cyclic.sort_unstable();
             return Err(DocumentRefusal::new(
                 "GRAPHQL_VALIDATION_FAILED",
-                format!(
-                    "fragments must not spread themselves; these do, directly or through others: {}",
-                    cyclic.join(", ")
-                ),
+                crate::message!(FRAGMENT_CYCLE, names = cyclic.join(", ")),
             ));
         }
         Ok(())
@@ -321,9 +313,10 @@ impl<'a> Measure<'a> {
             if directives > self.max_directives {
                 return Err(DocumentRefusal::new(
                     "TOO_MANY_DIRECTIVES",
-                    format!(
-                        "a selection carries {directives} directives; at most {} are allowed",
-                        self.max_directives
+                    crate::message!(
+                        TOO_MANY_DIRECTIVES,
+                        count = directives,
+                        max = self.max_directives
                     ),
                 ));
             }
@@ -436,7 +429,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(refused.code, "GRAPHQL_VALIDATION_FAILED");
-        assert!(refused.message.contains("A, B"), "{}", refused.message);
+        assert!(
+            refused.message.to_string().contains("A, B"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

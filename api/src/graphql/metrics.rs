@@ -4,7 +4,7 @@ use entity::values::{MetricKind, Scale, Unit};
 use entity::{metric, platform};
 
 use super::history::Revision;
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
@@ -25,8 +25,8 @@ impl Metric {
     }
 
     /// The name in the requested language.
-    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
-        Lang::resolve(ctx, lang)
+    async fn name(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> String {
+        lang::resolve(ctx, lang)
             .pick(&self.0.name_vi, &self.0.name_en)
             .to_owned()
     }

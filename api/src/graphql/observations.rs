@@ -222,7 +222,7 @@ impl ObservationQuery {
         as_of: Option<Instant>,
     ) -> Result<Observation> {
         let id: i32 = id.parse().map_err(|_| {
-            ApiError::bad_input("id", format!("`{}` is not an observation id", *id)).extend()
+            ApiError::bad_input("id", crate::message!(NOT_AN_OBSERVATION_ID, id = &*id)).extend()
         })?;
         observations::by_id(database(ctx)?, id, super::as_of(ctx, as_of))
             .await

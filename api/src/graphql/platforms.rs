@@ -4,7 +4,7 @@ use entity::{agency, platform};
 
 use super::agencies::Agency;
 use super::events::Event;
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
 use super::{reference, reference_rows};
@@ -20,8 +20,8 @@ impl Platform {
     }
 
     /// The name in the requested language.
-    async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
-        Lang::resolve(ctx, lang)
+    async fn name(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> String {
+        lang::resolve(ctx, lang)
             .pick(&self.0.name_vi, &self.0.name_en)
             .to_owned()
     }

@@ -97,7 +97,7 @@ impl From<Recorded> for RecordResult {
 
 fn observation_id(id: &ID) -> Result<i32> {
     id.parse().map_err(|_| {
-        ApiError::bad_input("id", format!("`{}` is not an observation id", **id)).extend()
+        ApiError::bad_input("id", crate::message!(NOT_AN_OBSERVATION_ID, id = &**id)).extend()
     })
 }
 
@@ -119,7 +119,7 @@ impl RecordingMutation {
         if input.len() > MAX_BATCH {
             return Err(ApiError::bad_input(
                 "input",
-                format!("at most {MAX_BATCH} observations per request; import larger sets as CSV"),
+                crate::message!(BATCH_TOO_LARGE, max = MAX_BATCH),
             )
             .extend());
         }

@@ -2,7 +2,7 @@ use super::scalars::Instant;
 use async_graphql::{Context, ErrorExtensions, Object, Result};
 use entity::values::{Qualifier, Scale, Unit};
 
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::platforms::Platform;
@@ -42,8 +42,8 @@ impl SavingsComparison {
     }
 
     /// The unit in words, e.g. "billion VND per year".
-    async fn unit_label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
-        Lang::resolve(ctx, lang).pick("tỷ đồng/năm", "billion VND per year")
+    async fn unit_label(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> &'static str {
+        lang::resolve(ctx, lang).pick("tỷ đồng/năm", "billion VND per year")
     }
 
     /// Largest estimate first.
@@ -86,8 +86,8 @@ impl SavingsComparison {
     }
 
     /// What the total is, and is not.
-    async fn total_label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
-        Lang::resolve(ctx, lang).pick(
+    async fn total_label(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> &'static str {
+        lang::resolve(ctx, lang).pick(
             "Tổng các mức tiết kiệm ước tính mỗi năm của các nền tảng (tỷ đồng/năm): một tốc độ hằng năm, không phải số tiền đã tiết kiệm trong một giai đoạn",
             "Sum of the platforms' estimated yearly savings (billion VND per year): a yearly rate, not an amount saved over any period",
         )

@@ -27,16 +27,10 @@ impl ScalarType for Exact {
             Value::String(text) => exact::parse(text)
                 .map(Exact)
                 .map_err(InputValueError::custom),
-            Value::Number(number) => {
-                number
-                    .as_i64()
-                    .map(|n| Exact(Decimal::from(n)))
-                    .ok_or_else(|| {
-                        InputValueError::custom(
-                            "send fractional values as strings (\"0.25\") to keep them exact",
-                        )
-                    })
-            }
+            Value::Number(number) => number
+                .as_i64()
+                .map(|n| Exact(Decimal::from(n)))
+                .ok_or_else(|| InputValueError::custom(crate::message!(FRACTIONS_AS_STRINGS))),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -103,13 +97,13 @@ impl From<DateTime<Utc>> for Instant {
 pub struct Day(pub NaiveDate);
 
 impl Day {
-    fn read(text: &str) -> Result<NaiveDate, String> {
+    fn read(text: &str) -> Result<NaiveDate, crate::messages::Message> {
         let well_formed =
             text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
         well_formed
             .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
             .flatten()
-            .ok_or_else(|| format!("`{text}` is not a day written YYYY-MM-DD"))
+            .ok_or_else(|| crate::message!(NOT_A_DAY, text = text))
     }
 }
 

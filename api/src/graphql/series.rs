@@ -3,7 +3,7 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::{database, reference};
@@ -31,8 +31,8 @@ impl TimeSeries {
 
     /// How each point's value was obtained from the readings in its bucket, in the request's
     /// language (as names are).
-    async fn aggregation(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &'static str {
-        let lang = Lang::resolve(ctx, lang);
+    async fn aggregation(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> &'static str {
+        let lang = lang::resolve(ctx, lang);
         match self.0.metric.kind {
             MetricKind::Cumulative => lang.pick(
                 "số đọc cuối cùng của bộ đếm trong khoảng; mức thay đổi = số đọc đó trừ số đọc cuối cùng trước khoảng",

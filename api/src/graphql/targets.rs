@@ -4,7 +4,7 @@ use entity::values::Comparator;
 use entity::{metric, source, target};
 
 use super::database;
-use super::lang::Lang;
+use super::lang::{self, LangChoice};
 use super::loaders::load_row;
 use super::metrics::Metric;
 use super::observations::Observation;
@@ -36,8 +36,8 @@ impl Target {
     }
 
     /// The goal in words, in the requested language.
-    async fn description(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
-        Lang::resolve(ctx, lang)
+    async fn description(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> String {
+        lang::resolve(ctx, lang)
             .pick(&self.0.description_vi, &self.0.description_en)
             .to_owned()
     }

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap};
 use super::refusal::Refusal;
 use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
+use crate::messages::catalogue;
 use crate::service::access::Principal;
 use crate::service::audit::{self, Caller, RefusalScope};
 use crate::service::auth;
@@ -29,9 +30,9 @@ pub async fn identify(
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if anonymous.principal.role.is_none() {
-            return Err(Refusal::from(&ApiError::Unauthenticated(
-                "an API key is required: send `Authorization: Bearer <key>`".to_owned(),
-            )));
+            return Err(Refusal::from(&ApiError::Unauthenticated(crate::message!(
+                KEY_REQUIRED
+            ))));
         }
         return Ok(anonymous);
     };
@@ -40,9 +41,7 @@ pub async fn identify(
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::Unauthenticated("send the key as `Authorization: Bearer <key>`".to_owned())
-        });
+        .ok_or_else(|| ApiError::Unauthenticated(crate::message!(KEY_AS_BEARER)));
     let authenticated = match &presented {
         Ok(key) => auth::authenticate(&state.db, key).await,
         Err(error) => Err(error.clone()),
@@ -58,7 +57,7 @@ pub async fn identify(
                 // to slow down, and the audit log is not filled with its guesses.
                 if let Err(wait) = state.rate_limiter.may_present_key(&address) {
                     return Err(Refusal::rate_limited(
-                        "too many refused keys from this address",
+                        &catalogue::KEYS_REFUSED_LIMITED,
                         wait,
                     ));
                 }
@@ -90,5 +89,5 @@ pub fn admit(state: &AppState, caller: &Caller) -> Result<(), Refusal> {
     state
         .rate_limiter
         .admit(caller, &state.limits)
-        .map_err(|wait| Refusal::rate_limited("too many requests", wait))
+        .map_err(|wait| Refusal::rate_limited(&catalogue::RATE_LIMITED, wait))
 }

@@ -10,7 +10,7 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use super::auth::{admit, identify};
-use super::refusal::Refusal;
+use super::refusal::{lang_of, Refusal};
 use super::AppState;
 use crate::service::audit;
 use crate::service::export::{Export, ExportFilter, ExportStatement};
@@ -67,12 +67,13 @@ async fn export(
     Query(query): Query<ExportQuery>,
     format: Format,
 ) -> Response {
+    let lang = lang_of(&headers);
     let caller = match identify(&state, &headers, peer).await {
         Ok(caller) => caller,
-        Err(refused) => return refused.into_response(),
+        Err(refused) => return refused.render_json(lang),
     };
     if let Err(refused) = admit(&state, &caller) {
-        return refused.into_response();
+        return refused.render_json(lang);
     }
     let filter = ExportFilter {
         platform: query.platform,
@@ -80,11 +81,11 @@ async fn export(
     };
     let export = match Export::prepare(&state.reference, &caller.principal, &filter).await {
         Ok(export) => export,
-        Err(error) => return Refusal::from(&error).into_response(),
+        Err(error) => return Refusal::from(&error).render_json(lang),
     };
     let head = match audit::chain_head(&state.db).await {
         Ok(head) => head,
-        Err(error) => return Refusal::from(&error).into_response(),
+        Err(error) => return Refusal::from(&error).render_json(lang),
     };
 
     let db = state.db.clone();
@@ -203,7 +204,7 @@ fn encode(
 }
 
 /// `GET /audit/public-key`: the key that signs checkpoints, exports and receipts, as hex.
-pub async fn public_key(State(state): State<AppState>) -> Response {
+pub async fn public_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match &state.anchor {
         Some(anchor) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -213,8 +214,8 @@ pub async fn public_key(State(state): State<AppState>) -> Response {
         None => Refusal::new(
             axum::http::StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            "this server has no signing key: its audit chain is unanchored",
+            crate::message!(CHAIN_UNANCHORED),
         )
-        .into_response(),
+        .render_json(lang_of(&headers)),
     }
 }

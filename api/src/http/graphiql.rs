@@ -3,10 +3,10 @@
 //! refreshes them from the npm registry; `api/assets/graphiql/LICENSES.md` holds their licenses.
 
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::refusal::Refusal;
+use super::refusal::{lang_of, Refusal};
 
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
@@ -43,7 +43,7 @@ pub async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
-pub async fn asset(Path(name): Path<String>) -> Response {
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match ASSETS.iter().find(|(known, _, _)| *known == name) {
         Some((_, content_type, gzipped)) => (
             [
@@ -57,8 +57,8 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         None => Refusal::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            format!("GraphiQL has no file `{name}`"),
+            crate::message!(GRAPHIQL_NO_FILE, name = name),
         )
-        .into_response(),
+        .render_json(lang_of(&headers)),
     }
 }

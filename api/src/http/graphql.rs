@@ -18,13 +18,14 @@ use tracing::Instrument;
 
 use super::auth::{admit, identify};
 use super::documents::DocumentCache;
-use super::refusal::Refusal;
+use super::refusal::{lang_of, Refusal};
 use super::response_cache::{Answer, ResponseCache};
 use super::AppState;
 use crate::config::Limits;
 use crate::error;
-use crate::graphql::lang::Lang;
 use crate::graphql::limits::DocumentRefusal;
+use crate::message;
+use crate::messages::{catalogue, Lang, Message, Template};
 use crate::service::access::Permission;
 use crate::service::audit;
 
@@ -94,10 +95,11 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
 fn refuse(
     status: StatusCode,
     code: &'static str,
-    message: impl Into<String>,
+    message: Message,
     media: Media,
+    lang: Lang,
 ) -> Response {
-    Refusal::new(status, code, message).render(media.content_type())
+    Refusal::new(status, code, message).render(media.content_type(), lang)
 }
 
 /// What a request's document says about it, read once: execution reuses the parse.
@@ -198,12 +200,14 @@ pub async fn execute(
     let started = Instant::now();
     let limits = &state.limits;
     let headers = request.headers().clone();
+    let lang = lang_of(&headers);
     let Some(media) = negotiate(&headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
             "NOT_ACCEPTABLE",
-            format!("answers are {GRAPHQL_RESPONSE_JSON} or {JSON}"),
+            message!(NOT_ACCEPTABLE, first = GRAPHQL_RESPONSE_JSON, second = JSON),
             Media::Json,
+            lang,
         );
     };
     let method = request.method().clone();
@@ -218,8 +222,9 @@ pub async fn execute(
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
-                "send the request as application/json (or multipart/form-data for uploads)",
+                message!(UNSUPPORTED_MEDIA_TYPE),
                 media,
+                lang,
             );
         }
     }
@@ -231,11 +236,9 @@ pub async fn execute(
         refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
-            format!(
-                "the request body is larger than {} bytes",
-                limits.max_body_bytes
-            ),
+            message!(BODY_TOO_LARGE, max = limits.max_body_bytes),
             media,
+            lang,
         )
     };
     if declared_length.is_some_and(|length| length > limits.max_body_bytes) {
@@ -244,10 +247,10 @@ pub async fn execute(
 
     let caller = match identify(&state, &headers, peer).await {
         Ok(caller) => caller,
-        Err(refused) => return refused.render(media.content_type()),
+        Err(refused) => return refused.render(media.content_type(), lang),
     };
     if let Err(refused) = admit(&state, &caller) {
-        return refused.render(media.content_type());
+        return refused.render(media.content_type(), lang);
     }
     // Uploads only import figures: a caller who may not record is refused before the body is
     // read, not after a multipart body has been parsed and stored.
@@ -262,7 +265,7 @@ pub async fn execute(
         )
         .await
         {
-            return Refusal::from(&error).render(media.content_type());
+            return Refusal::from(&error).render(media.content_type(), lang);
         }
     }
 
@@ -280,8 +283,9 @@ pub async fn execute(
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                "the request is not a GraphQL request: the body could not be read",
+                message!(BODY_UNREADABLE),
                 media,
+                lang,
             )
         }
     };
@@ -329,8 +333,9 @@ pub async fn execute(
                     other => refuse(
                         StatusCode::BAD_REQUEST,
                         "BAD_REQUEST",
-                        format!("the request is not a GraphQL request: {}", describe(&other)),
+                        Message::new(describe(&other)),
                         media,
+                        lang,
                     ),
                 };
             }
@@ -342,8 +347,9 @@ pub async fn execute(
         return refuse(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            "the request has no `query`: send the GraphQL document in `query`",
+            message!(NO_QUERY),
             media,
+            lang,
         );
     }
     if let BatchRequest::Batch(requests) = &batch {
@@ -351,12 +357,13 @@ pub async fn execute(
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "TOO_MANY_OPERATIONS",
-                format!(
-                    "{} operations in one request; at most {}",
-                    requests.len(),
-                    limits.max_batch
+                message!(
+                    TOO_MANY_OPERATIONS,
+                    count = requests.len(),
+                    max = limits.max_batch
                 ),
                 media,
+                lang,
             );
         }
     }
@@ -373,14 +380,15 @@ pub async fn execute(
             Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             Media::Json => StatusCode::OK,
         };
-        return Refusal::document(refusal, status).render(media.content_type());
+        return Refusal::document(refusal, status).render(media.content_type(), lang);
     }
     if method == Method::GET && writes {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
-            "mutations are sent with POST",
+            message!(MUTATIONS_BY_POST),
             media,
+            lang,
         );
         response
             .headers_mut()
@@ -395,13 +403,7 @@ pub async fn execute(
         .collect::<Vec<_>>()
         .join(",");
     let mut batch = batch.data(caller);
-    if let Some(lang) = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(Lang::from_accept_language)
-    {
-        batch = batch.data(lang);
-    }
+    batch = batch.data(lang);
     let span = tracing::info_span!("graphql", operation = %operations);
     let timeout = Duration::from_secs(limits.request_timeout_seconds);
     let executed =
@@ -416,11 +418,9 @@ pub async fn execute(
         return refuse(
             StatusCode::GATEWAY_TIMEOUT,
             "TIMEOUT",
-            format!(
-                "the request ran longer than {} s",
-                limits.request_timeout_seconds
-            ),
+            message!(REQUEST_TIMEOUT, seconds = limits.request_timeout_seconds),
             media,
+            lang,
         );
     };
 
@@ -431,7 +431,7 @@ pub async fn execute(
         BatchResponse::Batch(responses) => responses.as_mut_slice(),
     };
     for response in responses.iter_mut() {
-        error::ensure_codes(response, request_id.as_deref());
+        error::ensure_codes(response, request_id.as_deref(), lang);
         codes.extend(response.errors.iter().filter_map(|e| {
             e.extensions
                 .as_ref()
@@ -491,24 +491,21 @@ fn respond_with(status: StatusCode, content_type: &'static str, body: Bytes) -> 
 }
 
 /// What was wrong with a request that could not be read, without internal detail.
-fn describe(error: &ParseRequestError) -> &'static str {
+fn describe(error: &ParseRequestError) -> &'static Template {
     match error {
-        ParseRequestError::Io(_) => "the body could not be read",
-        ParseRequestError::InvalidRequest(_) => {
-            "the body is not a valid GraphQL request in JSON (or the query string is incomplete)"
-        }
+        ParseRequestError::Io(_) => &catalogue::BODY_UNREADABLE,
+        ParseRequestError::InvalidRequest(_) => &catalogue::NOT_GRAPHQL_JSON,
         ParseRequestError::InvalidFilesMap(_) | ParseRequestError::MissingMapPart => {
-            "the multipart `map` part is missing or invalid"
+            &catalogue::MULTIPART_MAP_INVALID
         }
         ParseRequestError::InvalidMultipart(_) | ParseRequestError::MissingOperatorsPart => {
-            "the multipart body is invalid"
+            &catalogue::MULTIPART_INVALID
         }
         ParseRequestError::NotUpload | ParseRequestError::MissingFiles => {
-            "a file named in `map` is missing"
+            &catalogue::MULTIPART_FILE_MISSING
         }
-        ParseRequestError::PayloadTooLarge => "the body is too large",
-        ParseRequestError::UnsupportedBatch => "batches are not accepted",
-        _ => "the request could not be read",
+        ParseRequestError::UnsupportedBatch => &catalogue::BATCHES_NOT_ACCEPTED,
+        _ => &catalogue::REQUEST_UNREADABLE,
     }
 }
 

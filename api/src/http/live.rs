@@ -19,16 +19,17 @@ use async_graphql::{Data, Executor};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::SinkExt;
 use tracing::Instrument;
 
 use super::auth::{admit, identify};
 use super::graphql::inspect;
-use super::refusal::Refusal;
+use super::refusal::{lang_of, Refusal};
 use super::AppState;
 use crate::error;
+use crate::messages::{self, catalogue, Lang, Template};
 
 pub async fn subscriptions(
     State(state): State<AppState>,
@@ -36,13 +37,15 @@ pub async fn subscriptions(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Browsers send their languages with the upgrade: operations on the socket answer in them.
+    let lang = lang_of(&headers);
     let Some(protocol) = chosen_protocol(&headers) else {
         return Refusal::new(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
+            crate::message!(WEBSOCKET_SUBPROTOCOL),
         )
-        .into_response();
+        .render_json(lang);
     };
     let max_message = state.limits.max_body_bytes;
     upgrade
@@ -53,6 +56,7 @@ pub async fn subscriptions(
             let executor = SocketExecutor {
                 state: state.clone(),
                 peer,
+                lang,
                 authorization: Arc::default(),
                 live_on_socket: Arc::default(),
             };
@@ -220,6 +224,8 @@ fn close_frame(code: u16, reason: String) -> Message {
 struct SocketExecutor {
     state: AppState,
     peer: SocketAddr,
+    /// The language of the upgrade request, for every answer on the socket.
+    lang: Lang,
     /// The `authorization` of `connection_init`, presented again for every operation.
     authorization: Arc<OnceLock<HeaderMap>>,
     live_on_socket: Arc<AtomicUsize>,
@@ -250,26 +256,32 @@ impl SocketExecutor {
             Some(OperationType::Subscription) => Some(self.take_slot(caller.identity())?),
             _ => None,
         };
-        Ok((request.data(caller), operation.kind, slot))
+        Ok((request.data(caller).data(self.lang), operation.kind, slot))
     }
 
     fn take_slot(&self, caller: String) -> Result<SubscriptionSlot, Refusal> {
         let limits = &self.state.limits;
-        let too_many = |whose: &str, allowed: usize| {
+        let too_many = |whose: &'static Template, allowed: usize| {
             Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_SUBSCRIPTIONS",
-                format!("{whose} already has {allowed} live subscriptions; end one first"),
+                messages::Message::new(whose).with("max", allowed),
             )
         };
         // Both counts change only under this lock.
         let mut by_caller = self.state.subscriptions.lock();
         if self.live_on_socket.load(Ordering::SeqCst) >= limits.max_subscriptions_per_socket {
-            return Err(too_many("this socket", limits.max_subscriptions_per_socket));
+            return Err(too_many(
+                &catalogue::SUBSCRIPTIONS_ON_SOCKET,
+                limits.max_subscriptions_per_socket,
+            ));
         }
         let live = by_caller.entry(caller.clone()).or_default();
         if *live >= limits.max_subscriptions_per_caller {
-            return Err(too_many("this caller", limits.max_subscriptions_per_caller));
+            return Err(too_many(
+                &catalogue::SUBSCRIPTIONS_OF_CALLER,
+                limits.max_subscriptions_per_caller,
+            ));
         }
         *live += 1;
         self.live_on_socket.fetch_add(1, Ordering::SeqCst);
@@ -300,11 +312,13 @@ impl Executor for SocketExecutor {
                 Ok(admitted) => admitted,
                 Err(refused) => {
                     this.state.metrics.answered_error(refused.code);
-                    return stream::once(async move { refused.into_graphql() }).boxed();
+                    let lang = this.lang;
+                    return stream::once(async move { refused.into_graphql(lang) }).boxed();
                 }
             };
-            let finish = |mut answer: async_graphql::Response| {
-                error::ensure_codes(&mut answer, None);
+            let lang = this.lang;
+            let finish = move |mut answer: async_graphql::Response| {
+                error::ensure_codes(&mut answer, None, lang);
                 answer
             };
             match (kind, slot) {
@@ -328,12 +342,9 @@ impl Executor for SocketExecutor {
                                 Err(_) => Refusal::new(
                                     StatusCode::GATEWAY_TIMEOUT,
                                     "TIMEOUT",
-                                    format!(
-                                        "the operation ran longer than {} s",
-                                        timeout.as_secs()
-                                    ),
+                                    crate::message!(OPERATION_TIMEOUT, seconds = timeout.as_secs()),
                                 )
-                                .into_graphql(),
+                                .into_graphql(lang),
                             }
                         }
                         .instrument(tracing::info_span!("socket operation")),

@@ -1,20 +1,31 @@
 //! A request refused before it runs: one shape for every route and transport, a GraphQL
-//! response without `data` whose error carries a code.
+//! response without `data` whose error carries a code, in the request's language.
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use crate::messages::{Lang, Message, Template};
 
 use super::ErrorCode;
 use crate::error::ApiError;
 use crate::graphql::limits::DocumentRefusal;
 
+/// The language a request's `Accept-Language` asks for, else the default (Vietnamese).
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub status: StatusCode,
     pub code: &'static str,
-    pub message: String,
+    pub message: Message,
     /// The argument at fault, for a refused value.
     pub argument: Option<String>,
     /// For `429`: when the caller may come back.
@@ -22,25 +33,25 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, message: Message) -> Self {
         Self {
             status,
             code,
-            message: message.into(),
+            message,
             argument: None,
             retry_after: None,
         }
     }
 
-    /// A caller over its budget, told when to come back.
-    pub fn rate_limited(what: &str, wait: Duration) -> Self {
+    /// A caller over its budget, told when to come back; `why` takes the wait as `{seconds}`.
+    pub fn rate_limited(why: &'static Template, wait: Duration) -> Self {
         let seconds = wait.as_secs().max(1);
         Self {
             retry_after: Some(Duration::from_secs(seconds)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
-                format!("{what}: try again in {seconds} s"),
+                Message::new(why).with("seconds", seconds),
             )
         }
     }
@@ -53,14 +64,14 @@ impl Refusal {
         }
     }
 
-    /// The answer in the given content type, marked so that `/metrics` counts it.
-    pub fn render(self, content_type: &'static str) -> Response {
+    /// The answer in the given content type and language, marked so that `/metrics` counts it.
+    pub fn render(self, content_type: &'static str, lang: Lang) -> Response {
         let mut extensions = serde_json::json!({ "code": self.code });
         if let Some(argument) = &self.argument {
             extensions["argument"] = argument.as_str().into();
         }
         let body = serde_json::json!({
-            "errors": [{ "message": self.message, "extensions": extensions }]
+            "errors": [{ "message": self.message.render(lang), "extensions": extensions }]
         });
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
@@ -76,13 +87,20 @@ impl Refusal {
     }
 
     /// The same refusal as an operation's answer over WebSocket.
-    pub fn into_graphql(self) -> async_graphql::Response {
-        async_graphql::Response::from_errors(vec![DocumentRefusal {
+    pub fn into_graphql(self, lang: Lang) -> async_graphql::Response {
+        let mut answer = async_graphql::Response::from_errors(vec![DocumentRefusal {
             code: self.code,
             message: self.message,
             argument: self.argument,
         }
-        .into_server_error()])
+        .into_server_error()]);
+        crate::error::ensure_codes(&mut answer, None, lang);
+        answer
+    }
+
+    /// A JSON answer, for routes that are not GraphQL (exports, files).
+    pub fn render_json(self, lang: Lang) -> Response {
+        self.render("application/json; charset=utf-8", lang)
     }
 }
 
@@ -100,12 +118,16 @@ impl From<&ApiError> for Refusal {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, error.code(), error.to_string())
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        self.render("application/json; charset=utf-8")
+        Self {
+            argument: match error {
+                ApiError::BadUserInput { argument, .. }
+                | ApiError::NotFound {
+                    argument: Some(argument),
+                    ..
+                } => Some((*argument).to_owned()),
+                _ => None,
+            },
+            ..Self::new(status, error.code(), error.message())
+        }
     }
 }

@@ -94,17 +94,14 @@ impl Principal {
         match self.role {
             Some(role) if grants(role, permission) => Ok(()),
             // A caller without a key is told that a key would help, not that it is forbidden.
-            _ if self.is_anonymous() => Err(ApiError::Unauthenticated(
-                "an API key is required: send `Authorization: Bearer <key>`".to_owned(),
+            _ if self.is_anonymous() => {
+                Err(ApiError::Unauthenticated(crate::message!(KEY_REQUIRED)))
+            }
+            Some(role) => Err(ApiError::Forbidden(
+                crate::message!(ROLE_MAY_NOT, role = role_name(role))
+                    .with_word("action", describe(permission)),
             )),
-            Some(role) => Err(ApiError::Forbidden(format!(
-                "a {} key may not {}",
-                role_name(role),
-                describe(permission)
-            ))),
-            None => Err(ApiError::Unauthenticated(
-                "an API key is required".to_owned(),
-            )),
+            None => Err(ApiError::Unauthenticated(crate::message!(KEY_REQUIRED))),
         }
     }
 
@@ -115,17 +112,17 @@ impl Principal {
         }
         if let Some(own) = self.agency_id {
             if agency_id != Some(own) {
-                return Err(ApiError::Forbidden(format!(
-                    "the key `{}` records only for its own agency",
-                    self.actor
+                return Err(ApiError::Forbidden(crate::message!(
+                    OWN_AGENCY_ONLY,
+                    key = &self.actor
                 )));
             }
         }
         if let Some(own) = self.platform_id {
             if platform_id != own {
-                return Err(ApiError::Forbidden(format!(
-                    "the key `{}` records only for its own platform",
-                    self.actor
+                return Err(ApiError::Forbidden(crate::message!(
+                    OWN_PLATFORM_ONLY,
+                    key = &self.actor
                 )));
             }
         }

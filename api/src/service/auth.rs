@@ -73,29 +73,27 @@ async fn issue_key(
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::bad_input(
             "name",
-            "give the key a name of 1 to 100 characters",
+            crate::message!(KEY_NAME_LENGTH),
         ));
     }
     // The audit log names callers by these: a key may not pass for the operator or for nobody.
     if name.starts_with("cli:") || name == "anonymous" {
         return Err(ApiError::bad_input(
             "name",
-            format!(
-                "`{name}` is how the audit log names callers without a key; choose another name"
-            ),
+            crate::message!(KEY_NAME_RESERVED, name = name),
         ));
     }
     let now = Utc::now().trunc_subsecs(6);
     if request.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::bad_input(
             "expiresAt",
-            "the expiry must lie in the future",
+            crate::message!(EXPIRY_IN_PAST),
         ));
     }
     if request.role != Role::Reporter && (request.agency.is_some() || request.platform.is_some()) {
         return Err(ApiError::bad_input(
             "role",
-            "only reporter keys are scoped to an agency or platform",
+            crate::message!(SCOPE_ONLY_FOR_REPORTERS),
         ));
     }
     let txn = audit::begin_write(db).await?;
@@ -213,7 +211,9 @@ async fn withdraw_key(
 /// The caller a presented key stands for; `UNAUTHENTICATED` for a malformed, unknown, revoked or
 /// expired key.
 pub async fn authenticate(db: &DatabaseConnection, presented: &str) -> Result<Principal, ApiError> {
-    let refused = |why: &str| ApiError::Unauthenticated(format!("the API key is {why}"));
+    let refused = |why: &'static str| {
+        ApiError::Unauthenticated(crate::message!(KEY_REFUSED).with_word("why", why))
+    };
     let mut parts = presented.trim().splitn(3, '_');
     let (Some(KEY_MARK), Some(prefix), Some(secret)) = (parts.next(), parts.next(), parts.next())
     else {

@@ -80,7 +80,7 @@ pub async fn generate(
     if rows == 0 || rows > MAX_ROWS {
         return Err(ApiError::bad_input(
             "rows",
-            format!("generate from 1 to {MAX_ROWS} rows (got {rows})"),
+            crate::message!(DEMO_ROWS, max = MAX_ROWS, rows = rows),
         ));
     }
     let (counters, flow, source_id) = prepare(db).await?;

@@ -8,6 +8,7 @@
 use rust_decimal::Decimal;
 
 use crate::error::ApiError;
+use crate::messages::Message;
 
 pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
 pub const MAX_DECIMAL_PLACES: u32 = 6;
@@ -15,7 +16,7 @@ pub const MAX_DECIMAL_PLACES: u32 = 6;
 /// Reads a value written as digits with an optional sign and decimal point (`3700000`,
 /// `-0.25`), exactly: no exponent, separator or rounding, so that what was sent is what is kept
 /// or refused (a value too small to hold is an error, not zero).
-pub fn parse(text: &str) -> Result<Decimal, String> {
+pub fn parse(text: &str) -> Result<Decimal, Message> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
     let well_formed = text.len() <= 64
@@ -26,12 +27,9 @@ pub fn parse(text: &str) -> Result<Decimal, String> {
             .chain(fraction.bytes())
             .all(|b| b.is_ascii_digit());
     if !well_formed {
-        return Err(format!(
-            "`{text}` is not a decimal number: write digits with an optional sign and decimal point (3700000, 0.25)"
-        ));
+        return Err(crate::message!(NOT_A_DECIMAL, text = text));
     }
-    Decimal::from_str_exact(text)
-        .map_err(|_| format!("`{text}` has more digits than can be kept exactly"))
+    Decimal::from_str_exact(text).map_err(|_| crate::message!(DECIMAL_TOO_LONG, text = text))
 }
 
 /// The canonical form of a value read from the database.
@@ -52,13 +50,21 @@ pub fn storable(argument: &'static str, value: Decimal) -> Result<Decimal, ApiEr
     if value.scale() > MAX_DECIMAL_PLACES {
         return Err(ApiError::bad_input(
             argument,
-            format!("{value} has more than {MAX_DECIMAL_PLACES} decimal places"),
+            crate::message!(
+                TOO_MANY_DECIMAL_PLACES,
+                value = value,
+                max = MAX_DECIMAL_PLACES
+            ),
         ));
     }
     if significant_digits(value) > MAX_SIGNIFICANT_DIGITS {
         return Err(ApiError::bad_input(
             argument,
-            format!("{value} has more than {MAX_SIGNIFICANT_DIGITS} significant digits"),
+            crate::message!(
+                TOO_MANY_SIGNIFICANT_DIGITS,
+                value = value,
+                max = MAX_SIGNIFICANT_DIGITS
+            ),
         ));
     }
     Ok(value)

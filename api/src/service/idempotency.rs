@@ -17,7 +17,7 @@ pub async fn find(
     if key.is_empty() || key.len() > MAX_KEY_LENGTH {
         return Err(ApiError::bad_input(
             "idempotencyKey",
-            format!("give 1 to {MAX_KEY_LENGTH} characters"),
+            crate::message!(IDEMPOTENCY_KEY_LENGTH, max = MAX_KEY_LENGTH),
         ));
     }
     Ok(idempotency_record::Entity::find()

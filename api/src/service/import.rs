@@ -20,6 +20,7 @@ use super::audit::{self, Action, Caller};
 use super::recording::{self, Mode, NewObservation, Recorded};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::{ApiError, ItemFailure, MAX_ITEM_FAILURES};
+use crate::messages::Message;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,23 +37,22 @@ struct Row {
     note: Option<String>,
 }
 
-fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+fn instant(text: &str) -> Result<DateTime<Utc>, Message> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&Utc));
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|day| start_of_day(day, VIETNAM))
-        .map_err(|_| format!("`{text}` is neither an RFC 3339 instant nor a YYYY-MM-DD day"))
+        .map_err(|_| crate::message!(NOT_AN_INSTANT_OR_DAY, text = text))
 }
 
-fn decimal(text: &str) -> Result<Decimal, String> {
+fn decimal(text: &str) -> Result<Decimal, Message> {
     super::exact::parse(text)
 }
 
-fn qualifier(text: &str) -> Result<Qualifier, String> {
-    Qualifier::deserialize(text.into_deserializer()).map_err(|_: serde::de::value::Error| {
-        format!("`{text}` is not one of exact, more_than, at_least, about, nearly, less_than")
-    })
+fn qualifier(text: &str) -> Result<Qualifier, Message> {
+    Qualifier::deserialize(text.into_deserializer())
+        .map_err(|_: serde::de::value::Error| crate::message!(NOT_A_QUALIFIER, text = text))
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -75,7 +75,7 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
         Err(error) => {
             return Err(ApiError::bad_input(
                 "file",
-                format!("no header row: {error}"),
+                crate::message!(NO_HEADER_ROW, error = error),
             ))
         }
     };
@@ -83,12 +83,12 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
         if index == MAX_ROWS {
             return Err(ApiError::bad_input(
                 "file",
-                format!("the file has more than {MAX_ROWS} rows; import it in parts"),
+                crate::message!(FILE_TOO_MANY_ROWS, max = MAX_ROWS),
             ));
         }
         // Only the first failures are kept in detail: a file of bad lines costs no more memory
         // than the answer can carry.
-        let mut fail = |line: Option<u64>, field: &'static str, message: String| {
+        let mut fail = |line: Option<u64>, field: &'static str, message: Message| {
             failure_count += 1;
             if failures.len() < MAX_ITEM_FAILURES {
                 failures.push(ItemFailure {
@@ -110,7 +110,7 @@ pub fn parse(input: impl Read) -> Result<Vec<NewObservation>, ApiError> {
             Ok(parsed) => parsed,
             Err(error) => {
                 let line = error.position().map(|p| p.line());
-                fail(line, "row", error.to_string());
+                fail(line, "row", crate::message!(ROW_UNREADABLE, error = error));
                 continue;
             }
         };

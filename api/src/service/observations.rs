@@ -142,7 +142,7 @@ impl ObservationFilter {
             if from >= before {
                 return Err(ApiError::bad_input(
                     "observedBefore",
-                    format!("the range is empty or reversed: {from} is not before {before}"),
+                    crate::message!(OBSERVED_RANGE_EMPTY, from = from, before = before),
                 ));
             }
         }

@@ -27,7 +27,7 @@ impl Cursor {
     }
 
     pub fn decode(argument: &'static str, cursor: &str) -> Result<Self, ApiError> {
-        let invalid = || ApiError::bad_input(argument, "not a cursor returned by this API");
+        let invalid = || ApiError::bad_input(argument, crate::message!(NOT_A_CURSOR));
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (at, id) = text.split_once('|').ok_or_else(invalid)?;
@@ -64,21 +64,18 @@ impl PageRequest {
         before: Option<&str>,
     ) -> Result<Self, ApiError> {
         if first.is_some() && last.is_some() {
-            return Err(ApiError::bad_input(
-                "last",
-                "give either `first` (with `after`) or `last` (with `before`), not both",
-            ));
+            return Err(ApiError::bad_input("last", crate::message!(FIRST_OR_LAST)));
         }
         if last.is_some() && after.is_some() || first.is_some() && before.is_some() {
             return Err(ApiError::bad_input(
                 if first.is_some() { "before" } else { "after" },
-                "page forwards with `first` and `after`, backwards with `last` and `before`",
+                crate::message!(PAGE_DIRECTION),
             ));
         }
         if after.is_some() && before.is_some() {
             return Err(ApiError::bad_input(
                 "before",
-                "give either `after` or `before`, not both",
+                crate::message!(AFTER_OR_BEFORE),
             ));
         }
         let backward = last.is_some() || before.is_some();
@@ -92,13 +89,13 @@ impl PageRequest {
             Some(size) if size < 0 => {
                 return Err(ApiError::bad_input(
                     argument,
-                    format!("must not be negative (got {size})"),
+                    crate::message!(PAGE_SIZE_NEGATIVE, size = size),
                 ))
             }
             Some(size) if size as u64 > MAX_PAGE_SIZE => {
                 return Err(ApiError::bad_input(
                     argument,
-                    format!("at most {MAX_PAGE_SIZE} items per page (got {size})"),
+                    crate::message!(PAGE_SIZE_TOO_LARGE, max = MAX_PAGE_SIZE, size = size),
                 ))
             }
             Some(size) => size as u64,

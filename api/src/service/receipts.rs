@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::anchor::{self, Anchor};
 use crate::error::ApiError;
+use crate::messages::{catalogue, Message};
 
 /// Changes listed one by one in a verification; the rest are counted.
 pub const MAX_CHANGES: u64 = 100;
@@ -61,18 +62,18 @@ impl Receipt {
 
     /// Reads a token, refusing one that `key` did not sign.
     pub fn open(token: &str, key: &VerifyingKey) -> Result<Self, ApiError> {
-        let refused = |why: &str| ApiError::bad_input("token", why.to_owned());
+        let refused = |why| ApiError::bad_input("token", Message::new(why));
         let (payload, signature) = token
             .trim()
             .split_once('.')
-            .ok_or_else(|| refused("not a receipt token"))?;
+            .ok_or_else(|| refused(&catalogue::NOT_A_RECEIPT))?;
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
-            .map_err(|_| refused("not a receipt token"))?;
+            .map_err(|_| refused(&catalogue::NOT_A_RECEIPT))?;
         if !anchor::verify_signature(key, &signed_bytes(&payload), signature) {
-            return Err(refused("the receipt is not signed by this server's key"));
+            return Err(refused(&catalogue::RECEIPT_NOT_SIGNED_HERE));
         }
-        serde_json::from_slice(&payload).map_err(|_| refused("the receipt is malformed"))
+        serde_json::from_slice(&payload).map_err(|_| refused(&catalogue::RECEIPT_MALFORMED))
     }
 
     /// The instant as the `DateTime` scalar writes it.

@@ -24,7 +24,9 @@ use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::observations::{self, CurrentObservation};
 use super::time::{start_of_day, storable_instant, VIETNAM};
 use super::{catalog, exact};
-use crate::error::{ApiError, ItemFailure};
+use crate::error::{not_found_message, ApiError, ItemFailure};
+use crate::message;
+use crate::messages::Message;
 
 /// The longest quote or note kept with a figure.
 pub const MAX_TEXT: usize = 2000;
@@ -122,12 +124,12 @@ struct Failures<'a> {
 }
 
 impl Failures<'_> {
-    fn add(&mut self, field: &'static str, message: impl Into<String>) {
+    fn add(&mut self, field: &'static str, message: Message) {
         self.list.push(ItemFailure {
             index: self.index,
             line: self.line,
             field,
-            message: message.into(),
+            message,
         });
     }
 }
@@ -151,7 +153,7 @@ fn check_shape(
     let value = match exact::storable("value", item.value) {
         Ok(value) => Some(value),
         Err(error) => {
-            failures.add("value", error.to_string());
+            failures.add("value", error.message());
             None
         }
     };
@@ -159,7 +161,11 @@ fn check_shape(
         if value.is_sign_negative() && !value.is_zero() {
             failures.add(
                 "value",
-                format!("{value} is negative; a {:?} figure cannot be", metric.unit),
+                message!(
+                    VALUE_NEGATIVE,
+                    value = value,
+                    unit = format!("{:?}", metric.unit)
+                ),
             );
         }
         let counted = matches!(
@@ -169,43 +175,44 @@ fn check_shape(
         if counted && metric.scale == Scale::One && !value.fract().is_zero() {
             failures.add(
                 "value",
-                format!("{value} is not a whole number of {:?}", metric.unit),
+                message!(
+                    NOT_WHOLE,
+                    value = value,
+                    unit = format!("{:?}", metric.unit)
+                ),
             );
         }
         if metric.unit == Unit::Percent && value > Decimal::ONE_HUNDRED {
-            failures.add("value", format!("{value}% is more than 100%"));
+            failures.add("value", message!(PERCENT_OVER_100, value = value));
         }
     }
     let denominator = match (metric.kind, item.denominator) {
         (MetricKind::Ratio, None) => {
-            failures.add(
-                "denominator",
-                "a ratio needs the total it is out of (106 of 200)",
-            );
+            failures.add("denominator", message!(RATIO_NEEDS_DENOMINATOR));
             None
         }
         (MetricKind::Ratio, Some(denominator)) => match exact::storable("denominator", denominator)
         {
             Ok(d) if d <= Decimal::ZERO => {
-                failures.add("denominator", "must be greater than zero");
+                failures.add("denominator", message!(DENOMINATOR_NOT_POSITIVE));
                 None
             }
             Ok(d) => {
                 if value.is_some_and(|v| v > d) {
                     failures.add(
                         "value",
-                        format!("{} is more than its denominator {d}", item.value),
+                        message!(OVER_DENOMINATOR, value = item.value, denominator = d),
                     );
                 }
                 Some(d)
             }
             Err(error) => {
-                failures.add("denominator", error.to_string());
+                failures.add("denominator", error.message());
                 None
             }
         },
         (_, Some(_)) => {
-            failures.add("denominator", "only ratio metrics have a denominator");
+            failures.add("denominator", message!(DENOMINATOR_ONLY_FOR_RATIOS));
             None
         }
         (_, None) => None,
@@ -215,7 +222,7 @@ fn check_shape(
     if item.observed_at > now + Duration::minutes(5) {
         failures.add(
             "observedAt",
-            format!("{} is in the future", item.observed_at),
+            message!(IN_THE_FUTURE, instant = item.observed_at),
         );
     }
     for (field, instant) in [
@@ -223,46 +230,43 @@ fn check_shape(
         ("periodStart", item.period_start),
     ] {
         if let Some(Err(why)) = instant.map(storable_instant) {
-            failures.add(field, format!("{} {why}", instant.expect("checked")));
-        }
-    }
-    if item.observed_at < earliest_observation() {
-        failures.add("observedAt", format!("{} is before 1990", item.observed_at));
-    }
-    match (metric.kind, item.period_start) {
-        (MetricKind::Flow, None) => {
-            failures.add("periodStart", "a flow needs the start of its period")
-        }
-        (MetricKind::Flow, Some(start)) if start >= item.observed_at => failures.add(
-            "periodStart",
-            "the period must start before it ends (observedAt)",
-        ),
-        (MetricKind::Flow, _) | (_, None) => {}
-        (_, Some(_)) => failures.add("periodStart", "only flows cover a period"),
-    }
-    if item.quote.trim().is_empty() {
-        failures.add(
-            "quote",
-            "quote the phrase of the source the value was read from",
-        );
-    }
-    for (field, text) in [("quote", Some(&item.quote)), ("note", item.note.as_ref())] {
-        if text.is_some_and(|text| text.contains('\0')) {
             failures.add(
                 field,
-                "contains the NUL character, which the database cannot store",
+                Message::new(why).with("instant", instant.expect("checked")),
             );
         }
     }
+    if item.observed_at < earliest_observation() {
+        failures.add(
+            "observedAt",
+            message!(BEFORE_1990, instant = item.observed_at),
+        );
+    }
+    match (metric.kind, item.period_start) {
+        (MetricKind::Flow, None) => failures.add("periodStart", message!(FLOW_NEEDS_PERIOD)),
+        (MetricKind::Flow, Some(start)) if start >= item.observed_at => {
+            failures.add("periodStart", message!(PERIOD_REVERSED))
+        }
+        (MetricKind::Flow, _) | (_, None) => {}
+        (_, Some(_)) => failures.add("periodStart", message!(PERIOD_ONLY_FOR_FLOWS)),
+    }
+    if item.quote.trim().is_empty() {
+        failures.add("quote", message!(QUOTE_REQUIRED));
+    }
+    for (field, text) in [("quote", Some(&item.quote)), ("note", item.note.as_ref())] {
+        if text.is_some_and(|text| text.contains('\0')) {
+            failures.add(field, message!(TEXT_HAS_NUL));
+        }
+    }
     if item.quote.chars().count() > MAX_TEXT {
-        failures.add("quote", format!("longer than {MAX_TEXT} characters"));
+        failures.add("quote", message!(TEXT_TOO_LONG, max = MAX_TEXT));
     }
     if item
         .note
         .as_ref()
         .is_some_and(|n| n.chars().count() > MAX_TEXT)
     {
-        failures.add("note", format!("longer than {MAX_TEXT} characters"));
+        failures.add("note", message!(TEXT_TOO_LONG, max = MAX_TEXT));
     }
     (failures.list.len() == before).then(|| (value.expect("checked"), denominator))
 }
@@ -283,18 +287,22 @@ async fn check_counter(
     if let Some(before) = before.filter(|b| b.revision.value > valid.value) {
         failures.add(
             "value",
-            format!(
-                "the counter would go down: {} was recorded for {} (observation {})",
-                before.revision.value, before.observation.observed_at, before.observation.id
+            message!(
+                COUNTER_DOWN_BEFORE,
+                value = before.revision.value,
+                at = before.observation.observed_at,
+                id = before.observation.id
             ),
         );
     }
     if let Some(after) = after.filter(|a| a.revision.value < valid.value) {
         failures.add(
             "value",
-            format!(
-                "the counter would go down afterwards: {} was recorded for {} (observation {})",
-                after.revision.value, after.observation.observed_at, after.observation.id
+            message!(
+                COUNTER_DOWN_AFTER,
+                value = after.revision.value,
+                at = after.observation.observed_at,
+                id = after.observation.id
             ),
         );
     }
@@ -329,24 +337,18 @@ async fn validate(
         // Every reference is looked up, so that an item's answer names all that is wrong.
         let metric = catalog.metrics.get(&item.metric);
         if metric.is_none() {
-            item_failures.add(
-                "metric",
-                format!("no metric has the code `{}`", item.metric),
-            );
+            item_failures.add("metric", not_found_message("metric", "code", &item.metric));
         }
         let agency_id = match &item.agency {
             None => Some(None),
             Some(code) => catalog.agencies.get(code).map(|agency| Some(agency.id)),
         };
         if let (None, Some(code)) = (agency_id, &item.agency) {
-            item_failures.add("agency", format!("no agency has the code `{code}`"));
+            item_failures.add("agency", not_found_message("agency", "code", code));
         }
         let source = catalog.sources.get(&item.source);
         if source.is_none() {
-            item_failures.add(
-                "source",
-                format!("no source has the code `{}`", item.source),
-            );
+            item_failures.add("source", not_found_message("source", "code", &item.source));
         }
         let (Some(metric), Some(agency_id), Some(source)) = (metric, agency_id, source) else {
             continue;
@@ -359,10 +361,7 @@ async fn validate(
         };
         let series_key = (metric.id, agency_id, item.observed_at);
         if let Some(first) = seen.insert(series_key, index) {
-            item_failures.add(
-                "observedAt",
-                format!("item {first} already records this metric for this instant"),
-            );
+            item_failures.add("observedAt", message!(DUPLICATE_IN_BATCH, item = first));
             continue;
         }
         if let Some(existing) = already_recorded.get(&observations::SeriesInstant::new(
@@ -370,10 +369,7 @@ async fn validate(
             agency_id,
             item.observed_at,
         )) {
-            item_failures.add(
-                "observedAt",
-                format!("observation {existing} already records this metric for this instant: correct it instead"),
-            );
+            item_failures.add("observedAt", message!(ALREADY_RECORDED, id = existing));
             continue;
         }
         let candidate = Valid {
@@ -435,10 +431,7 @@ fn check_counters_within_batch(
                     index: pair[1],
                     line: later.line,
                     field: "value",
-                    message: format!(
-                        "the counter would go down: item {} records {} for an earlier instant",
-                        pair[0], earlier.value
-                    ),
+                    message: message!(COUNTER_DOWN_IN_BATCH, item = pair[0], value = earlier.value),
                 });
             }
         }
@@ -475,10 +468,7 @@ async fn record_batch(
 ) -> Result<Recorded, ApiError> {
     caller.principal.require(Permission::Record)?;
     if items.is_empty() {
-        return Err(ApiError::bad_input(
-            "input",
-            "give at least one observation",
-        ));
+        return Err(ApiError::bad_input("input", message!(BATCH_EMPTY)));
     }
     let txn = audit::begin_write(db).await?;
     // Only a keyed request is compared with an earlier one: a large import need not hash itself.
@@ -488,8 +478,9 @@ async fn record_batch(
             super::idempotency::find(&txn, &caller.principal.idempotency_scope(), key).await?
         {
             if &earlier.request_hash != request_hash {
-                return Err(ApiError::Conflict(format!(
-                    "the idempotency key `{key}` was used for a different request"
+                return Err(ApiError::Conflict(message!(
+                    IDEMPOTENCY_KEY_REUSED,
+                    key = key
                 )));
             }
             // The first answer, as it was: the figures as they stood when it was given,
@@ -716,16 +707,19 @@ async fn amendable(
         .principal
         .require_scope(current.observation.agency_id, metric.platform_id)?;
     if current.revision.retracted {
-        return Err(ApiError::Conflict(format!(
-            "observation {observation_id} was retracted at revision {}",
-            current.revision.revision
+        return Err(ApiError::Conflict(message!(
+            RETRACTED,
+            id = observation_id,
+            revision = current.revision.revision
         )));
     }
     if let Some(expected) = expected_revision {
         if current.revision.revision != expected {
-            return Err(ApiError::Conflict(format!(
-                "observation {observation_id} is at revision {}, not {expected}: reload it and correct again",
-                current.revision.revision
+            return Err(ApiError::Conflict(message!(
+                STALE_REVISION,
+                id = observation_id,
+                revision = current.revision.revision,
+                expected = expected
             )));
         }
     }
@@ -737,7 +731,7 @@ fn require_reason(reason: &str) -> Result<String, ApiError> {
     if reason.is_empty() || reason.chars().count() > MAX_TEXT {
         return Err(ApiError::bad_input(
             "reason",
-            format!("say why, in 1 to {MAX_TEXT} characters"),
+            message!(REASON_REQUIRED, max = MAX_TEXT),
         ));
     }
     Ok(reason.to_owned())
@@ -787,9 +781,10 @@ async fn supersede(
         .exec(txn)
         .await?;
     if closed.rows_affected != 1 {
-        return Err(ApiError::Conflict(format!(
-            "revision {} of observation {} was replaced meanwhile",
-            current.revision, current.observation_id
+        return Err(ApiError::Conflict(message!(
+            REPLACED_MEANWHILE,
+            revision = current.revision,
+            id = current.observation_id
         )));
     }
     Ok(next.insert(txn).await?)

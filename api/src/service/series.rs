@@ -137,10 +137,7 @@ pub async fn time_series(
     if request.from > request.to {
         return Err(ApiError::bad_input(
             "to",
-            format!(
-                "{} is before {}: the range is reversed",
-                request.to, request.from
-            ),
+            crate::message!(RANGE_REVERSED, to = request.to, from = request.from),
         ));
     }
     let metric = reference
@@ -168,9 +165,7 @@ pub async fn time_series(
         if starts.len() == MAX_POINTS {
             return Err(ApiError::bad_input(
                 "bucket",
-                format!(
-                    "more than {MAX_POINTS} points: choose a coarser bucket or a shorter range"
-                ),
+                crate::message!(TOO_MANY_POINTS, max = MAX_POINTS),
             ));
         }
         starts.push(next);
@@ -239,10 +234,12 @@ pub async fn time_series(
             if reading.observation.observed_at > points[i].end {
                 return Err(ApiError::bad_input(
                     "bucket",
-                    format!(
-                        "a reading of {} covers {} to {}, more than one {:?} bucket: \
-                         choose a coarser bucket",
-                        metric.code, attributed_to, reading.observation.observed_at, bucket
+                    crate::message!(
+                        READING_SPANS_BUCKETS,
+                        metric = &metric.code,
+                        from = attributed_to,
+                        to = reading.observation.observed_at,
+                        bucket = format!("{bucket:?}")
                     ),
                 ));
             }

@@ -49,7 +49,7 @@ pub async fn progress_in_year(
     ) else {
         return Err(ApiError::bad_input(
             "year",
-            format!("{year} is not a year we can date"),
+            crate::message!(YEAR_UNDATABLE, year = year),
         ));
     };
     let (from, before) = (

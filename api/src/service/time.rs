@@ -4,37 +4,35 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::error::ApiError;
+use crate::messages::{catalogue, Message, Template};
 
 /// Vietnam's time zone: the default for dates in the sources and for chart buckets.
 pub const VIETNAM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 pub fn parse_time_zone(name: &str) -> Result<Tz, ApiError> {
     name.parse::<Tz>().map_err(|_| {
-        ApiError::bad_input(
-            "timeZone",
-            format!("`{name}` is not an IANA time zone name such as Asia/Ho_Chi_Minh"),
-        )
+        ApiError::bad_input("timeZone", crate::message!(UNKNOWN_TIME_ZONE, name = name))
     })
 }
 
 /// Reads an RFC 3339 instant that both databases keep exactly: at most microseconds (PostgreSQL
 /// keeps no finer), and no leap second (PostgreSQL has none).
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, Message> {
     let instant = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| format!("`{text}` is not an RFC 3339 instant such as 2021-06-30T00:00:00Z"))?
+        .map_err(|_| crate::message!(NOT_AN_INSTANT, text = text))?
         .with_timezone(&Utc);
-    storable_instant(instant).map_err(|why| format!("`{text}` {why}"))
+    storable_instant(instant).map_err(|why| Message::new(why).with("instant", text))
 }
 
 /// Refuses an instant that one of the databases would change: finer than a microsecond, or a
-/// leap second.
-pub fn storable_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, &'static str> {
+/// leap second. The refusal's template takes the instant as `{instant}`.
+pub fn storable_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, &'static Template> {
     let nanoseconds = instant.timestamp_subsec_nanos();
     if nanoseconds >= 1_000_000_000 {
-        return Err("is a leap second, which the databases cannot keep");
+        return Err(&catalogue::LEAP_SECOND);
     }
     if nanoseconds % 1_000 != 0 {
-        return Err("has digits finer than a microsecond, which the databases cannot keep");
+        return Err(&catalogue::FINER_THAN_MICROSECOND);
     }
     Ok(instant)
 }
@@ -49,7 +47,12 @@ pub fn within_calendar(argument: &'static str, date: NaiveDate) -> Result<NaiveD
     } else {
         Err(ApiError::bad_input(
             argument,
-            format!("{date} is outside the calendar served, {earliest} to {latest}"),
+            crate::message!(
+                OUTSIDE_CALENDAR,
+                date = date,
+                earliest = earliest,
+                latest = latest
+            ),
         ))
     }
 }
