@@ -2,7 +2,7 @@ use entity::values::Role;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{figure, TestApp};
+use crate::helpers::figure;
 use crate::on_both_databases;
 
 const RECORD: &str = "mutation Record($input: [ObservationInput!]!) {
@@ -66,29 +66,6 @@ on_both_databases! {
     }
 }
 
-/// A request in `language` (none: no `Accept-Language`), with `key` if given: status and body.
-async fn ask(
-    app: &TestApp,
-    language: Option<&str>,
-    key: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(language) = language {
-        request = request.header("accept-language", language);
-    }
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("a JSON body"))
-}
-
 on_both_databases! {
     async fn every_error_speaks_the_language_of_the_request(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
@@ -112,9 +89,9 @@ on_both_databases! {
              "the API key is malformed", "khóa API sai định dạng"),
         ];
         for (key, query, variables, english, vietnamese) in cases {
-            let (status_en, en) = ask(&app, Some("en-GB,en;q=0.9"), key, query, variables.clone()).await;
-            let (status_vi, vi) = ask(&app, Some("vi-VN"), key, query, variables.clone()).await;
-            let (status_default, default) = ask(&app, None, key, query, variables).await;
+            let (status_en, en) = app.ask(query, variables.clone(), Some("en-GB,en;q=0.9"), key).await;
+            let (status_vi, vi) = app.ask(query, variables.clone(), Some("vi-VN"), key).await;
+            let (status_default, default) = app.ask(query, variables, None, key).await;
             let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
             assert!(message(&en).starts_with(english), "{en}");
             assert!(message(&vi).starts_with(vietnamese), "{vi}");
@@ -131,7 +108,7 @@ on_both_databases! {
         // keeps the refusal in English, whoever asked.
         let mut precise = figure(RATE, "2021-06-30T00:00:00Z", "28.123456789");
         precise["note"] = json!("x".repeat(3000));
-        let (_, vi) = ask(&app, Some("vi"), Some(&reporter), RECORD, json!({ "input": [precise] })).await;
+        let (_, vi) = app.ask(RECORD, json!({ "input": [precise] }), Some("vi"), Some(&reporter)).await;
         let failures = vi["errors"][0]["extensions"]["failures"].as_array().cloned().unwrap_or_default();
         let texts: Vec<&str> = failures.iter().filter_map(|f| f["message"].as_str()).collect();
         assert!(texts.iter().any(|t| t.contains("chữ số thập phân")), "{vi}");

@@ -337,6 +337,17 @@ impl TestApp {
         variables: Value,
         accept_language: Option<&str>,
     ) -> Value {
+        self.ask(query, variables, accept_language, None).await.1
+    }
+
+    /// A request in `accept_language` (none: no header), with `key` if given: status and body.
+    pub async fn ask(
+        &self,
+        query: &str,
+        variables: Value,
+        accept_language: Option<&str>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -344,8 +355,12 @@ impl TestApp {
         if let Some(language) = accept_language {
             request = request.header("accept-language", language);
         }
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
         let response = request.send().await.expect("the server answers");
-        response.json().await.expect("a JSON body")
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
     }
 
     /// The `data` of a response that must have no errors.
