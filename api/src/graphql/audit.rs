@@ -1,12 +1,12 @@
 use super::scalars::Instant;
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, ErrorExtensions, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use entity::audit_entry;
 
 use super::{caller, connection, database, page_cost};
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::access::Permission;
 use crate::service::audit::anchor::{self, Anchor};
 use crate::service::audit::verify::{Anchoring, Status, Trust, Verification};

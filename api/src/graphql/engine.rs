@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensions, Pos};
+use async_graphql::Pos;
 use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::limits::DocumentRefusal;
 use super::AnswerAsOf;
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::audit::{self, anchor::Anchor};
 use crate::service::receipts::{answer_digest, Receipt};
 

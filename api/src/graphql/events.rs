@@ -1,5 +1,5 @@
 use super::scalars::Day;
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result};
 use entity::values::{DatePrecision, EventKind};
 use entity::{agency, event, platform, source};
 
@@ -9,6 +9,7 @@ use super::lang::{self, LangChoice};
 use super::loaders::{load_optional_row, load_row};
 use super::platforms::Platform;
 use super::sources::Source;
+use crate::error::GraphqlError;
 use crate::service::catalog::{self, EventFilter};
 
 /// A launch, milestone or policy, dated as precisely as its source allows.

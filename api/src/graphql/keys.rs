@@ -1,5 +1,5 @@
 use super::scalars::Instant;
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result};
 use chrono::Utc;
 use entity::api_key::KeyState;
 use entity::values::Role;
@@ -9,6 +9,7 @@ use super::agencies::Agency;
 use super::loaders::load_optional_row;
 use super::platforms::Platform;
 use super::{caller, database};
+use crate::error::GraphqlError;
 use crate::service::auth::{self, NewKey};
 
 /// An API key as administrators see it; its secret is never shown again after creation.

@@ -3,21 +3,31 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, Subscription};
+use async_graphql::{Context, Enum, InputObject, Object, Result, Subscription};
 use chrono::Utc;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::observations::Observation;
 use super::series::Point;
+use super::series::TimeBucket;
 use super::{caller, database, reference};
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::access::Permission;
-use crate::service::live::{Change, ChangeKind, LiveFeed};
+use crate::service::live::{Change, LiveFeed};
 use crate::service::look_up_optional;
 use crate::service::reference::ReferenceCache;
-use crate::service::series::{self, SeriesRequest, TimeBucket};
+use crate::service::series::{self, SeriesRequest};
 use crate::service::time::{local_date, parse_time_zone};
+
+/// What happened to a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::live::ChangeKind")]
+pub enum ChangeKind {
+    Recorded,
+    Corrected,
+    Retracted,
+}
 
 /// A committed change to a figure.
 pub struct ObservationChange(pub Arc<Change>);
@@ -30,7 +40,7 @@ impl ObservationChange {
     }
 
     async fn kind(&self) -> ChangeKind {
-        self.0.kind
+        self.0.kind.into()
     }
 
     /// The figure as it stands after the change.
@@ -81,10 +91,7 @@ fn changes(
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => {
-                    let error = async_graphql::Error::new(format!(
-                        "the subscription fell {missed} changes behind and was dropped; subscribe again"
-                    ))
-                    .extend_with(|_, e| e.set("code", "SLOW_SUBSCRIBER"));
+                    let error = ApiError::SlowSubscriber { missed }.extend();
                     return Some((Err(error), None));
                 }
                 Err(RecvError::Closed) => return None,
@@ -196,7 +203,7 @@ impl LiveSubscription {
                     let _turn = work
                         .acquire_owned()
                         .await
-                        .map_err(|_| async_graphql::Error::new("the server is stopping"))?;
+                        .map_err(|_| ApiError::Stopping.extend())?;
                     let observation = &change.observation.observation;
                     // The point of the series the change belongs to: its agency's, or the national one.
                     let agency_code = match observation.agency_id {
@@ -220,7 +227,7 @@ impl LiveSubscription {
                         include_synthetic: observation.synthetic,
                         from: day,
                         to: day,
-                        bucket,
+                        bucket: bucket.into(),
                         time_zone: zone,
                         now: Utc::now(),
                         as_of: None,
@@ -230,12 +237,12 @@ impl LiveSubscription {
                     let updated = series::time_series(&db, &reference, &request)
                         .await
                         .map_err(|e| e.extend())?;
-                    updated
-                        .points
-                        .into_iter()
-                        .next()
-                        .map(Point)
-                        .ok_or_else(|| async_graphql::Error::new("no point for the change"))
+                    updated.points.into_iter().next().map(Point).ok_or_else(|| {
+                        ApiError::from(sea_orm::DbErr::Custom(
+                            "a change without its point in the series".to_owned(),
+                        ))
+                        .extend()
+                    })
                 }
             },
         ))
@@ -258,7 +265,7 @@ mod tests {
         let now = Utc::now();
         Arc::new(Change {
             sequence,
-            kind: ChangeKind::Recorded,
+            kind: crate::service::live::ChangeKind::Recorded,
             observation: CurrentObservation {
                 observation: observation::Model {
                     id: sequence as i32,

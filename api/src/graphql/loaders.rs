@@ -6,11 +6,11 @@ use std::hash::Hash;
 use std::ops::Bound;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ErrorExtensions};
+use async_graphql::Context;
 use entity::event;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation};
 use crate::service::reference::ByIdInReference;
 

@@ -1,5 +1,5 @@
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result};
 use entity::values::{MetricKind, Scale, Unit};
 use entity::{metric, platform};
 
@@ -9,6 +9,7 @@ use super::loaders::{load, load_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
 use super::{caller, connection, database, page_cost, reference};
+use crate::error::GraphqlError;
 use crate::service::catalog::MetricFilter;
 use crate::service::history;
 use crate::service::pagination::PageRequest;

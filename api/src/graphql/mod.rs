@@ -27,9 +27,10 @@ pub use engine::Engine;
 pub use schema::{build_engine, schema_sdl, AppSchema};
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ErrorExtensions, ObjectType, OutputType};
+use async_graphql::{Context, ObjectType, OutputType};
 use sea_orm::DatabaseConnection;
 
+use crate::error::GraphqlError;
 use crate::service::access::Principal;
 use crate::service::audit::Caller;
 use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

@@ -1,6 +1,6 @@
 use super::scalars::Instant;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, Result, ID};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use entity::values::Qualifier;
 use entity::{agency, metric, source};
 
@@ -11,7 +11,7 @@ use super::metrics::Metric;
 use super::scalars::Exact;
 use super::sources::Source;
 use super::{caller, connection, database, page_cost, reference};
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, ObservationFilter};
 use crate::service::pagination::PageRequest;
 use crate::service::{exact, history};

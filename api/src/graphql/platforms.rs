@@ -1,4 +1,4 @@
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Object, Result};
 use entity::values::EventKind;
 use entity::{agency, platform};
 
@@ -8,6 +8,7 @@ use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
 use super::{reference, reference_rows};
+use crate::error::GraphqlError;
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);

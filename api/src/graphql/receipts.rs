@@ -1,10 +1,10 @@
 use std::sync::Weak;
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 
 use super::scalars::Instant;
 use super::{caller, database, Engine};
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::audit::anchor::Anchor;
 use crate::service::receipts::{self, Receipt};
 
@@ -62,7 +62,7 @@ impl ReceiptQuery {
         let engine = ctx
             .data::<Weak<Engine>>()?
             .upgrade()
-            .ok_or_else(|| async_graphql::Error::new("the server is stopping"))?;
+            .ok_or_else(|| ApiError::Stopping.extend())?;
         let then = engine
             .answer_digest_of(&receipt, Some(receipt.as_of), caller(ctx))
             .await;

@@ -1,13 +1,11 @@
 use super::scalars::Instant;
-use async_graphql::{
-    Context, ErrorExtensions, InputObject, Object, Result, SimpleObject, Upload, ID,
-};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Upload, ID};
 use entity::values::Qualifier;
 
 use super::observations::Observation;
 use super::scalars::Exact;
 use super::{caller, database};
-use crate::error::ApiError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::import;
 use crate::service::recording::{self, Correction, Mode, NewObservation, Recorded};
 

@@ -1,5 +1,5 @@
 use super::scalars::Instant;
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Object, Result};
 use entity::values::{Qualifier, Scale, Unit};
 
 use super::lang::{self, LangChoice};
@@ -8,6 +8,7 @@ use super::observations::Observation;
 use super::platforms::Platform;
 use super::scalars::Exact;
 use super::{database, reference};
+use crate::error::GraphqlError;
 use crate::service::exact;
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
 

@@ -1,5 +1,5 @@
 use super::scalars::{Day, Exact, Instant};
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Enum, Object, Result};
 use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
@@ -7,9 +7,22 @@ use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::{database, reference};
+use crate::error::GraphqlError;
 use crate::service::exact;
-use crate::service::series::{self, SeriesPoint, SeriesRequest, TimeBucket};
+use crate::service::series::{self, SeriesPoint, SeriesRequest};
 use crate::service::time::parse_time_zone;
+
+/// The calendar unit a series is cut into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::series::TimeBucket")]
+pub enum TimeBucket {
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
 
 /// A metric cut into calendar buckets, aggregated as its kind allows.
 pub struct TimeSeries(pub series::TimeSeries);
@@ -21,7 +34,7 @@ impl TimeSeries {
     }
 
     async fn bucket(&self) -> TimeBucket {
-        self.0.bucket
+        self.0.bucket.into()
     }
 
     /// The IANA time zone the buckets follow.
@@ -172,7 +185,7 @@ impl SeriesQuery {
             include_synthetic,
             from: from.0,
             to: to.0,
-            bucket,
+            bucket: bucket.into(),
             time_zone,
             now: Utc::now(),
             as_of: super::as_of(ctx, as_of),

@@ -1,5 +1,5 @@
 use super::scalars::Instant;
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Enum, Object, Result};
 use entity::values::Comparator;
 use entity::{metric, source, target};
 
@@ -10,8 +10,23 @@ use super::metrics::Metric;
 use super::observations::Observation;
 use super::scalars::Exact;
 use super::sources::Source;
+use crate::error::GraphqlError;
 use crate::service::exact;
-use crate::service::targets::{self, TargetStatus};
+use crate::service::targets;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::targets::TargetStatus")]
+pub enum TargetStatus {
+    /// The latest reading meets the target.
+    Met,
+    /// The latest reading falls short of the target.
+    NotMet,
+    /// The reading is a bound or estimate on the wrong side to decide ("more than 25" for
+    /// "at least 30").
+    Inconclusive,
+    /// Nothing was observed for the metric in the target's year.
+    NoData,
+}
 
 /// A goal for a metric in a year.
 pub struct Target(pub target::Model);
@@ -84,7 +99,7 @@ impl TargetProgress {
     }
 
     async fn status(&self) -> TargetStatus {
-        self.0.status
+        self.0.status.into()
     }
 }
 

@@ -73,9 +73,9 @@ pub async fn subscriptions(
                     if let Some(value) = presented.and_then(|v| HeaderValue::from_str(v).ok()) {
                         headers.insert(header::AUTHORIZATION, value);
                     }
-                    if identify(&state, &headers, peer).await.is_err() {
+                    if let Err(refusal) = identify(&state, &headers, peer).await {
                         refused.store(true, Ordering::SeqCst);
-                        return Err(async_graphql::Error::new("the API key was refused"));
+                        return Err(async_graphql::Error::new(refusal.message.render(lang)));
                     }
                     let _ = authorization.set(headers);
                     Ok(Data::default())

@@ -115,6 +115,8 @@ impl From<&ApiError> for Refusal {
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::ReceiptsUnavailable => StatusCode::NOT_IMPLEMENTED,
+            ApiError::SlowSubscriber { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

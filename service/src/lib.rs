@@ -1,16 +1,20 @@
-//! The domain rules, shared by GraphQL resolvers and the command line.
+//! The domain rules, shared by GraphQL resolvers and the command line: what may be recorded and
+//! by whom, how figures are read, compared and audited. Nothing here knows GraphQL or HTTP; the
+//! `api` crate serves these rules.
 
 pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod demo;
+pub mod error;
 pub mod exact;
 pub mod export;
 pub mod history;
 pub mod idempotency;
 pub mod import;
 pub mod live;
+pub mod messages;
 pub mod observations;
 pub mod pagination;
 pub mod receipts;
@@ -19,6 +23,7 @@ pub mod reference;
 pub mod savings;
 pub mod seed;
 pub mod series;
+pub mod statements;
 pub mod targets;
 pub mod time;
 

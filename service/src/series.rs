@@ -28,7 +28,7 @@ use crate::error::ApiError;
 pub const MAX_POINTS: usize = 5000;
 
 /// The calendar unit a series is cut into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeBucket {
     Day,
     /// ISO weeks, Monday to Sunday.

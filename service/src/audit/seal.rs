@@ -13,7 +13,7 @@ use entity::{observation, observation_revision, values::Qualifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::service::exact;
+use crate::exact;
 
 /// The key of an entry's detail that holds its seal.
 pub const DETAIL_KEY: &str = "seal";

@@ -516,6 +516,14 @@ pub mod catalogue {
             en: "the database is unavailable; try again shortly",
             vi: "cơ sở dữ liệu tạm thời không truy cập được; hãy thử lại sau ít phút",
         }
+        SERVER_STOPPING {
+            en: "the server is stopping; try again shortly",
+            vi: "máy chủ đang dừng; hãy thử lại sau ít phút",
+        }
+        SLOW_SUBSCRIBER {
+            en: "the subscription fell {missed} changes behind and was dropped; subscribe again",
+            vi: "đăng ký bị chậm {missed} thay đổi nên đã bị ngắt; hãy đăng ký lại",
+        }
         INTERNAL {
             en: "internal error",
             vi: "lỗi nội bộ",

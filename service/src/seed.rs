@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use serde_json::json;
 
 /// The seed file, compiled into the binary so that a server needs nothing beside it.
-pub const SEED_FILE: &str = include_str!("../../../seeds/kpi.toml");
+pub const SEED_FILE: &str = include_str!("../../seeds/kpi.toml");
 
 /// Who recorded the seeded revisions.
 pub const SEED_RECORDER: &str = "seed";

@@ -26,7 +26,7 @@ pub const BACKLOG: usize = 1024;
 const POLL: Duration = Duration::from_millis(250);
 const POSTGRES_SAFETY_POLL: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
     Recorded,
     Corrected,

@@ -15,7 +15,7 @@ use super::time::{start_of_day, VIETNAM};
 use super::{catalog, exact};
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetStatus {
     /// The latest reading meets the target.
     Met,

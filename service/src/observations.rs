@@ -76,7 +76,7 @@ async fn fetch(
     db: &impl ConnectionTrait,
     query: Joined,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
-    let statement = crate::db::with_literal_limits(query.build(db.get_database_backend()));
+    let statement = crate::statements::with_literal_limits(query.build(db.get_database_backend()));
     let rows = db.query_all_raw(statement).await?;
     Ok(rows.iter().map(read_joined).collect::<Result<_, _>>()?)
 }
