@@ -83,9 +83,20 @@ pub async fn identify(
     }
 }
 
+/// The caller of a request, identified and within its budget: every route asks this.
+pub async fn admitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Caller, Refusal> {
+    let caller = identify(state, headers, peer).await?;
+    admit(state, &caller)?;
+    Ok(caller)
+}
+
 /// Takes one request from the caller's budget (per key, or per address without one): every
 /// route and every operation over a socket passes here.
-pub fn admit(state: &AppState, caller: &Caller) -> Result<(), Refusal> {
+fn admit(state: &AppState, caller: &Caller) -> Result<(), Refusal> {
     state
         .rate_limiter
         .admit(caller, &state.limits)

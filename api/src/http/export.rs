@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Deserialize;
 
-use super::auth::{admit, identify};
+use super::auth::admitted;
 use super::refusal::{lang_of, Refusal};
 use super::AppState;
 use crate::service::audit;
@@ -68,13 +68,10 @@ async fn export(
     format: Format,
 ) -> Response {
     let lang = lang_of(&headers);
-    let caller = match identify(&state, &headers, peer).await {
+    let caller = match admitted(&state, &headers, peer).await {
         Ok(caller) => caller,
         Err(refused) => return refused.render_json(lang),
     };
-    if let Err(refused) = admit(&state, &caller) {
-        return refused.render_json(lang);
-    }
     let filter = ExportFilter {
         platform: query.platform,
         metric: query.metric,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLBatchRequest;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
@@ -16,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use super::auth::{admit, identify};
+use super::auth::admitted;
 use super::documents::DocumentCache;
 use super::refusal::{lang_of, Refusal};
 use super::response_cache::{Answer, ResponseCache};
@@ -27,7 +28,7 @@ use crate::graphql::limits::DocumentRefusal;
 use crate::message;
 use crate::messages::{catalogue, Lang, Message, Template};
 use crate::service::access::Permission;
-use crate::service::audit;
+use crate::service::audit::{self, Caller};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Documents up to this many bytes are parsed on the request's own worker: a dashboard's
@@ -89,17 +90,6 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
         }
     }
     best.map(|(_, media)| media)
-}
-
-/// A refusal before execution, in the shape of a GraphQL response without `data`.
-fn refuse(
-    status: StatusCode,
-    code: &'static str,
-    message: Message,
-    media: Media,
-    lang: Lang,
-) -> Response {
-    Refusal::new(status, code, message).render(media.content_type(), lang)
 }
 
 /// What a request's document says about it, read once: execution reuses the parse.
@@ -191,280 +181,314 @@ async fn inspect_batch(
     parsed.unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
 }
 
-/// `GET` (query string) and `POST` (JSON or multipart body) GraphQL requests.
+/// `GET` (query string) and `POST` (JSON or multipart body) GraphQL requests: read within the
+/// limits, answered from the response cache or run, and encoded as the client accepts.
 pub async fn execute(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     let started = Instant::now();
-    let limits = &state.limits;
-    let headers = request.headers().clone();
-    let lang = lang_of(&headers);
-    let Some(media) = negotiate(&headers) else {
-        return refuse(
+    let lang = lang_of(request.headers());
+    let Some(media) = negotiate(request.headers()) else {
+        let refusal = Refusal::new(
             StatusCode::NOT_ACCEPTABLE,
             "NOT_ACCEPTABLE",
             message!(NOT_ACCEPTABLE, first = GRAPHQL_RESPONSE_JSON, second = JSON),
-            Media::Json,
-            lang,
         );
+        return refusal.render(Media::Json.content_type(), lang);
     };
-    let method = request.method().clone();
+    let exchange = Exchange {
+        state: &state,
+        media,
+        lang,
+        started,
+    };
+    exchange
+        .answer(peer, request)
+        .await
+        .unwrap_or_else(|refusal| refusal.render(media.content_type(), lang))
+}
+
+/// One request on its way through: what it is answered in, and when it came.
+struct Exchange<'a> {
+    state: &'a AppState,
+    media: Media,
+    lang: Lang,
+    started: Instant,
+}
+
+/// A request read and checked, ready to run.
+struct Checked {
+    batch: BatchRequest,
+    operations: Vec<Operation>,
+}
+
+impl Exchange<'_> {
+    async fn answer(&self, peer: SocketAddr, request: Request) -> Result<Response, Refusal> {
+        let (parts, body) = request.into_parts();
+        let multipart = check_body_headers(&parts.method, &parts.headers, &self.state.limits)?;
+        let caller = admitted(self.state, &parts.headers, peer).await?;
+        if multipart {
+            self.may_upload(&caller).await?;
+        }
+        let body = read_body(body, &self.state.limits).await?;
+
+        let cache = &self.state.response_cache;
+        let cache_key = cache.enabled().then(|| {
+            ResponseCache::key(&[
+                parts.method.as_str().as_bytes(),
+                parts.uri.query().unwrap_or_default().as_bytes(),
+                format!("{:?}/{:?}", caller.principal.key_id, caller.principal.role).as_bytes(),
+                self.media.content_type().as_bytes(),
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .map_or(&b""[..], HeaderValue::as_bytes),
+                &body,
+            ])
+        });
+        // Read before executing: a change committed meanwhile retires what this request computes.
+        let version = cache.version(self.state.feed.head());
+        if let Some(answer) = cache_key.as_ref().and_then(|key| cache.get(key, version)) {
+            let metrics = &self.state.metrics;
+            metrics.record(&answer.operation, self.started.elapsed(), &[]);
+            metrics.response_cache_hit();
+            return Ok(respond_with(
+                answer.status,
+                answer.content_type,
+                answer.body,
+            ));
+        }
+
+        let is_get = parts.method == Method::GET;
+        let batch = read_batch(parts, body, &self.state.limits).await?;
+        let checked = self.check(batch, is_get).await?;
+        let single_query = matches!(checked.batch, BatchRequest::Single(_))
+            && checked.operations.first().and_then(|o| o.kind) == Some(OperationType::Query);
+        let request_id = caller.request_id.clone();
+        let label = checked.label();
+        let answer = self.run(checked, caller, &label).await?;
+        let (status, body, codes) = self.encode(answer, request_id.as_deref(), &label);
+        if let Some(key) = cache_key.filter(|_| single_query && codes.is_empty()) {
+            let answer = Answer {
+                status,
+                content_type: self.media.content_type(),
+                body: body.clone(),
+                operation: label,
+            };
+            cache.put(key, version, answer);
+        }
+        Ok(respond_with(status, self.media.content_type(), body))
+    }
+
+    /// Uploads only import figures: a caller who may not record is refused before the body is
+    /// read, not after a multipart body has been parsed and stored.
+    async fn may_upload(&self, caller: &Caller) -> Result<(), Refusal> {
+        let allowed = caller.principal.require(Permission::Record);
+        audit::log_refusal(
+            &self.state.db,
+            caller,
+            audit::Action::ImportObservations,
+            None,
+            allowed,
+        )
+        .await
+        .map_err(|error| Refusal::from(&error))
+    }
+
+    /// Holds every operation to the document limits; a mutation must come by `POST`.
+    async fn check(&self, batch: BatchRequest, is_get: bool) -> Result<Checked, Refusal> {
+        let (batch, operations) =
+            inspect_batch(batch, &self.state.documents, &self.state.limits).await;
+        if let Some(refused) = operations.iter().find_map(|o| o.refused.clone()) {
+            // A document refused as validation would refuse it: 200 in the legacy media type.
+            let status = match self.media {
+                Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+                Media::Json => StatusCode::OK,
+            };
+            return Err(Refusal::document(refused, status));
+        }
+        let checked = Checked { batch, operations };
+        if is_get && checked.writes() {
+            return Err(Refusal::post_only(message!(MUTATIONS_BY_POST)));
+        }
+        Ok(checked)
+    }
+
+    /// Runs the batch within the time limit.
+    async fn run(
+        &self,
+        checked: Checked,
+        caller: Caller,
+        label: &str,
+    ) -> Result<BatchResponse, Refusal> {
+        let writes = checked.writes();
+        let batch = checked.batch.data(caller).data(self.lang);
+        let span = tracing::info_span!("graphql", operation = %label);
+        let limit = self.state.limits.request_timeout_seconds;
+        let executed = tokio::time::timeout(
+            Duration::from_secs(limit),
+            self.state.engine.execute_batch(batch).instrument(span),
+        )
+        .await;
+        if writes {
+            self.state.response_cache.written();
+        }
+        executed.map_err(|_| {
+            let elapsed = self.started.elapsed();
+            self.state.metrics.record(label, elapsed, &["TIMEOUT"]);
+            Refusal::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "TIMEOUT",
+                message!(REQUEST_TIMEOUT, seconds = limit),
+            )
+        })
+    }
+
+    /// Codes and words every error, counts the answer, and writes it: status, body and the codes
+    /// of its errors.
+    fn encode(
+        &self,
+        mut answer: BatchResponse,
+        request_id: Option<&str>,
+        label: &str,
+    ) -> (StatusCode, Bytes, Vec<String>) {
+        let mut codes = Vec::new();
+        let mut request_error = false;
+        let responses = match &mut answer {
+            BatchResponse::Single(response) => std::slice::from_mut(response),
+            BatchResponse::Batch(responses) => responses.as_mut_slice(),
+        };
+        for response in responses.iter_mut() {
+            error::ensure_codes(response, request_id, self.lang);
+            codes.extend(response.errors.iter().filter_map(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .map(|code| code.to_string().trim_matches('"').to_owned())
+            }));
+            request_error |= response.data == async_graphql::Value::Null
+                && !response.errors.is_empty()
+                && response.errors.iter().all(|e| e.path.is_empty());
+        }
+        let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let elapsed = self.started.elapsed();
+        self.state.metrics.record(label, elapsed, &code_refs);
+        if !codes.is_empty() {
+            tracing::info!(errors = ?codes, "answered with errors");
+        }
+        let (status, body) = encode(&answer, self.media, request_error);
+        (status, body, codes)
+    }
+}
+
+impl Checked {
+    fn writes(&self) -> bool {
+        self.operations
+            .iter()
+            .any(|operation| operation.kind == Some(OperationType::Mutation))
+    }
+
+    /// For logs and metrics: the operations' names.
+    fn label(&self) -> String {
+        self.operations
+            .iter()
+            .map(|operation| operation.label.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Refuses a body of the wrong type or declared too large before it is read; says whether it is
+/// a multipart upload.
+fn check_body_headers(
+    method: &Method,
+    headers: &HeaderMap,
+    limits: &Limits,
+) -> Result<bool, Refusal> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
     let multipart = method == Method::POST && content_type.starts_with(MULTIPART);
-    if method == Method::POST {
-        if !(content_type.starts_with(JSON) || multipart) {
-            return refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                message!(UNSUPPORTED_MEDIA_TYPE),
-                media,
-                lang,
-            );
-        }
+    if method == Method::POST && !(content_type.starts_with(JSON) || multipart) {
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            message!(UNSUPPORTED_MEDIA_TYPE),
+        ));
     }
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            message!(BODY_TOO_LARGE, max = limits.max_body_bytes),
-            media,
-            lang,
-        )
-    };
     if declared_length.is_some_and(|length| length > limits.max_body_bytes) {
-        return too_large();
+        return Err(too_large(limits));
     }
+    Ok(multipart)
+}
 
-    let caller = match identify(&state, &headers, peer).await {
-        Ok(caller) => caller,
-        Err(refused) => return refused.render(media.content_type(), lang),
-    };
-    if let Err(refused) = admit(&state, &caller) {
-        return refused.render(media.content_type(), lang);
-    }
-    // Uploads only import figures: a caller who may not record is refused before the body is
-    // read, not after a multipart body has been parsed and stored.
-    if multipart {
-        let allowed = caller.principal.require(Permission::Record);
-        if let Err(error) = audit::log_refusal(
-            &state.db,
-            &caller,
-            audit::Action::ImportObservations,
-            None,
-            allowed,
-        )
-        .await
-        {
-            return Refusal::from(&error).render(media.content_type(), lang);
-        }
-    }
+fn too_large(limits: &Limits) -> Refusal {
+    Refusal::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        message!(BODY_TOO_LARGE, max = limits.max_body_bytes),
+    )
+}
 
-    // The body is read with a cap, whatever its declared length.
-    let (parts, body) = request.into_parts();
-    let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(
-        body,
-        limits.max_body_bytes,
-    ))
-    .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                message!(BODY_UNREADABLE),
-                media,
-                lang,
-            )
-        }
-    };
-    let cache = &state.response_cache;
-    let cache_key = cache.enabled().then(|| {
-        ResponseCache::key(&[
-            method.as_str().as_bytes(),
-            parts.uri.query().unwrap_or_default().as_bytes(),
-            format!("{:?}/{:?}", caller.principal.key_id, caller.principal.role).as_bytes(),
-            media.content_type().as_bytes(),
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .map_or(&b""[..], HeaderValue::as_bytes),
-            &body,
-        ])
-    });
-    // Read before executing: a change committed meanwhile retires what this request computes.
-    let version = cache.version(state.feed.head());
-    if let Some(key) = &cache_key {
-        if let Some(answer) = cache.get(key, version) {
-            state
-                .metrics
-                .record(&answer.operation, started.elapsed(), &[]);
-            state.metrics.response_cache_hit();
-            return respond_with(answer.status, answer.content_type, answer.body);
-        }
+/// The body, read with a cap whatever its declared length.
+async fn read_body(body: Body, limits: &Limits) -> Result<Bytes, Refusal> {
+    let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
+    match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large(limits)),
+        Err(_) => Err(Refusal::bad_request(message!(BODY_UNREADABLE))),
     }
+}
+
+/// The operations a request carries, each with a document.
+async fn read_batch(
+    parts: axum::http::request::Parts,
+    body: Bytes,
+    limits: &Limits,
+) -> Result<BatchRequest, Refusal> {
     // async-graphql reads `operation_name` from a GET query string; the specification's name is
     // `operationName`.
-    let get_operation_name = (method == Method::GET)
+    let get_operation_name = (parts.method == Method::GET)
         .then(|| Query::<GetParameters>::try_from_uri(&parts.uri).ok())
         .flatten()
         .and_then(|Query(parameters)| parameters.operation_name);
-    let mut batch =
-        match GraphQLBatchRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            Request::from_parts(parts, Body::from(body)),
-            &(),
-        )
-        .await
-        {
-            Ok(batch) => batch.into_inner(),
-            Err(rejection) => {
-                return match rejection.0 {
-                    ParseRequestError::PayloadTooLarge => too_large(),
-                    other => refuse(
-                        StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
-                        Message::new(describe(&other)),
-                        media,
-                        lang,
-                    ),
-                };
-            }
-        };
+    let read = GraphQLBatchRequest::<GraphQLRejection>::from_request(
+        Request::from_parts(parts, Body::from(body)),
+        &(),
+    )
+    .await;
+    let mut batch = match read {
+        Ok(batch) => batch.into_inner(),
+        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => return Err(too_large(limits)),
+        Err(GraphQLRejection(other)) => {
+            return Err(Refusal::bad_request(Message::new(describe(&other))))
+        }
+    };
     if let (BatchRequest::Single(request), Some(name)) = (&mut batch, get_operation_name) {
         request.operation_name.get_or_insert(name);
     }
     if batch.iter().any(|request| request.query.trim().is_empty()) {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            message!(NO_QUERY),
-            media,
-            lang,
-        );
+        return Err(Refusal::bad_request(message!(NO_QUERY)));
     }
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > limits.max_batch {
-            return refuse(
+            let count = requests.len();
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "TOO_MANY_OPERATIONS",
-                message!(
-                    TOO_MANY_OPERATIONS,
-                    count = requests.len(),
-                    max = limits.max_batch
-                ),
-                media,
-                lang,
-            );
+                message!(TOO_MANY_OPERATIONS, count = count, max = limits.max_batch),
+            ));
         }
     }
-    let (batch, inspected) = inspect_batch(batch, &state.documents, &state.limits).await;
-    let writes = inspected
-        .iter()
-        .any(|operation| operation.kind == Some(OperationType::Mutation));
-    if let Some(refusal) = inspected
-        .iter()
-        .find_map(|operation| operation.refused.clone())
-    {
-        // A document refused as validation would refuse it: 200 in the legacy media type.
-        let status = match media {
-            Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-            Media::Json => StatusCode::OK,
-        };
-        return Refusal::document(refusal, status).render(media.content_type(), lang);
-    }
-    if method == Method::GET && writes {
-        let mut response = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            message!(MUTATIONS_BY_POST),
-            media,
-            lang,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
-
-    let request_id = caller.request_id.clone();
-    let operations = inspected
-        .iter()
-        .map(|operation| operation.label.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut batch = batch.data(caller);
-    batch = batch.data(lang);
-    let span = tracing::info_span!("graphql", operation = %operations);
-    let timeout = Duration::from_secs(limits.request_timeout_seconds);
-    let executed =
-        tokio::time::timeout(timeout, state.engine.execute_batch(batch).instrument(span)).await;
-    if writes {
-        cache.written();
-    }
-    let Ok(mut answer) = executed else {
-        state
-            .metrics
-            .record(&operations, started.elapsed(), &["TIMEOUT"]);
-        return refuse(
-            StatusCode::GATEWAY_TIMEOUT,
-            "TIMEOUT",
-            message!(REQUEST_TIMEOUT, seconds = limits.request_timeout_seconds),
-            media,
-            lang,
-        );
-    };
-
-    let mut codes = Vec::new();
-    let mut request_error = false;
-    let responses = match &mut answer {
-        BatchResponse::Single(response) => std::slice::from_mut(response),
-        BatchResponse::Batch(responses) => responses.as_mut_slice(),
-    };
-    for response in responses.iter_mut() {
-        error::ensure_codes(response, request_id.as_deref(), lang);
-        codes.extend(response.errors.iter().filter_map(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .map(|code| code.to_string().trim_matches('"').to_owned())
-        }));
-        request_error |= response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.is_empty());
-    }
-    let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-    state
-        .metrics
-        .record(&operations, started.elapsed(), &code_refs);
-    if !codes.is_empty() {
-        tracing::info!(errors = ?codes, "answered with errors");
-    }
-    let (status, body) = encode(&answer, media, request_error);
-    let single_query = matches!(answer, BatchResponse::Single(_))
-        && inspected.first().and_then(|operation| operation.kind) == Some(OperationType::Query);
-    if let Some(key) = cache_key.filter(|_| single_query && codes.is_empty()) {
-        cache.put(
-            key,
-            version,
-            Answer {
-                status,
-                content_type: media.content_type(),
-                body: body.clone(),
-                operation: operations,
-            },
-        );
-    }
-    respond_with(status, media.content_type(), body)
+    Ok(batch)
 }
 
 /// The answer's status and body: with the newer media type, a request that never executed has

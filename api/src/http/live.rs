@@ -24,7 +24,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::SinkExt;
 use tracing::Instrument;
 
-use super::auth::{admit, identify};
+use super::auth::{admitted, identify};
 use super::graphql::inspect;
 use super::refusal::{lang_of, Refusal};
 use super::AppState;
@@ -246,8 +246,7 @@ impl SocketExecutor {
         Refusal,
     > {
         let headers = self.authorization.get().cloned().unwrap_or_default();
-        let caller = identify(&self.state, &headers, self.peer).await?;
-        admit(&self.state, &caller)?;
+        let caller = admitted(&self.state, &headers, self.peer).await?;
         let operation = inspect(&mut request, &self.state.documents, &self.state.limits);
         if let Some(refused) = operation.refused {
             return Err(Refusal::document(refused, StatusCode::BAD_REQUEST));

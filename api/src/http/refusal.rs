@@ -30,6 +30,8 @@ pub struct Refusal {
     pub argument: Option<String>,
     /// For `429`: when the caller may come back.
     pub retry_after: Option<Duration>,
+    /// For `405`: the method that is allowed.
+    pub allow: Option<&'static str>,
 }
 
 impl Refusal {
@@ -40,6 +42,24 @@ impl Refusal {
             message,
             argument: None,
             retry_after: None,
+            allow: None,
+        }
+    }
+
+    /// A request that cannot be read as a GraphQL request.
+    pub fn bad_request(message: Message) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    /// A request that only `POST` may make.
+    pub fn post_only(message: Message) -> Self {
+        Self {
+            allow: Some("POST"),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                message,
+            )
         }
     }
 
@@ -76,6 +96,9 @@ impl Refusal {
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(allowed) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+        }
         if let Some(wait) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
         }
