@@ -13,6 +13,7 @@ pub mod export;
 pub mod history;
 pub mod idempotency;
 pub mod import;
+pub mod kinds;
 pub mod live;
 pub mod messages;
 pub mod observations;

@@ -23,7 +23,7 @@ use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::observations::{self, CurrentObservation};
 use super::time::{start_of_day, storable_instant, VIETNAM};
-use super::{catalog, exact};
+use super::{catalog, exact, kinds};
 use crate::error::{not_found_message, ApiError, ItemFailure};
 use crate::message;
 use crate::messages::Message;
@@ -186,13 +186,12 @@ fn check_shape(
             failures.add("value", message!(PERCENT_OVER_100, value = value));
         }
     }
-    let denominator = match (metric.kind, item.denominator) {
-        (MetricKind::Ratio, None) => {
+    let denominator = match (kinds::needs_denominator(metric.kind), item.denominator) {
+        (true, None) => {
             failures.add("denominator", message!(RATIO_NEEDS_DENOMINATOR));
             None
         }
-        (MetricKind::Ratio, Some(denominator)) => match exact::storable("denominator", denominator)
-        {
+        (true, Some(denominator)) => match exact::storable("denominator", denominator) {
             Ok(d) if d <= Decimal::ZERO => {
                 failures.add("denominator", message!(DENOMINATOR_NOT_POSITIVE));
                 None
@@ -211,7 +210,7 @@ fn check_shape(
                 None
             }
         },
-        (_, Some(_)) => {
+        (false, Some(_)) => {
             failures.add("denominator", message!(DENOMINATOR_ONLY_FOR_RATIOS));
             None
         }
@@ -242,13 +241,13 @@ fn check_shape(
             message!(BEFORE_1990, instant = item.observed_at),
         );
     }
-    match (metric.kind, item.period_start) {
-        (MetricKind::Flow, None) => failures.add("periodStart", message!(FLOW_NEEDS_PERIOD)),
-        (MetricKind::Flow, Some(start)) if start >= item.observed_at => {
+    match (kinds::covers_period(metric.kind), item.period_start) {
+        (true, None) => failures.add("periodStart", message!(FLOW_NEEDS_PERIOD)),
+        (true, Some(start)) if start >= item.observed_at => {
             failures.add("periodStart", message!(PERIOD_REVERSED))
         }
-        (MetricKind::Flow, _) | (_, None) => {}
-        (_, Some(_)) => failures.add("periodStart", message!(PERIOD_ONLY_FOR_FLOWS)),
+        (true, _) | (false, None) => {}
+        (false, Some(_)) => failures.add("periodStart", message!(PERIOD_ONLY_FOR_FLOWS)),
     }
     if item.quote.trim().is_empty() {
         failures.add("quote", message!(QUOTE_REQUIRED));
@@ -279,7 +278,7 @@ async fn check_counter(
     except: Option<i32>,
     failures: &mut Failures<'_>,
 ) -> Result<(), ApiError> {
-    if valid.metric.kind != MetricKind::Cumulative {
+    if !kinds::never_decreases(valid.metric.kind) {
         return Ok(());
     }
     let (before, after) =
@@ -418,8 +417,11 @@ fn check_counters_within_batch(
 ) {
     let mut series: HashMap<(i32, Option<i32>), Vec<usize>> = HashMap::new();
     for (index, key) in keys.iter().enumerate() {
-        if let Some((metric, agency, MetricKind::Cumulative)) = key {
-            series.entry((*metric, *agency)).or_default().push(index);
+        match key {
+            Some((metric, agency, kind)) if kinds::never_decreases(*kind) => {
+                series.entry((*metric, *agency)).or_default().push(index);
+            }
+            _ => {}
         }
     }
     for indexes in series.values_mut() {

@@ -14,9 +14,9 @@ use sea_orm::DatabaseConnection;
 
 use super::catalog::MetricFilter;
 use super::exact;
+use super::kinds::sum_qualifier;
 use super::observations::{self, CurrentObservation};
 use super::reference::{ByIdInReference, ReferenceCache};
-use super::series::combined;
 use crate::error::ApiError;
 
 /// Savings are compared in billion VND per year, the scale the sources use.
@@ -133,7 +133,7 @@ pub async fn compare(
         as_of: instant,
         total: any.then(|| exact::from_storage(entries.iter().map(|e| e.value).sum())),
         total_qualifier: any
-            .then(|| combined(entries.iter().map(|e| e.reading.revision.qualifier))),
+            .then(|| sum_qualifier(entries.iter().map(|e| e.reading.revision.qualifier))),
         without_estimate,
         entries,
     })

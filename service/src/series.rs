@@ -1,4 +1,5 @@
-//! Time series for charts, bucketed in a time zone, aggregated as the metric's kind allows.
+//! Time series for charts, bucketed in a time zone, aggregated as the metric's kind allows (the
+//! rules are in [`super::kinds`]):
 //!
 //! - A cumulative counter gives its last reading in each bucket and the change since the last
 //!   reading before it: summing readings of a counter would count the same documents again.
@@ -13,12 +14,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use entity::metric;
-use entity::values::{MetricKind, Qualifier};
+use entity::values::Qualifier;
+use entity::{metric, observation};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 
 use super::exact;
+use super::kinds::{self, BucketValue};
 use super::observations::{self, CurrentObservation};
 use super::reference::ReferenceCache;
 use super::time::{local_date, start_of_day, within_calendar};
@@ -196,7 +198,8 @@ pub async fn time_series(
 
     // A counter's change in the first bucket is measured from the last reading before it.
     let mut baseline = None;
-    if metric.kind != MetricKind::Flow && !request.with_readings {
+    let value_of_bucket = kinds::bucket_value(metric.kind);
+    if value_of_bucket == BucketValue::Last && !request.with_readings {
         let mut boundaries: Vec<DateTime<Utc>> = points.iter().map(|p| p.end).collect();
         boundaries.push(window_start);
         let mut latest =
@@ -210,7 +213,7 @@ pub async fn time_series(
     } else {
         // A flow ends after it starts: read one bucket further so that flows starting inside
         // the window are all found.
-        let read_until = if metric.kind == MetricKind::Flow {
+        let read_until = if kinds::covers_period(metric.kind) {
             start_of_day(bucket.next(window_end_date), zone)
         } else {
             window_end
@@ -224,10 +227,7 @@ pub async fn time_series(
             .map(|(i, &start)| (start, i))
             .collect();
         for reading in readings {
-            let attributed_to = reading
-                .observation
-                .period_start
-                .unwrap_or(reading.observation.observed_at);
+            let attributed_to = kinds::filed_at(&reading.observation);
             let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
                 continue;
             };
@@ -245,15 +245,15 @@ pub async fn time_series(
             }
             points[i].observations.push(reading);
         }
-        match metric.kind {
-            MetricKind::Flow => points.iter_mut().for_each(sum_flows),
-            _ => {
+        match value_of_bucket {
+            BucketValue::Sum => points.iter_mut().for_each(sum_readings),
+            BucketValue::Last => {
                 for point in &mut points {
                     if let Some(last) = point.observations.last().cloned() {
                         take_value(point, &last);
                     }
                 }
-                if metric.kind == MetricKind::Cumulative {
+                if kinds::measures_change(metric.kind) {
                     baseline =
                         observations::latest_in_series(db, series, window_start, request.as_of)
                             .await?;
@@ -262,14 +262,14 @@ pub async fn time_series(
         }
     }
 
-    if metric.kind == MetricKind::Cumulative {
+    if kinds::measures_change(metric.kind) {
         let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
         for point in &mut points {
             if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
                 if let Some((before, before_qualifier)) = previous {
                     point.change = Some(value - before);
                     point.change_qualifier =
-                        Some(combined([qualifier, before_qualifier].into_iter()));
+                        Some(kinds::difference_qualifier(qualifier, before_qualifier));
                 }
                 previous = Some((value, qualifier));
             }
@@ -284,6 +284,45 @@ pub async fn time_series(
     })
 }
 
+/// The point a newly recorded (or corrected) reading changed: in its agency's series, or the
+/// national one, the bucket holding the day the reading is filed under, with its readings.
+pub async fn point_of_change(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    metric_code: &str,
+    reading: &observation::Model,
+    bucket: TimeBucket,
+    zone: Tz,
+) -> Result<SeriesPoint, ApiError> {
+    let agency = match reading.agency_id {
+        Some(id) => reference
+            .row::<entity::agency::Entity>(id)
+            .await?
+            .map(|agency| agency.code),
+        None => None,
+    };
+    let day = local_date(kinds::filed_at(reading), zone);
+    let request = SeriesRequest {
+        metric: metric_code.to_owned(),
+        agency,
+        include_synthetic: reading.synthetic,
+        from: day,
+        to: day,
+        bucket,
+        time_zone: zone,
+        now: Utc::now(),
+        as_of: None,
+        // One bucket: its readings cost little and a subscriber may want them.
+        with_readings: true,
+    };
+    let series = time_series(db, reference, &request).await?;
+    series.points.into_iter().next().ok_or_else(|| {
+        ApiError::from(sea_orm::DbErr::Custom(
+            "a change without its point in the series".to_owned(),
+        ))
+    })
+}
+
 /// A point whose value is one reading's: the last of its bucket.
 fn take_value(point: &mut SeriesPoint, reading: &CurrentObservation) {
     point.value = Some(reading.revision.value);
@@ -291,27 +330,15 @@ fn take_value(point: &mut SeriesPoint, reading: &CurrentObservation) {
     point.denominator = reading.revision.denominator;
 }
 
-fn sum_flows(point: &mut SeriesPoint) {
+fn sum_readings(point: &mut SeriesPoint) {
     if point.observations.is_empty() {
         return;
     }
     let total: Decimal = point.observations.iter().map(|r| r.revision.value).sum();
     point.value = Some(exact::from_storage(total));
-    point.qualifier = Some(combined(
+    point.qualifier = Some(kinds::sum_qualifier(
         point.observations.iter().map(|r| r.revision.qualifier),
     ));
-}
-
-/// The qualifier of a figure computed from several: shared if all agree, otherwise an estimate.
-pub fn combined(mut qualifiers: impl Iterator<Item = Qualifier>) -> Qualifier {
-    let Some(first) = qualifiers.next() else {
-        return Qualifier::Exact;
-    };
-    if qualifiers.all(|q| q == first) {
-        first
-    } else {
-        Qualifier::About
-    }
 }
 
 #[cfg(test)]
@@ -337,13 +364,5 @@ mod tests {
         assert_eq!(TimeBucket::Week.label(date("2020-12-21")), "2020-W52");
         assert_eq!(TimeBucket::Week.label(date("2021-01-04")), "2021-W01");
         assert_eq!(TimeBucket::Quarter.label(date("2020-10-01")), "2020-Q4");
-    }
-
-    #[test]
-    fn qualifiers_combine_to_an_estimate_when_they_differ() {
-        use Qualifier::*;
-        assert_eq!(combined([Exact, Exact].into_iter()), Exact);
-        assert_eq!(combined([MoreThan, MoreThan].into_iter()), MoreThan);
-        assert_eq!(combined([Exact, MoreThan].into_iter()), About);
     }
 }

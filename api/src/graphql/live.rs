@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object, Result, Subscription};
-use chrono::Utc;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -17,8 +16,8 @@ use crate::service::access::Permission;
 use crate::service::live::{Change, LiveFeed};
 use crate::service::look_up_optional;
 use crate::service::reference::ReferenceCache;
-use crate::service::series::{self, SeriesRequest};
-use crate::service::time::{local_date, parse_time_zone};
+use crate::service::series;
+use crate::service::time::parse_time_zone;
 
 /// What happened to a figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -204,45 +203,17 @@ impl LiveSubscription {
                         .acquire_owned()
                         .await
                         .map_err(|_| ApiError::Stopping.extend())?;
-                    let observation = &change.observation.observation;
-                    // The point of the series the change belongs to: its agency's, or the national one.
-                    let agency_code = match observation.agency_id {
-                        Some(id) => Some(
-                            reference
-                                .row::<entity::agency::Entity>(id)
-                                .await
-                                .map_err(|e| e.extend())?
-                                .map(|a| a.code)
-                                .unwrap_or_default(),
-                        ),
-                        None => None,
-                    };
-                    let day = local_date(
-                        observation.period_start.unwrap_or(observation.observed_at),
+                    let point = series::point_of_change(
+                        &db,
+                        &reference,
+                        &code,
+                        &change.observation.observation,
+                        bucket.into(),
                         zone,
-                    );
-                    let request = SeriesRequest {
-                        metric: code,
-                        agency: agency_code,
-                        include_synthetic: observation.synthetic,
-                        from: day,
-                        to: day,
-                        bucket: bucket.into(),
-                        time_zone: zone,
-                        now: Utc::now(),
-                        as_of: None,
-                        // One bucket: its readings cost little and a subscriber may want them.
-                        with_readings: true,
-                    };
-                    let updated = series::time_series(&db, &reference, &request)
-                        .await
-                        .map_err(|e| e.extend())?;
-                    updated.points.into_iter().next().map(Point).ok_or_else(|| {
-                        ApiError::from(sea_orm::DbErr::Custom(
-                            "a change without its point in the series".to_owned(),
-                        ))
-                        .extend()
-                    })
+                    )
+                    .await
+                    .map_err(|e| e.extend())?;
+                    Ok(Point(point))
                 }
             },
         ))
