@@ -18,6 +18,7 @@ use serde_json::json;
 use super::access::Permission;
 use super::audit::seal::{SealBuilder, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
+use super::recording::{check_figure, NewObservation};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
 
@@ -69,6 +70,30 @@ struct Row {
     value: u64,
 }
 
+/// What every generated reading says it is quoted from.
+const QUOTE: &str = "synthetic";
+
+impl Row {
+    /// The row, if it meets the rules every recorded figure meets.
+    fn checked(self, metric: &metric::Model, now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let figure = NewObservation {
+            metric: String::new(),
+            agency: None,
+            observed_at: self.observed_at,
+            period_start: self.period_start,
+            value: Decimal::from(self.value),
+            qualifier: Qualifier::Exact,
+            denominator: None,
+            source: String::new(),
+            quote: QUOTE.to_owned(),
+            note: None,
+            line: None,
+        };
+        check_figure(&figure, metric, now).map_err(ApiError::invalid_items)?;
+        Ok(self)
+    }
+}
+
 pub async fn generate(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -91,24 +116,26 @@ pub async fn generate(
     let agency_ids = synthetic_agencies(db, agencies).await?;
 
     let first = NaiveDate::from_ymd_opt(FIRST_DAY.0, FIRST_DAY.1, FIRST_DAY.2).expect("a date");
+    let now = Utc::now();
     let mut random = Random(seed.max(1));
     let mut written = 0u64;
     let mut batch = Vec::with_capacity(10_000);
     'agencies: for &agency_id in &agency_ids {
-        for &metric_id in &counters {
+        for counter in &counters {
             let mut total = 1_000 + random.below(100_000);
             for day in 0..DAYS {
                 if written + batch.len() as u64 >= rows {
                     break 'agencies;
                 }
                 total += random.below(500);
-                batch.push(Row {
-                    metric_id,
+                let row = Row {
+                    metric_id: counter.id,
                     agency_id,
                     observed_at: start_of_day(first + Duration::days(day), VIETNAM),
                     period_start: None,
                     value: total,
-                });
+                };
+                batch.push(row.checked(counter, now)?);
             }
         }
         let mut month_start = first;
@@ -117,13 +144,14 @@ pub async fn generate(
                 break 'agencies;
             }
             let next = month_start + chrono::Months::new(1);
-            batch.push(Row {
-                metric_id: flow,
+            let row = Row {
+                metric_id: flow.id,
                 agency_id,
                 observed_at: start_of_day(next, VIETNAM),
                 period_start: Some(start_of_day(month_start, VIETNAM)),
                 value: 100 + random.below(5_000),
-            });
+            };
+            batch.push(row.checked(&flow, now)?);
             month_start = next;
         }
         if batch.len() >= 5_000 {
@@ -153,11 +181,13 @@ pub async fn generate(
     })
 }
 
-/// The counters' ids, the synthetic flow metric and the synthetic source, created if missing.
-async fn prepare(db: &DatabaseConnection) -> Result<(Vec<i32>, i32, i32), ApiError> {
+/// The counters, the synthetic flow metric and the synthetic source's id, created if missing.
+async fn prepare(
+    db: &DatabaseConnection,
+) -> Result<(Vec<metric::Model>, metric::Model, i32), ApiError> {
     let mut counters = Vec::new();
     for code in COUNTERS {
-        counters.push(super::catalog::load_metric(db, code).await?.id);
+        counters.push(super::catalog::load_metric(db, code).await?);
     }
     let portal = super::catalog::load_platform(db, "public-service-portal").await?;
     let flow = match metric::Entity::find()
@@ -165,7 +195,7 @@ async fn prepare(db: &DatabaseConnection) -> Result<(Vec<i32>, i32, i32), ApiErr
         .one(db)
         .await?
     {
-        Some(existing) => existing.id,
+        Some(existing) => existing,
         None => {
             metric::ActiveModel {
                 platform_id: Set(portal.id),
@@ -179,7 +209,6 @@ async fn prepare(db: &DatabaseConnection) -> Result<(Vec<i32>, i32, i32), ApiErr
             }
             .insert(db)
             .await?
-            .id
         }
     };
     let source_id = match source::Entity::find()
@@ -280,7 +309,7 @@ async fn write(
                 qualifier: Qualifier::Exact,
                 denominator: None,
                 source_id,
-                quote: "synthetic".to_owned(),
+                quote: QUOTE.to_owned(),
                 note: None,
                 recorded_at,
                 recorded_by: "demo-data".to_owned(),

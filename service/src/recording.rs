@@ -142,6 +142,23 @@ fn earliest_observation() -> DateTime<Utc> {
     )
 }
 
+/// Checks one figure against the rules that need no database (value and unit, denominator,
+/// dates, texts): seed and demonstration figures are held to them as every write is. The value
+/// and denominator as stored, or every failure.
+pub fn check_figure(
+    item: &NewObservation,
+    metric: &metric::Model,
+    now: DateTime<Utc>,
+) -> Result<(Decimal, Option<Decimal>), Vec<ItemFailure>> {
+    let mut list = Vec::new();
+    let mut failures = Failures {
+        index: 0,
+        line: item.line,
+        list: &mut list,
+    };
+    check_shape(item, metric, now, &mut failures).ok_or(list)
+}
+
 /// Checks the rules that need no database: value and unit, denominator, dates, texts.
 fn check_shape(
     item: &NewObservation,
@@ -954,4 +971,179 @@ async fn apply_retraction(
         |_, to| json!({ "revision": to.revision, "reason": reason }),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(kind: MetricKind, unit: Unit) -> metric::Model {
+        metric::Model {
+            id: 1,
+            platform_id: 1,
+            code: "platform.metric".to_owned(),
+            name_vi: String::new(),
+            name_en: String::new(),
+            unit,
+            scale: Scale::One,
+            kind,
+        }
+    }
+
+    fn figure(observed_at: &str, value: &str) -> NewObservation {
+        NewObservation {
+            metric: "platform.metric".to_owned(),
+            agency: None,
+            observed_at: observed_at.parse().unwrap(),
+            period_start: None,
+            value: value.parse().unwrap(),
+            qualifier: Qualifier::Exact,
+            denominator: None,
+            source: "article-001".to_owned(),
+            quote: "trích dẫn".to_owned(),
+            note: None,
+            line: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// The fields a figure is refused on, and the English of each reason.
+    fn refusals(item: &NewObservation, metric: &metric::Model) -> Vec<(&'static str, String)> {
+        match check_figure(item, metric, now()) {
+            Ok(_) => Vec::new(),
+            Err(failures) => failures
+                .into_iter()
+                .map(|f| (f.field, f.message.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_figure_that_meets_every_rule_is_stored_in_its_canonical_form() {
+        let level = metric(MetricKind::Level, Unit::Services);
+        let checked = check_figure(&figure("2021-06-30T00:00:00Z", "2700.00"), &level, now());
+        assert_eq!(checked.unwrap().0.to_string(), "2700");
+    }
+
+    #[test]
+    fn values_must_fit_the_unit() {
+        let count = metric(MetricKind::Level, Unit::Documents);
+        let fields = |value| refusals(&figure("2021-06-30T00:00:00Z", value), &count);
+        assert_eq!(fields("-1")[0].0, "value");
+        assert!(fields("-1")[0].1.contains("negative"));
+        assert!(fields("2.5")[0].1.contains("not a whole number"));
+        assert!(fields("1.1234567")[0].1.contains("decimal places"));
+        let percent = metric(MetricKind::Level, Unit::Percent);
+        let over = refusals(&figure("2021-06-30T00:00:00Z", "100.5"), &percent);
+        assert!(over[0].1.contains("more than 100%"), "{over:?}");
+        assert!(refusals(&figure("2021-06-30T00:00:00Z", "100"), &percent).is_empty());
+    }
+
+    #[test]
+    fn a_ratio_carries_its_denominator_and_nothing_else_does() {
+        let ratio = metric(MetricKind::Ratio, Unit::Indicators);
+        let mut item = figure("2021-06-30T00:00:00Z", "106");
+        assert_eq!(refusals(&item, &ratio)[0].0, "denominator");
+        item.denominator = Some(Decimal::from(200));
+        assert!(refusals(&item, &ratio).is_empty());
+        item.denominator = Some(Decimal::from(100));
+        assert!(refusals(&item, &ratio)[0]
+            .1
+            .contains("more than its denominator"));
+        item.denominator = Some(Decimal::ZERO);
+        assert_eq!(
+            refusals(&item, &ratio)[0],
+            ("denominator", "must be greater than zero".to_owned())
+        );
+        let level = metric(MetricKind::Level, Unit::Indicators);
+        assert_eq!(refusals(&item, &level)[0].0, "denominator");
+    }
+
+    #[test]
+    fn a_flow_says_when_its_period_started_and_nothing_else_does() {
+        let flow = metric(MetricKind::Flow, Unit::Dossiers);
+        let mut item = figure("2021-07-01T00:00:00Z", "5000");
+        assert_eq!(refusals(&item, &flow)[0].0, "periodStart");
+        item.period_start = Some("2021-07-01T00:00:00Z".parse().unwrap());
+        assert!(refusals(&item, &flow)[0].1.contains("start before it ends"));
+        item.period_start = Some("2021-06-01T00:00:00Z".parse().unwrap());
+        assert!(refusals(&item, &flow).is_empty());
+        let level = metric(MetricKind::Level, Unit::Dossiers);
+        assert_eq!(refusals(&item, &level)[0].1, "only flows cover a period");
+    }
+
+    #[test]
+    fn dates_lie_between_1990_and_a_few_minutes_from_now() {
+        let level = metric(MetricKind::Level, Unit::Services);
+        assert!(refusals(&figure("1989-12-31T00:00:00Z", "1"), &level)[0]
+            .1
+            .contains("before 1990"));
+        assert!(refusals(&figure("2026-01-01T00:04:00Z", "1"), &level).is_empty());
+        assert!(refusals(&figure("2026-01-01T00:06:00Z", "1"), &level)[0]
+            .1
+            .contains("in the future"));
+        let fine = refusals(&figure("2021-06-30T00:00:00.0000001Z", "1"), &level);
+        assert!(fine[0].1.contains("finer than a microsecond"), "{fine:?}");
+    }
+
+    #[test]
+    fn texts_are_quoted_within_bounds_and_storable() {
+        let level = metric(MetricKind::Level, Unit::Services);
+        let mut item = figure("2021-06-30T00:00:00Z", "1");
+        item.quote = " ".to_owned();
+        assert_eq!(refusals(&item, &level)[0].0, "quote");
+        item.quote = "a\0b".to_owned();
+        item.note = Some("x".repeat(MAX_TEXT + 1));
+        let fields: Vec<_> = refusals(&item, &level)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["quote", "note"]);
+    }
+
+    #[test]
+    fn every_failure_of_a_figure_is_listed_not_only_the_first() {
+        let ratio = metric(MetricKind::Ratio, Unit::Indicators);
+        let mut item = figure("2031-01-01T00:00:00Z", "-1");
+        item.quote = String::new();
+        item.period_start = Some("2020-01-01T00:00:00Z".parse().unwrap());
+        let fields: Vec<_> = refusals(&item, &ratio)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            ["value", "denominator", "observedAt", "periodStart", "quote"]
+        );
+    }
+
+    #[test]
+    fn a_counter_never_goes_down_within_a_batch() {
+        let items = [
+            figure("2021-03-01T00:00:00Z", "300"),
+            figure("2021-01-01T00:00:00Z", "100"),
+            figure("2021-02-01T00:00:00Z", "50"),
+        ];
+        let counter = Some((1, None, MetricKind::Cumulative));
+        let mut failures = Vec::new();
+        check_counters_within_batch(&items, &[counter; 3], &mut failures);
+        let refused: Vec<_> = failures
+            .iter()
+            .map(|f| (f.index, f.message.to_string()))
+            .collect();
+        assert_eq!(
+            refused,
+            [(
+                2,
+                "the counter would go down: item 1 records 100 for an earlier instant".to_owned()
+            )]
+        );
+        let level = Some((1, None, MetricKind::Level));
+        let mut failures = Vec::new();
+        check_counters_within_batch(&items, &[level; 3], &mut failures);
+        assert!(failures.is_empty(), "a level may go down");
+    }
 }

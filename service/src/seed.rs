@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use entity::values::{
     AgencyKind, Comparator, DatePrecision, EventKind, MetricKind, Qualifier, Scale, Unit,
 };
@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::exact;
+use super::recording::{check_figure, NewObservation};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
 use serde_json::json;
@@ -38,6 +39,12 @@ pub enum SeedError {
     UnknownReference { kind: &'static str, code: String },
     #[error("the seed file has a value that cannot be stored: {0}")]
     Value(#[from] ApiError),
+    #[error("the seed figure of fact {fact} ({metric}) breaks the rules of recording: {reasons}")]
+    Invalid {
+        fact: u32,
+        metric: String,
+        reasons: String,
+    },
     #[error("the database refused the seed data: {0}")]
     Database(#[from] DbErr),
 }
@@ -284,6 +291,11 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         let metric_id = metrics.id(&o.metric)?;
         let agency_id = agencies.optional_id(o.agency.as_ref())?;
         let observed_at = start_of_day(o.observed_on, VIETNAM);
+        let metric = metric::Entity::find_by_id(metric_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("metric {metric_id}")))?;
+        let (value, denominator) = checked(o, &metric, recorded_at)?;
         let existing = observation::Entity::find()
             .filter(observation::Column::MetricId.eq(metric_id))
             .filter(match agency_id {
@@ -310,12 +322,9 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         let revision = observation_revision::ActiveModel {
             observation_id: set(stored.id),
             revision: set(1),
-            value: set(exact::storable("value", o.value)?),
+            value: set(value),
             qualifier: set(o.qualifier),
-            denominator: set(o
-                .denominator
-                .map(|d| exact::storable("denominator", d))
-                .transpose()?),
+            denominator: set(denominator),
             source_id: set(sources.id(&o.source)?),
             quote: set(o.quote.clone()),
             note: set(o.note.clone()),
@@ -408,6 +417,37 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
     Ok(report)
 }
 
+/// A seed figure held to the rules every recorded figure meets: its value and denominator as
+/// stored.
+fn checked(
+    figure: &SeedObservation,
+    metric: &metric::Model,
+    now: DateTime<Utc>,
+) -> Result<(Decimal, Option<Decimal>), SeedError> {
+    let item = NewObservation {
+        metric: figure.metric.clone(),
+        agency: figure.agency.clone(),
+        observed_at: start_of_day(figure.observed_on, VIETNAM),
+        period_start: None,
+        value: figure.value,
+        qualifier: figure.qualifier,
+        denominator: figure.denominator,
+        source: figure.source.clone(),
+        quote: figure.quote.clone(),
+        note: figure.note.clone(),
+        line: None,
+    };
+    check_figure(&item, metric, now).map_err(|failures| SeedError::Invalid {
+        fact: figure.fact,
+        metric: figure.metric.clone(),
+        reasons: failures
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
+}
+
 fn set<T: Into<sea_orm::Value>>(value: T) -> sea_orm::ActiveValue<T> {
     sea_orm::ActiveValue::Set(value)
 }
@@ -468,11 +508,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_seed_file_parses_and_its_values_are_storable() {
+    fn every_shipped_seed_figure_meets_the_rules_of_recording() {
         let file = parse(SEED_FILE).expect("seeds/kpi.toml parses");
         assert!(file.observation.len() >= 10);
         for o in &file.observation {
-            exact::storable("value", o.value).expect("storable value");
+            let seeded = file
+                .metric
+                .iter()
+                .find(|m| m.code == o.metric)
+                .expect("a metric");
+            let metric = metric::Model {
+                id: 1,
+                platform_id: 1,
+                code: seeded.code.clone(),
+                name_vi: seeded.name_vi.clone(),
+                name_en: seeded.name_en.clone(),
+                unit: seeded.unit,
+                scale: seeded.scale,
+                kind: seeded.kind,
+            };
+            if let Err(refused) = checked(o, &metric, Utc::now()) {
+                panic!("{refused}");
+            }
         }
+    }
+
+    #[test]
+    fn a_seed_figure_that_breaks_a_rule_is_refused_with_its_fact() {
+        let file = parse(SEED_FILE).expect("seeds/kpi.toml parses");
+        let ratio = file
+            .metric
+            .iter()
+            .find(|m| m.kind == MetricKind::Ratio)
+            .expect("a ratio metric");
+        let mut figure = file
+            .observation
+            .into_iter()
+            .find(|o| o.metric == ratio.code)
+            .expect("a ratio figure");
+        figure.denominator = None;
+        let metric = metric::Model {
+            id: 1,
+            platform_id: 1,
+            code: ratio.code.clone(),
+            name_vi: String::new(),
+            name_en: String::new(),
+            unit: ratio.unit,
+            scale: ratio.scale,
+            kind: ratio.kind,
+        };
+        let refused = checked(&figure, &metric, Utc::now())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains(&format!("fact {}", figure.fact)),
+            "{refused}"
+        );
+        assert!(refused.contains("denominator: a ratio needs"), "{refused}");
     }
 }
