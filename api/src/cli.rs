@@ -381,7 +381,7 @@ async fn run_audit(
                 Some(anchor) if public_keys.is_empty() => {
                     anchor.trust().map_err(anyhow::Error::msg)?
                 }
-                _ => verify::Trust::default(),
+                _ => anchor::Trust::default(),
             };
             for key in &public_keys {
                 trust

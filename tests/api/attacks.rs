@@ -10,7 +10,7 @@ use entity::values::Role;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{row_counts, Backend, ServerProcess, TestApp};
+use crate::helpers::{row_counts, Backend, Options, ServerProcess, TestApp};
 use crate::live::{connect, receive, send, Socket};
 use crate::on_both_databases;
 
@@ -208,7 +208,7 @@ async fn a_socket_has_the_same_rate_as_http() {
         rate_per_address: 20,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let viewer = app.key(Role::Viewer, None).await;
     let mut socket = connect(&app.address, "graphql-transport-ws", None)
         .await
@@ -245,7 +245,7 @@ async fn a_socket_obeys_size_depth_time_and_subscription_limits() {
         max_subscriptions_per_caller: 5,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let before = row_counts(&app.db).await;
 
     let mut socket = connect(&app.address, "graphql-transport-ws", None)
@@ -605,7 +605,7 @@ async fn introspection_off_still_answers_typename_and_suggests_nothing() {
         introspection: false,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let body = app
         .graphql("{ platforms { __typename code } }", json!({}))
         .await;
@@ -696,7 +696,7 @@ async fn subscribers_cannot_take_the_database_from_requests() {
         rate_per_address: 10_000,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Postgres, limits).await;
+    let app = TestApp::spawn_with(Backend::Postgres, Options::limits(limits)).await;
     let subscription = format!(
         "subscription {{ timeSeriesUpdated(metric: \"{RATE}\", bucket: MONTH) {{ label value }} }}"
     );

@@ -1,7 +1,7 @@
 use entity::values::Role;
 use serde_json::json;
 
-use crate::helpers::{exported_metric, figure, TestApp};
+use crate::helpers::{exported_metric, figure, Options, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -15,7 +15,7 @@ async fn cache_hits(app: &TestApp) -> u64 {
     exported_metric(&app.address, "egov_kpi_response_cache_hits_total").await
 }
 
-on_both_databases! { spawn_with_cache;
+on_both_databases! { Options::cached();
     async fn a_repeated_query_is_answered_without_the_database_until_a_write(app: TestApp) {
         let first = app.data(LATEST, json!({})).await;
         let (hits, statements) = (cache_hits(&app).await, app.statements());

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Options, TestApp};
 
 /// How the tests run Chromium: headless, as root, without reaching for the network.
 const HEADLESS: [&str; 8] = [
@@ -274,7 +274,7 @@ impl Drop for Browser {
 #[tokio::test]
 async fn the_open_dashboard_shows_a_new_figure_as_soon_as_it_is_recorded() {
     // As deployed: the page's queries are answered from the response cache until the write.
-    let app = TestApp::spawn_with_cache(Backend::Sqlite).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::cached()).await;
     let mut browser = Browser::open(&format!("{}/dashboard?lang=en", app.address)).await;
     assert!(
         browser

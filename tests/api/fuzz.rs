@@ -14,7 +14,7 @@ use api::config::Limits;
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Options, TestApp};
 
 /// A small, fast, reproducible generator (SplitMix64).
 struct Random(u64);
@@ -550,8 +550,8 @@ async fn generated_documents_get_no_server_error_and_the_same_answer_on_both_dat
         rate_per_address: u32::MAX,
         ..Limits::default()
     };
-    let sqlite = TestApp::spawn_with_limits(Backend::Sqlite, limits.clone()).await;
-    let postgres = TestApp::spawn_with_limits(Backend::Postgres, limits).await;
+    let sqlite = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits.clone())).await;
+    let postgres = TestApp::spawn_with(Backend::Postgres, Options::limits(limits)).await;
     let client = reqwest::Client::new();
     let differences = Arc::new(std::sync::Mutex::new(Vec::new()));
     let statuses = Arc::new(AtomicUsize::new(0));

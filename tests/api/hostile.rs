@@ -5,7 +5,7 @@ use api::config::Limits;
 use entity::values::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Options, TestApp};
 use crate::on_both_databases;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -178,7 +178,7 @@ async fn callers_over_their_rate_are_told_when_to_come_back() {
         rate_per_address: 5,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     for _ in 0..5 {
         let (status, _, _) = post(&app, "{ platforms { code } }").await;
         assert_eq!(status, 200);
@@ -212,7 +212,7 @@ async fn each_key_has_its_own_rate() {
         rate_per_key: 3,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let (first, second) = (
         app.key(Role::Viewer, None).await,
         app.key(Role::Viewer, None).await,
@@ -243,7 +243,7 @@ async fn a_request_over_its_time_is_answered_timeout() {
         request_timeout_seconds: 1,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let reporter = app.key(Role::Reporter, None).await;
     // Another writer holds the audit chain: the request has to wait, longer than it may.
     let holder = api::service::audit::begin_write(&app.db).await.unwrap();
@@ -268,7 +268,7 @@ async fn introspection_can_be_turned_off() {
         introspection: false,
         ..Limits::default()
     };
-    let app = TestApp::spawn_with_limits(Backend::Sqlite, limits).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Options::limits(limits)).await;
     let (status, _, body) = post(&app, "{ __schema { types { name } } }").await;
     assert_eq!((status, code(&body)), (400, "INTROSPECTION_DISABLED"));
     let open = TestApp::spawn(Backend::Sqlite).await;

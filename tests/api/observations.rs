@@ -120,10 +120,11 @@ on_both_databases! {
     }
 
     async fn values_come_back_exactly_as_stored_on_either_database(app: TestApp) {
-        for value in ["123456789.012345", "999999999999999", "0.000001", "30.5"] {
-            let id = app
-                .store_reading(Reading::at("public-service-portal.level4-online-dossier-rate", "2021-06-30T00:00:00Z", value))
-                .await;
+        // Billions of VND: fractions and fifteen digits are allowed.
+        let savings = "document-exchange-axis.annual-savings";
+        for (day, value) in ["123456789.012345", "999999999999999", "0.000001", "30.5"].into_iter().enumerate() {
+            let observed_at = format!("2022-06-0{}T00:00:00Z", day + 1);
+            let id = app.store_reading(Reading::at(savings, &observed_at, value)).await;
             let data = app
                 .data("query One($id: ID!) { observation(id: $id) { value } }", json!({ "id": id.to_string() }))
                 .await;

@@ -4,7 +4,7 @@ use entity::values::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Options, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -95,7 +95,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! { spawn_unanchored;
+on_both_databases! { Options::unanchored();
     async fn a_server_without_a_signing_key_signs_no_receipts(app: TestApp) {
         let answered = post(&app, json!({ "query": FIGURES, "variables": { "metric": RATE }, "extensions": { "receipt": true } })).await;
         assert_eq!(answered["errors"][0]["extensions"]["code"], "RECEIPTS_UNAVAILABLE", "{answered}");

@@ -1,4 +1,4 @@
-use entity::values::MetricKind;
+use entity::values::{MetricKind, Unit};
 use serde_json::{json, Value};
 
 use crate::helpers::{Reading, TestApp};
@@ -60,7 +60,7 @@ on_both_databases! {
 
     async fn a_flow_is_summed_per_bucket_and_never_split(app: TestApp) {
         let flow = "test.dossiers-filed-per-month";
-        app.add_metric(flow, MetricKind::Flow).await;
+        app.add_metric(flow, MetricKind::Flow, Unit::Vnd).await;
         for (start, end, value) in [
             ("2021-01-01T00:00:00+07:00", "2021-02-01T00:00:00+07:00", "100"),
             ("2021-02-01T00:00:00+07:00", "2021-03-01T00:00:00+07:00", "150.5"),

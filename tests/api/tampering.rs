@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::{json, Value};
 
 use crate::audit::RATE;
-use crate::helpers::{Reading, ServerProcess, TestApp};
+use crate::helpers::{Options, Reading, ServerProcess, TestApp};
 use crate::on_both_databases;
 
 /// `audit verify` as the operator runs it: its exit code and what it printed.
@@ -86,7 +86,7 @@ on_both_databases! {
         assert_eq!(verify(&app).0, Some(0));
 
         // A figure stored straight into the tables, with no entry.
-        let stray = app.store_reading(Reading::at(RATE, "2021-09-30T00:00:00+07:00", "31")).await;
+        let stray = app.store_reading_behind_the_api(Reading::at(RATE, "2021-09-30T00:00:00+07:00", "31")).await;
         let (code, report) = verify(&app);
         assert_eq!(code, Some(1), "{report}");
         assert!(report.contains(&format!("observation {stray} revision 1 was stored with no audit entry")), "{report}");
@@ -278,7 +278,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! { spawn_unanchored;
+on_both_databases! { Options::unanchored();
     async fn the_server_signs_checkpoints_as_the_chain_grows_and_when_it_stops(app: TestApp) {
         let directory = std::env::temp_dir().join(format!("egov-kpi-cadence-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&directory).unwrap();

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::error::{ApiError, GraphqlError};
 use crate::service::access::Permission;
+use crate::service::audit::anchor::Trust;
 use crate::service::audit::anchor::{self, Anchor};
-use crate::service::audit::verify::{Anchoring, Status, Trust, Verification};
+use crate::service::audit::verify::{Anchoring, Status, Verification};
 use crate::service::audit::{self, AuditFilter};
 use crate::service::pagination::PageRequest;
 

@@ -126,6 +126,14 @@ pub fn public_key_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whom the verifier trusts: the public keys checkpoints must be signed with, and checkpoints
+/// kept outside the database.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    pub public_keys: Vec<VerifyingKey>,
+    pub witness: Vec<Checkpoint>,
+}
+
 /// The server's signing key and where its checkpoints are witnessed.
 pub struct Anchor {
     key: SigningKey,
@@ -171,12 +179,12 @@ impl Anchor {
 
     /// What a verifier trusts when this key is its own: the key's public half and the
     /// checkpoints the witness file holds.
-    pub fn trust(&self) -> Result<super::verify::Trust, String> {
+    pub fn trust(&self) -> Result<Trust, String> {
         let witness = match &self.witness {
             Some(path) if path.exists() => read_witness(path)?,
             _ => Vec::new(),
         };
-        Ok(super::verify::Trust {
+        Ok(Trust {
             public_keys: vec![self.public_key()],
             witness,
         })

@@ -8,28 +8,19 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::VerifyingKey;
 use entity::{audit_entry, observation, observation_revision};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::anchor::{self, Checkpoint};
+use super::anchor::{self, Checkpoint, Trust};
 use super::seal::{Seal, SealBuilder, Sealed};
 use super::{entry_hash, head, Head};
 use crate::error::ApiError;
 
 /// Problems listed one by one; past this many they are only counted.
 pub const MAX_LISTED: usize = 100;
-
-/// Whom the verifier trusts: the public keys checkpoints must be signed with, and checkpoints
-/// kept outside the database.
-#[derive(Debug, Clone, Default)]
-pub struct Trust {
-    pub public_keys: Vec<VerifyingKey>,
-    pub witness: Vec<Checkpoint>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

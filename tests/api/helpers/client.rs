@@ -1,0 +1,156 @@
+//! Talking to the server as a client does: GraphQL over HTTP, with or without a key, in a
+//! language.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use super::TestApp;
+
+impl TestApp {
+    /// Sends a GraphQL request and returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_with_language(query, variables, None).await
+    }
+
+    /// A plain GET of one of the server's paths.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Posts a raw body; returns the status, the content type and the body as JSON (null if none).
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        accept: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", content_type)
+            .header("accept", accept)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let media = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            media,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Sends a GraphQL request with an API key; returns the HTTP status and the body.
+    pub async fn graphql_as(&self, key: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    pub async fn graphql_with_language(
+        &self,
+        query: &str,
+        variables: Value,
+        accept_language: Option<&str>,
+    ) -> Value {
+        self.ask(query, variables, accept_language, None).await.1
+    }
+
+    /// A request in `accept_language` (none: no header), with `key` if given: status and body.
+    pub async fn ask(
+        &self,
+        query: &str,
+        variables: Value,
+        accept_language: Option<&str>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(language) = accept_language {
+            request = request.header("accept-language", language);
+        }
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// The `data` of a response that must have no errors.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {}",
+            body["errors"]
+        );
+        body["data"].clone()
+    }
+
+    /// The first error of a response that must fail, as (code, message).
+    pub async fn error(&self, query: &str, variables: Value) -> (String, String) {
+        let body = self.graphql(query, variables).await;
+        let error = &body["errors"][0];
+        assert!(!error.is_null(), "expected an error, got {body}");
+        (
+            error["extensions"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            error["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+pub fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a decimal string, got {value}"))
+        .parse()
+        .unwrap()
+}
+
+pub fn instant(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a date-time string, got {value}"))
+        .parse()
+        .unwrap()
+}
+
+/// The value of an unlabelled metric the server at `address` exports on `/metrics`.
+pub async fn exported_metric(address: &str, name: &str) -> u64 {
+    let text = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is exported"))
+}
