@@ -20,7 +20,7 @@ pub use response_cache::ResponseCache;
 
 use axum::extract::State;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -36,6 +36,7 @@ use crate::service::live::LiveFeed;
 use crate::service::reference::ReferenceCache;
 
 use crate::graphql::Engine;
+use refusal::Refusal;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -131,14 +132,13 @@ fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "request handler panicked");
-    let body = serde_json::json!({
-        "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
-    });
-    let mut response = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
-    response
-        .extensions_mut()
-        .insert(ErrorCode("INTERNAL_SERVER_ERROR"));
-    response
+    // The panic happened where the request's headers are out of reach: the default language.
+    Refusal::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        crate::message!(INTERNAL),
+    )
+    .render_json(crate::messages::Lang::default())
 }
 
 #[cfg(test)]

@@ -1,0 +1,389 @@
+//! A batch checked against the database and stored all or nothing, with its audit entries.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::values::MetricKind;
+use entity::{agency, metric, observation, observation_revision, source};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Set,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::access::Permission;
+use crate::audit::seal::{Seal, Sealed};
+use crate::audit::{self, Action, Caller, Event, APPLIED};
+use crate::error::{not_found_message, ApiError};
+use crate::message;
+use crate::observations::{self, CurrentObservation};
+use crate::{catalog, exact};
+
+use super::rules::{check_counter, check_counters_within_batch, check_shape, Failures, Valid};
+use super::{Mode, NewObservation, Recorded};
+
+/// Reference data a batch is checked against, read once per batch.
+struct Catalog {
+    metrics: HashMap<String, metric::Model>,
+    agencies: HashMap<String, agency::Model>,
+    sources: HashMap<String, source::Model>,
+}
+
+impl Catalog {
+    /// The reference rows a batch names, and no others: a batch for one province need not read
+    /// every agency.
+    async fn load(db: &impl ConnectionTrait, items: &[NewObservation]) -> Result<Self, ApiError> {
+        let named = |code: fn(&NewObservation) -> Option<&String>| -> HashSet<String> {
+            items.iter().filter_map(code).cloned().collect()
+        };
+        let metrics = named(|item| Some(&item.metric));
+        let agencies = named(|item| item.agency.as_ref());
+        let sources = named(|item| Some(&item.source));
+        Ok(Self {
+            metrics: catalog::keyed_where::<metric::Entity, _>(
+                db,
+                metric::Column::Code.is_in(metrics),
+                |m| m.code.clone(),
+            )
+            .await?,
+            agencies: catalog::keyed_where::<agency::Entity, _>(
+                db,
+                agency::Column::Code.is_in(agencies),
+                |a| a.code.clone(),
+            )
+            .await?,
+            sources: catalog::keyed_where::<source::Entity, _>(
+                db,
+                source::Column::Code.is_in(sources),
+                |s| s.code.clone(),
+            )
+            .await?,
+        })
+    }
+}
+
+async fn validate(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    items: &[NewObservation],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<Valid>, ApiError> {
+    let catalog = Catalog::load(txn, items).await?;
+    let now = Utc::now();
+    let mut failures = Vec::new();
+    let mut valid = Vec::with_capacity(items.len());
+    let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
+    let keys = valid_keys(items, &catalog);
+    let already_recorded = observations::existing(
+        txn,
+        keys.iter().zip(items).filter_map(|(key, item)| {
+            key.map(|(metric, agency, _)| (metric, agency, item.observed_at))
+        }),
+    )
+    .await?;
+    for (index, item) in items.iter().enumerate() {
+        let mut item_failures = Failures {
+            index,
+            line: item.line,
+            list: &mut failures,
+        };
+        // Every reference is looked up, so that an item's answer names all that is wrong.
+        let metric = catalog.metrics.get(&item.metric);
+        if metric.is_none() {
+            item_failures.add("metric", not_found_message("metric", "code", &item.metric));
+        }
+        let agency_id = match &item.agency {
+            None => Some(None),
+            Some(code) => catalog.agencies.get(code).map(|agency| Some(agency.id)),
+        };
+        if let (None, Some(code)) = (agency_id, &item.agency) {
+            item_failures.add("agency", not_found_message("agency", "code", code));
+        }
+        let source = catalog.sources.get(&item.source);
+        if source.is_none() {
+            item_failures.add("source", not_found_message("source", "code", &item.source));
+        }
+        let (Some(metric), Some(agency_id), Some(source)) = (metric, agency_id, source) else {
+            continue;
+        };
+        caller
+            .principal
+            .require_scope(agency_id, metric.platform_id)?;
+        let Some((value, denominator)) = check_shape(item, metric, now, &mut item_failures) else {
+            continue;
+        };
+        let series_key = (metric.id, agency_id, item.observed_at);
+        if let Some(first) = seen.insert(series_key, index) {
+            item_failures.add("observedAt", message!(DUPLICATE_IN_BATCH, item = first));
+            continue;
+        }
+        if let Some(existing) = already_recorded.get(&observations::SeriesInstant::new(
+            metric.id,
+            agency_id,
+            item.observed_at,
+        )) {
+            item_failures.add("observedAt", message!(ALREADY_RECORDED, id = existing));
+            continue;
+        }
+        let candidate = Valid {
+            metric: metric.clone(),
+            agency_id,
+            source_id: source.id,
+            value,
+            denominator,
+        };
+        check_counter(txn, &candidate, item.observed_at, None, &mut item_failures).await?;
+        valid.push(candidate);
+        progress(index as u64 + 1);
+    }
+    check_counters_within_batch(items, &keys, &mut failures);
+    if failures.is_empty() {
+        Ok(valid)
+    } else {
+        failures.sort_by_key(|f| f.index);
+        Err(ApiError::invalid_items(failures))
+    }
+}
+
+/// The series key of each item whose metric and agency are known.
+fn valid_keys(
+    items: &[NewObservation],
+    catalog: &Catalog,
+) -> Vec<Option<(i32, Option<i32>, MetricKind)>> {
+    items
+        .iter()
+        .map(|item| {
+            let metric = catalog.metrics.get(&item.metric)?;
+            let agency = match &item.agency {
+                None => None,
+                Some(code) => Some(catalog.agencies.get(code)?.id),
+            };
+            Some((metric.id, agency, metric.kind))
+        })
+        .collect()
+}
+
+fn request_hash(items: &[NewObservation]) -> String {
+    let canonical = serde_json::to_vec(items).expect("plain fields serialise");
+    hex::encode(Sha256::digest(&canonical))
+}
+
+/// Records a batch: every item is checked, and one bad item refuses the batch with the index and
+/// reason of each failure. With an idempotency key, a retried batch is applied once and the first
+/// answer given again.
+pub async fn record(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    items: Vec<NewObservation>,
+    idempotency_key: Option<&str>,
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Recorded, ApiError> {
+    let result = record_batch(db, caller, &items, idempotency_key, mode, progress).await;
+    audit::log_refusal(db, caller, Action::RecordObservation, None, result).await
+}
+
+async fn record_batch(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    items: &[NewObservation],
+    idempotency_key: Option<&str>,
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Recorded, ApiError> {
+    caller.principal.require(Permission::Record)?;
+    if items.is_empty() {
+        return Err(ApiError::bad_input("input", message!(BATCH_EMPTY)));
+    }
+    let txn = audit::begin_write(db).await?;
+    // Only a keyed request is compared with an earlier one: a large import need not hash itself.
+    let request_hash = idempotency_key.map(|_| request_hash(items));
+    if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
+        if let Some(earlier) =
+            crate::idempotency::find(&txn, &caller.principal.idempotency_scope(), key).await?
+        {
+            if &earlier.request_hash != request_hash {
+                return Err(ApiError::Conflict(message!(
+                    IDEMPOTENCY_KEY_REUSED,
+                    key = key
+                )));
+            }
+            // The first answer, as it was: the figures as they stood when it was given,
+            // whatever was corrected since.
+            let ids = crate::idempotency::observation_ids(&earlier);
+            let mut found = observations::by_ids(&txn, &ids, Some(earlier.created_at)).await?;
+            let stored = ids
+                .iter()
+                .map(|id| {
+                    found
+                        .remove(id)
+                        .ok_or_else(|| ApiError::no_such_id("observation", id))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Recorded {
+                checked: stored.len(),
+                observations: stored,
+                replayed: true,
+            });
+        }
+    }
+    let valid = validate(&txn, caller, items, progress).await?;
+    if mode == Mode::DryRun {
+        txn.rollback().await?;
+        return Ok(Recorded {
+            observations: Vec::new(),
+            checked: valid.len(),
+            replayed: false,
+        });
+    }
+
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let stored = insert_all(&txn, caller, items, valid, recorded_at).await?;
+    if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
+        let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
+        crate::idempotency::remember(
+            &txn,
+            &caller.principal.idempotency_scope(),
+            key,
+            request_hash,
+            &ids,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(Recorded {
+        checked: stored.len(),
+        observations: stored,
+        replayed: false,
+    })
+}
+
+/// Writes a validated batch in a few statements per thousand items: the observations, their
+/// first revisions, and one audit entry each.
+async fn insert_all(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    items: &[NewObservation],
+    valid: Vec<Valid>,
+    recorded_at: DateTime<Utc>,
+) -> Result<Vec<CurrentObservation>, ApiError> {
+    let mut observations = Vec::with_capacity(items.len());
+    for chunk in items
+        .iter()
+        .zip(&valid)
+        .collect::<Vec<_>>()
+        .chunks(crate::ROWS_PER_STATEMENT)
+    {
+        let inserted = observation::Entity::insert_many(chunk.iter().map(|(item, valid)| {
+            observation::ActiveModel {
+                metric_id: Set(valid.metric.id),
+                agency_id: Set(valid.agency_id),
+                observed_at: Set(item.observed_at),
+                period_start: Set(item.period_start),
+                synthetic: Set(false),
+                ..Default::default()
+            }
+        }))
+        .exec_with_returning(txn)
+        .await?;
+        // RETURNING promises no order: match rows by what identifies them within a batch.
+        let mut by_key: HashMap<_, _> = inserted
+            .into_iter()
+            .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
+            .collect();
+        for (item, valid) in chunk {
+            let key = (valid.metric.id, valid.agency_id, item.observed_at);
+            observations.push(by_key.remove(&key).ok_or_else(|| {
+                ApiError::from(sea_orm::DbErr::Custom(format!(
+                    "the inserted observation {key:?} was not returned"
+                )))
+            })?);
+        }
+    }
+
+    let revisions: Vec<observation_revision::Model> = items
+        .iter()
+        .zip(valid)
+        .zip(&observations)
+        .map(|((item, valid), observation)| observation_revision::Model {
+            id: 0,
+            observation_id: observation.id,
+            revision: 1,
+            value: valid.value,
+            qualifier: item.qualifier,
+            denominator: valid.denominator,
+            source_id: valid.source_id,
+            quote: item.quote.trim().to_owned(),
+            note: item.note.clone(),
+            recorded_at,
+            recorded_by: caller.principal.actor.clone(),
+            reason: None,
+            superseded_at: None,
+            retracted: false,
+        })
+        .collect();
+    let mut stored_revisions: HashMap<i32, observation_revision::Model> = HashMap::new();
+    for chunk in revisions.chunks(crate::ROWS_PER_STATEMENT) {
+        let inserted = observation_revision::Entity::insert_many(chunk.iter().map(|revision| {
+            let mut model = observation_revision::ActiveModel::from(revision.clone());
+            model.id = sea_orm::NotSet;
+            model
+        }))
+        .exec_with_returning(txn)
+        .await?;
+        stored_revisions.extend(inserted.into_iter().map(|r| (r.observation_id, r)));
+    }
+
+    let mut events = Vec::with_capacity(items.len());
+    for (item, observation) in items.iter().zip(&observations) {
+        let revision = stored_revisions.get(&observation.id).ok_or_else(|| {
+            ApiError::from(sea_orm::DbErr::Custom(format!(
+                "the revision of observation {} was not returned",
+                observation.id
+            )))
+        })?;
+        let detail = json!({
+            "metric": item.metric,
+            "agency": item.agency,
+            "observedAt": item.observed_at,
+            "periodStart": item.period_start,
+            "value": exact::from_storage(revision.value).to_string(),
+            "qualifier": item.qualifier,
+            "denominator": exact::from_storage_opt(revision.denominator).map(|d| d.to_string()),
+            "source": item.source,
+            "quote": revision.quote,
+        });
+        let seal = Seal::of(
+            revision.id,
+            &Sealed {
+                observation,
+                revision,
+            },
+        );
+        events.push(
+            Event::new(
+                Action::RecordObservation,
+                Some(audit::observation_subject(observation.id)),
+                detail,
+            )
+            .sealing(seal),
+        );
+    }
+    audit::append_all(txn, caller, APPLIED, events).await?;
+
+    observations
+        .into_iter()
+        .map(|observation| {
+            let revision = stored_revisions.remove(&observation.id).ok_or_else(|| {
+                ApiError::from(sea_orm::DbErr::Custom(format!(
+                    "the revision of observation {} was not returned",
+                    observation.id
+                )))
+            })?;
+            Ok(CurrentObservation {
+                observation,
+                revision: observations::normalized(revision),
+            })
+        })
+        .collect()
+}
