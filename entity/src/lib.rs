@@ -5,6 +5,7 @@
 //! correction adds a revision and closes the previous one instead of overwriting it.
 
 pub mod agency;
+pub mod agency_succession;
 pub mod api_key;
 pub mod audit_checkpoint;
 pub mod audit_entry;
@@ -20,6 +21,7 @@ pub mod values;
 
 pub mod prelude {
     pub use super::agency::Entity as Agency;
+    pub use super::agency_succession::Entity as AgencySuccession;
     pub use super::api_key::Entity as ApiKey;
     pub use super::audit_checkpoint::Entity as AuditCheckpoint;
     pub use super::audit_entry::Entity as AuditEntry;

@@ -122,18 +122,27 @@ pub enum Qualifier {
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyKind {
-    /// The Government Office (Văn phòng Chính phủ).
+    /// The Government (Chính phủ), to which ministries and provinces answer.
+    #[sea_orm(string_value = "government")]
+    Government,
+    /// The Government Office (Văn phòng Chính phủ), a ministerial-level agency.
     #[sea_orm(string_value = "government_office")]
     GovernmentOffice,
     /// A ministry (Bộ).
     #[sea_orm(string_value = "ministry")]
     Ministry,
-    /// A ministry-level or government agency that is not a ministry (Ban, Ủy ban).
+    /// A ministerial-level agency (cơ quan ngang bộ: State Bank, Government Inspectorate).
+    #[sea_orm(string_value = "ministerial_agency")]
+    MinisterialAgency,
+    /// A government agency that is not a ministry (Ban, Ủy ban).
     #[sea_orm(string_value = "government_agency")]
     GovernmentAgency,
-    /// A province or centrally-run city (tỉnh, thành phố trực thuộc trung ương).
+    /// A province (tỉnh).
     #[sea_orm(string_value = "province")]
     Province,
+    /// A centrally-run city (thành phố trực thuộc trung ương).
+    #[sea_orm(string_value = "municipality")]
+    Municipality,
 }
 
 /// How a target compares the metric's value with the target value.

@@ -442,6 +442,10 @@ pub mod catalogue {
             en: "item {item} already records this metric for this instant",
             vi: "mục {item} đã ghi chỉ số này cho thời điểm này",
         }
+        AGENCY_NOT_IN_FORCE {
+            en: "`{agency}` is not in force on {day}: record the figure for the unit of that day",
+            vi: "`{agency}` không có hiệu lực vào ngày {day}: hãy ghi số liệu cho đơn vị hành chính của ngày đó",
+        }
         ALREADY_RECORDED {
             en: "observation {id} already records this metric for this instant: correct it instead",
             vi: "số liệu {id} đã ghi chỉ số này cho thời điểm này: hãy sửa số liệu đó",

@@ -1,7 +1,9 @@
-//! The reference tables (platforms, agencies, metrics, sources) held in memory for reads.
+//! The reference tables (platforms, agencies and their successions, metrics, sources) held in
+//! memory for reads, with the agencies' hierarchy: parents, children, predecessors, successors.
 //!
 //! Their rows are only ever inserted, by the seed and the demonstration generator, never changed
-//! or deleted: a row once read stays true, and what can go stale is only whether the snapshot
+//! or deleted (the one exception: a seed completes agencies stored before the reference data with
+//! their parent and dates, as the server starts): a row once read stays true, and what can go stale is only whether the snapshot
 //! holds every row. That is checked against the tables' row counts, one small statement, when
 //! the audit log has moved (the generator writes to it), when the last check is a few seconds old
 //! (the seed does not), and before any code or id is answered as unknown. Writes do not use the
@@ -11,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use entity::{agency, metric, platform, source};
+use entity::{agency, agency_succession, metric, platform, source};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, Statement};
 
 use super::audit::SeenHead;
@@ -24,19 +26,20 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// The row count of each reference table: rows are only inserted, so equal counts mean equal
 /// tables. (The highest ids would not do: a row can commit after one with a higher id.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Marks([i64; 4]);
+struct Marks([i64; 5]);
 
 impl Marks {
     async fn read(db: &DatabaseConnection) -> Result<Self, ApiError> {
         let sql = "SELECT (SELECT COUNT(*) FROM platform), (SELECT COUNT(*) FROM agency), \
-                   (SELECT COUNT(*) FROM metric), (SELECT COUNT(*) FROM source)";
+                   (SELECT COUNT(*) FROM metric), (SELECT COUNT(*) FROM source), \
+                   (SELECT COUNT(*) FROM agency_succession)";
         let row = db
             .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
             .await?
             .ok_or_else(|| {
                 DbErr::RecordNotFound("the row counts of the reference tables".into())
             })?;
-        let mut marks = [0; 4];
+        let mut marks = [0; 5];
         for (index, mark) in marks.iter_mut().enumerate() {
             *mark = row.try_get_by_index(index)?;
         }
@@ -90,6 +93,7 @@ pub struct Reference {
     metrics: Table<metric::Model>,
     /// Ordered by code.
     sources: Table<source::Model>,
+    successions: Vec<agency_succession::Model>,
 }
 
 impl Reference {
@@ -110,12 +114,17 @@ impl Reference {
             .order_by_asc(source::Column::Code)
             .all(db)
             .await?;
+        let successions = agency_succession::Entity::find()
+            .order_by_asc(agency_succession::Column::Id)
+            .all(db)
+            .await?;
         Ok(Self {
             marks,
             platforms: Table::new(platforms, |p| (p.id, &p.code)),
             agencies: Table::new(agencies, |a| (a.id, &a.code)),
             metrics: Table::new(metrics, |m| (m.id, &m.code)),
             sources: Table::new(sources, |s| (s.id, &s.code)),
+            successions,
         })
     }
 
@@ -133,6 +142,52 @@ impl Reference {
 
     pub fn sources(&self) -> &[source::Model] {
         &self.sources.rows
+    }
+
+    /// The agencies that answer to `id`.
+    pub fn children(&self, id: i32) -> Vec<&agency::Model> {
+        self.agencies()
+            .iter()
+            .filter(|a| a.parent_id == Some(id))
+            .collect()
+    }
+
+    /// The agencies `id` was formed from (or continues).
+    pub fn predecessors(&self, id: i32) -> Vec<&agency::Model> {
+        self.successions
+            .iter()
+            .filter(|s| s.successor_id == id)
+            .filter_map(|s| self.agencies.by_id(s.predecessor_id))
+            .collect()
+    }
+
+    /// The agencies that took `id` over.
+    pub fn successors(&self, id: i32) -> Vec<&agency::Model> {
+        self.successions
+            .iter()
+            .filter(|s| s.predecessor_id == id)
+            .filter_map(|s| self.agencies.by_id(s.successor_id))
+            .collect()
+    }
+
+    /// The unit in force on `day` that `id`'s territory or mandate belongs to: `id` itself while
+    /// it is in force, else its successor's (followed as far as needed); none if nothing
+    /// succeeded it.
+    pub fn unit_on(&self, id: i32, day: chrono::NaiveDate) -> Option<&agency::Model> {
+        let mut current = self.agencies.by_id(id)?;
+        // Each step moves to a unit that starts later; the bound only guards bad data.
+        for _ in 0..16 {
+            if current.valid_on(day) {
+                return Some(current);
+            }
+            let next = self
+                .successions
+                .iter()
+                .filter(|s| s.predecessor_id == current.id && s.effective_on <= day)
+                .max_by_key(|s| s.effective_on)?;
+            current = self.agencies.by_id(next.successor_id)?;
+        }
+        None
     }
 
     pub fn metrics_of_platform(&self, platform_id: i32) -> Vec<metric::Model> {

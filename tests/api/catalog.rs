@@ -21,7 +21,7 @@ on_both_databases! {
         );
         let axis = &platforms[0];
         assert_eq!(axis["nameVi"], "Trục liên thông văn bản quốc gia");
-        assert_eq!(axis["operator"]["code"], "government-office");
+        assert_eq!(axis["operator"]["code"], "van-phong-chinh-phu");
         assert_eq!(axis["operator"]["kind"], "GOVERNMENT_OFFICE");
         assert_eq!(axis["launch"]["occurredOn"], "2019-03-12");
         assert_eq!(axis["launch"]["datePrecision"], "DAY");
@@ -111,10 +111,11 @@ on_both_databases! {
             .map(|p| p["metrics"].as_array().unwrap().len())
             .sum();
         assert_eq!(metrics, 13);
-        // Reference rows (platforms, operators, metrics, sources) are read once into memory, in
-        // five statements; events and latest readings take one query each, whatever the count.
+        // Reference rows (platforms, operators and the successions of agencies, metrics, sources)
+        // are read once into memory, in six statements; events and latest readings take one
+        // query each, whatever the count.
         assert!(
-            statements <= 7,
+            statements <= 8,
             "{statements} statements for {metrics} metrics: relations are not batched"
         );
     }
@@ -130,9 +131,9 @@ on_both_databases! {
 
         // Inserted beside the server, as the seed does, with no entry in the audit log.
         entity::agency::ActiveModel {
-            code: Set("quang-tri".to_owned()),
-            name_vi: Set("Tỉnh Quảng Trị".to_owned()),
-            name_en: Set("Quang Tri Province".to_owned()),
+            code: Set("don-vi-thu-nghiem".to_owned()),
+            name_vi: Set("Đơn vị thử nghiệm".to_owned()),
+            name_en: Set("Test unit".to_owned()),
             kind: Set(entity::values::AgencyKind::Province),
             ..Default::default()
         }
@@ -141,7 +142,7 @@ on_both_databases! {
         .unwrap();
         let data = app
             .data(
-                "{ observations(filter: {agency: \"quang-tri\"}) { totalCount } }",
+                "{ observations(filter: {agency: \"don-vi-thu-nghiem\"}) { totalCount } }",
                 json!({}),
             )
             .await;
@@ -149,7 +150,7 @@ on_both_databases! {
         // The lookup checked the tables again, so the list shows the new agency too.
         let agencies = app.data("{ agencies { code } }", json!({})).await;
         assert!(
-            agencies["agencies"].as_array().unwrap().iter().any(|a| a["code"] == "quang-tri"),
+            agencies["agencies"].as_array().unwrap().iter().any(|a| a["code"] == "don-vi-thu-nghiem"),
             "{agencies}"
         );
         let (code, _) = app

@@ -47,7 +47,7 @@ const STRINGS: &[&str] = &[
     "document-exchange-axis.documents-exchanged",
     "public-service-portal.level4-online-dossier-rate",
     "e-cabinet.annual-savings",
-    "government-office",
+    "van-phong-chinh-phu",
     "article-001",
     "",
     " ",

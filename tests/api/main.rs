@@ -8,6 +8,7 @@ mod lifecycle;
 mod live;
 mod migrations;
 
+mod agencies;
 mod audit;
 mod cache;
 mod catalog;

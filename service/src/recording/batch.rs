@@ -17,10 +17,26 @@ use crate::audit::{self, Action, Caller, Event, APPLIED};
 use crate::error::{not_found_message, ApiError};
 use crate::message;
 use crate::observations::{self, CurrentObservation};
+use crate::time::{local_date, VIETNAM};
 use crate::{catalog, exact};
 
 use super::rules::{check_counter, check_counters_within_batch, check_shape, Failures, Valid};
 use super::{Mode, NewObservation, Recorded};
+
+/// The first day of the figure on which `agency` is not in force, if there is one: a figure
+/// belongs to the units of its own days (a province merged on 1 July 2025 reports until June).
+fn outside_validity(agency: &agency::Model, item: &NewObservation) -> Option<chrono::NaiveDate> {
+    let first = local_date(item.period_start.unwrap_or(item.observed_at), VIETNAM);
+    // A period ends where the next begins: its last day is the one before `observedAt`.
+    let last = match item.period_start {
+        Some(_) => local_date(
+            item.observed_at - chrono::Duration::microseconds(1),
+            VIETNAM,
+        ),
+        None => local_date(item.observed_at, VIETNAM),
+    };
+    [first, last].into_iter().find(|&day| !agency.valid_on(day))
+}
 
 /// Reference data a batch is checked against, read once per batch.
 struct Catalog {
@@ -98,6 +114,19 @@ async fn validate(
         };
         if let (None, Some(code)) = (agency_id, &item.agency) {
             item_failures.add("agency", not_found_message("agency", "code", code));
+        }
+        if let Some(agency) = item
+            .agency
+            .as_ref()
+            .and_then(|code| catalog.agencies.get(code))
+        {
+            if let Some(day) = outside_validity(agency, item) {
+                let agency = &agency.code;
+                item_failures.add(
+                    "agency",
+                    message!(AGENCY_NOT_IN_FORCE, agency = agency, day = day),
+                );
+            }
         }
         let source = catalog.sources.get(&item.source);
         if source.is_none() {

@@ -3,6 +3,10 @@
 //! Idempotent and all-or-nothing: records already stored (by code; observations by metric,
 //! agency and instant) are left as they are, and a failure stores nothing.
 
+mod reference;
+
+pub use reference::{rows as reference_agencies, ReferenceAgency, GOVERNMENT};
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
@@ -26,7 +30,7 @@ use crate::error::ApiError;
 use serde_json::json;
 
 /// The seed file, compiled into the binary so that a server needs nothing beside it.
-pub const SEED_FILE: &str = include_str!("../../seeds/kpi.toml");
+pub const SEED_FILE: &str = include_str!("../../../seeds/kpi.toml");
 
 /// Who recorded the seeded revisions.
 pub const SEED_RECORDER: &str = "seed";
@@ -45,6 +49,8 @@ pub enum SeedError {
         metric: String,
         reasons: String,
     },
+    #[error("the reference data is not valid: {0}")]
+    Reference(String),
     #[error("the database refused the seed data: {0}")]
     Database(#[from] DbErr),
 }
@@ -81,6 +87,9 @@ pub struct SeedAgency {
     pub name_vi: String,
     pub name_en: String,
     pub kind: AgencyKind,
+    /// The agency it answers to, by code.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,12 +240,15 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         |m: &agency::Model| (m.code.clone(), m.id),
     )
     .await?;
+    reference::load(&txn, &mut agencies, &mut count).await?;
     for a in &file.agency {
+        let parent = agencies.optional_id(a.parent.as_ref())?;
         let inserted = insert_missing(&txn, &mut agencies, &a.code, || agency::ActiveModel {
             code: set(a.code.clone()),
             name_vi: set(a.name_vi.clone()),
             name_en: set(a.name_en.clone()),
             kind: set(a.kind),
+            parent_id: set(parent),
             ..Default::default()
         })
         .await?;
