@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::observation;
-use entity::values::{MetricKind, Qualifier};
+use entity::values::{MetricKind, Qualifier, Unit};
 
 /// A ratio is stored with the total it is out of (106 of 200).
 pub fn needs_denominator(kind: MetricKind) -> bool {
@@ -42,6 +42,28 @@ pub fn bucket_value(kind: MetricKind) -> BucketValue {
 /// A counter's points also say how much it grew since the reading before.
 pub fn measures_change(kind: MetricKind) -> bool {
     kind == MetricKind::Cumulative
+}
+
+/// How the figures of several agencies make one: a national total, or a merged province.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcrossAgencies {
+    /// Amounts, counts and levels add up.
+    Sum,
+    /// Yearly rates add up to a yearly rate, never to an amount.
+    SumOfYearlyRates,
+    /// Numerators add, and denominators add: 30 of 50 and 10 of 50 make 40 of 100.
+    RatioOfSums,
+    /// A percentage without its denominator cannot be combined with another.
+    NotAdditive,
+}
+
+pub fn across_agencies(kind: MetricKind, unit: Unit) -> AcrossAgencies {
+    match (kind, unit) {
+        (MetricKind::Ratio, _) => AcrossAgencies::RatioOfSums,
+        (_, Unit::Percent) => AcrossAgencies::NotAdditive,
+        (MetricKind::AnnualRate, _) => AcrossAgencies::SumOfYearlyRates,
+        (MetricKind::Cumulative | MetricKind::Level | MetricKind::Flow, _) => AcrossAgencies::Sum,
+    }
 }
 
 /// The instant a reading is filed under: the start of a flow's period, else when it was observed.

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod breakdown;
 pub mod catalog;
 pub mod demo;
 pub mod error;

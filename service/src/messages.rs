@@ -446,6 +446,10 @@ pub mod catalogue {
             en: "`{agency}` is not in force on {day}: record the figure for the unit of that day",
             vi: "`{agency}` không có hiệu lực vào ngày {day}: hãy ghi số liệu cho đơn vị hành chính của ngày đó",
         }
+        NOT_COMPOSABLE {
+            en: "{metric} is a percentage without denominators: the figures merged into `{unit}` cannot be combined; ask for AS_RECORDED boundaries",
+            vi: "{metric} là tỷ lệ phần trăm không có mẫu số: không thể gộp số liệu của các đơn vị đã sáp nhập vào `{unit}`; hãy dùng ranh giới AS_RECORDED",
+        }
         ALREADY_RECORDED {
             en: "observation {id} already records this metric for this instant: correct it instead",
             vi: "số liệu {id} đã ghi chỉ số này cho thời điểm này: hãy sửa số liệu đó",

@@ -268,6 +268,34 @@ pub async fn of_series_between(
     fetch(db, query).await
 }
 
+/// Current observations of a metric about any agency, filed in `[from, before)` (a flow by the
+/// start of its period, anything else by its instant), oldest first: what a breakdown by agency
+/// compares.
+pub async fn of_agencies_between(
+    db: &DatabaseConnection,
+    metric_id: i32,
+    include_synthetic: bool,
+    from: DateTime<Utc>,
+    before: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<CurrentObservation>, ApiError> {
+    let filed = Expr::col((observation::Entity, observation::Column::PeriodStart)).if_null(
+        Expr::col((observation::Entity, observation::Column::ObservedAt)),
+    );
+    let mut query = current(as_of)
+        .filter(observation::Column::MetricId.eq(metric_id))
+        .filter(observation::Column::AgencyId.is_not_null())
+        .filter(filed.clone().gte(from))
+        .filter(filed.lt(before));
+    if !include_synthetic {
+        query = query.filter(observation::Column::Synthetic.eq(false));
+    }
+    let query = query
+        .order_by_asc(observation::Column::ObservedAt)
+        .order_by_asc(observation::Column::Id);
+    fetch(db, query).await
+}
+
 /// The latest current reading of a series observed before `before`.
 pub async fn latest_in_series(
     db: &DatabaseConnection,

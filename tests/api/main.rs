@@ -10,6 +10,7 @@ mod migrations;
 
 mod agencies;
 mod audit;
+mod breakdown;
 mod cache;
 mod catalog;
 mod clients;

@@ -2,6 +2,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod breakdown;
 pub mod collect;
 pub mod engine;
 pub mod events;

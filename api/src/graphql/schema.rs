@@ -11,6 +11,7 @@ use crate::service::audit::anchor::Anchor;
 
 use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
+use super::breakdown::BreakdownQuery;
 use super::engine::{Engine, ValidateOnly};
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     ObservationQuery,
     SeriesQuery,
     SavingsQuery,
+    BreakdownQuery,
     TargetQuery,
     AuditQuery,
     ReceiptQuery,

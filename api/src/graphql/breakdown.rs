@@ -1,0 +1,219 @@
+use async_graphql::{Context, Enum, Object, Result};
+use entity::values::Qualifier;
+
+use super::agencies::Agency;
+use super::metrics::Metric;
+use super::scalars::{Day, Exact, Instant};
+use super::{database, reference};
+use crate::error::GraphqlError;
+use crate::service::breakdown::{self, BreakdownRequest, Figure};
+use crate::service::exact;
+
+/// The agencies a breakdown compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::breakdown::AgencyGroup")]
+pub enum AgencyGroup {
+    /// Provinces and municipalities.
+    Provinces,
+    /// Ministries, ministerial-level agencies and the Government Office.
+    Ministries,
+}
+
+/// Whose boundaries figures are shown in, across the 2025 mergers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::breakdown::Boundaries")]
+pub enum Boundaries {
+    /// The units in force during the period, each with its own figures (June 2025: 63
+    /// provinces; July 2025: 34).
+    AsRecorded,
+    /// The units in force today, each with the figures of the units merged into it.
+    Current,
+}
+
+/// How a total of several agencies is made from their figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::kinds::AcrossAgencies")]
+pub enum TotalRule {
+    /// Amounts, counts and levels add up.
+    Sum,
+    /// Yearly rates add up to a yearly rate, never to an amount saved over a period.
+    SumOfYearlyRates,
+    /// Numerators add, and denominators add: 30 of 50 and 10 of 50 make 40 of 100.
+    RatioOfSums,
+    /// A percentage without its denominator: there is no total.
+    NotAdditive,
+}
+
+/// A metric for one period, by agency: ranked, with the units that did not report.
+pub struct Breakdown(pub breakdown::Breakdown);
+
+#[Object]
+impl Breakdown {
+    async fn metric(&self) -> Metric {
+        Metric(self.0.metric.clone())
+    }
+
+    async fn from(&self) -> Day {
+        Day(self.0.from)
+    }
+
+    async fn to(&self) -> Day {
+        Day(self.0.to)
+    }
+
+    async fn boundaries(&self) -> Boundaries {
+        self.0.boundaries.into()
+    }
+
+    /// Highest first; equal values share a rank.
+    async fn entries(&self) -> Vec<BreakdownEntry> {
+        self.0.entries.iter().cloned().map(BreakdownEntry).collect()
+    }
+
+    /// The units expected that have no figure for the period: never dropped silently.
+    async fn missing(&self) -> Vec<Agency> {
+        self.0.missing.iter().cloned().map(Agency).collect()
+    }
+
+    /// How many units are expected: those reported and those missing.
+    async fn expected_count(&self) -> usize {
+        self.0.expected()
+    }
+
+    async fn reported_count(&self) -> usize {
+        self.0.entries.len()
+    }
+
+    async fn total_rule(&self) -> TotalRule {
+        self.0.total_rule.into()
+    }
+
+    /// The total of the units that reported, made by `totalRule`; null when nobody reported or
+    /// the metric does not add up.
+    async fn total(&self) -> Option<Exact> {
+        self.0.total.as_ref().map(|t| Exact(t.value))
+    }
+
+    async fn total_qualifier(&self) -> Option<Qualifier> {
+        self.0.total.as_ref().map(|t| t.qualifier)
+    }
+
+    /// For a ratio: the sum of the denominators.
+    async fn total_denominator(&self) -> Option<Exact> {
+        self.0.total.as_ref().and_then(|t| t.denominator).map(Exact)
+    }
+}
+
+/// One unit's place in a breakdown.
+pub struct BreakdownEntry(pub breakdown::Entry);
+
+#[Object]
+impl BreakdownEntry {
+    async fn rank(&self) -> usize {
+        self.0.rank
+    }
+
+    async fn agency(&self) -> Agency {
+        Agency(self.0.agency.clone())
+    }
+
+    async fn value(&self) -> Exact {
+        Exact(self.0.figure.value)
+    }
+
+    async fn value_float(&self) -> f64 {
+        exact::approximate(self.0.figure.value)
+    }
+
+    async fn qualifier(&self) -> Qualifier {
+        self.0.figure.qualifier
+    }
+
+    async fn denominator(&self) -> Option<Exact> {
+        self.0.figure.denominator.map(Exact)
+    }
+
+    /// Its part of the total (of the numerators, for a ratio), from 0 to 1; null without a total.
+    async fn share(&self) -> Option<Exact> {
+        self.0.share.map(Exact)
+    }
+
+    /// The readings the value was made from.
+    async fn reading_count(&self) -> usize {
+        self.0.figure.readings
+    }
+
+    /// The units whose own figures make the value: the unit itself, or with `CURRENT`
+    /// boundaries the units merged into it that reported.
+    async fn composed_of(&self) -> Vec<BreakdownPart> {
+        self.0
+            .parts
+            .iter()
+            .map(|part| BreakdownPart(part.agency.clone(), part.figure.clone()))
+            .collect()
+    }
+}
+
+/// One unit's own figure inside an entry.
+pub struct BreakdownPart(entity::agency::Model, Figure);
+
+#[Object]
+impl BreakdownPart {
+    async fn agency(&self) -> Agency {
+        Agency(self.0.clone())
+    }
+
+    async fn value(&self) -> Exact {
+        Exact(self.1.value)
+    }
+
+    async fn qualifier(&self) -> Qualifier {
+        self.1.qualifier
+    }
+
+    async fn denominator(&self) -> Option<Exact> {
+        self.1.denominator.map(Exact)
+    }
+}
+
+#[derive(Default)]
+pub struct BreakdownQuery;
+
+#[Object]
+impl BreakdownQuery {
+    /// A metric for the period `from`–`to` (local days, Vietnam time) by agency of a group:
+    /// flows summed over the period, anything else its last reading in it.
+    #[allow(clippy::too_many_arguments)]
+    async fn breakdown(
+        &self,
+        ctx: &Context<'_>,
+        metric: String,
+        from: Day,
+        to: Day,
+        of: AgencyGroup,
+        #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
+        #[graphql(
+            desc = "Answer as the API did at this instant; with CURRENT boundaries, the units in force then."
+        )]
+        as_of: Option<Instant>,
+    ) -> Result<Breakdown> {
+        let request = BreakdownRequest {
+            metric,
+            from: from.0,
+            to: to.0,
+            group: of.into(),
+            boundaries: boundaries.into(),
+            include_synthetic,
+            as_of: super::as_of(ctx, as_of),
+        };
+        breakdown::breakdown(database(ctx)?, reference(ctx)?, &request)
+            .await
+            .map(Breakdown)
+            .map_err(|e| e.extend())
+    }
+}

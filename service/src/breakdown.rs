@@ -1,0 +1,370 @@
+//! A metric for one period by agency: every province (or every ministry) ranked, with its share
+//! of the total, the units expected but missing named, and the total made as the metric's kind
+//! allows ([`kinds::across_agencies`]).
+//!
+//! Boundaries: `AsRecorded` compares the units as they were in the period (June 2025: 63
+//! provinces; July: 34); `Current` composes the figures of merged units into the unit that took
+//! them over, as it stands today, and says what each value is made of.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::values::{AgencyKind, Qualifier};
+use entity::{agency, metric};
+use rust_decimal::Decimal;
+use sea_orm::DatabaseConnection;
+
+use crate::error::ApiError;
+use crate::kinds::{self, AcrossAgencies, BucketValue};
+use crate::observations::{self, CurrentObservation};
+use crate::reference::{Reference, ReferenceCache};
+use crate::time::{local_date, start_of_day, within_calendar, VIETNAM};
+use crate::{exact, message};
+
+/// The agencies a breakdown compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgencyGroup {
+    /// Provinces and municipalities.
+    Provinces,
+    /// Ministries, ministerial-level agencies and the Government Office.
+    Ministries,
+}
+
+impl AgencyGroup {
+    pub fn kinds(self) -> &'static [AgencyKind] {
+        match self {
+            Self::Provinces => &[AgencyKind::Province, AgencyKind::Municipality],
+            Self::Ministries => &[
+                AgencyKind::Ministry,
+                AgencyKind::MinisterialAgency,
+                AgencyKind::GovernmentOffice,
+            ],
+        }
+    }
+}
+
+/// Whose boundaries the figures are shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundaries {
+    /// The units in force during the period, each with its own figures.
+    AsRecorded,
+    /// The units in force today (or at `as_of`), each with the figures of the units it took over.
+    Current,
+}
+
+#[derive(Debug, Clone)]
+pub struct BreakdownRequest {
+    pub metric: String,
+    /// First and last local day (Vietnam time) of the period.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group: AgencyGroup,
+    pub boundaries: Boundaries,
+    pub include_synthetic: bool,
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// One unit's figure for the period, as the kind makes it from its readings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub value: Decimal,
+    pub qualifier: Qualifier,
+    pub denominator: Option<Decimal>,
+    /// The readings it was made from.
+    pub readings: usize,
+}
+
+/// A unit's own figure, part of an entry's value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub agency: agency::Model,
+    pub figure: Figure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub agency: agency::Model,
+    pub figure: Figure,
+    /// 1 for the highest; equal values share a rank (1, 1, 3).
+    pub rank: usize,
+    /// The entry's part of the total (of its numerator, for a ratio); none without a total.
+    pub share: Option<Decimal>,
+    /// The units whose figures make the value: the unit itself, or with `Current` boundaries the
+    /// units merged into it.
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Breakdown {
+    pub metric: metric::Model,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub boundaries: Boundaries,
+    /// Ranked, highest first.
+    pub entries: Vec<Entry>,
+    /// The units expected that have no figure for the period, by code.
+    pub missing: Vec<agency::Model>,
+    /// How the total is made; `NotAdditive` has none.
+    pub total_rule: AcrossAgencies,
+    pub total: Option<Figure>,
+}
+
+impl Breakdown {
+    pub fn expected(&self) -> usize {
+        self.entries.len() + self.missing.len()
+    }
+}
+
+pub async fn breakdown(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    request: &BreakdownRequest,
+) -> Result<Breakdown, ApiError> {
+    within_calendar("from", request.from)?;
+    within_calendar("to", request.to)?;
+    if request.from > request.to {
+        return Err(ApiError::bad_input(
+            "to",
+            message!(RANGE_REVERSED, to = request.to, from = request.from),
+        ));
+    }
+    let metric = reference
+        .metric_by_code(&request.metric)
+        .await
+        .map_err(|e| e.for_argument("metric"))?;
+    let snapshot = reference.current().await?;
+    let rule = kinds::across_agencies(metric.kind, metric.unit);
+    let readings = observations::of_agencies_between(
+        db,
+        metric.id,
+        request.include_synthetic,
+        start_of_day(request.from, VIETNAM),
+        start_of_day(request.to + Duration::days(1), VIETNAM),
+        request.as_of,
+    )
+    .await?;
+    let own = figures_by_agency(&metric, readings);
+    let kinds = request.group.kinds();
+    let in_group = |agency: &agency::Model| kinds.contains(&agency.kind);
+
+    // Each unit expected, with the units whose figures it is made of.
+    let mut units: BTreeMap<i32, (agency::Model, Vec<Part>)> = BTreeMap::new();
+    match request.boundaries {
+        Boundaries::AsRecorded => {
+            for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
+                if agency.valid_during(request.from, request.to) {
+                    units.insert(agency.id, (agency.clone(), Vec::new()));
+                }
+            }
+            for (id, figure) in own {
+                if let Some((agency, parts)) = units.get_mut(&id) {
+                    parts.push(Part {
+                        agency: agency.clone(),
+                        figure,
+                    });
+                }
+            }
+        }
+        Boundaries::Current => {
+            let today = local_date(request.as_of.unwrap_or_else(Utc::now), VIETNAM);
+            for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
+                if agency.valid_on(today) {
+                    units.insert(agency.id, (agency.clone(), Vec::new()));
+                }
+            }
+            for (id, figure) in own {
+                let (Some(reported), Some(unit)) =
+                    (agency_of(&snapshot, id), snapshot.unit_on(id, today))
+                else {
+                    continue;
+                };
+                if let Some((_, parts)) = units.get_mut(&unit.id) {
+                    parts.push(Part {
+                        agency: reported.clone(),
+                        figure,
+                    });
+                }
+            }
+        }
+    }
+
+    let mut entries = Vec::new();
+    let mut missing = Vec::new();
+    for (_, (agency, parts)) in units {
+        if parts.is_empty() {
+            missing.push(agency);
+            continue;
+        }
+        let figure = if parts.len() == 1 {
+            parts[0].figure.clone()
+        } else {
+            match combine(rule, parts.iter().map(|p| &p.figure)) {
+                Some(figure) => figure,
+                None => {
+                    return Err(ApiError::bad_input(
+                        "boundaries",
+                        message!(NOT_COMPOSABLE, metric = &metric.code, unit = &agency.code),
+                    ))
+                }
+            }
+        };
+        entries.push(Entry {
+            agency,
+            figure,
+            rank: 0,
+            share: None,
+            parts,
+        });
+    }
+    missing.sort_by(|a, b| a.code.cmp(&b.code));
+    let total = combine(rule, entries.iter().map(|e| &e.figure));
+    rank(&mut entries);
+    if let Some(total) = total.as_ref().filter(|t| !t.value.is_zero()) {
+        for entry in &mut entries {
+            entry.share = Some(exact::from_storage(
+                (entry.figure.value / total.value).round_dp(6),
+            ));
+        }
+    }
+    Ok(Breakdown {
+        metric,
+        from: request.from,
+        to: request.to,
+        boundaries: request.boundaries,
+        entries,
+        missing,
+        total_rule: rule,
+        total,
+    })
+}
+
+fn agency_of(snapshot: &Reference, id: i32) -> Option<&agency::Model> {
+    use crate::reference::ByIdInReference;
+    agency::Entity::by_id(snapshot, id)
+}
+
+/// Each agency's figure for the period: the sum of its flows, or its last reading.
+fn figures_by_agency(
+    metric: &metric::Model,
+    readings: Vec<CurrentObservation>,
+) -> BTreeMap<i32, Figure> {
+    let mut by_agency: BTreeMap<i32, Vec<CurrentObservation>> = BTreeMap::new();
+    for reading in readings {
+        if let Some(agency) = reading.observation.agency_id {
+            by_agency.entry(agency).or_default().push(reading);
+        }
+    }
+    by_agency
+        .into_iter()
+        .map(|(agency, readings)| {
+            let figure = match kinds::bucket_value(metric.kind) {
+                BucketValue::Sum => Figure {
+                    value: exact::from_storage(readings.iter().map(|r| r.revision.value).sum()),
+                    qualifier: kinds::sum_qualifier(readings.iter().map(|r| r.revision.qualifier)),
+                    denominator: None,
+                    readings: readings.len(),
+                },
+                BucketValue::Last => {
+                    let last = readings.last().expect("one reading at least");
+                    Figure {
+                        value: last.revision.value,
+                        qualifier: last.revision.qualifier,
+                        denominator: last.revision.denominator,
+                        readings: readings.len(),
+                    }
+                }
+            };
+            (agency, figure)
+        })
+        .collect()
+}
+
+/// Several figures made one, as `rule` allows; none when it does not.
+fn combine<'a>(rule: AcrossAgencies, figures: impl Iterator<Item = &'a Figure>) -> Option<Figure> {
+    let figures: Vec<&Figure> = figures.collect();
+    if figures.is_empty() || rule == AcrossAgencies::NotAdditive {
+        return None;
+    }
+    let denominator = match rule {
+        AcrossAgencies::RatioOfSums => Some(exact::from_storage(
+            figures
+                .iter()
+                .map(|f| f.denominator)
+                .sum::<Option<Decimal>>()?,
+        )),
+        _ => None,
+    };
+    Some(Figure {
+        value: exact::from_storage(figures.iter().map(|f| f.value).sum()),
+        qualifier: kinds::sum_qualifier(figures.iter().map(|f| f.qualifier)),
+        denominator,
+        readings: figures.iter().map(|f| f.readings).sum(),
+    })
+}
+
+/// What entries are ranked by: the value, or for a ratio the value over its denominator.
+fn standing(figure: &Figure) -> Decimal {
+    match figure.denominator {
+        Some(denominator) if !denominator.is_zero() => figure.value / denominator,
+        _ => figure.value,
+    }
+}
+
+/// Highest first; equal standings share a rank and the next rank skips (1, 1, 3); ties are
+/// listed by code.
+fn rank(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        standing(&b.figure)
+            .cmp(&standing(&a.figure))
+            .then_with(|| a.agency.code.cmp(&b.agency.code))
+    });
+    let mut previous: Option<(Decimal, usize)> = None;
+    for (position, entry) in entries.iter_mut().enumerate() {
+        let standing = standing(&entry.figure);
+        entry.rank = match previous {
+            Some((value, rank)) if value == standing => rank,
+            _ => position + 1,
+        };
+        previous = Some((standing, entry.rank));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(value: i64, qualifier: Qualifier, denominator: Option<i64>) -> Figure {
+        Figure {
+            value: Decimal::from(value),
+            qualifier,
+            denominator: denominator.map(Decimal::from),
+            readings: 1,
+        }
+    }
+
+    #[test]
+    fn figures_combine_as_the_kind_allows() {
+        let (exact, more) = (Qualifier::Exact, Qualifier::MoreThan);
+        let sum = combine(
+            AcrossAgencies::Sum,
+            [figure(10, exact, None), figure(5, more, None)].iter(),
+        )
+        .unwrap();
+        assert_eq!((sum.value, sum.qualifier), (Decimal::from(15), more));
+        let ratio = combine(
+            AcrossAgencies::RatioOfSums,
+            [figure(30, exact, Some(50)), figure(10, exact, Some(50))].iter(),
+        )
+        .unwrap();
+        assert_eq!(
+            (ratio.value, ratio.denominator),
+            (Decimal::from(40), Some(Decimal::from(100)))
+        );
+        assert!(combine(
+            AcrossAgencies::RatioOfSums,
+            [figure(30, exact, Some(50)), figure(10, exact, None)].iter()
+        )
+        .is_none());
+        assert!(combine(AcrossAgencies::NotAdditive, [figure(1, exact, None)].iter()).is_none());
+    }
+}

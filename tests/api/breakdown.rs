@@ -1,0 +1,147 @@
+//! A metric by province or ministry: ranked, the missing named, totals by kind, and the 2025
+//! mergers shown as recorded or composed into today's units.
+
+use entity::values::{MetricKind, Role, Unit};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::on_both_databases;
+
+const RECORD: &str = "mutation Record($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }";
+
+const BREAKDOWN: &str = "query($metric: String!, $from: NaiveDate!, $to: NaiveDate!, $of: AgencyGroup!, $boundaries: Boundaries) {
+  breakdown(metric: $metric, from: $from, to: $to, of: $of, boundaries: $boundaries) {
+    expectedCount reportedCount totalRule total totalQualifier totalDenominator
+    missing { code }
+    entries { rank agency { code } value qualifier denominator share composedOf { agency { code } value } } } }";
+
+/// Records figures as a reporter would; each is (agency, observed at, value, qualifier,
+/// period start, denominator).
+async fn record(
+    app: &TestApp,
+    metric: &str,
+    figures: &[(&str, &str, &str, &str, Option<&str>, Option<&str>)],
+) {
+    let reporter = app.key(Role::Reporter, None).await;
+    let input: Vec<Value> = figures
+        .iter()
+        .map(|(agency, observed_at, value, qualifier, period_start, denominator)| {
+            json!({ "metric": metric, "agency": agency, "observedAt": observed_at, "periodStart": period_start,
+                    "value": value, "qualifier": qualifier, "denominator": denominator,
+                    "source": "article-001", "quote": "trích dẫn" })
+        })
+        .collect();
+    let (_, body) = app
+        .graphql_as(&reporter, RECORD, json!({ "input": input }))
+        .await;
+    assert_eq!(
+        body["data"]["recordObservations"]["checked"],
+        figures.len(),
+        "{body}"
+    );
+}
+
+async fn breakdown(app: &TestApp, metric: &str, from: &str, to: &str, boundaries: &str) -> Value {
+    let variables = json!({ "metric": metric, "from": from, "to": to, "of": "PROVINCES", "boundaries": boundaries });
+    app.data(BREAKDOWN, variables).await["breakdown"].clone()
+}
+
+fn entry<'a>(breakdown: &'a Value, code: &str) -> &'a Value {
+    breakdown["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["agency"]["code"] == code)
+        .unwrap_or_else(|| panic!("{code} in {breakdown}"))
+}
+
+fn codes(list: &Value, field: &str) -> Vec<String> {
+    let mut codes: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            item[field]["code"]
+                .as_str()
+                .or(item["code"].as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    codes.sort();
+    codes
+}
+
+const JUNE: &str = "2025-06-01T00:00:00+07:00";
+const JULY: &str = "2025-07-01T00:00:00+07:00";
+
+on_both_databases! {
+    async fn a_breakdown_ranks_the_units_names_the_missing_and_adds_a_flow(app: TestApp) {
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        record(&app, flow, &[
+            ("ha-noi", JULY, "300", "EXACT", Some(JUNE), None),
+            ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
+            ("lam-dong", JULY, "100", "EXACT", Some(JUNE), None),
+            ("binh-thuan", JULY, "50", "MORE_THAN", Some(JUNE), None),
+        ]).await;
+
+        let june = breakdown(&app, flow, "2025-06-01", "2025-06-30", "AS_RECORDED").await;
+        assert_eq!((june["expectedCount"].as_u64(), june["reportedCount"].as_u64()), (Some(63), Some(4)), "{june}");
+        let missing = codes(&june["missing"], "");
+        assert_eq!(missing.len(), 59);
+        assert!(missing.contains(&"ninh-binh".to_owned()) && !missing.contains(&"ha-noi".to_owned()));
+        let ranks: Vec<(String, u64)> = june["entries"].as_array().unwrap().iter()
+            .map(|e| (e["agency"]["code"].as_str().unwrap().to_owned(), e["rank"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(ranks, [("ha-noi".into(), 1), ("dak-nong".into(), 2), ("lam-dong".into(), 2), ("binh-thuan".into(), 4)], "a tie shares its rank");
+        // Exact figures and one "more than": the total is "more than" 550.
+        assert_eq!((june["total"].as_str(), june["totalQualifier"].as_str(), june["totalRule"].as_str()), (Some("550"), Some("MORE_THAN"), Some("SUM")));
+        assert_eq!(entry(&june, "ha-noi")["share"], "0.545455");
+
+        // Today's units: the three provinces merged into Lâm Đồng count as one, made of them.
+        let current = breakdown(&app, flow, "2025-06-01", "2025-06-30", "CURRENT").await;
+        assert_eq!((current["expectedCount"].as_u64(), current["reportedCount"].as_u64()), (Some(34), Some(2)), "{current}");
+        let merged = entry(&current, "lam-dong-2025");
+        assert_eq!((merged["value"].as_str(), merged["qualifier"].as_str(), merged["rank"].as_u64()), (Some("250"), Some("MORE_THAN"), Some(2)));
+        assert_eq!(codes(&merged["composedOf"], "agency"), ["binh-thuan", "dak-nong", "lam-dong"]);
+        let parts: f64 = merged["composedOf"].as_array().unwrap().iter().map(|p| p["value"].as_str().unwrap().parse::<f64>().unwrap()).sum();
+        assert_eq!(parts, 250.0, "the merged value is the sum of its parts");
+        assert_eq!(current["total"], june["total"], "the same figures, other boundaries");
+
+        // July: 34 units in force, and nothing reported yet.
+        let july = breakdown(&app, flow, "2025-07-01", "2025-07-31", "AS_RECORDED").await;
+        assert_eq!((july["expectedCount"].as_u64(), july["reportedCount"].as_u64()), (Some(34), Some(0)));
+        assert!(july["total"].is_null(), "no data is not zero: {july}");
+    }
+
+    async fn ratios_add_numerators_and_denominators_and_bare_percentages_do_not_add(app: TestApp) {
+        let ratio = "test.indicators-reported";
+        app.add_metric(ratio, MetricKind::Ratio, Unit::Indicators).await;
+        let end_of_june = "2025-06-30T00:00:00+07:00";
+        record(&app, ratio, &[
+            ("dak-nong", end_of_june, "30", "EXACT", None, Some("50")),
+            ("lam-dong", end_of_june, "10", "EXACT", None, Some("50")),
+        ]).await;
+        let current = breakdown(&app, ratio, "2025-06-01", "2025-06-30", "CURRENT").await;
+        let merged = entry(&current, "lam-dong-2025");
+        assert_eq!((merged["value"].as_str(), merged["denominator"].as_str()), (Some("40"), Some("100")), "{current}");
+        assert_eq!((current["totalRule"].as_str(), current["totalDenominator"].as_str()), (Some("RATIO_OF_SUMS"), Some("100")));
+
+        // A percentage without denominators has no total, and merged units cannot be composed.
+        let rate = "public-service-portal.level4-online-dossier-rate";
+        record(&app, rate, &[
+            ("dak-nong", end_of_june, "40", "EXACT", None, None),
+            ("lam-dong", end_of_june, "20", "EXACT", None, None),
+        ]).await;
+        let as_recorded = breakdown(&app, rate, "2025-06-01", "2025-06-30", "AS_RECORDED").await;
+        assert_eq!(as_recorded["totalRule"], "NOT_ADDITIVE");
+        assert!(as_recorded["total"].is_null() && as_recorded["entries"][0]["share"].is_null(), "{as_recorded}");
+        assert_eq!(entry(&as_recorded, "dak-nong")["rank"], 1);
+        let variables = json!({ "metric": rate, "from": "2025-06-01", "to": "2025-06-30", "of": "PROVINCES", "boundaries": "CURRENT" });
+        let body = app.graphql_with_language(BREAKDOWN, variables, Some("en")).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["argument"], "boundaries");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("lam-dong-2025"), "{body}");
+    }
+}
