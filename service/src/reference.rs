@@ -170,6 +170,23 @@ impl Reference {
             .collect()
     }
 
+    /// `id` and every unit merged into it, directly or through others (Lâm Đồng 2025: itself,
+    /// Bình Thuận, Đắk Nông and Lâm Đồng), `id` first.
+    pub fn composition(&self, id: i32) -> Vec<agency::Model> {
+        let mut found: Vec<agency::Model> = self.agencies.by_id(id).cloned().into_iter().collect();
+        let mut next = 0;
+        while next < found.len() {
+            let current = found[next].id;
+            for predecessor in self.predecessors(current) {
+                if !found.iter().any(|a| a.id == predecessor.id) {
+                    found.push(predecessor.clone());
+                }
+            }
+            next += 1;
+        }
+        found
+    }
+
     /// The unit in force on `day` that `id`'s territory or mandate belongs to: `id` itself while
     /// it is in force, else its successor's (followed as far as needed); none if nothing
     /// succeeded it.

@@ -15,15 +15,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::values::Qualifier;
-use entity::{metric, observation};
+use entity::{agency, metric, observation};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 
+use super::breakdown::{AgencyGroup, Boundaries};
 use super::exact;
-use super::kinds::{self, BucketValue};
+use super::kinds::{self, AcrossAgencies, BucketValue};
 use super::observations::{self, CurrentObservation};
 use super::reference::ReferenceCache;
-use super::time::{local_date, start_of_day, within_calendar};
+use super::time::{local_date, start_of_day, within_calendar, VIETNAM};
 use crate::error::ApiError;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
@@ -101,6 +102,8 @@ pub struct SeriesRequest {
     /// The readings behind each point are wanted. Without them, a series whose points are last
     /// readings reads one reading per bucket instead of every reading in the range.
     pub with_readings: bool,
+    /// With `Current`, an agency's series includes the figures of the units merged into it.
+    pub boundaries: Boundaries,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +122,18 @@ pub struct SeriesPoint {
     pub change_qualifier: Option<Qualifier>,
     /// The readings that went into the bucket, oldest first (when they were asked for).
     pub observations: Vec<CurrentObservation>,
+    /// For a unit shown in today's boundaries: the units whose figures make the value (empty
+    /// when the value is the unit's own).
+    pub parts: Vec<PointPart>,
+}
+
+/// One unit's own value inside a composed point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointPart {
+    pub agency: agency::Model,
+    pub value: Decimal,
+    pub qualifier: Qualifier,
+    pub denominator: Option<Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,154 +149,364 @@ pub async fn time_series(
     reference: &ReferenceCache,
     request: &SeriesRequest,
 ) -> Result<TimeSeries, ApiError> {
-    within_calendar("from", request.from)?;
-    within_calendar("to", request.to)?;
-    if request.from > request.to {
-        return Err(ApiError::bad_input(
-            "to",
-            crate::message!(RANGE_REVERSED, to = request.to, from = request.from),
-        ));
-    }
+    let plan = Plan::new(request)?;
     let metric = reference
         .metric_by_code(&request.metric)
         .await
         .map_err(|e| e.for_argument("metric"))?;
-    let agency_id = super::look_up_optional(request.agency.as_deref(), "agency", |code| {
+    let agency = super::look_up_optional(request.agency.as_deref(), "agency", |code| {
         reference.agency_by_code(code)
     })
-    .await?
-    .map(|agency| agency.id);
-    let series = observations::Series {
+    .await?;
+    let series_of = |agency_id: Option<i32>| observations::Series {
         metric_id: metric.id,
         agency_id,
         include_synthetic: request.include_synthetic,
     };
-    let (bucket, zone) = (request.bucket, request.time_zone);
-
-    let mut starts = vec![bucket.start_of(request.from)];
-    while let Some(&last) = starts.last() {
-        let next = bucket.next(last);
-        if next > request.to {
-            break;
+    let composition = match (&agency, request.boundaries) {
+        (Some(unit), Boundaries::Current) => reference.current().await?.composition(unit.id),
+        _ => Vec::new(),
+    };
+    let points = if composition.len() > 1 {
+        let mut lines = Vec::with_capacity(composition.len());
+        for part in composition {
+            let points = line(db, &metric, &plan, series_of(Some(part.id)), request).await?;
+            lines.push((part, points));
         }
-        if starts.len() == MAX_POINTS {
+        let unit = agency.as_ref().map_or("", |a| a.code.as_str());
+        compose(&metric, unit, lines)?
+    } else {
+        line(db, &metric, &plan, series_of(agency.map(|a| a.id)), request).await?
+    };
+    Ok(TimeSeries {
+        metric,
+        bucket: request.bucket,
+        time_zone: request.time_zone,
+        points,
+    })
+}
+
+/// The buckets a request asks for, empty, and the window they cover.
+struct Plan {
+    starts: Vec<NaiveDate>,
+    points: Vec<SeriesPoint>,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    window_end_date: NaiveDate,
+}
+
+impl Plan {
+    /// Where reading stops: a flow ends after it starts, so one bucket further, that flows
+    /// starting inside the window are all found.
+    fn read_until(&self, metric: &metric::Model, request: &SeriesRequest) -> DateTime<Utc> {
+        if kinds::covers_period(metric.kind) {
+            start_of_day(request.bucket.next(self.window_end_date), request.time_zone)
+        } else {
+            self.window_end
+        }
+    }
+
+    fn new(request: &SeriesRequest) -> Result<Self, ApiError> {
+        within_calendar("from", request.from)?;
+        within_calendar("to", request.to)?;
+        if request.from > request.to {
             return Err(ApiError::bad_input(
-                "bucket",
-                crate::message!(TOO_MANY_POINTS, max = MAX_POINTS),
+                "to",
+                crate::message!(RANGE_REVERSED, to = request.to, from = request.from),
             ));
         }
-        starts.push(next);
-    }
-    let window_end_date = bucket.next(*starts.last().expect("at least one bucket"));
-    let window_start = start_of_day(starts[0], zone);
-    let window_end = start_of_day(window_end_date, zone);
-
-    let now = request.as_of.unwrap_or(request.now);
-    let mut points: Vec<SeriesPoint> = starts
-        .iter()
-        .map(|&start| {
-            let end = start_of_day(bucket.next(start), zone);
-            SeriesPoint {
-                label: bucket.label(start),
-                start: start_of_day(start, zone),
-                end,
-                is_open: end > now,
-                value: None,
-                qualifier: None,
-                denominator: None,
-                change: None,
-                change_qualifier: None,
-                observations: Vec::new(),
+        let (bucket, zone) = (request.bucket, request.time_zone);
+        let mut starts = vec![bucket.start_of(request.from)];
+        while let Some(&last) = starts.last() {
+            let next = bucket.next(last);
+            if next > request.to {
+                break;
             }
+            if starts.len() == MAX_POINTS {
+                return Err(ApiError::bad_input(
+                    "bucket",
+                    crate::message!(TOO_MANY_POINTS, max = MAX_POINTS),
+                ));
+            }
+            starts.push(next);
+        }
+        let window_end_date = bucket.next(*starts.last().expect("at least one bucket"));
+        let now = request.as_of.unwrap_or(request.now);
+        let points = starts
+            .iter()
+            .map(|&start| {
+                let end = start_of_day(bucket.next(start), zone);
+                SeriesPoint {
+                    label: bucket.label(start),
+                    start: start_of_day(start, zone),
+                    end,
+                    is_open: end > now,
+                    value: None,
+                    qualifier: None,
+                    denominator: None,
+                    change: None,
+                    change_qualifier: None,
+                    observations: Vec::new(),
+                    parts: Vec::new(),
+                }
+            })
+            .collect();
+        Ok(Self {
+            window_start: start_of_day(starts[0], zone),
+            window_end: start_of_day(window_end_date, zone),
+            window_end_date,
+            starts,
+            points,
         })
-        .collect();
+    }
+}
 
-    // A counter's change in the first bucket is measured from the last reading before it.
-    let mut baseline = None;
-    let value_of_bucket = kinds::bucket_value(metric.kind);
-    if value_of_bucket == BucketValue::Last && !request.with_readings {
+/// One series' points: its readings bucketed as the metric's kind says.
+async fn line(
+    db: &DatabaseConnection,
+    metric: &metric::Model,
+    plan: &Plan,
+    series: observations::Series,
+    request: &SeriesRequest,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    if kinds::bucket_value(metric.kind) == BucketValue::Last && !request.with_readings {
+        // One index step back from each bucket's end, instead of every reading of the range.
+        let mut points = plan.points.clone();
         let mut boundaries: Vec<DateTime<Utc>> = points.iter().map(|p| p.end).collect();
-        boundaries.push(window_start);
+        boundaries.push(plan.window_start);
         let mut latest =
             observations::latest_before_each(db, series, &boundaries, request.as_of).await?;
-        baseline = latest.pop().flatten();
+        let baseline = latest.pop().flatten();
         for (point, reading) in points.iter_mut().zip(latest) {
             if let Some(reading) = reading.filter(|r| r.observation.observed_at >= point.start) {
                 take_value(point, &reading);
             }
         }
+        measure_changes(metric, &mut points, baseline);
+        return Ok(points);
+    }
+    let readings = observations::of_series_between(
+        db,
+        series,
+        plan.window_start,
+        plan.read_until(metric, request),
+        request.as_of,
+    )
+    .await?;
+    // A counter's change in the first bucket is measured from the last reading before it.
+    let baseline = if kinds::measures_change(metric.kind) {
+        observations::latest_in_series(db, series, plan.window_start, request.as_of).await?
     } else {
-        // A flow ends after it starts: read one bucket further so that flows starting inside
-        // the window are all found.
-        let read_until = if kinds::covers_period(metric.kind) {
-            start_of_day(bucket.next(window_end_date), zone)
-        } else {
-            window_end
+        None
+    };
+    bucketed(metric, plan, request, readings, baseline)
+}
+
+/// Readings put in the buckets they are filed under, each bucket's value made as the kind says.
+fn bucketed(
+    metric: &metric::Model,
+    plan: &Plan,
+    request: &SeriesRequest,
+    readings: Vec<CurrentObservation>,
+    baseline: Option<CurrentObservation>,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    let (bucket, zone) = (request.bucket, request.time_zone);
+    let mut points = plan.points.clone();
+    let index: HashMap<NaiveDate, usize> = plan
+        .starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| (start, i))
+        .collect();
+    for reading in readings {
+        let attributed_to = kinds::filed_at(&reading.observation);
+        let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
+            continue;
         };
-        let readings =
-            observations::of_series_between(db, series, window_start, read_until, request.as_of)
-                .await?;
-        let index: HashMap<NaiveDate, usize> = starts
+        if reading.observation.observed_at > points[i].end {
+            return Err(ApiError::bad_input(
+                "bucket",
+                crate::message!(
+                    READING_SPANS_BUCKETS,
+                    metric = &metric.code,
+                    from = attributed_to,
+                    to = reading.observation.observed_at,
+                    bucket = format!("{bucket:?}")
+                ),
+            ));
+        }
+        points[i].observations.push(reading);
+    }
+    match kinds::bucket_value(metric.kind) {
+        BucketValue::Sum => points.iter_mut().for_each(sum_readings),
+        BucketValue::Last => {
+            for point in &mut points {
+                if let Some(last) = point.observations.last().cloned() {
+                    take_value(point, &last);
+                }
+            }
+        }
+    }
+    measure_changes(metric, &mut points, baseline);
+    Ok(points)
+}
+
+/// A counter's points say how much it grew since the reading before each.
+fn measure_changes(
+    metric: &metric::Model,
+    points: &mut [SeriesPoint],
+    baseline: Option<CurrentObservation>,
+) {
+    if !kinds::measures_change(metric.kind) {
+        return;
+    }
+    let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
+    for point in points {
+        if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
+            if let Some((before, before_qualifier)) = previous {
+                point.change = Some(value - before);
+                point.change_qualifier =
+                    Some(kinds::difference_qualifier(qualifier, before_qualifier));
+            }
+            previous = Some((value, qualifier));
+        }
+    }
+}
+
+/// One line per unit of a group (every province, every ministry), from one read of the
+/// metric's readings however many units there are. With `Current` boundaries, the units are
+/// today's and each line includes the units merged into it. A counter's first change in each
+/// line is measured within the range only.
+pub async fn time_series_by_agency(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    request: &SeriesRequest,
+    group: AgencyGroup,
+) -> Result<(metric::Model, Vec<(agency::Model, Vec<SeriesPoint>)>), ApiError> {
+    let plan = Plan::new(request)?;
+    let metric = reference
+        .metric_by_code(&request.metric)
+        .await
+        .map_err(|e| e.for_argument("metric"))?;
+    let snapshot = reference.current().await?;
+    let readings = observations::of_agencies_between(
+        db,
+        metric.id,
+        request.include_synthetic,
+        plan.window_start,
+        plan.read_until(&metric, request),
+        request.as_of,
+    )
+    .await?;
+    let mut by_agency: HashMap<i32, Vec<CurrentObservation>> = HashMap::new();
+    for reading in readings {
+        if let Some(agency) = reading.observation.agency_id {
+            by_agency.entry(agency).or_default().push(reading);
+        }
+    }
+    let in_group = |agency: &agency::Model| group.kinds().contains(&agency.kind);
+    let last_day = plan
+        .window_end_date
+        .pred_opt()
+        .unwrap_or(plan.window_end_date);
+    let today = local_date(request.as_of.unwrap_or(request.now), VIETNAM);
+    let mut lines = Vec::new();
+    for unit in snapshot.agencies().iter().filter(|a| in_group(a)) {
+        let composition = match request.boundaries {
+            Boundaries::AsRecorded if unit.valid_during(plan.starts[0], last_day) => {
+                vec![unit.clone()]
+            }
+            Boundaries::Current if unit.valid_on(today) => snapshot.composition(unit.id),
+            _ => continue,
+        };
+        let mut parts = Vec::with_capacity(composition.len());
+        for part in composition {
+            let readings = by_agency.remove(&part.id).unwrap_or_default();
+            parts.push((part, bucketed(&metric, &plan, request, readings, None)?));
+        }
+        let points = if parts.len() == 1 {
+            parts.pop().expect("one part").1
+        } else {
+            compose(&metric, &unit.code, parts)?
+        };
+        lines.push((unit.clone(), points));
+    }
+    lines.sort_by(|(a, _), (b, _)| a.code.cmp(&b.code));
+    Ok((metric, lines))
+}
+
+/// Several units' lines made one, point by point, as the metric's kind allows: the series of a
+/// unit with the figures of the units merged into it. Each point says what it is made of.
+fn compose(
+    metric: &metric::Model,
+    unit: &str,
+    lines: Vec<(agency::Model, Vec<SeriesPoint>)>,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    let rule = kinds::across_agencies(metric.kind, metric.unit);
+    let Some((_, first)) = lines.first() else {
+        return Ok(Vec::new());
+    };
+    let mut composed: Vec<SeriesPoint> = first
+        .iter()
+        .map(|point| SeriesPoint {
+            value: None,
+            qualifier: None,
+            denominator: None,
+            change: None,
+            change_qualifier: None,
+            observations: Vec::new(),
+            parts: Vec::new(),
+            ..point.clone()
+        })
+        .collect();
+    for (at, point) in composed.iter_mut().enumerate() {
+        let reported: Vec<(&agency::Model, &SeriesPoint)> = lines
             .iter()
-            .enumerate()
-            .map(|(i, &start)| (start, i))
+            .map(|(agency, points)| (agency, &points[at]))
+            .filter(|(_, p)| p.value.is_some())
             .collect();
-        for reading in readings {
-            let attributed_to = kinds::filed_at(&reading.observation);
-            let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
-                continue;
-            };
-            if reading.observation.observed_at > points[i].end {
-                return Err(ApiError::bad_input(
-                    "bucket",
-                    crate::message!(
-                        READING_SPANS_BUCKETS,
-                        metric = &metric.code,
-                        from = attributed_to,
-                        to = reading.observation.observed_at,
-                        bucket = format!("{bucket:?}")
-                    ),
-                ));
-            }
-            points[i].observations.push(reading);
+        if reported.is_empty() {
+            continue;
         }
-        match value_of_bucket {
-            BucketValue::Sum => points.iter_mut().for_each(sum_readings),
-            BucketValue::Last => {
-                for point in &mut points {
-                    if let Some(last) = point.observations.last().cloned() {
-                        take_value(point, &last);
-                    }
-                }
-                if kinds::measures_change(metric.kind) {
-                    baseline =
-                        observations::latest_in_series(db, series, window_start, request.as_of)
-                            .await?;
-                }
-            }
+        if reported.len() > 1 && rule == AcrossAgencies::NotAdditive {
+            return Err(ApiError::bad_input(
+                "boundaries",
+                crate::message!(NOT_COMPOSABLE, metric = &metric.code, unit = unit),
+            ));
         }
+        let values = reported.iter().filter_map(|(_, p)| p.value);
+        point.value = Some(exact::from_storage(values.sum()));
+        point.qualifier = Some(kinds::sum_qualifier(
+            reported.iter().filter_map(|(_, p)| p.qualifier),
+        ));
+        if rule == AcrossAgencies::RatioOfSums {
+            let denominators: Option<Decimal> = reported.iter().map(|(_, p)| p.denominator).sum();
+            point.denominator = denominators.map(exact::from_storage);
+        }
+        if reported.iter().all(|(_, p)| p.change.is_some()) {
+            let changes = reported.iter().filter_map(|(_, p)| p.change);
+            point.change = Some(exact::from_storage(changes.sum()));
+            point.change_qualifier = Some(kinds::sum_qualifier(
+                reported.iter().filter_map(|(_, p)| p.change_qualifier),
+            ));
+        }
+        let mut readings: Vec<CurrentObservation> = reported
+            .iter()
+            .flat_map(|(_, p)| p.observations.iter().cloned())
+            .collect();
+        readings.sort_by_key(|r| (r.observation.observed_at, r.observation.id));
+        point.observations = readings;
+        point.parts = reported
+            .iter()
+            .map(|(agency, p)| PointPart {
+                agency: (*agency).clone(),
+                value: p.value.expect("reported"),
+                qualifier: p.qualifier.expect("reported"),
+                denominator: p.denominator,
+            })
+            .collect();
     }
-
-    if kinds::measures_change(metric.kind) {
-        let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
-        for point in &mut points {
-            if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
-                if let Some((before, before_qualifier)) = previous {
-                    point.change = Some(value - before);
-                    point.change_qualifier =
-                        Some(kinds::difference_qualifier(qualifier, before_qualifier));
-                }
-                previous = Some((value, qualifier));
-            }
-        }
-    }
-
-    Ok(TimeSeries {
-        metric,
-        bucket,
-        time_zone: zone,
-        points,
-    })
+    Ok(composed)
 }
 
 /// The point a newly recorded (or corrected) reading changed: in its agency's series, or the
@@ -314,6 +539,7 @@ pub async fn point_of_change(
         as_of: None,
         // One bucket: its readings cost little and a subscriber may want them.
         with_readings: true,
+        boundaries: Boundaries::AsRecorded,
     };
     let series = time_series(db, reference, &request).await?;
     series.points.into_iter().next().ok_or_else(|| {

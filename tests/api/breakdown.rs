@@ -145,3 +145,73 @@ on_both_databases! {
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("lam-dong-2025"), "{body}");
     }
 }
+
+const SERIES: &str = "query($metric: String!, $agency: String, $boundaries: Boundaries) {
+  timeSeries(metric: $metric, agency: $agency, from: \"2025-06-01\", to: \"2025-07-31\", bucket: MONTH, boundaries: $boundaries) {
+    points { label value qualifier denominator composedOf { agency { code } value denominator } } } }";
+
+const BY_AGENCY: &str = "query($metric: String!, $boundaries: Boundaries) {
+  timeSeriesByAgency(metric: $metric, of: PROVINCES, from: \"2025-06-01\", to: \"2025-07-31\", bucket: MONTH, boundaries: $boundaries) {
+    agency { code } points { label value composedOf { agency { code } } } } }";
+
+on_both_databases! {
+    async fn a_series_across_the_merger_shows_the_unit_as_recorded_or_composed_of_its_parts(app: TestApp) {
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        record(&app, flow, &[
+            ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
+            ("lam-dong", JULY, "120", "EXACT", Some(JUNE), None),
+            ("binh-thuan", JULY, "30", "EXACT", Some(JUNE), None),
+            ("lam-dong-2025", "2025-08-01T00:00:00+07:00", "400", "EXACT", Some(JULY), None),
+        ]).await;
+        let recorded = app.data(SERIES, json!({ "metric": flow, "agency": "lam-dong-2025", "boundaries": "AS_RECORDED" })).await;
+        let points = &recorded["timeSeries"]["points"];
+        assert_eq!((points[0]["value"].clone(), points[1]["value"].clone()), (Value::Null, json!("400")), "{recorded}");
+
+        let current = app.data(SERIES, json!({ "metric": flow, "agency": "lam-dong-2025", "boundaries": "CURRENT" })).await;
+        let june = &current["timeSeries"]["points"][0];
+        assert_eq!(june["value"], "250", "the merged value is the sum of its parts: {current}");
+        assert_eq!(codes(&june["composedOf"], "agency"), ["binh-thuan", "dak-nong", "lam-dong"]);
+        assert_eq!(current["timeSeries"]["points"][1]["value"], "400");
+
+        // A ratio composes numerators and denominators.
+        let ratio = "test.indicators-reported";
+        app.add_metric(ratio, MetricKind::Ratio, Unit::Indicators).await;
+        record(&app, ratio, &[
+            ("dak-nong", "2025-06-30T00:00:00+07:00", "30", "EXACT", None, Some("50")),
+            ("lam-dong", "2025-06-30T00:00:00+07:00", "10", "EXACT", None, Some("50")),
+        ]).await;
+        let current = app.data(SERIES, json!({ "metric": ratio, "agency": "lam-dong-2025", "boundaries": "CURRENT" })).await;
+        let june = &current["timeSeries"]["points"][0];
+        assert_eq!((june["value"].as_str(), june["denominator"].as_str()), (Some("40"), Some("100")), "{current}");
+    }
+
+    async fn every_province_is_one_line_read_in_a_bounded_number_of_statements(app: TestApp) {
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        record(&app, flow, &[
+            ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
+            ("lam-dong", JULY, "120", "EXACT", Some(JUNE), None),
+            ("ha-noi", JULY, "500", "EXACT", Some(JUNE), None),
+            ("ha-noi", "2025-08-01T00:00:00+07:00", "510", "EXACT", Some(JULY), None),
+        ]).await;
+        // Warm the reference snapshot, then count what one request costs.
+        app.data(BY_AGENCY, json!({ "metric": flow, "boundaries": "CURRENT" })).await;
+        let before = app.statements();
+        let current = app.data(BY_AGENCY, json!({ "metric": flow, "boundaries": "CURRENT" })).await;
+        assert!(app.statements() - before <= 2, "{} statements for 34 lines", app.statements() - before);
+        let lines = current["timeSeriesByAgency"].as_array().unwrap();
+        assert_eq!(lines.len(), 34);
+        let line = |code: &str| lines.iter().find(|l| l["agency"]["code"] == code).unwrap_or_else(|| panic!("{code}"));
+        assert_eq!(line("lam-dong-2025")["points"][0]["value"], "220");
+        assert_eq!(line("ha-noi")["points"][1]["value"], "510");
+        assert!(line("ninh-binh-2025")["points"][0]["value"].is_null());
+
+        // As recorded: the 63 units of June and the 23 new ones of July, each with its own figures.
+        let recorded = app.data(BY_AGENCY, json!({ "metric": flow, "boundaries": "AS_RECORDED" })).await;
+        let lines = recorded["timeSeriesByAgency"].as_array().unwrap();
+        assert_eq!(lines.len(), 63 + 23);
+        let dak_nong = lines.iter().find(|l| l["agency"]["code"] == "dak-nong").unwrap();
+        assert_eq!(dak_nong["points"][0]["value"], "100");
+    }
+}

@@ -217,6 +217,7 @@ on_both_databases! {
             now: chrono::Utc::now(),
             as_of: None,
             with_readings: false,
+            boundaries: api::service::breakdown::Boundaries::AsRecorded,
         };
         let reference = api::service::reference::ReferenceCache::new(
             app.db.clone(),

@@ -3,6 +3,8 @@ use async_graphql::{Context, Enum, Object, Result};
 use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
+use super::agencies::Agency;
+use super::breakdown::{AgencyGroup, Boundaries};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
@@ -143,6 +145,34 @@ impl Point {
             .map(Observation)
             .collect()
     }
+
+    /// With `CURRENT` boundaries, the units whose own values make this one (the provinces merged
+    /// into the unit asked for); empty when the value is the unit's own.
+    async fn composed_of(&self) -> Vec<PointPart> {
+        self.0.parts.iter().cloned().map(PointPart).collect()
+    }
+}
+
+/// One unit's own value inside a point.
+pub struct PointPart(series::PointPart);
+
+#[Object]
+impl PointPart {
+    async fn agency(&self) -> Agency {
+        Agency(self.0.agency.clone())
+    }
+
+    async fn value(&self) -> Exact {
+        Exact(self.0.value)
+    }
+
+    async fn qualifier(&self) -> Qualifier {
+        self.0.qualifier
+    }
+
+    async fn denominator(&self) -> Option<Exact> {
+        self.0.denominator.map(Exact)
+    }
 }
 
 #[derive(Default)]
@@ -174,6 +204,11 @@ impl SeriesQuery {
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
         as_of: Option<Instant>,
+        #[graphql(
+            default_with = "Boundaries::AsRecorded",
+            desc = "CURRENT: an agency's series includes the figures of the units merged into it, point by point."
+        )]
+        boundaries: Boundaries,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
         let points = ctx.look_ahead().field("points");
@@ -190,10 +225,74 @@ impl SeriesQuery {
             now: Utc::now(),
             as_of: super::as_of(ctx, as_of),
             with_readings,
+            boundaries: boundaries.into(),
         };
         series::time_series(database(ctx)?, reference(ctx)?, &request)
             .await
             .map(TimeSeries)
             .map_err(|e| e.extend())
+    }
+
+    /// One line per province (or ministry), read together: the units in force during the range,
+    /// or with `CURRENT` boundaries today's units, each with the figures of the units merged
+    /// into it. A counter's change in a line's first bucket is left null.
+    #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
+    async fn time_series_by_agency(
+        &self,
+        ctx: &Context<'_>,
+        metric: String,
+        of: AgencyGroup,
+        from: Day,
+        to: Day,
+        #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
+        #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
+        #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
+        as_of: Option<Instant>,
+    ) -> Result<Vec<AgencySeries>> {
+        let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
+        let request = SeriesRequest {
+            metric,
+            agency: None,
+            include_synthetic,
+            from: from.0,
+            to: to.0,
+            bucket: bucket.into(),
+            time_zone,
+            now: Utc::now(),
+            as_of: super::as_of(ctx, as_of),
+            with_readings: true,
+            boundaries: boundaries.into(),
+        };
+        let (_, lines) =
+            series::time_series_by_agency(database(ctx)?, reference(ctx)?, &request, of.into())
+                .await
+                .map_err(|e| e.extend())?;
+        Ok(lines
+            .into_iter()
+            .map(|(agency, points)| AgencySeries { agency, points })
+            .collect())
+    }
+}
+
+/// One agency's line.
+pub struct AgencySeries {
+    agency: entity::agency::Model,
+    points: Vec<SeriesPoint>,
+}
+
+#[Object]
+impl AgencySeries {
+    async fn agency(&self) -> Agency {
+        Agency(self.agency.clone())
+    }
+
+    /// Every bucket from the first to the last, empty ones included.
+    async fn points(&self) -> Vec<Point> {
+        self.points.iter().cloned().map(Point).collect()
     }
 }
