@@ -106,7 +106,10 @@ pub struct Breakdown {
     pub missing: Vec<agency::Model>,
     /// How the total is made; `NotAdditive` has none.
     pub total_rule: AcrossAgencies,
+    /// The roll-up: the figures of the units that reported, made one by `total_rule`.
     pub total: Option<Figure>,
+    /// The figure reported nationally for the same period, to set beside the roll-up.
+    pub national: Option<Figure>,
 }
 
 impl Breakdown {
@@ -143,6 +146,7 @@ pub async fn breakdown(
         request.as_of,
     )
     .await?;
+    let national = national_figure(db, &metric, request).await?;
     let own = figures_by_agency(&metric, readings);
     let kinds = request.group.kinds();
     let in_group = |agency: &agency::Model| kinds.contains(&agency.kind);
@@ -235,7 +239,35 @@ pub async fn breakdown(
         missing,
         total_rule: rule,
         total,
+        national,
     })
+}
+
+/// The national figure for the period, made from its readings as an agency's is.
+async fn national_figure(
+    db: &DatabaseConnection,
+    metric: &metric::Model,
+    request: &BreakdownRequest,
+) -> Result<Option<Figure>, ApiError> {
+    let (start, end) = (
+        start_of_day(request.from, VIETNAM),
+        start_of_day(request.to + Duration::days(1), VIETNAM),
+    );
+    let series = observations::Series {
+        metric_id: metric.id,
+        agency_id: None,
+        include_synthetic: request.include_synthetic,
+    };
+    // A flow ends after it starts: read as far as a flow filed in the period may end.
+    let read_until = if kinds::covers_period(metric.kind) {
+        end + Duration::days(366)
+    } else {
+        end
+    };
+    let mut readings =
+        observations::of_series_between(db, series, start, read_until, request.as_of).await?;
+    readings.retain(|r| (start..end).contains(&kinds::filed_at(&r.observation)));
+    Ok(figure_of(metric, &readings))
 }
 
 fn agency_of(snapshot: &Reference, id: i32) -> Option<&agency::Model> {
@@ -256,27 +288,28 @@ fn figures_by_agency(
     }
     by_agency
         .into_iter()
-        .map(|(agency, readings)| {
-            let figure = match kinds::bucket_value(metric.kind) {
-                BucketValue::Sum => Figure {
-                    value: exact::from_storage(readings.iter().map(|r| r.revision.value).sum()),
-                    qualifier: kinds::sum_qualifier(readings.iter().map(|r| r.revision.qualifier)),
-                    denominator: None,
-                    readings: readings.len(),
-                },
-                BucketValue::Last => {
-                    let last = readings.last().expect("one reading at least");
-                    Figure {
-                        value: last.revision.value,
-                        qualifier: last.revision.qualifier,
-                        denominator: last.revision.denominator,
-                        readings: readings.len(),
-                    }
-                }
-            };
-            (agency, figure)
-        })
+        .filter_map(|(agency, readings)| Some((agency, figure_of(metric, &readings)?)))
         .collect()
+}
+
+/// One unit's figure for a period from its readings (oldest first): the sum of its flows, or
+/// its last reading; none without readings.
+fn figure_of(metric: &metric::Model, readings: &[CurrentObservation]) -> Option<Figure> {
+    let last = readings.last()?;
+    Some(match kinds::bucket_value(metric.kind) {
+        BucketValue::Sum => Figure {
+            value: exact::from_storage(readings.iter().map(|r| r.revision.value).sum()),
+            qualifier: kinds::sum_qualifier(readings.iter().map(|r| r.revision.qualifier)),
+            denominator: None,
+            readings: readings.len(),
+        },
+        BucketValue::Last => Figure {
+            value: last.revision.value,
+            qualifier: last.revision.qualifier,
+            denominator: last.revision.denominator,
+            readings: readings.len(),
+        },
+    })
 }
 
 /// Several figures made one, as `rule` allows; none when it does not.

@@ -11,12 +11,12 @@ const RECORD: &str = "mutation Record($input: [ObservationInput!]!) { recordObse
 
 const BREAKDOWN: &str = "query($metric: String!, $from: NaiveDate!, $to: NaiveDate!, $of: AgencyGroup!, $boundaries: Boundaries) {
   breakdown(metric: $metric, from: $from, to: $to, of: $of, boundaries: $boundaries) {
-    expectedCount reportedCount totalRule total totalQualifier totalDenominator
+    expectedCount reportedCount totalRule total totalQualifier totalDenominator national { value qualifier }
     missing { code }
     entries { rank agency { code } value qualifier denominator share composedOf { agency { code } value } } } }";
 
 /// Records figures as a reporter would; each is (agency, observed at, value, qualifier,
-/// period start, denominator).
+/// period start, denominator); an empty agency is the national figure.
 async fn record(
     app: &TestApp,
     metric: &str,
@@ -26,6 +26,7 @@ async fn record(
     let input: Vec<Value> = figures
         .iter()
         .map(|(agency, observed_at, value, qualifier, period_start, denominator)| {
+            let agency = (!agency.is_empty()).then_some(agency);
             json!({ "metric": metric, "agency": agency, "observedAt": observed_at, "periodStart": period_start,
                     "value": value, "qualifier": qualifier, "denominator": denominator,
                     "source": "article-001", "quote": "trích dẫn" })
@@ -84,6 +85,7 @@ on_both_databases! {
             ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
             ("lam-dong", JULY, "100", "EXACT", Some(JUNE), None),
             ("binh-thuan", JULY, "50", "MORE_THAN", Some(JUNE), None),
+            ("", JULY, "600", "ABOUT", Some(JUNE), None),
         ]).await;
 
         let june = breakdown(&app, flow, "2025-06-01", "2025-06-30", "AS_RECORDED").await;
@@ -98,6 +100,8 @@ on_both_databases! {
         // Exact figures and one "more than": the total is "more than" 550.
         assert_eq!((june["total"].as_str(), june["totalQualifier"].as_str(), june["totalRule"].as_str()), (Some("550"), Some("MORE_THAN"), Some("SUM")));
         assert_eq!(entry(&june, "ha-noi")["share"], "0.545455");
+        // The roll-up of 4 of 63 units beside the figure reported nationally.
+        assert_eq!(june["national"], json!({ "value": "600", "qualifier": "ABOUT" }));
 
         // Today's units: the three provinces merged into Lâm Đồng count as one, made of them.
         let current = breakdown(&app, flow, "2025-06-01", "2025-06-30", "CURRENT").await;

@@ -102,6 +102,35 @@ impl Breakdown {
     async fn total_denominator(&self) -> Option<Exact> {
         self.0.total.as_ref().and_then(|t| t.denominator).map(Exact)
     }
+
+    /// The figure reported nationally for the period, beside the roll-up (`total`, with
+    /// `reportedCount` of `expectedCount` units): null when none was reported.
+    async fn national(&self) -> Option<BreakdownFigure> {
+        self.0.national.clone().map(BreakdownFigure)
+    }
+}
+
+/// A figure made from readings: a value, its qualifier, and for a ratio its denominator.
+pub struct BreakdownFigure(Figure);
+
+#[Object]
+impl BreakdownFigure {
+    async fn value(&self) -> Exact {
+        Exact(self.0.value)
+    }
+
+    async fn qualifier(&self) -> Qualifier {
+        self.0.qualifier
+    }
+
+    async fn denominator(&self) -> Option<Exact> {
+        self.0.denominator.map(Exact)
+    }
+
+    /// The readings it was made from.
+    async fn reading_count(&self) -> usize {
+        self.0.readings
+    }
 }
 
 /// One unit's place in a breakdown.
