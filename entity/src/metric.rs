@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::values::{MetricKind, Scale, Unit};
+use crate::values::{MetricKind, ReportingPeriod, Scale, Unit};
 
 /// Something a platform measures, with the unit, scale and kind that give its values meaning.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -17,6 +17,10 @@ pub struct Model {
     pub unit: Unit,
     pub scale: Scale,
     pub kind: MetricKind,
+    /// How often agencies report it; none when it has no reporting calendar.
+    pub reporting_period: Option<ReportingPeriod>,
+    /// Days after the end of each period by which a report is due.
+    pub reporting_due_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -225,3 +225,19 @@ pub enum Role {
     #[sea_orm(string_value = "admin")]
     Admin,
 }
+
+/// How often agencies report a metric.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+#[serde(rename_all = "snake_case")]
+pub enum ReportingPeriod {
+    #[sea_orm(string_value = "month")]
+    Month,
+    #[sea_orm(string_value = "quarter")]
+    Quarter,
+    #[sea_orm(string_value = "year")]
+    Year,
+}

@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod receipts;
 pub mod recording;
 pub mod reference;
+pub mod reporting;
 pub mod savings;
 pub mod seed;
 pub mod series;

@@ -450,6 +450,10 @@ pub mod catalogue {
             en: "{metric} is a percentage without denominators: the figures merged into `{unit}` cannot be combined; ask for AS_RECORDED boundaries",
             vi: "{metric} là tỷ lệ phần trăm không có mẫu số: không thể gộp số liệu của các đơn vị đã sáp nhập vào `{unit}`; hãy dùng ranh giới AS_RECORDED",
         }
+        NO_REPORTING_CALENDAR {
+            en: "{metric} has no reporting calendar: nothing says when its reports are due",
+            vi: "{metric} không có lịch báo cáo: không xác định được hạn nộp báo cáo",
+        }
         ALREADY_RECORDED {
             en: "observation {id} already records this metric for this instant: correct it instead",
             vi: "số liệu {id} đã ghi chỉ số này cho thời điểm này: hãy sửa số liệu đó",

@@ -296,6 +296,29 @@ pub async fn of_agencies_between(
     fetch(db, query).await
 }
 
+/// When the first revision of each observation was recorded: when it was reported, whatever
+/// corrected it since.
+pub async fn first_recorded(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = i32>,
+) -> Result<HashMap<i32, DateTime<Utc>>, ApiError> {
+    let ids: Vec<i32> = ids.into_iter().collect();
+    let mut first = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::ROWS_PER_STATEMENT) {
+        let revisions = observation_revision::Entity::find()
+            .filter(observation_revision::Column::ObservationId.is_in(chunk.iter().copied()))
+            .filter(observation_revision::Column::Revision.eq(1))
+            .all(db)
+            .await?;
+        first.extend(
+            revisions
+                .into_iter()
+                .map(|r| (r.observation_id, r.recorded_at)),
+        );
+    }
+    Ok(first)
+}
+
 /// The latest current reading of a series observed before `before`.
 pub async fn latest_in_series(
     db: &DatabaseConnection,

@@ -22,6 +22,7 @@ mod observations;
 mod outage;
 mod receipts;
 mod recording;
+mod reporting;
 mod savings;
 mod schema;
 mod seed_facts;

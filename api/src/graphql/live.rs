@@ -272,6 +272,8 @@ mod tests {
                 unit: Unit::Documents,
                 scale: Scale::One,
                 kind: MetricKind::Cumulative,
+                reporting_period: None,
+                reporting_due_days: None,
             },
         })
     }

@@ -52,6 +52,16 @@ impl Metric {
         self.0.kind
     }
 
+    /// How often agencies report it; null without a reporting calendar.
+    async fn reporting_period(&self) -> Option<entity::values::ReportingPeriod> {
+        self.0.reporting_period
+    }
+
+    /// Days after the end of each period by which a report is due.
+    async fn reporting_due_days(&self) -> Option<i32> {
+        self.0.reporting_due_days
+    }
+
     async fn platform(&self, ctx: &Context<'_>) -> Result<Platform> {
         load_row::<platform::Entity>(ctx, self.0.platform_id)
             .await

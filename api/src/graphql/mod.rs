@@ -17,6 +17,7 @@ pub mod observations;
 pub mod platforms;
 pub mod receipts;
 pub mod recording;
+pub mod reporting;
 pub mod savings;
 pub mod scalars;
 pub mod schema;

@@ -22,6 +22,7 @@ use super::observations::ObservationQuery;
 use super::platforms::PlatformQuery;
 use super::receipts::ReceiptQuery;
 use super::recording::RecordingMutation;
+use super::reporting::ReportingQuery;
 use super::savings::SavingsQuery;
 use super::series::SeriesQuery;
 use super::sources::SourceQuery;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     SeriesQuery,
     SavingsQuery,
     BreakdownQuery,
+    ReportingQuery,
     TargetQuery,
     AuditQuery,
     ReceiptQuery,

@@ -283,6 +283,8 @@ mod tests {
             unit,
             scale: Scale::One,
             kind,
+            reporting_period: None,
+            reporting_due_days: None,
         }
     }
 

@@ -538,6 +538,8 @@ mod tests {
                 unit: seeded.unit,
                 scale: seeded.scale,
                 kind: seeded.kind,
+                reporting_period: None,
+                reporting_due_days: None,
             };
             if let Err(refused) = checked(o, &metric, Utc::now()) {
                 panic!("{refused}");
@@ -568,6 +570,8 @@ mod tests {
             unit: ratio.unit,
             scale: ratio.scale,
             kind: ratio.kind,
+            reporting_period: None,
+            reporting_due_days: None,
         };
         let refused = checked(&figure, &metric, Utc::now())
             .unwrap_err()

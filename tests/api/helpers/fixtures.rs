@@ -5,7 +5,7 @@ use api::error::ApiError;
 use api::service::audit::Caller;
 use api::service::recording::{self, Mode, NewObservation};
 use chrono::Utc;
-use entity::values::{MetricKind, Qualifier, Role, Unit};
+use entity::values::{MetricKind, Qualifier, ReportingPeriod, Role, Unit};
 use entity::{metric, observation, observation_revision, source};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
@@ -111,6 +111,17 @@ impl TestApp {
 
     /// Adds a metric to a seeded platform, for kinds the seed figures do not have.
     pub async fn add_metric(&self, code: &str, kind: MetricKind, unit: Unit) {
+        self.add_reported_metric(code, kind, unit, None).await
+    }
+
+    /// The same, reported on a calendar: each period's report due so many days after it.
+    pub async fn add_reported_metric(
+        &self,
+        code: &str,
+        kind: MetricKind,
+        unit: Unit,
+        calendar: Option<(ReportingPeriod, i32)>,
+    ) {
         let platform = entity::platform::Entity::find()
             .one(&self.db)
             .await
@@ -124,6 +135,8 @@ impl TestApp {
             unit: Set(unit),
             scale: Set(entity::values::Scale::One),
             kind: Set(kind),
+            reporting_period: Set(calendar.map(|(period, _)| period)),
+            reporting_due_days: Set(calendar.map(|(_, days)| days)),
             ..Default::default()
         }
         .insert(&self.db)
