@@ -83,6 +83,10 @@ pub enum Command {
         /// Seed of the generator: the same seed gives the same values.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also a monthly figure for every real province and ministry from 2024 to 2025, across
+        /// the 2025 mergers (within the same number of rows).
+        #[arg(long)]
+        real_units: bool,
     },
     /// Record the figures of a CSV file, all rows or none (see the README for its columns).
     Import {
@@ -234,17 +238,22 @@ async fn run(command: Option<Command>) -> anyhow::Result<()> {
             database,
             rows,
             seed,
+            real_units,
         } => {
             let connection = connect(&database).await?;
             db::migrate(&connection).await.context("migrating")?;
             service::seed::load(&connection).await?;
             let bar = indicatif::ProgressBar::new(rows);
             let started = std::time::Instant::now();
-            let generated =
-                service::demo::generate(&connection, &operator(), rows, seed, &|done| {
-                    bar.set_position(done)
-                })
-                .await?;
+            let generated = service::demo::generate(
+                &connection,
+                &operator(),
+                rows,
+                seed,
+                real_units,
+                &|done| bar.set_position(done),
+            )
+            .await?;
             bar.finish_and_clear();
             println!(
                 "generated {} synthetic observations for {} synthetic agencies in {:.1} s",

@@ -31,6 +31,12 @@ pub enum AgencyGroup {
 }
 
 impl AgencyGroup {
+    /// Whether `agency` is one of the group's units: of its kinds, and under the Government
+    /// (generated demonstration units and other bodies outside the hierarchy are not).
+    pub fn includes(self, agency: &agency::Model) -> bool {
+        self.kinds().contains(&agency.kind) && agency.parent_id.is_some()
+    }
+
     pub fn kinds(self) -> &'static [AgencyKind] {
         match self {
             Self::Provinces => &[AgencyKind::Province, AgencyKind::Municipality],
@@ -148,8 +154,7 @@ pub async fn breakdown(
     .await?;
     let national = national_figure(db, &metric, request).await?;
     let own = figures_by_agency(&metric, readings);
-    let kinds = request.group.kinds();
-    let in_group = |agency: &agency::Model| kinds.contains(&agency.kind);
+    let in_group = |agency: &agency::Model| request.group.includes(agency);
 
     // Each unit expected, with the units whose figures it is made of.
     let mut units: BTreeMap<i32, (agency::Model, Vec<Part>)> = BTreeMap::new();

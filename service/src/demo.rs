@@ -11,13 +11,14 @@ use entity::{agency, metric, observation, observation_revision, source};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, Set, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
 };
 use serde_json::json;
 
 use super::access::Permission;
 use super::audit::seal::{SealBuilder, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
+use super::breakdown::AgencyGroup;
 use super::recording::{check_figure, NewObservation};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
@@ -94,11 +95,16 @@ impl Row {
     }
 }
 
+/// The months real units get synthetic figures for, across the 2025 changes.
+const REAL_UNITS_FROM: (i32, u32) = (2024, 1);
+const REAL_UNITS_MONTHS: u32 = 24;
+
 pub async fn generate(
     db: &DatabaseConnection,
     caller: &Caller,
     rows: u64,
     seed: u64,
+    real_units: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Generated, ApiError> {
     caller.principal.require(Permission::Administer)?;
@@ -120,6 +126,44 @@ pub async fn generate(
     let mut random = Random(seed.max(1));
     let mut written = 0u64;
     let mut batch = Vec::with_capacity(10_000);
+    if real_units {
+        // Every province and ministry in force through a month gets that month's flow, so that
+        // breakdowns across the 2025 changes have something to show: 63 units, then 34.
+        let units: Vec<agency::Model> = agency::Entity::find()
+            .order_by_asc(agency::Column::Code)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter(|a| {
+                [AgencyGroup::Provinces, AgencyGroup::Ministries]
+                    .iter()
+                    .any(|g| g.includes(a))
+            })
+            .collect();
+        let first_month =
+            NaiveDate::from_ymd_opt(REAL_UNITS_FROM.0, REAL_UNITS_FROM.1, 1).expect("a date");
+        'months: for offset in 0..REAL_UNITS_MONTHS {
+            let month_start = first_month + chrono::Months::new(offset);
+            let next = month_start + chrono::Months::new(1);
+            let last_day = next - Duration::days(1);
+            for unit in units
+                .iter()
+                .filter(|u| u.valid_on(month_start) && u.valid_on(last_day))
+            {
+                if batch.len() as u64 >= rows {
+                    break 'months;
+                }
+                let row = Row {
+                    metric_id: flow.id,
+                    agency_id: unit.id,
+                    observed_at: start_of_day(next, VIETNAM),
+                    period_start: Some(start_of_day(month_start, VIETNAM)),
+                    value: 100 + random.below(5_000),
+                };
+                batch.push(row.checked(&flow, now)?);
+            }
+        }
+    }
     'agencies: for &agency_id in &agency_ids {
         for counter in &counters {
             let mut total = 1_000 + random.below(100_000);

@@ -121,7 +121,7 @@ pub async fn reporting_status(
     let mut expected: Vec<&agency::Model> = snapshot
         .agencies()
         .iter()
-        .filter(|a| group.kinds().contains(&a.kind) && a.valid_during(first_day, last_day))
+        .filter(|a| group.includes(a) && a.valid_during(first_day, last_day))
         .collect();
     expected.sort_by(|a, b| a.code.cmp(&b.code));
     let reports = expected

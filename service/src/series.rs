@@ -404,7 +404,7 @@ pub async fn time_series_by_agency(
             by_agency.entry(agency).or_default().push(reading);
         }
     }
-    let in_group = |agency: &agency::Model| group.kinds().contains(&agency.kind);
+    let in_group = |agency: &agency::Model| group.includes(agency);
     let last_day = plan
         .window_end_date
         .pred_opt()

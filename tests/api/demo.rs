@@ -61,4 +61,26 @@ on_both_databases! {
             .await;
         assert_eq!(reported["timeSeries"]["points"][0]["value"], "3700000");
     }
+
+    async fn demo_data_can_give_every_real_province_and_ministry_a_month_across_the_mergers(app: TestApp) {
+        let generated = app.command(&["demo-data", "--rows", "3000", "--real-units"]);
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        let breakdown = "query B($from: NaiveDate!, $to: NaiveDate!, $of: AgencyGroup!) {
+            breakdown(metric: \"demo.public-service-portal.dossiers-filed-per-month\", from: $from, to: $to, of: $of, includeSynthetic: true) {
+              expectedCount reportedCount } }";
+        for (from, to, of, units) in [
+            ("2025-06-01", "2025-06-30", "PROVINCES", 63),
+            ("2025-07-01", "2025-07-31", "PROVINCES", 34),
+            ("2025-02-01", "2025-02-28", "MINISTRIES", 22),
+            ("2025-03-01", "2025-03-31", "MINISTRIES", 17),
+        ] {
+            let data = app.data(breakdown, json!({ "from": from, "to": to, "of": of })).await;
+            assert_eq!(data["breakdown"], json!({ "expectedCount": units, "reportedCount": units }), "{of} {from}");
+        }
+        // Left out unless asked for, as every synthetic figure is.
+        let hidden = app
+            .data(&breakdown.replace("includeSynthetic: true", "includeSynthetic: false"), json!({ "from": "2025-06-01", "to": "2025-06-30", "of": "PROVINCES" }))
+            .await;
+        assert_eq!(hidden["breakdown"]["reportedCount"], 0);
+    }
 }
