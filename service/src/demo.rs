@@ -6,7 +6,7 @@
 //! can never pass for reported figures, nor be changed unseen.
 
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
-use entity::values::{AgencyKind, MetricKind, Qualifier, Scale, Unit};
+use entity::values::{AgencyKind, MetricKind, Qualifier, ReportingPeriod, Scale, Unit};
 use entity::{agency, metric, observation, observation_revision, source};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -249,6 +249,9 @@ async fn prepare(
                 unit: Set(Unit::Dossiers),
                 scale: Set(Scale::One),
                 kind: Set(MetricKind::Flow),
+                // Each month's figure due within 15 days, as a reporting calendar would say.
+                reporting_period: Set(Some(ReportingPeriod::Month)),
+                reporting_due_days: Set(Some(15)),
                 ..Default::default()
             }
             .insert(db)

@@ -285,6 +285,9 @@ pub async fn of_agencies_between(
     let mut query = current(as_of)
         .filter(observation::Column::MetricId.eq(metric_id))
         .filter(observation::Column::AgencyId.is_not_null())
+        // Implied by the next condition (nothing is observed before it is filed), and what an
+        // index on the instant can use.
+        .filter(observation::Column::ObservedAt.gte(from))
         .filter(filed.clone().gte(from))
         .filter(filed.lt(before));
     if !include_synthetic {

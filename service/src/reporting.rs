@@ -70,6 +70,7 @@ pub async fn reporting_status(
     metric_code: &str,
     day: NaiveDate,
     group: AgencyGroup,
+    include_synthetic: bool,
 ) -> Result<ReportingStatus, ApiError> {
     within_calendar("period", day)?;
     let metric = reference
@@ -92,7 +93,7 @@ pub async fn reporting_status(
     let reports = observations::of_agencies_between(
         db,
         metric.id,
-        false,
+        include_synthetic,
         start_of_day(first_day, VIETNAM),
         start_of_day(next, VIETNAM),
         None,

@@ -155,6 +155,52 @@ async fn the_dashboard_draws_the_seeded_figures_in_both_languages() {
     }
 }
 
+#[tokio::test]
+async fn the_dashboard_ranks_provinces_across_the_mergers_and_shows_who_reported() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let generated = app.command(&["demo-data", "--rows", "3000", "--real-units"]);
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    for (boundaries, units) in [("AS_RECORDED", 63), ("CURRENT", 34)] {
+        let url = format!(
+            "{}/dashboard?lang=en&month=2025-06&boundaries={boundaries}",
+            app.address
+        );
+        let (dom, log) = run_chromium(url, "--dump-dom".to_owned()).await;
+        assert!(!log.contains("Uncaught"), "a script error: {log}");
+        assert_eq!(
+            dom.matches("data-rank=").count(),
+            units,
+            "{boundaries}: one row per unit in force\n{log}"
+        );
+        assert!(dom.contains(r#"data-rank="1""#));
+        // June 2025's reports were all recorded long after they were due.
+        assert_eq!(
+            dom.matches(r#"data-report-status="LATE""#).count(),
+            63,
+            "{boundaries}"
+        );
+        assert!(dom.contains("Due "), "{boundaries}: the due date is said");
+        if boundaries == "CURRENT" {
+            let merged = dom
+                .find(r#"data-agency="lam-dong-2025""#)
+                .expect("today's Lâm Đồng is ranked");
+            assert!(
+                dom[merged..].contains(r#"data-parts="3""#),
+                "made of the three provinces merged into it"
+            );
+        } else {
+            assert!(
+                dom.contains(r#"data-agency="dak-nong""#),
+                "Đắk Nông as recorded"
+            );
+        }
+    }
+}
+
 /// Headless Chromium driven over the DevTools protocol, for what a one-shot run cannot see: a
 /// page that changes while it is open.
 struct Browser {

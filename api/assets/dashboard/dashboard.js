@@ -31,6 +31,22 @@ const TEXT = {
     statuses: { MET: "Đạt", NOT_MET: "Chưa đạt", INCONCLUSIVE: "Chưa kết luận được", NO_DATA: "Chưa có số liệu" },
     qualifiers: { EXACT: "", MORE_THAN: "trên ", AT_LEAST: "ít nhất ", ABOUT: "khoảng ", NEARLY: "gần ", LESS_THAN: "dưới " },
     comparators: { AT_LEAST: "≥", AT_MOST: "≤", EQUAL: "=" },
+    rankingTitle: "Xếp hạng các tỉnh, thành phố",
+    rankingNote: (metric, month) => `${metric}, tháng ${month}.`,
+    boundaries: "Ranh giới:",
+    asRecorded: "như khi ghi nhận",
+    current: "hiện nay",
+    unit: "Đơn vị",
+    value: "Giá trị",
+    share: "Tỷ trọng",
+    composedOf: "Gồm",
+    total: "Tổng",
+    missingTitle: (missing, expected) => `Chưa báo cáo: ${missing} trên ${expected} đơn vị`,
+    reportingTitle: "Tình hình báo cáo",
+    reportingNote: (due, onTime, late, missing) => `Hạn nộp ${due}: ${onTime} đúng hạn, ${late} trễ hạn, ${missing} chưa báo cáo.`,
+    noCalendar: "Chỉ số này không có lịch báo cáo.",
+    firstRecorded: "Ghi nhận lần đầu",
+    reports: { ON_TIME: "Đúng hạn", LATE: "Trễ hạn", MISSING: "Chưa báo cáo" },
     locale: "vi-VN",
   },
   en: {
@@ -58,6 +74,22 @@ const TEXT = {
     statuses: { MET: "Met", NOT_MET: "Not met", INCONCLUSIVE: "Inconclusive", NO_DATA: "No data" },
     qualifiers: { EXACT: "", MORE_THAN: "more than ", AT_LEAST: "at least ", ABOUT: "about ", NEARLY: "nearly ", LESS_THAN: "less than " },
     comparators: { AT_LEAST: "≥", AT_MOST: "≤", EQUAL: "=" },
+    rankingTitle: "Provinces ranked",
+    rankingNote: (metric, month) => `${metric}, ${month}.`,
+    boundaries: "Boundaries:",
+    asRecorded: "as recorded",
+    current: "today's",
+    unit: "Unit",
+    value: "Value",
+    share: "Share",
+    composedOf: "Made of",
+    total: "Total",
+    missingTitle: (missing, expected) => `Not reported: ${missing} of ${expected} units`,
+    reportingTitle: "Reporting status",
+    reportingNote: (due, onTime, late, missing) => `Due ${due}: ${onTime} on time, ${late} late, ${missing} missing.`,
+    noCalendar: "This metric has no reporting calendar.",
+    firstRecorded: "First recorded",
+    reports: { ON_TIME: "On time", LATE: "Late", MISSING: "Missing" },
     locale: "en-GB",
   },
 };
@@ -91,8 +123,29 @@ fragment figure on Observation {
   source { code }
 }`;
 
-const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
+const params = new URLSearchParams(location.search);
+const lang = params.get("lang") === "en" ? "en" : "vi";
 const t = TEXT[lang];
+
+// The ranking: a metric for one month by province, in the boundaries asked for.
+const RANKING = {
+  metric: params.get("metric") ?? "demo.public-service-portal.dossiers-filed-per-month",
+  month: /^\d{4}-\d{2}$/.test(params.get("month") ?? "") ? params.get("month") : "2025-06",
+  boundaries: params.get("boundaries") === "CURRENT" ? "CURRENT" : "AS_RECORDED",
+};
+
+const RANKING_QUERY = `
+query Ranking($lang: Lang!, $metric: String!, $from: NaiveDate!, $to: NaiveDate!, $boundaries: Boundaries!) {
+  ranking: breakdown(metric: $metric, from: $from, to: $to, of: PROVINCES, boundaries: $boundaries, includeSynthetic: true) {
+    metric { name(lang: $lang) } expectedCount reportedCount total totalQualifier totalRule
+    entries { rank value qualifier share agency { code name(lang: $lang) } composedOf { agency { code name(lang: $lang) } } }
+    missing { code name(lang: $lang) }
+  }
+  reporting: reportingStatus(metric: $metric, period: $from, of: PROVINCES, includeSynthetic: true) {
+    due onTimeCount lateCount missingCount
+    reports { status firstRecordedAt agency { code name(lang: $lang) } }
+  }
+}`;
 
 /** Groups the digits of an exact decimal string: "3700000" → "3.700.000" (vi) or "3,700,000". */
 function formatDecimal(value) {
@@ -249,6 +302,73 @@ function drawCitations(figures, sources) {
     element("div", { class: "note" }, source.fileName))));
 }
 
+/** The month's ranking and reporting status; the reporting part is absent without a calendar. */
+async function loadRanking() {
+  const [year, month] = RANKING.month.split("-").map(Number);
+  const last = new Date(Date.UTC(year, month, 0)).toISOString().slice(0, 10);
+  const response = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json", "accept-language": lang },
+    body: JSON.stringify({
+      query: RANKING_QUERY,
+      variables: { lang: lang.toUpperCase(), metric: RANKING.metric, from: `${RANKING.month}-01`, to: last, boundaries: RANKING.boundaries },
+    }),
+  });
+  const body = await response.json();
+  if (!body.data?.ranking) throw new Error((body.errors ?? []).map((e) => e.message).join("; "));
+  return body.data;
+}
+
+function drawRanking(data) {
+  const ranking = data.ranking;
+  document.getElementById("ranking").dataset.state = ranking ? "ready" : "unavailable";
+  if (!ranking) {
+    document.getElementById("ranking-note").textContent = `${t.noData}: ${data.error.message}`;
+    return;
+  }
+  document.getElementById("ranking-note").textContent = t.rankingNote(ranking.metric.name, RANKING.month);
+  for (const choice of ["AS_RECORDED", "CURRENT"]) {
+    const link = document.getElementById(`boundaries-${choice}`);
+    const target = new URLSearchParams(params);
+    target.set("boundaries", choice);
+    link.setAttribute("href", `?${target}`);
+    link.setAttribute("aria-current", String(choice === RANKING.boundaries));
+  }
+  document.querySelector("#ranking-table tbody").replaceChildren(...ranking.entries.map((entry) =>
+    element("tr", { "data-agency": entry.agency.code, "data-rank": entry.rank, "data-value": entry.value },
+      element("td", {}, entry.rank),
+      element("td", {}, entry.agency.name),
+      element("td", {}, figureText(entry.value, entry.qualifier)),
+      element("td", {}, entry.share === null ? "—" : `${(parseFloat(entry.share) * 100).toFixed(1)}%`),
+      element("td", { "data-parts": entry.composedOf.length }, entry.composedOf.length > 1
+        ? entry.composedOf.map((part) => part.agency.name).join(", ")
+        : ""))));
+  document.getElementById("ranking-total").textContent = ranking.total === null
+    ? t.noData
+    : `${t.total}: ${figureText(ranking.total, ranking.totalQualifier)}`;
+  document.getElementById("ranking-missing-title").textContent = t.missingTitle(ranking.missing.length, ranking.expectedCount);
+  document.getElementById("ranking-missing").replaceChildren(...ranking.missing.map((unit) =>
+    element("li", { "data-missing": unit.code }, unit.name)));
+
+  const reporting = data.reporting;
+  const rows = document.querySelector("#reporting-table tbody");
+  if (!reporting) {
+    document.getElementById("reporting-note").textContent = t.noCalendar;
+    rows.replaceChildren();
+    return;
+  }
+  const due = new Date(reporting.due).toLocaleDateString(t.locale, { timeZone: "Asia/Ho_Chi_Minh" });
+  document.getElementById("reporting-note").textContent =
+    t.reportingNote(due, reporting.onTimeCount, reporting.lateCount, reporting.missingCount);
+  rows.replaceChildren(...reporting.reports.map((report) =>
+    element("tr", { "data-agency": report.agency.code, "data-report-status": report.status },
+      element("td", {}, report.agency.name),
+      element("td", {}, element("span", { class: `status status-${report.status}` }, t.reports[report.status])),
+      element("td", {}, report.firstRecordedAt
+        ? new Date(report.firstRecordedAt).toLocaleString(t.locale, { timeZone: "Asia/Ho_Chi_Minh" })
+        : "—"))));
+}
+
 async function load() {
   const today = new Date().toISOString().slice(0, 10);
   const response = await fetch("/graphql", {
@@ -280,7 +400,10 @@ function render(data) {
 
 async function refresh() {
   try {
-    render(await load());
+    // The ranking needs figures by province, which a server may not have: the rest stands.
+    const [data, ranking] = await Promise.all([load(), loadRanking().catch((error) => ({ error }))]);
+    render(data);
+    drawRanking(ranking);
     document.getElementById("status").textContent = "";
     document.getElementById("updated").textContent =
       `${t.updated} ${new Date().toLocaleString(t.locale, { timeZone: "Asia/Ho_Chi_Minh" })}` +
@@ -325,6 +448,11 @@ function followChanges() {
 
 document.documentElement.lang = lang;
 document.querySelectorAll("[data-text]").forEach((node) => (node.textContent = t[node.dataset.text]));
+document.querySelectorAll("nav a").forEach((a) => {
+  const target = new URLSearchParams(params);
+  target.set("lang", a.dataset.lang);
+  a.setAttribute("href", `?${target}`);
+});
 document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", String(a.dataset.lang === lang)));
 document.title = t.title;
 document.getElementById("status").textContent = t.loading;

@@ -109,6 +109,11 @@ impl ReportingQuery {
         metric: String,
         period: Day,
         of: AgencyGroup,
+        #[graphql(
+            default,
+            desc = "Count generated demonstration reports too (left out by default)."
+        )]
+        include_synthetic: bool,
     ) -> Result<ReportingStatus> {
         reporting::reporting_status(
             database(ctx)?,
@@ -116,6 +121,7 @@ impl ReportingQuery {
             &metric,
             period.0,
             of.into(),
+            include_synthetic,
         )
         .await
         .map(ReportingStatus)
