@@ -127,6 +127,25 @@ pub struct SeriesPoint {
     pub parts: Vec<PointPart>,
 }
 
+impl SeriesPoint {
+    /// A bucket with nothing in it yet.
+    fn empty(label: String, start: DateTime<Utc>, end: DateTime<Utc>, is_open: bool) -> Self {
+        Self {
+            label,
+            start,
+            end,
+            is_open,
+            value: None,
+            qualifier: None,
+            denominator: None,
+            change: None,
+            change_qualifier: None,
+            observations: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+}
+
 /// One unit's own value inside a composed point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointPart {
@@ -236,19 +255,12 @@ impl Plan {
             .iter()
             .map(|&start| {
                 let end = start_of_day(bucket.next(start), zone);
-                SeriesPoint {
-                    label: bucket.label(start),
-                    start: start_of_day(start, zone),
+                SeriesPoint::empty(
+                    bucket.label(start),
+                    start_of_day(start, zone),
                     end,
-                    is_open: end > now,
-                    value: None,
-                    qualifier: None,
-                    denominator: None,
-                    change: None,
-                    change_qualifier: None,
-                    observations: Vec::new(),
-                    parts: Vec::new(),
-                }
+                    end > now,
+                )
             })
             .collect();
         Ok(Self {
@@ -448,16 +460,7 @@ fn compose(
     };
     let mut composed: Vec<SeriesPoint> = first
         .iter()
-        .map(|point| SeriesPoint {
-            value: None,
-            qualifier: None,
-            denominator: None,
-            change: None,
-            change_qualifier: None,
-            observations: Vec::new(),
-            parts: Vec::new(),
-            ..point.clone()
-        })
+        .map(|point| SeriesPoint::empty(point.label.clone(), point.start, point.end, point.is_open))
         .collect();
     for (at, point) in composed.iter_mut().enumerate() {
         let reported: Vec<(&agency::Model, &SeriesPoint)> = lines

@@ -174,34 +174,44 @@ impl BreakdownEntry {
 
     /// The units whose own figures make the value: the unit itself, or with `CURRENT`
     /// boundaries the units merged into it that reported.
-    async fn composed_of(&self) -> Vec<BreakdownPart> {
+    async fn composed_of(&self) -> Vec<UnitPart> {
         self.0
             .parts
             .iter()
-            .map(|part| BreakdownPart(part.agency.clone(), part.figure.clone()))
+            .map(|part| UnitPart {
+                agency: part.agency.clone(),
+                value: part.figure.value,
+                qualifier: part.figure.qualifier,
+                denominator: part.figure.denominator,
+            })
             .collect()
     }
 }
 
-/// One unit's own figure inside an entry.
-pub struct BreakdownPart(entity::agency::Model, Figure);
+/// One unit's own value inside a figure made of several units' (a merged province's).
+pub struct UnitPart {
+    pub agency: entity::agency::Model,
+    pub value: rust_decimal::Decimal,
+    pub qualifier: Qualifier,
+    pub denominator: Option<rust_decimal::Decimal>,
+}
 
 #[Object]
-impl BreakdownPart {
+impl UnitPart {
     async fn agency(&self) -> Agency {
-        Agency(self.0.clone())
+        Agency(self.agency.clone())
     }
 
     async fn value(&self) -> Exact {
-        Exact(self.1.value)
+        Exact(self.value)
     }
 
     async fn qualifier(&self) -> Qualifier {
-        self.1.qualifier
+        self.qualifier
     }
 
     async fn denominator(&self) -> Option<Exact> {
-        self.1.denominator.map(Exact)
+        self.denominator.map(Exact)
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::Utc;
 use entity::values::{MetricKind, Qualifier};
 
 use super::agencies::Agency;
-use super::breakdown::{AgencyGroup, Boundaries};
+use super::breakdown::{AgencyGroup, Boundaries, UnitPart};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
@@ -148,30 +148,17 @@ impl Point {
 
     /// With `CURRENT` boundaries, the units whose own values make this one (the provinces merged
     /// into the unit asked for); empty when the value is the unit's own.
-    async fn composed_of(&self) -> Vec<PointPart> {
-        self.0.parts.iter().cloned().map(PointPart).collect()
-    }
-}
-
-/// One unit's own value inside a point.
-pub struct PointPart(series::PointPart);
-
-#[Object]
-impl PointPart {
-    async fn agency(&self) -> Agency {
-        Agency(self.0.agency.clone())
-    }
-
-    async fn value(&self) -> Exact {
-        Exact(self.0.value)
-    }
-
-    async fn qualifier(&self) -> Qualifier {
-        self.0.qualifier
-    }
-
-    async fn denominator(&self) -> Option<Exact> {
-        self.0.denominator.map(Exact)
+    async fn composed_of(&self) -> Vec<UnitPart> {
+        self.0
+            .parts
+            .iter()
+            .map(|part| UnitPart {
+                agency: part.agency.clone(),
+                value: part.value,
+                qualifier: part.qualifier,
+                denominator: part.denominator,
+            })
+            .collect()
     }
 }
 
