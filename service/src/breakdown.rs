@@ -56,6 +56,19 @@ pub enum Boundaries {
     AsRecorded,
     /// The units in force today (or at `as_of`), each with the figures of the units it took over.
     Current,
+    /// The units in force on a day, each with the figures of the units it took over by then.
+    On(NaiveDate),
+}
+
+impl Boundaries {
+    /// The day whose units the figures are composed into; none as recorded.
+    pub fn composed_on(self, now: DateTime<Utc>) -> Option<NaiveDate> {
+        match self {
+            Self::AsRecorded => None,
+            Self::Current => Some(local_date(now, VIETNAM)),
+            Self::On(day) => Some(day),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -158,8 +171,11 @@ pub async fn breakdown(
 
     // Each unit expected, with the units whose figures it is made of.
     let mut units: BTreeMap<i32, (agency::Model, Vec<Part>)> = BTreeMap::new();
-    match request.boundaries {
-        Boundaries::AsRecorded => {
+    match request
+        .boundaries
+        .composed_on(request.as_of.unwrap_or_else(Utc::now))
+    {
+        None => {
             for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
                 if agency.valid_during(request.from, request.to) {
                     units.insert(agency.id, (agency.clone(), Vec::new()));
@@ -174,8 +190,7 @@ pub async fn breakdown(
                 }
             }
         }
-        Boundaries::Current => {
-            let today = local_date(request.as_of.unwrap_or_else(Utc::now), VIETNAM);
+        Some(today) => {
             for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
                 if agency.valid_on(today) {
                     units.insert(agency.id, (agency.clone(), Vec::new()));

@@ -24,7 +24,7 @@ use super::exact;
 use super::kinds::{self, AcrossAgencies, BucketValue};
 use super::observations::{self, CurrentObservation};
 use super::reference::ReferenceCache;
-use super::time::{local_date, start_of_day, within_calendar, VIETNAM};
+use super::time::{local_date, start_of_day, within_calendar};
 use crate::error::ApiError;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
@@ -183,7 +183,9 @@ pub async fn time_series(
         include_synthetic: request.include_synthetic,
     };
     let composition = match (&agency, request.boundaries) {
-        (Some(unit), Boundaries::Current) => reference.current().await?.composition(unit.id),
+        (Some(unit), Boundaries::Current | Boundaries::On(_)) => {
+            reference.current().await?.composition(unit.id)
+        }
         _ => Vec::new(),
     };
     let points = if composition.len() > 1 {
@@ -421,14 +423,14 @@ pub async fn time_series_by_agency(
         .window_end_date
         .pred_opt()
         .unwrap_or(plan.window_end_date);
-    let today = local_date(request.as_of.unwrap_or(request.now), VIETNAM);
+    let composed_on = request
+        .boundaries
+        .composed_on(request.as_of.unwrap_or(request.now));
     let mut lines = Vec::new();
     for unit in snapshot.agencies().iter().filter(|a| in_group(a)) {
-        let composition = match request.boundaries {
-            Boundaries::AsRecorded if unit.valid_during(plan.starts[0], last_day) => {
-                vec![unit.clone()]
-            }
-            Boundaries::Current if unit.valid_on(today) => snapshot.composition(unit.id),
+        let composition = match composed_on {
+            None if unit.valid_during(plan.starts[0], last_day) => vec![unit.clone()],
+            Some(day) if unit.valid_on(day) => snapshot.composition(unit.id),
             _ => continue,
         };
         let mut parts = Vec::with_capacity(composition.len());

@@ -113,6 +113,14 @@ on_both_databases! {
         assert_eq!(parts, 250.0, "the merged value is the sum of its parts");
         assert_eq!(current["total"], june["total"], "the same figures, other boundaries");
 
+        // Or the units of any day: 30 June's are June's own, 1 July's are today's 34.
+        let on_day = "query($metric: String!, $on: NaiveDate!) { breakdown(metric: $metric, from: \"2025-06-01\", to: \"2025-06-30\",
+            of: PROVINCES, boundariesOn: $on) { boundaries boundariesOn expectedCount reportedCount } }";
+        let before = app.data(on_day, json!({ "metric": flow, "on": "2025-06-30" })).await;
+        assert_eq!(before["breakdown"], json!({ "boundaries": "CURRENT", "boundariesOn": "2025-06-30", "expectedCount": 63, "reportedCount": 4 }));
+        let after = app.data(on_day, json!({ "metric": flow, "on": "2025-07-01" })).await;
+        assert_eq!((after["breakdown"]["expectedCount"].as_u64(), after["breakdown"]["reportedCount"].as_u64()), (Some(34), Some(2)));
+
         // July: 34 units in force, and nothing reported yet.
         let july = breakdown(&app, flow, "2025-07-01", "2025-07-31", "AS_RECORDED").await;
         assert_eq!((july["expectedCount"].as_u64(), july["reportedCount"].as_u64()), (Some(34), Some(0)));

@@ -19,15 +19,26 @@ pub enum AgencyGroup {
     Ministries,
 }
 
-/// Whose boundaries figures are shown in, across the 2025 mergers.
+/// Whose boundaries figures are shown in, across the 2025 mergers; `boundariesOn` (a date)
+/// composes them into the units in force on that day instead of today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(remote = "crate::service::breakdown::Boundaries")]
 pub enum Boundaries {
     /// The units in force during the period, each with its own figures (June 2025: 63
     /// provinces; July 2025: 34).
     AsRecorded,
     /// The units in force today, each with the figures of the units merged into it.
     Current,
+}
+
+impl Boundaries {
+    /// The boundaries asked for: `boundariesOn`, when given, names the day of the units.
+    pub fn with_day(self, on: Option<Day>) -> breakdown::Boundaries {
+        match (self, on) {
+            (_, Some(Day(day))) => breakdown::Boundaries::On(day),
+            (Self::AsRecorded, None) => breakdown::Boundaries::AsRecorded,
+            (Self::Current, None) => breakdown::Boundaries::Current,
+        }
+    }
 }
 
 /// How a total of several agencies is made from their figures.
@@ -62,7 +73,18 @@ impl Breakdown {
     }
 
     async fn boundaries(&self) -> Boundaries {
-        self.0.boundaries.into()
+        match self.0.boundaries {
+            breakdown::Boundaries::AsRecorded => Boundaries::AsRecorded,
+            breakdown::Boundaries::Current | breakdown::Boundaries::On(_) => Boundaries::Current,
+        }
+    }
+
+    /// The day whose units the figures are composed into, when one was named.
+    async fn boundaries_on(&self) -> Option<Day> {
+        match self.0.boundaries {
+            breakdown::Boundaries::On(day) => Some(Day(day)),
+            _ => None,
+        }
     }
 
     /// Highest first; equal values share a rank.
@@ -231,6 +253,8 @@ impl BreakdownQuery {
         to: Day,
         of: AgencyGroup,
         #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
+        #[graphql(desc = "Compose the figures into the units in force on this day.")]
+        boundaries_on: Option<Day>,
         #[graphql(
             default,
             desc = "Include generated demonstration data (left out by default)."
@@ -246,7 +270,7 @@ impl BreakdownQuery {
             from: from.0,
             to: to.0,
             group: of.into(),
-            boundaries: boundaries.into(),
+            boundaries: boundaries.with_day(boundaries_on),
             include_synthetic,
             as_of: super::as_of(ctx, as_of),
         };

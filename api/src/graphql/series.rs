@@ -196,6 +196,8 @@ impl SeriesQuery {
             desc = "CURRENT: an agency's series includes the figures of the units merged into it, point by point."
         )]
         boundaries: Boundaries,
+        #[graphql(desc = "Compose the figures into the units in force on this day.")]
+        boundaries_on: Option<Day>,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
         let points = ctx.look_ahead().field("points");
@@ -212,7 +214,7 @@ impl SeriesQuery {
             now: Utc::now(),
             as_of: super::as_of(ctx, as_of),
             with_readings,
-            boundaries: boundaries.into(),
+            boundaries: boundaries.with_day(boundaries_on),
         };
         series::time_series(database(ctx)?, reference(ctx)?, &request)
             .await
@@ -234,6 +236,8 @@ impl SeriesQuery {
         #[graphql(default_with = "TimeBucket::Month")] bucket: TimeBucket,
         #[graphql(default = "Asia/Ho_Chi_Minh")] time_zone: String,
         #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
+        #[graphql(desc = "Compose the figures into the units in force on this day.")]
+        boundaries_on: Option<Day>,
         #[graphql(
             default,
             desc = "Include generated demonstration data (left out by default)."
@@ -253,7 +257,7 @@ impl SeriesQuery {
             now: Utc::now(),
             as_of: super::as_of(ctx, as_of),
             with_readings: true,
-            boundaries: boundaries.into(),
+            boundaries: boundaries.with_day(boundaries_on),
         };
         let (_, lines) =
             series::time_series_by_agency(database(ctx)?, reference(ctx)?, &request, of.into())
