@@ -165,7 +165,20 @@ pub async fn breakdown(
         request.as_of,
     )
     .await?;
-    let national = national_figure(db, &metric, request).await?;
+    let national_series = observations::Series {
+        metric_id: metric.id,
+        agency_id: None,
+        include_synthetic: request.include_synthetic,
+    };
+    let national = period_figure(
+        db,
+        &metric,
+        national_series,
+        request.from,
+        request.to,
+        request.as_of,
+    )
+    .await?;
     let own = figures_by_agency(&metric, readings);
     let in_group = |agency: &agency::Model| request.group.includes(agency);
 
@@ -263,21 +276,20 @@ pub async fn breakdown(
     })
 }
 
-/// The national figure for the period, made from its readings as an agency's is.
-async fn national_figure(
+/// One series' figure for the local days `first` to `last`: its flows filed in them summed, or
+/// its last reading in them; none without readings.
+pub async fn period_figure(
     db: &DatabaseConnection,
     metric: &metric::Model,
-    request: &BreakdownRequest,
+    series: observations::Series,
+    first: NaiveDate,
+    last: NaiveDate,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<Figure>, ApiError> {
     let (start, end) = (
-        start_of_day(request.from, VIETNAM),
-        start_of_day(request.to + Duration::days(1), VIETNAM),
+        start_of_day(first, VIETNAM),
+        start_of_day(last + Duration::days(1), VIETNAM),
     );
-    let series = observations::Series {
-        metric_id: metric.id,
-        agency_id: None,
-        include_synthetic: request.include_synthetic,
-    };
     // A flow ends after it starts: read as far as a flow filed in the period may end.
     let read_until = if kinds::covers_period(metric.kind) {
         end + Duration::days(366)
@@ -285,7 +297,7 @@ async fn national_figure(
         end
     };
     let mut readings =
-        observations::of_series_between(db, series, start, read_until, request.as_of).await?;
+        observations::of_series_between(db, series, start, read_until, as_of).await?;
     readings.retain(|r| (start..end).contains(&kinds::filed_at(&r.observation)));
     Ok(figure_of(metric, &readings))
 }

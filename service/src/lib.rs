@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod breakdown;
 pub mod catalog;
+pub mod compare;
 pub mod demo;
 pub mod error;
 pub mod exact;

@@ -454,6 +454,18 @@ pub mod catalogue {
             en: "{metric} has no reporting calendar: nothing says when its reports are due",
             vi: "{metric} không có lịch báo cáo: không xác định được hạn nộp báo cáo",
         }
+        PERIOD_NOT_OVER {
+            en: "the current period runs until {last}: it is not over yet, and its figure may still grow",
+            vi: "kỳ hiện tại kéo dài đến {last}: kỳ chưa kết thúc nên số liệu còn có thể thay đổi",
+        }
+        NO_FIGURE_IN_PERIOD {
+            en: "nothing was recorded for {from} to {to}",
+            vi: "không có số liệu nào được ghi nhận từ {from} đến {to}",
+        }
+        PERIOD_CHOICE {
+            en: "give either `relative` (with `relativeTo`) or `from` and `to`",
+            vi: "hãy dùng `relative` (kèm `relativeTo`) hoặc `from` và `to`",
+        }
         ALREADY_RECORDED {
             en: "observation {id} already records this metric for this instant: correct it instead",
             vi: "số liệu {id} đã ghi chỉ số này cho thời điểm này: hãy sửa số liệu đó",

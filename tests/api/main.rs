@@ -14,6 +14,7 @@ mod breakdown;
 mod cache;
 mod catalog;
 mod clients;
+mod compare;
 mod dashboard;
 mod demo;
 mod errors;

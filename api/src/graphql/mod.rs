@@ -4,6 +4,7 @@ pub mod agencies;
 pub mod audit;
 pub mod breakdown;
 pub mod collect;
+pub mod compare;
 pub mod engine;
 pub mod events;
 pub mod history;

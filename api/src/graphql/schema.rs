@@ -12,6 +12,7 @@ use crate::service::audit::anchor::Anchor;
 use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
 use super::breakdown::BreakdownQuery;
+use super::compare::CompareQuery;
 use super::engine::{Engine, ValidateOnly};
 use super::events::EventQuery;
 use super::keys::{KeyMutation, KeyQuery};
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     SeriesQuery,
     SavingsQuery,
     BreakdownQuery,
+    CompareQuery,
     ReportingQuery,
     TargetQuery,
     AuditQuery,
