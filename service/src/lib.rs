@@ -25,6 +25,7 @@ pub mod recording;
 pub mod reference;
 pub mod reporting;
 pub mod savings;
+pub mod sdmx;
 pub mod seed;
 pub mod series;
 pub mod statements;

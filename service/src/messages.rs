@@ -466,6 +466,10 @@ pub mod catalogue {
             en: "give either `relative` (with `relativeTo`) or `from` and `to`",
             vi: "hãy dùng `relative` (kèm `relativeTo`) hoặc `from` và `to`",
         }
+        QUERY_STRING_INVALID {
+            en: "the query string cannot be read: {detail}",
+            vi: "không đọc được chuỗi truy vấn: {detail}",
+        }
         ALREADY_RECORDED {
             en: "observation {id} already records this metric for this instant: correct it instead",
             vi: "số liệu {id} đã ghi chỉ số này cho thời điểm này: hãy sửa số liệu đó",

@@ -26,6 +26,7 @@ mod recording;
 mod reporting;
 mod savings;
 mod schema;
+mod sdmx;
 mod seed_facts;
 mod series;
 mod tampering;

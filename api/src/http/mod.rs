@@ -12,6 +12,7 @@ mod metrics;
 mod rate_limit;
 mod refusal;
 mod response_cache;
+mod sdmx;
 
 pub use documents::DocumentCache;
 pub use metrics::Metrics;
@@ -88,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/dashboard.css", get(dashboard::stylesheet))
         .route("/export/observations.csv", get(export::csv))
         .route("/export/observations.json", get(export::json))
+        .route("/export/series.sdmx.csv", get(sdmx::series))
+        .route("/export/breakdown.sdmx.csv", get(sdmx::breakdown))
         .route("/audit/public-key", get(export::public_key))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

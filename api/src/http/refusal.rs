@@ -127,6 +127,12 @@ impl Refusal {
     }
 }
 
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::from(&error)
+    }
+}
+
 impl From<&ApiError> for Refusal {
     fn from(error: &ApiError) -> Self {
         let status = match error {

@@ -1,0 +1,182 @@
+//! `GET /export/series.sdmx.csv` and `/export/breakdown.sdmx.csv`: a series or a breakdown in
+//! SDMX-CSV, for the statistical systems ministries already run (see `service::sdmx`).
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::auth::admitted;
+use super::refusal::{lang_of, Refusal};
+use super::AppState;
+use crate::error::ApiError;
+use crate::service::access::Permission;
+use crate::service::breakdown::{self, AgencyGroup, Boundaries, BreakdownRequest};
+use crate::service::sdmx;
+use crate::service::series::{self, SeriesRequest, TimeBucket};
+use crate::service::time::VIETNAM;
+
+const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Bucket {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum BoundariesChoice {
+    AsRecorded,
+    Current,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Group {
+    Provinces,
+    Ministries,
+}
+
+/// The arguments of `timeSeries` and `breakdown`, as a query string.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SdmxQuery {
+    metric: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    agency: Option<String>,
+    bucket: Option<Bucket>,
+    of: Option<Group>,
+    boundaries: Option<BoundariesChoice>,
+    boundaries_on: Option<NaiveDate>,
+    #[serde(default)]
+    include_synthetic: bool,
+}
+
+impl SdmxQuery {
+    fn boundaries(&self) -> Boundaries {
+        match (self.boundaries_on, self.boundaries) {
+            (Some(day), _) => Boundaries::On(day),
+            (None, Some(BoundariesChoice::Current)) => Boundaries::Current,
+            (None, _) => Boundaries::AsRecorded,
+        }
+    }
+}
+
+/// The query string, or a coded refusal that says what is wrong with it.
+fn read(query: Result<Query<SdmxQuery>, QueryRejection>) -> Result<Query<SdmxQuery>, Refusal> {
+    query.map_err(|rejection| {
+        Refusal::bad_request(crate::message!(
+            QUERY_STRING_INVALID,
+            detail = rejection.body_text()
+        ))
+    })
+}
+
+fn answer(metric: &entity::metric::Model, values: &[sdmx::Value]) -> Result<Response, ApiError> {
+    let text = sdmx::write(metric, values)
+        .map_err(|e| ApiError::from(sea_orm::DbErr::Custom(e.to_string())))?;
+    Ok(([(header::CONTENT_TYPE, SDMX_CSV)], text).into_response())
+}
+
+pub async fn series(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<SdmxQuery>, QueryRejection>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let written = async {
+        let Query(query) = read(query)?;
+        let caller = admitted(&state, &headers, peer).await?;
+        caller.principal.require(Permission::Read)?;
+        let request = SeriesRequest {
+            metric: query.metric.clone(),
+            agency: query.agency.clone(),
+            include_synthetic: query.include_synthetic,
+            from: query.from,
+            to: query.to,
+            bucket: match query.bucket.unwrap_or(Bucket::Month) {
+                Bucket::Day => TimeBucket::Day,
+                Bucket::Week => TimeBucket::Week,
+                Bucket::Month => TimeBucket::Month,
+                Bucket::Quarter => TimeBucket::Quarter,
+                Bucket::Year => TimeBucket::Year,
+            },
+            time_zone: VIETNAM,
+            now: Utc::now(),
+            as_of: None,
+            with_readings: false,
+            boundaries: query.boundaries(),
+        };
+        let series = series::time_series(&state.db, &state.reference, &request).await?;
+        let area = query.agency.as_deref().unwrap_or(sdmx::NATIONAL);
+        let values: Vec<sdmx::Value> = series
+            .points
+            .iter()
+            .filter_map(|point| {
+                Some(sdmx::Value {
+                    area: area.to_owned(),
+                    period: point.label.clone(),
+                    value: point.value?,
+                    qualifier: point.qualifier?,
+                })
+            })
+            .collect();
+        answer(&series.metric, &values).map_err(Refusal::from)
+    };
+    written
+        .await
+        .unwrap_or_else(|refused: Refusal| refused.render_json(lang))
+}
+
+pub async fn breakdown(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<SdmxQuery>, QueryRejection>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let written = async {
+        let Query(query) = read(query)?;
+        let caller = admitted(&state, &headers, peer).await?;
+        caller.principal.require(Permission::Read)?;
+        let request = BreakdownRequest {
+            metric: query.metric.clone(),
+            from: query.from,
+            to: query.to,
+            group: match query.of.unwrap_or(Group::Provinces) {
+                Group::Provinces => AgencyGroup::Provinces,
+                Group::Ministries => AgencyGroup::Ministries,
+            },
+            boundaries: query.boundaries(),
+            include_synthetic: query.include_synthetic,
+            as_of: None,
+        };
+        let found = breakdown::breakdown(&state.db, &state.reference, &request).await?;
+        let period = sdmx::period(found.from, found.to);
+        let values: Vec<sdmx::Value> = found
+            .entries
+            .iter()
+            .map(|entry| sdmx::Value {
+                area: entry.agency.code.clone(),
+                period: period.clone(),
+                value: entry.figure.value,
+                qualifier: entry.figure.qualifier,
+            })
+            .collect();
+        answer(&found.metric, &values).map_err(Refusal::from)
+    };
+    written
+        .await
+        .unwrap_or_else(|refused: Refusal| refused.render_json(lang))
+}
