@@ -15,6 +15,18 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 pub const DATAFLOW: &str = "EGOVKPI:DF_KPI(1.0)";
+/// The header row: the names of [`Row`]'s fields.
+const COLUMNS: [&str; 9] = [
+    "DATAFLOW",
+    "REF_AREA",
+    "INDICATOR",
+    "TIME_PERIOD",
+    "OBS_VALUE",
+    "OBS_STATUS",
+    "OBS_QUALIFIER",
+    "UNIT_MEASURE",
+    "UNIT_MULT",
+];
 /// `REF_AREA` of national figures: Viet Nam's ISO 3166 code.
 pub const NATIONAL: &str = "VN";
 
@@ -78,17 +90,7 @@ pub fn write(metric: &metric::Model, values: &[Value]) -> Result<String, csv::Er
     }
     if values.is_empty() {
         // The header alone, so that an empty export still says what it would hold.
-        writer.write_record([
-            "DATAFLOW",
-            "REF_AREA",
-            "INDICATOR",
-            "TIME_PERIOD",
-            "OBS_VALUE",
-            "OBS_STATUS",
-            "OBS_QUALIFIER",
-            "UNIT_MEASURE",
-            "UNIT_MULT",
-        ])?;
+        writer.write_record(COLUMNS)?;
     }
     let bytes = writer.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8(bytes).unwrap_or_default())
@@ -101,7 +103,7 @@ pub fn period(first: NaiveDate, last: NaiveDate) -> String {
     let whole = first.day() == 1 && next.day() == 1;
     match (whole, months) {
         (true, 12) if first.month() == 1 => first.year().to_string(),
-        (true, 3) if first.month0() % 3 == 0 => {
+        (true, 3) if first.month0().is_multiple_of(3) => {
             format!("{}-Q{}", first.year(), first.month0() / 3 + 1)
         }
         (true, 1) => first.format("%Y-%m").to_string(),

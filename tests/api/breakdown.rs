@@ -15,13 +15,19 @@ const BREAKDOWN: &str = "query($metric: String!, $from: NaiveDate!, $to: NaiveDa
     missing { code }
     entries { rank agency { code } value qualifier denominator share composedOf { agency { code } value } } } }";
 
-/// Records figures as a reporter would; each is (agency, observed at, value, qualifier,
-/// period start, denominator); an empty agency is the national figure.
-async fn record(
-    app: &TestApp,
-    metric: &str,
-    figures: &[(&str, &str, &str, &str, Option<&str>, Option<&str>)],
-) {
+/// A figure to record: (agency, observed at, value, qualifier, period start, denominator); an
+/// empty agency is the national figure.
+type Figure<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// Records figures as a reporter would.
+async fn record(app: &TestApp, metric: &str, figures: &[Figure<'_>]) {
     let reporter = app.key(Role::Reporter, None).await;
     let input: Vec<Value> = figures
         .iter()

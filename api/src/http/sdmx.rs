@@ -72,14 +72,22 @@ impl SdmxQuery {
     }
 }
 
-/// The query string, or a coded refusal that says what is wrong with it.
-fn read(query: Result<Query<SdmxQuery>, QueryRejection>) -> Result<Query<SdmxQuery>, Refusal> {
-    query.map_err(|rejection| {
+/// What a caller who may read asks for; a query string that cannot be read is a coded refusal.
+async fn asked(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    query: Result<Query<SdmxQuery>, QueryRejection>,
+) -> Result<SdmxQuery, Refusal> {
+    let Query(query) = query.map_err(|rejection| {
         Refusal::bad_request(crate::message!(
             QUERY_STRING_INVALID,
             detail = rejection.body_text()
         ))
-    })
+    })?;
+    let caller = admitted(state, headers, peer).await?;
+    caller.principal.require(Permission::Read)?;
+    Ok(query)
 }
 
 fn answer(metric: &entity::metric::Model, values: &[sdmx::Value]) -> Result<Response, ApiError> {
@@ -96,9 +104,7 @@ pub async fn series(
 ) -> Response {
     let lang = lang_of(&headers);
     let written = async {
-        let Query(query) = read(query)?;
-        let caller = admitted(&state, &headers, peer).await?;
-        caller.principal.require(Permission::Read)?;
+        let query = asked(&state, &headers, peer, query).await?;
         let request = SeriesRequest {
             metric: query.metric.clone(),
             agency: query.agency.clone(),
@@ -147,9 +153,7 @@ pub async fn breakdown(
 ) -> Response {
     let lang = lang_of(&headers);
     let written = async {
-        let Query(query) = read(query)?;
-        let caller = admitted(&state, &headers, peer).await?;
-        caller.principal.require(Permission::Read)?;
+        let query = asked(&state, &headers, peer, query).await?;
         let request = BreakdownRequest {
             metric: query.metric.clone(),
             from: query.from,
