@@ -31,6 +31,16 @@ pub enum AgencyGroup {
 }
 
 impl AgencyGroup {
+    /// The ids of every unit the group has had, in force or not.
+    pub fn members(self, snapshot: &Reference) -> Vec<i32> {
+        snapshot
+            .agencies()
+            .iter()
+            .filter(|a| self.includes(a))
+            .map(|a| a.id)
+            .collect()
+    }
+
     /// Whether `agency` is one of the group's units: of its kinds, and under the Government
     /// (generated demonstration units and other bodies outside the hierarchy are not).
     pub fn includes(self, agency: &agency::Model) -> bool {
@@ -156,10 +166,15 @@ pub async fn breakdown(
         .map_err(|e| e.for_argument("metric"))?;
     let snapshot = reference.current().await?;
     let rule = kinds::across_agencies(metric.kind, metric.unit);
+    let members = request.group.members(&snapshot);
+    let of = observations::OfAgencies {
+        metric_id: metric.id,
+        agencies: &members,
+        include_synthetic: request.include_synthetic,
+    };
     let readings = observations::of_agencies_between(
         db,
-        metric.id,
-        request.include_synthetic,
+        of,
         start_of_day(request.from, VIETNAM),
         start_of_day(request.to + Duration::days(1), VIETNAM),
         request.as_of,

@@ -268,23 +268,35 @@ pub async fn of_series_between(
     fetch(db, query).await
 }
 
-/// Current observations of a metric about any agency, filed in `[from, before)` (a flow by the
+/// The readings of a metric about some agencies (a group's units, not every agency stored).
+#[derive(Debug, Clone, Copy)]
+pub struct OfAgencies<'a> {
+    pub metric_id: i32,
+    pub agencies: &'a [i32],
+    pub include_synthetic: bool,
+}
+
+/// Current observations of a metric about the agencies named, filed in `[from, before)` (a flow by the
 /// start of its period, anything else by its instant), oldest first: what a breakdown by agency
 /// compares.
 pub async fn of_agencies_between(
     db: &DatabaseConnection,
-    metric_id: i32,
-    include_synthetic: bool,
+    of: OfAgencies<'_>,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
+    let OfAgencies {
+        metric_id,
+        agencies,
+        include_synthetic,
+    } = of;
     let filed = Expr::col((observation::Entity, observation::Column::PeriodStart)).if_null(
         Expr::col((observation::Entity, observation::Column::ObservedAt)),
     );
     let mut query = current(as_of)
         .filter(observation::Column::MetricId.eq(metric_id))
-        .filter(observation::Column::AgencyId.is_not_null())
+        .filter(observation::Column::AgencyId.is_in(agencies.iter().copied()))
         // Implied by the next condition (nothing is observed before it is filed), and what an
         // index on the instant can use.
         .filter(observation::Column::ObservedAt.gte(from))

@@ -90,10 +90,16 @@ pub async fn reporting_status(
     let last_day = next - Duration::days(1);
     let due = start_of_day(next + Duration::days(i64::from(due_days)), VIETNAM);
 
+    let snapshot = reference.current().await?;
+    let members = group.members(&snapshot);
+    let of = observations::OfAgencies {
+        metric_id: metric.id,
+        agencies: &members,
+        include_synthetic,
+    };
     let reports = observations::of_agencies_between(
         db,
-        metric.id,
-        include_synthetic,
+        of,
         start_of_day(first_day, VIETNAM),
         start_of_day(next, VIETNAM),
         None,
@@ -118,7 +124,6 @@ pub async fn reporting_status(
         }
     }
 
-    let snapshot = reference.current().await?;
     let mut expected: Vec<&agency::Model> = snapshot
         .agencies()
         .iter()

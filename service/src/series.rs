@@ -403,10 +403,15 @@ pub async fn time_series_by_agency(
         .await
         .map_err(|e| e.for_argument("metric"))?;
     let snapshot = reference.current().await?;
+    let members = group.members(&snapshot);
+    let of = observations::OfAgencies {
+        metric_id: metric.id,
+        agencies: &members,
+        include_synthetic: request.include_synthetic,
+    };
     let readings = observations::of_agencies_between(
         db,
-        metric.id,
-        request.include_synthetic,
+        of,
         plan.window_start,
         plan.read_until(&metric, request),
         request.as_of,
