@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use entity::{metric, observation, observation_revision};
+use entity::{agency, metric, observation, observation_revision};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Iterable,
@@ -437,6 +437,39 @@ pub async fn latest_of_metrics(
         .await?
         .into_iter()
         .map(|row| (row.observation.metric_id, row))
+        .collect())
+}
+
+/// For each agency named, its latest current reading of the metric observed before `before`:
+/// one statement, a correlated subquery stepping back along each agency's series index.
+pub async fn latest_of_agencies_before(
+    db: &DatabaseConnection,
+    of: OfAgencies<'_>,
+    before: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
+    let each = Alias::new("each_agency");
+    let mut newest_of_the_agency = current(as_of)
+        .filter(observation::Column::MetricId.eq(of.metric_id))
+        .filter(
+            Expr::col((observation::Entity, observation::Column::AgencyId))
+                .equals((each.clone(), agency::Column::Id)),
+        )
+        .filter(observation::Column::ObservedAt.lt(before));
+    if !of.include_synthetic {
+        newest_of_the_agency =
+            newest_of_the_agency.filter(observation::Column::Synthetic.eq(false));
+    }
+    let newest_of_each = Query::select()
+        .expr(newest_id(newest_of_the_agency))
+        .from_as(agency::Entity, each.clone())
+        .and_where(Expr::col((each, agency::Column::Id)).is_in(of.agencies.iter().copied()))
+        .to_owned();
+    let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
+    Ok(fetch(db, query)
+        .await?
+        .into_iter()
+        .filter_map(|row| Some((row.observation.agency_id?, row)))
         .collect())
 }
 

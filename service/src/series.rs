@@ -389,8 +389,7 @@ fn measure_changes(
 
 /// One line per unit of a group (every province, every ministry), from one read of the
 /// metric's readings however many units there are. With `Current` boundaries, the units are
-/// today's and each line includes the units merged into it. A counter's first change in each
-/// line is measured within the range only.
+/// today's and each line includes the units merged into it.
 pub async fn time_series_by_agency(
     db: &DatabaseConnection,
     reference: &ReferenceCache,
@@ -417,6 +416,12 @@ pub async fn time_series_by_agency(
         request.as_of,
     )
     .await?;
+    // A counter's change in each line's first bucket is measured from the reading before it.
+    let mut baselines = if kinds::measures_change(metric.kind) {
+        observations::latest_of_agencies_before(db, of, plan.window_start, request.as_of).await?
+    } else {
+        HashMap::new()
+    };
     let mut by_agency: HashMap<i32, Vec<CurrentObservation>> = HashMap::new();
     for reading in readings {
         if let Some(agency) = reading.observation.agency_id {
@@ -441,7 +446,8 @@ pub async fn time_series_by_agency(
         let mut parts = Vec::with_capacity(composition.len());
         for part in composition {
             let readings = by_agency.remove(&part.id).unwrap_or_default();
-            parts.push((part, bucketed(&metric, &plan, request, readings, None)?));
+            let baseline = baselines.remove(&part.id);
+            parts.push((part, bucketed(&metric, &plan, request, readings, baseline)?));
         }
         let points = if parts.len() == 1 {
             parts.pop().expect("one part").1

@@ -225,6 +225,23 @@ on_both_databases! {
         assert_eq!(line("ha-noi")["points"][1]["value"], "510");
         assert!(line("ninh-binh-2025")["points"][0]["value"].is_null());
 
+        // A counter's lines measure their first change from each unit's reading before the range.
+        let counter = "test.services-connected";
+        app.add_metric(counter, MetricKind::Cumulative, Unit::Services).await;
+        record(&app, counter, &[
+            ("ha-noi", "2025-05-31T00:00:00+07:00", "100", "EXACT", None, None),
+            ("ha-noi", "2025-06-30T00:00:00+07:00", "150", "EXACT", None, None),
+            ("ha-noi", "2025-07-31T00:00:00+07:00", "190", "EXACT", None, None),
+        ]).await;
+        let changes = "query($metric: String!) { timeSeriesByAgency(metric: $metric, of: PROVINCES, from: \"2025-06-01\", to: \"2025-07-31\") {
+            agency { code } points { value change } } }";
+        app.data(changes, json!({ "metric": counter })).await;
+        let before = app.statements();
+        let lines = app.data(changes, json!({ "metric": counter })).await;
+        assert!(app.statements() - before <= 2, "{} statements for a counter's lines", app.statements() - before);
+        let ha_noi = lines["timeSeriesByAgency"].as_array().unwrap().iter().find(|l| l["agency"]["code"] == "ha-noi").unwrap().clone();
+        assert_eq!(ha_noi["points"], json!([{ "value": "150", "change": "50" }, { "value": "190", "change": "40" }]));
+
         // As recorded: the 63 units of June and the 23 new ones of July, each with its own figures.
         let recorded = app.data(BY_AGENCY, json!({ "metric": flow, "boundaries": "AS_RECORDED" })).await;
         let lines = recorded["timeSeriesByAgency"].as_array().unwrap();

@@ -224,7 +224,7 @@ impl SeriesQuery {
 
     /// One line per province (or ministry), read together: the units in force during the range,
     /// or with `CURRENT` boundaries today's units, each with the figures of the units merged
-    /// into it. A counter's change in a line's first bucket is left null.
+    /// into it.
     #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn time_series_by_agency(
         &self,
