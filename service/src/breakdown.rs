@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::kinds::{self, AcrossAgencies, BucketValue};
 use crate::observations::{self, CurrentObservation};
 use crate::reference::{Reference, ReferenceCache};
-use crate::time::{local_date, start_of_day, within_calendar, VIETNAM};
+use crate::time::{day_range, local_date, start_of_day, VIETNAM};
 use crate::{exact, message};
 
 /// The agencies a breakdown compares.
@@ -152,14 +152,7 @@ pub async fn breakdown(
     reference: &ReferenceCache,
     request: &BreakdownRequest,
 ) -> Result<Breakdown, ApiError> {
-    within_calendar("from", request.from)?;
-    within_calendar("to", request.to)?;
-    if request.from > request.to {
-        return Err(ApiError::bad_input(
-            "to",
-            message!(RANGE_REVERSED, to = request.to, from = request.from),
-        ));
-    }
+    day_range(("from", request.from), ("to", request.to))?;
     let metric = reference
         .metric_by_code(&request.metric)
         .await

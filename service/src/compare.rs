@@ -13,7 +13,7 @@ use crate::breakdown::{period_figure, Figure};
 use crate::error::ApiError;
 use crate::messages::Message;
 use crate::reference::ReferenceCache;
-use crate::time::{local_date, start_of_day, within_calendar, VIETNAM};
+use crate::time::{day_range, local_date, start_of_day, VIETNAM};
 use crate::{exact, kinds, message, observations};
 
 /// A period named relative to a day (today when none is given).
@@ -176,26 +176,9 @@ pub async fn compare(
     .await?;
     let today = local_date(request.now, VIETNAM);
     let (first, last) = days_of(request.current, today);
+    day_range(("current", first), ("current", last))?;
     let (base_first, base_last) = baseline_days(request.baseline, first, last);
-    for (argument, day) in [
-        ("current", first),
-        ("current", last),
-        ("baseline", base_first),
-        ("baseline", base_last),
-    ] {
-        within_calendar(argument, day)?;
-    }
-    if first > last || base_first > base_last {
-        let (argument, from, to) = if first > last {
-            ("current", first, last)
-        } else {
-            ("baseline", base_first, base_last)
-        };
-        return Err(ApiError::bad_input(
-            argument,
-            message!(RANGE_REVERSED, to = to, from = from),
-        ));
-    }
+    day_range(("baseline", base_first), ("baseline", base_last))?;
     let series = observations::Series {
         metric_id: metric.id,
         agency_id: agency.as_ref().map(|a| a.id),
@@ -224,13 +207,15 @@ pub async fn compare(
     };
     let not_comparable = if current.open {
         Some(message!(PERIOD_NOT_OVER, last = current.last))
-    } else if current.value.is_none() || baseline.value.is_none() {
-        let (from, to) = if current.value.is_none() {
-            (current.first, current.last)
-        } else {
-            (baseline.first, baseline.last)
-        };
-        Some(message!(NO_FIGURE_IN_PERIOD, from = from, to = to))
+    } else if let Some(side) = [&current, &baseline]
+        .into_iter()
+        .find(|s| s.value.is_none())
+    {
+        Some(match side.figure {
+            // Readings in the period, but none before it to measure a counter's growth from.
+            Some(_) => message!(NO_READING_BEFORE, from = side.first),
+            None => message!(NO_FIGURE_IN_PERIOD, from = side.first, to = side.last),
+        })
     } else {
         None
     };

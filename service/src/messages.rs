@@ -89,10 +89,6 @@ impl Message {
         self
     }
 
-    pub fn key(&self) -> &'static str {
-        self.template.key
-    }
-
     pub fn render(&self, lang: Lang) -> String {
         let text = lang.pick(self.template.vi, self.template.en);
         let mut out = String::with_capacity(text.len() + 32);
@@ -461,6 +457,10 @@ pub mod catalogue {
         NO_FIGURE_IN_PERIOD {
             en: "nothing was recorded for {from} to {to}",
             vi: "không có số liệu nào được ghi nhận từ {from} đến {to}",
+        }
+        NO_READING_BEFORE {
+            en: "nothing was recorded before {from}: a counter's growth from then cannot be measured",
+            vi: "không có số liệu nào trước {from}: không đo được mức tăng của bộ đếm từ thời điểm đó",
         }
         PERIOD_CHOICE {
             en: "give either `relative` (with `relativeTo`) or `from` and `to`",

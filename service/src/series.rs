@@ -24,7 +24,7 @@ use super::exact;
 use super::kinds::{self, AcrossAgencies, BucketValue};
 use super::observations::{self, CurrentObservation};
 use super::reference::ReferenceCache;
-use super::time::{local_date, start_of_day, within_calendar};
+use super::time::{day_range, local_date, start_of_day};
 use crate::error::ApiError;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
@@ -228,14 +228,7 @@ impl Plan {
     }
 
     fn new(request: &SeriesRequest) -> Result<Self, ApiError> {
-        within_calendar("from", request.from)?;
-        within_calendar("to", request.to)?;
-        if request.from > request.to {
-            return Err(ApiError::bad_input(
-                "to",
-                crate::message!(RANGE_REVERSED, to = request.to, from = request.from),
-            ));
-        }
+        day_range(("from", request.from), ("to", request.to))?;
         let (bucket, zone) = (request.bucket, request.time_zone);
         let mut starts = vec![bucket.start_of(request.from)];
         while let Some(&last) = starts.last() {

@@ -57,6 +57,23 @@ pub fn within_calendar(argument: &'static str, date: NaiveDate) -> Result<NaiveD
     }
 }
 
+/// Accepts the days `first` to `last` when both are in the calendar and in order; the refusal
+/// names `first_argument` or `last_argument`, whichever holds the day at fault.
+pub fn day_range(
+    (first_argument, first): (&'static str, NaiveDate),
+    (last_argument, last): (&'static str, NaiveDate),
+) -> Result<(), ApiError> {
+    within_calendar(first_argument, first)?;
+    within_calendar(last_argument, last)?;
+    if first > last {
+        return Err(ApiError::bad_input(
+            last_argument,
+            crate::message!(RANGE_REVERSED, to = last, from = first),
+        ));
+    }
+    Ok(())
+}
+
 /// The instant a local calendar day starts in `zone`.
 pub fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");

@@ -38,6 +38,14 @@ on_both_databases! {
         assert_eq!((result["change"].as_str(), result["changeQualifier"].as_str()), (Some("200"), Some("MORE_THAN")));
         assert_eq!(result["relativeChange"], "0.4");
         assert_eq!((result["direction"].as_str(), result["comparable"].as_bool()), (Some("UP"), Some(true)), "a certain rise: {result}");
+
+        // The first half of 2025 against the second of 2024: the counter has a reading there, but
+        // none before it to measure its growth from, and the answer says so.
+        let first_half = json!({ "from": "2025-01-01", "to": "2025-06-30" });
+        let result = compare(&app, counter, first_half, json!({ "relative": "PREVIOUS_PERIOD" })).await;
+        assert_eq!((result["comparable"].as_bool(), result["direction"].as_str()), (Some(false), Some("UNDETERMINED")));
+        assert!(result["baseline"]["value"].is_null());
+        assert!(result["reason"].as_str().unwrap().contains("nothing was recorded before 2024-07-01"), "{result}");
     }
 
     async fn estimates_against_estimates_leave_the_direction_open_and_flows_are_summed(app: TestApp) {

@@ -180,19 +180,13 @@ pub(super) fn check_shape(
         failures.add("quote", message!(QUOTE_REQUIRED));
     }
     for (field, text) in [("quote", Some(&item.quote)), ("note", item.note.as_ref())] {
-        if text.is_some_and(|text| text.contains('\0')) {
+        let Some(text) = text else { continue };
+        if text.contains('\0') {
             failures.add(field, message!(TEXT_HAS_NUL));
         }
-    }
-    if item.quote.chars().count() > MAX_TEXT {
-        failures.add("quote", message!(TEXT_TOO_LONG, max = MAX_TEXT));
-    }
-    if item
-        .note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_TEXT)
-    {
-        failures.add("note", message!(TEXT_TOO_LONG, max = MAX_TEXT));
+        if text.chars().count() > MAX_TEXT {
+            failures.add(field, message!(TEXT_TOO_LONG, max = MAX_TEXT));
+        }
     }
     (failures.list.len() == before).then(|| (value.expect("checked"), denominator))
 }

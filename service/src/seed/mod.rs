@@ -5,8 +5,6 @@
 
 mod reference;
 
-pub use reference::{rows as reference_agencies, ReferenceAgency, GOVERNMENT};
-
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
