@@ -63,10 +63,7 @@ fn unit_multiplier(scale: Scale) -> u32 {
 
 /// The SDMX-CSV text of `values` of `metric`.
 pub fn write(metric: &metric::Model, values: &[Value]) -> Result<String, csv::Error> {
-    let unit = serde_json::to_value(metric.unit)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_uppercase))
-        .unwrap_or_default();
+    let unit = code(metric.unit);
     let mut writer = csv::Writer::from_writer(Vec::new());
     for value in values {
         writer.serialize(Row {
@@ -80,10 +77,7 @@ pub fn write(metric: &metric::Model, values: &[Value]) -> Result<String, csv::Er
             } else {
                 "E"
             },
-            obs_qualifier: serde_json::to_value(value.qualifier)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_uppercase))
-                .unwrap_or_default(),
+            obs_qualifier: code(value.qualifier),
             unit_measure: unit.clone(),
             unit_mult: unit_multiplier(metric.scale),
         })?;
@@ -94,6 +88,14 @@ pub fn write(metric: &metric::Model, values: &[Value]) -> Result<String, csv::Er
     }
     let bytes = writer.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8(bytes).unwrap_or_default())
+}
+
+/// The code of a value as the GraphQL API writes it: `more_than` → `MORE_THAN`.
+fn code(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_uppercase))
+        .unwrap_or_default()
 }
 
 /// How SDMX names the days `first` to `last`: a year, a quarter, a month, or an interval.
