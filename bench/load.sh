@@ -3,9 +3,11 @@
 #
 #   bench/load.sh [SECONDS] [CLIENTS]          (default: 20 s, 64 clients)
 #   BACKEND=postgres bench/load.sh             (a fresh database on 127.0.0.1:5432)
+#   WRITE_SHARE=1 bench/load.sh 20 8           (single-figure writes only, from 8 clients)
 #
-# Starts the server with rate limits raised for the test, creates a reporter key, runs
-# bench/load.py and passes on its verdict: zero errors, and every acknowledged write stored once.
+# Starts the server with rate limits raised for the test and a signing key, creates a reporter
+# key, runs bench/load.py and passes on its verdict: zero errors, and every acknowledged write
+# stored once; then `audit verify` walks the chain the writes made and must find it intact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -31,11 +33,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16
+"$binary" audit keygen --out "$work/signing.key" >/dev/null 2>&1
+export RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16 EGOV_KPI_AUDIT_SIGNING_KEY="$work/signing.key"
 "$binary" seed
 key=$("$binary" keys create --name load-test --role reporter 2>/dev/null)
 EGOV_KPI_PORT=$port EGOV_KPI_SEED=false EGOV_KPI_RATE_PER_KEY=100000000 "$binary" serve &
 server=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 echo "backend: ${BACKEND:-sqlite}"
-python3 bench/load.py "http://127.0.0.1:$port" "$key" --seconds "$seconds" --clients "$clients"
+python3 bench/load.py "http://127.0.0.1:$port" "$key" --seconds "$seconds" --clients "$clients" \
+  --write-share "${WRITE_SHARE:-0.2}"
+"$binary" audit checkpoint >/dev/null
+"$binary" audit verify | tail -n 3

@@ -83,7 +83,7 @@ pub enum Command {
         /// Seed of the generator: the same seed gives the same values.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Also a monthly figure for every real province and ministry from 2024 to 2025, across
+        /// Also a monthly figure for every real province and ministry from 2023 to 2025, across
         /// the 2025 mergers (within the same number of rows).
         #[arg(long)]
         real_units: bool,

@@ -17,12 +17,17 @@ use crate::load::{self, Stats};
 /// One agency's series of synthetic daily readings, the heaviest kind a dashboard charts.
 pub const AGENCY: &str = "demo-unit-0001";
 
+/// The monthly flow `demo-data --real-units` reports for every real province and ministry.
+pub const MONTHLY: &str = "demo.public-service-portal.dossiers-filed-per-month";
+
 pub struct Pair {
     pub name: &'static str,
     pub graphql: String,
     pub sql: &'static str,
     /// The answer as comparable text rows, from the GraphQL response.
     pub from_graphql: fn(&Value) -> Vec<String>,
+    /// Whether the 1.5× target holds with the response cache off too, not only as deployed.
+    pub judged_cache_off: bool,
 }
 
 /// A decimal as both sides should print it: no trailing zeros.
@@ -63,6 +68,7 @@ pub fn pairs() -> Vec<Pair> {
                     })
                     .collect()
             },
+            judged_cache_off: false,
         },
         Pair {
             name: "month buckets over 3 years, one series per platform",
@@ -95,6 +101,7 @@ pub fn pairs() -> Vec<Pair> {
                     })
                     .collect()
             },
+            judged_cache_off: false,
         },
         Pair {
             name: "latest value per platform (savings comparison)",
@@ -115,6 +122,7 @@ pub fn pairs() -> Vec<Pair> {
                     })
                     .collect()
             },
+            judged_cache_off: false,
         },
         Pair {
             name: "3-level nested (platforms, metrics, latest reading and its source)",
@@ -144,6 +152,61 @@ pub fn pairs() -> Vec<Pair> {
                     })
                     .collect()
             },
+            judged_cache_off: false,
+        },
+        Pair {
+            name: "breakdown of a monthly metric over all provinces (June 2025, 63 units)",
+            graphql: format!(
+                r#"{{ breakdown(metric: "{MONTHLY}", from: "2025-06-01", to: "2025-06-30",
+                    of: PROVINCES, includeSynthetic: true) {{
+                    entries {{ rank agency {{ code }} value share }} }} }}"#
+            ),
+            sql: PROVINCE_BREAKDOWN,
+            from_graphql: |data| {
+                data["breakdown"]["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|entry| {
+                        format!(
+                            "{} {} {} {}",
+                            text(&entry["rank"]),
+                            text(field(entry, &["agency", "code"])),
+                            text(&entry["value"]),
+                            text(&entry["share"])
+                        )
+                    })
+                    .collect()
+            },
+            judged_cache_off: true,
+        },
+        Pair {
+            name: "a line per province in today's boundaries (34 lines, 36 months)",
+            graphql: format!(
+                r#"{{ timeSeriesByAgency(metric: "{MONTHLY}", of: PROVINCES, from: "2023-01-01",
+                    to: "2025-12-31", bucket: MONTH, boundaries: CURRENT, includeSynthetic: true) {{
+                    agency {{ code }} points {{ label value }} }} }}"#
+            ),
+            sql: PROVINCE_LINES,
+            from_graphql: |data| {
+                data["timeSeriesByAgency"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|line| {
+                        let unit = text(field(line, &["agency", "code"]));
+                        line["points"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|point| !point["value"].is_null())
+                            .map(move |point| {
+                                format!("{unit} {} {}", text(&point["label"]), text(&point["value"]))
+                            })
+                    })
+                    .collect()
+            },
+            judged_cache_off: true,
         },
     ]
 }
@@ -225,6 +288,56 @@ const NESTED: &str = "SELECT p.code || ' ' || operator.code || ' ' || m.code || 
        WHERE o.metric_id = m.id AND o.agency_id IS NULL AND NOT o.synthetic \
        ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) latest ON true \
      ORDER BY p.id, m.id";
+
+// June 2025's flow of every province in force then, ranked (ties by code), with its share of
+// the total rounded to six places.
+const PROVINCE_BREAKDOWN: &str = "WITH units AS ( \
+       SELECT id, code FROM agency \
+       WHERE kind IN ('province', 'municipality') AND parent_id IS NOT NULL \
+         AND (valid_from IS NULL OR valid_from <= DATE '2025-06-30') \
+         AND (valid_to IS NULL OR valid_to >= DATE '2025-06-01')), \
+     figures AS ( \
+       SELECT u.code, sum(r.value) AS value \
+       FROM units u JOIN observation o ON o.agency_id = u.id \
+       JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       WHERE o.metric_id = (SELECT id FROM metric \
+                            WHERE code = 'demo.public-service-portal.dossiers-filed-per-month') \
+         AND o.observed_at >= TIMESTAMPTZ '2025-06-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) >= TIMESTAMPTZ '2025-06-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) < TIMESTAMPTZ '2025-07-01 00:00+07' \
+       GROUP BY u.code) \
+     SELECT rank() OVER (ORDER BY value DESC) || ' ' || code || ' ' || value::text || ' ' || \
+            round(value / sum(value) OVER (), 6)::text AS answer \
+     FROM figures ORDER BY value DESC, code";
+
+// Each province in force today with the flows of the units it took over (followed back
+// through every merger), summed by local month.
+const PROVINCE_LINES: &str = "WITH RECURSIVE units AS ( \
+       SELECT id, code FROM agency \
+       WHERE kind IN ('province', 'municipality') AND parent_id IS NOT NULL \
+         AND (valid_from IS NULL OR valid_from <= (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date) \
+         AND (valid_to IS NULL OR valid_to >= (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)), \
+     parts (unit, part) AS ( \
+       SELECT code, id FROM units \
+       UNION SELECT parts.unit, s.predecessor_id FROM parts \
+       JOIN agency_succession s ON s.successor_id = parts.part), \
+     monthly AS ( \
+       SELECT parts.unit, \
+              date_trunc('month', COALESCE(o.period_start, o.observed_at) \
+                AT TIME ZONE 'Asia/Ho_Chi_Minh') AS bucket, \
+              sum(r.value) AS value \
+       FROM parts JOIN observation o ON o.agency_id = parts.part \
+       JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       WHERE o.metric_id = (SELECT id FROM metric \
+                            WHERE code = 'demo.public-service-portal.dossiers-filed-per-month') \
+         AND o.observed_at >= TIMESTAMPTZ '2023-01-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) >= TIMESTAMPTZ '2023-01-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) < TIMESTAMPTZ '2026-01-01 00:00+07' \
+       GROUP BY parts.unit, bucket) \
+     SELECT unit || ' ' || to_char(bucket, 'YYYY-MM') || ' ' || value::text AS answer \
+     FROM monthly ORDER BY unit, bucket";
 
 pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow::Result<Value> {
     graphql_as(client, url, None, query).await

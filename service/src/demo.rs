@@ -96,8 +96,8 @@ impl Row {
 }
 
 /// The months real units get synthetic figures for, across the 2025 changes.
-const REAL_UNITS_FROM: (i32, u32) = (2024, 1);
-const REAL_UNITS_MONTHS: u32 = 24;
+const REAL_UNITS_FROM: (i32, u32) = (2023, 1);
+const REAL_UNITS_MONTHS: u32 = 36;
 
 pub async fn generate(
     db: &DatabaseConnection,

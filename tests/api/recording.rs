@@ -181,6 +181,77 @@ on_both_databases! {
         );
     }
 
+    async fn writers_sending_together_are_each_stored_once_or_refused_alone(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        let auditor = app.key(Role::Auditor, None).await;
+        let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let at = |n: usize| format!("2021-05-{:02}T00:00:00Z", n + 1);
+        // Sixteen good single figures, two pairs racing for one instant each, a figure of an
+        // unknown metric, and a batch whose second item is bad: sent together, so that the
+        // writer gathers them into groups.
+        let mut inputs: Vec<Value> = (0..16).map(|n| json!([figure(RATE, &at(n), &format!("{n}.5"))])).collect();
+        for n in [20, 20, 21, 21] {
+            inputs.push(json!([figure(RATE, &at(n), "40")]));
+        }
+        inputs.push(json!([figure("no-such-metric", &at(25), "1")]));
+        inputs.push(json!([figure(RATE, &at(26), "41"), figure(RATE, &at(27), "150")]));
+        let sends = inputs.iter().map(|input| {
+            let (app, reporter) = (&app, &reporter);
+            async move { app.graphql_as(reporter, RECORD, json!({ "input": input })).await.1 }
+        });
+        let answers = futures_util::future::join_all(sends).await;
+
+        let stored_ids = |answer: &Value| -> Vec<String> {
+            answer["data"]["recordObservations"]["observations"]
+                .as_array()
+                .map(|list| list.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default()
+        };
+        for (n, answer) in answers[..16].iter().enumerate() {
+            assert!(answer["errors"].is_null(), "figure {n}: {answer}");
+            assert_eq!(answer["data"]["recordObservations"]["observations"][0]["value"], format!("{n}.5"));
+        }
+        for pair in answers[16..20].chunks(2) {
+            let codes: Vec<&str> = pair.iter().map(code).collect();
+            assert!(codes.contains(&"none") && codes.contains(&"BAD_USER_INPUT"), "one of a pair wins: {pair:?}");
+        }
+        assert_eq!(code(&answers[20]), "BAD_USER_INPUT");
+        assert_eq!(answers[21]["errors"][0]["extensions"]["failures"][0]["index"], 1, "{}", answers[21]);
+
+        // Every acknowledged figure is stored once, and nothing else is: not the good first item
+        // of the refused batch, not the losers of the races.
+        let acknowledged: Vec<String> = answers.iter().flat_map(stored_ids).collect();
+        assert_eq!(acknowledged.len(), 18);
+        let listed = app
+            .graphql_as(&reporter, "{ observations(first: 100, filter: {metric: \"public-service-portal.level4-online-dossier-rate\", observedFrom: \"2021-05-01T00:00:00Z\", observedBefore: \"2021-06-01T00:00:00Z\"}) { totalCount edges { node { id } } } }", json!({}))
+            .await
+            .1;
+        let mut stored: Vec<String> = listed["data"]["observations"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        let mut expected = acknowledged.clone();
+        stored.sort();
+        expected.sort();
+        assert_eq!(stored, expected);
+
+        // The chain took every write in one line, one entry for each stored figure.
+        let (_, body) = app.graphql_as(&auditor, "{ verifyAuditChain { intact problem } }", json!({})).await;
+        assert_eq!(body["data"]["verifyAuditChain"]["intact"], true, "{body}");
+        let recorded_entries = "query E($from: DateTime) { auditLog(first: 100, filter: {action: \"observation.record\", outcome: \"applied\", from: $from}) { edges { node { subject } } } }";
+        let (_, body) = app.graphql_as(&auditor, recorded_entries, json!({ "from": started })).await;
+        let mut sealed: Vec<String> = body["data"]["auditLog"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|edge| edge["node"]["subject"].as_str().unwrap().trim_start_matches("observation:").to_owned())
+            .collect();
+        sealed.sort();
+        assert_eq!(sealed, expected);
+    }
+
     async fn concurrent_corrections_lose_nothing(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;

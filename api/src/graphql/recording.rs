@@ -7,7 +7,7 @@ use super::scalars::Exact;
 use super::{caller, database};
 use crate::error::{ApiError, GraphqlError};
 use crate::service::import;
-use crate::service::recording::{self, Correction, Mode, NewObservation, Recorded};
+use crate::service::recording::{self, Correction, GroupCommit, Mode, NewObservation, Recorded};
 
 /// The most observations one request may record; larger sets go through the CSV import.
 pub const MAX_BATCH: usize = 1000;
@@ -122,18 +122,23 @@ impl RecordingMutation {
             .extend());
         }
         let items = input.into_iter().map(NewObservation::from).collect();
-        let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-        recording::record(
-            database(ctx)?,
-            &caller(ctx),
-            items,
-            idempotency_key.as_deref(),
-            mode,
-            &|_| {},
-        )
-        .await
-        .map(RecordResult::from)
-        .map_err(|e| e.extend())
+        let key = idempotency_key.as_deref();
+        let recorded = if dry_run {
+            recording::record(
+                database(ctx)?,
+                &caller(ctx),
+                items,
+                key,
+                Mode::DryRun,
+                &|_| {},
+            )
+            .await
+        } else {
+            // Stored with the batches other callers send meanwhile, in one commit.
+            let writer = ctx.data::<GroupCommit>()?;
+            writer.record(&caller(ctx), items, key).await
+        };
+        recorded.map(RecordResult::from).map_err(|e| e.extend())
     }
 
     /// Corrects a figure: a new revision replaces the current one, which stays in history.

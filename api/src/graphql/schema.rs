@@ -30,6 +30,7 @@ use super::sources::SourceQuery;
 use super::targets::TargetQuery;
 use crate::config::Limits;
 use crate::service::live::LiveFeed;
+use crate::service::recording::GroupCommit;
 use crate::service::reference::ReferenceCache;
 
 #[derive(MergedObject, Default)]
@@ -75,10 +76,20 @@ pub fn build_engine(
     reference: Arc<ReferenceCache>,
     anchor: Option<Arc<Anchor>>,
 ) -> Arc<Engine> {
+    // One writer for the three schemas, so that every write of the process may share a commit.
+    let writer = GroupCommit::start(db.clone());
     // Resolvers that run a query again (receipts) reach the engine without owning it.
     Arc::new_cyclic(|engine: &Weak<Engine>| {
-        let build =
-            |purpose| build_schema(purpose, &db, limits, &feed, &reference, &anchor, engine);
+        let build = |purpose| {
+            let shared = Shared {
+                db: &db,
+                writer: &writer,
+                feed: &feed,
+                reference: &reference,
+                anchor: &anchor,
+            };
+            build_schema(purpose, shared, limits, engine)
+        };
         Engine::new(
             build(Purpose::Run),
             build(Purpose::Validate),
@@ -89,17 +100,31 @@ pub fn build_engine(
     })
 }
 
+/// What the schemas of one engine share.
+struct Shared<'a> {
+    db: &'a DatabaseConnection,
+    writer: &'a GroupCommit,
+    feed: &'a Arc<LiveFeed>,
+    reference: &'a Arc<ReferenceCache>,
+    anchor: &'a Option<Arc<Anchor>>,
+}
+
 fn build_schema(
     purpose: Purpose,
-    db: &DatabaseConnection,
+    shared: Shared<'_>,
     limits: &Limits,
-    feed: &Arc<LiveFeed>,
-    reference: &Arc<ReferenceCache>,
-    anchor: &Option<Arc<Anchor>>,
     engine: &Weak<Engine>,
 ) -> AppSchema {
+    let Shared {
+        db,
+        writer,
+        feed,
+        reference,
+        anchor,
+    } = shared;
     let mut builder = builder()
         .data(engine.clone())
+        .data(writer.clone())
         .data(feed.clone())
         .data(anchor.clone())
         .data(reference.clone())

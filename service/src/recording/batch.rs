@@ -220,16 +220,35 @@ async fn record_batch(
     mode: Mode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Recorded, ApiError> {
+    let txn = audit::begin_write(db).await?;
+    let recorded = record_within(&txn, caller, items, idempotency_key, mode, progress).await?;
+    match mode {
+        Mode::Apply => txn.commit().await?,
+        Mode::DryRun => txn.rollback().await?,
+    }
+    Ok(recorded)
+}
+
+/// Checks and stores a batch within `txn`, which holds the chain's head: the caller commits it,
+/// alone or with other batches (a dry run is checked, stored, and left for the caller to roll
+/// back).
+pub(super) async fn record_within(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    items: &[NewObservation],
+    idempotency_key: Option<&str>,
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Recorded, ApiError> {
     caller.principal.require(Permission::Record)?;
     if items.is_empty() {
         return Err(ApiError::bad_input("input", message!(BATCH_EMPTY)));
     }
-    let txn = audit::begin_write(db).await?;
     // Only a keyed request is compared with an earlier one: a large import need not hash itself.
     let request_hash = idempotency_key.map(|_| request_hash(items));
     if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         if let Some(earlier) =
-            crate::idempotency::find(&txn, &caller.principal.idempotency_scope(), key).await?
+            crate::idempotency::find(txn, &caller.principal.idempotency_scope(), key).await?
         {
             if &earlier.request_hash != request_hash {
                 return Err(ApiError::Conflict(message!(
@@ -240,7 +259,7 @@ async fn record_batch(
             // The first answer, as it was: the figures as they stood when it was given,
             // whatever was corrected since.
             let ids = crate::idempotency::observation_ids(&earlier);
-            let mut found = observations::by_ids(&txn, &ids, Some(earlier.created_at)).await?;
+            let mut found = observations::by_ids(txn, &ids, Some(earlier.created_at)).await?;
             let stored = ids
                 .iter()
                 .map(|id| {
@@ -256,9 +275,8 @@ async fn record_batch(
             });
         }
     }
-    let valid = validate(&txn, caller, items, progress).await?;
+    let valid = validate(txn, caller, items, progress).await?;
     if mode == Mode::DryRun {
-        txn.rollback().await?;
         return Ok(Recorded {
             observations: Vec::new(),
             checked: valid.len(),
@@ -267,11 +285,11 @@ async fn record_batch(
     }
 
     let recorded_at = Utc::now().trunc_subsecs(6);
-    let stored = insert_all(&txn, caller, items, valid, recorded_at).await?;
+    let stored = insert_all(txn, caller, items, valid, recorded_at).await?;
     if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
         crate::idempotency::remember(
-            &txn,
+            txn,
             &caller.principal.idempotency_scope(),
             key,
             request_hash,
@@ -279,7 +297,6 @@ async fn record_batch(
         )
         .await?;
     }
-    txn.commit().await?;
     Ok(Recorded {
         checked: stored.len(),
         observations: stored,

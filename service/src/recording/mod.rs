@@ -4,7 +4,8 @@
 //! - `rules`: every rule a figure must meet, whether it comes from GraphQL, a CSV import, the
 //!   seed or the demonstration data;
 //! - `batch`: checking a batch against the database and storing it, with idempotency;
-//! - `corrections`: corrections and retractions, new revisions of a stored figure.
+//! - `corrections`: corrections and retractions, new revisions of a stored figure;
+//! - `group`: batches from concurrent writers written together, one commit for all.
 
 use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
@@ -15,10 +16,12 @@ use super::observations::CurrentObservation;
 
 mod batch;
 mod corrections;
+mod group;
 mod rules;
 
 pub use batch::record;
 pub use corrections::{correct, retract, Correction};
+pub use group::GroupCommit;
 pub use rules::check_figure;
 
 /// The longest quote or note kept with a figure.

@@ -1,0 +1,176 @@
+//! Group commit: batches that arrive while another group is being written wait for it and are
+//! then written together, in one transaction that holds the chain's head once and commits once.
+//!
+//! Each batch is still all-or-nothing: it runs in a savepoint of the group's transaction, so a
+//! refused batch leaves nothing behind while the others of its group are kept. The chain stays
+//! linear (the group appends in the order its batches arrived), and no batch is acknowledged
+//! before the commit that makes it durable: when the commit fails, every batch of the group is
+//! answered with that error and nothing of it is stored. A batch whose caller has gone (a timed
+//! out request) is left out, and the group written again without it if it had been written.
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::{self, Action, Caller};
+use crate::error::ApiError;
+
+use super::batch::record_within;
+use super::{Mode, NewObservation, Recorded};
+
+/// Batches waiting for the writer, beyond which a new one waits to be queued.
+const QUEUED_BATCHES: usize = 1024;
+/// Rows a group gathers at most: enough to share a commit among many small writers without
+/// making one of them wait behind a long group.
+const ROWS_PER_GROUP: usize = 2000;
+
+/// The process's writer of batches; cloned handles share it.
+#[derive(Clone)]
+pub struct GroupCommit {
+    db: DatabaseConnection,
+    queue: mpsc::Sender<Job>,
+}
+
+struct Job {
+    caller: Caller,
+    items: Vec<NewObservation>,
+    idempotency_key: Option<String>,
+    answer: oneshot::Sender<Result<Recorded, ApiError>>,
+}
+
+impl GroupCommit {
+    /// Starts the writer on the current runtime; it stops when every handle is dropped.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUED_BATCHES);
+        tokio::spawn(write_groups(db.clone(), jobs));
+        Self { db, queue }
+    }
+
+    /// Records a batch as `recording::record` does in `Mode::Apply`, sharing its transaction and
+    /// commit with the batches that arrive with it.
+    pub async fn record(
+        &self,
+        caller: &Caller,
+        items: Vec<NewObservation>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Recorded, ApiError> {
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            caller: caller.clone(),
+            items,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            answer,
+        };
+        let result = match self.queue.send(job).await {
+            // A group that failed before answering stored nothing of it.
+            Ok(()) => answered.await.unwrap_or_else(|_| {
+                Err(ApiError::from(DbErr::Custom(
+                    "the group of writes this batch was in failed".to_owned(),
+                )))
+            }),
+            // The writer stops only with the process.
+            Err(_) => Err(ApiError::Stopping),
+        };
+        audit::log_refusal(&self.db, caller, Action::RecordObservation, None, result).await
+    }
+}
+
+async fn write_groups(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut rows = first.items.len();
+        let mut group = vec![first];
+        while rows < ROWS_PER_GROUP {
+            let Ok(job) = jobs.try_recv() else { break };
+            rows += job.items.len();
+            group.push(job);
+        }
+        // A group of its own task: should it panic, its batches are answered (their senders
+        // dropped) and the writer goes on with the next.
+        let written = tokio::spawn(write_group(db.clone(), group)).await;
+        if let Err(error) = written {
+            tracing::error!(%error, "a group of writes failed before it was answered");
+        }
+    }
+}
+
+async fn write_group(db: DatabaseConnection, mut group: Vec<Job>) {
+    loop {
+        // A caller that gave up (its request timed out, its connection closed) is answered
+        // nothing and its batch is not stored: a request answered with an error stores nothing.
+        group.retain(|job| !job.answer.is_closed());
+        if group.is_empty() {
+            return;
+        }
+        let mut results = Vec::with_capacity(group.len());
+        match attempt(&db, &group, &mut results).await {
+            Ok(Attempt::Committed) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.answer.send(result);
+                }
+                return;
+            }
+            // Someone left while the group was written: write it again without them.
+            Ok(Attempt::Abandoned) => continue,
+            Err(error) => {
+                // Nothing of the group was stored: a batch that had been refused keeps its own
+                // reason, every other one is told why the group failed.
+                let refusals = results.into_iter().map(Some).chain(std::iter::repeat(None));
+                for (job, refused) in group.into_iter().zip(refusals) {
+                    let result = match refused {
+                        Some(Err(reason)) => Err(reason),
+                        _ => Err(error.clone()),
+                    };
+                    let _ = job.answer.send(result);
+                }
+                return;
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Committed,
+    /// Rolled back, because a caller of the group went away before the commit.
+    Abandoned,
+}
+
+/// Writes each batch of the group in turn and commits them together; `results` gets each
+/// batch's answer. The error is the group's: the database failing under it.
+async fn attempt(
+    db: &DatabaseConnection,
+    group: &[Job],
+    results: &mut Vec<Result<Recorded, ApiError>>,
+) -> Result<Attempt, ApiError> {
+    let txn = audit::begin_write(db).await?;
+    for job in group {
+        results.push(write_one(&txn, job).await?);
+    }
+    if group.iter().any(|job| job.answer.is_closed()) {
+        txn.rollback().await?;
+        return Ok(Attempt::Abandoned);
+    }
+    txn.commit().await?;
+    Ok(Attempt::Committed)
+}
+
+/// One batch in a savepoint of the group's transaction: kept when it is recorded, undone when
+/// it is refused. The outer error is the group's (the database failing under it).
+async fn write_one(
+    txn: &DatabaseTransaction,
+    job: &Job,
+) -> Result<Result<Recorded, ApiError>, ApiError> {
+    let savepoint = txn.begin().await?;
+    let result = record_within(
+        &savepoint,
+        &job.caller,
+        &job.items,
+        job.idempotency_key.as_deref(),
+        Mode::Apply,
+        &|_| {},
+    )
+    .await;
+    match &result {
+        Ok(_) => savepoint.commit().await?,
+        Err(_) => savepoint.rollback().await?,
+    }
+    Ok(result)
+}
