@@ -4,6 +4,7 @@
 #   bench/load.sh [SECONDS] [CLIENTS]          (default: 20 s, 64 clients)
 #   BACKEND=postgres bench/load.sh             (a fresh database on 127.0.0.1:5432)
 #   WRITE_SHARE=1 bench/load.sh 20 8           (single-figure writes only, from 8 clients)
+#   EGOV_KPI_BINARY=/tmp/egov-kpi-before …      (another build under the same load)
 #
 # Starts the server with rate limits raised for the test and a signing key, creates a reporter
 # key, runs bench/load.py and passes on its verdict: zero errors, and every acknowledged write
@@ -13,8 +14,9 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 clients=${2:-64}
 
-cargo build --release --quiet
-binary=target/release/egov-kpi
+# EGOV_KPI_BINARY=path measures another build (an earlier commit's, say) with the same load.
+binary=${EGOV_KPI_BINARY:-target/release/egov-kpi}
+[ -n "${EGOV_KPI_BINARY:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 port=18778
 case "${BACKEND:-sqlite}" in

@@ -2,13 +2,16 @@ use sea_orm::entity::prelude::*;
 
 use crate::values::{MetricKind, ReportingPeriod, Scale, Unit};
 
-/// Something a platform measures, with the unit, scale and kind that give its values meaning.
+/// Something a platform, or the e-government programme as a whole, measures, with the unit,
+/// scale and kind that give its values meaning.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "metric")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    pub platform_id: i32,
+    /// The platform it measures; none for the programme's own outcomes (a national target, the
+    /// United Nations' index).
+    pub platform_id: Option<i32>,
     /// Stable identifier, e.g. `document-exchange-axis.documents-exchanged`.
     #[sea_orm(unique)]
     pub code: String,

@@ -62,6 +62,10 @@ pub enum Unit {
     /// A pure ratio (1 means one to one).
     #[sea_orm(string_value = "ratio")]
     Ratio,
+    /// A place in a ranking, 1 being first; its denominator says how many were ranked (6th of
+    /// 11). Lower is better, and places never add up.
+    #[sea_orm(string_value = "rank")]
+    Rank,
 }
 
 /// The power of ten a metric's values are expressed in (1,200 with `BILLION` is 1.2 × 10¹²).

@@ -10,6 +10,7 @@ mod m20261202_000004_indexes_of_every_database;
 mod m20261203_000005_audit_checkpoints;
 mod m20261203_000006_agency_hierarchy;
 mod m20261203_000007_reporting_calendar;
+mod m20261203_000008_metrics_of_the_programme;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_audit_checkpoints::Migration),
             Box::new(m20261203_000006_agency_hierarchy::Migration),
             Box::new(m20261203_000007_reporting_calendar::Migration),
+            Box::new(m20261203_000008_metrics_of_the_programme::Migration),
         ]
     }
 }
@@ -35,7 +37,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 7] = [
+    const LANDED: [(&str, &str, u64); 8] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -70,6 +72,11 @@ mod tests {
             "m20261203_000007_reporting_calendar",
             include_str!("m20261203_000007_reporting_calendar.rs"),
             0xb5278dc7e36ce1d3,
+        ),
+        (
+            "m20261203_000008_metrics_of_the_programme",
+            include_str!("m20261203_000008_metrics_of_the_programme.rs"),
+            0x9b5f5f50bac1b26e,
         ),
     ];
 

@@ -105,8 +105,13 @@ impl Principal {
         }
     }
 
-    /// Checks that a figure of this agency and platform is within the key's scope.
-    pub fn require_scope(&self, agency_id: Option<i32>, platform_id: i32) -> Result<(), ApiError> {
+    /// Checks that a figure of this agency and platform (none for the programme's own metrics,
+    /// which no platform's key may record) is within the key's scope.
+    pub fn require_scope(
+        &self,
+        agency_id: Option<i32>,
+        platform_id: Option<i32>,
+    ) -> Result<(), ApiError> {
         if self.role != Some(Role::Reporter) {
             return Ok(());
         }
@@ -119,7 +124,7 @@ impl Principal {
             }
         }
         if let Some(own) = self.platform_id {
-            if platform_id != own {
+            if platform_id != Some(own) {
                 return Err(ApiError::Forbidden(crate::message!(
                     OWN_PLATFORM_ONLY,
                     key = &self.actor
@@ -212,15 +217,30 @@ mod tests {
             agency_id: Some(7),
             ..with_role(Role::Reporter)
         };
-        assert!(reporter.require_scope(Some(7), 1).is_ok());
+        assert!(reporter.require_scope(Some(7), Some(1)).is_ok());
         assert_eq!(
-            reporter.require_scope(Some(8), 1).unwrap_err().code(),
+            reporter.require_scope(Some(8), Some(1)).unwrap_err().code(),
             "FORBIDDEN"
         );
         assert_eq!(
-            reporter.require_scope(None, 1).unwrap_err().code(),
+            reporter.require_scope(None, Some(1)).unwrap_err().code(),
             "FORBIDDEN"
         );
-        assert!(with_role(Role::Admin).require_scope(Some(8), 1).is_ok());
+        assert!(with_role(Role::Admin)
+            .require_scope(Some(8), Some(1))
+            .is_ok());
+        // A platform's key records that platform's metrics, not the programme's.
+        let portal = Principal {
+            platform_id: Some(1),
+            ..with_role(Role::Reporter)
+        };
+        assert!(portal.require_scope(None, Some(1)).is_ok());
+        for other in [Some(2), None] {
+            assert_eq!(
+                portal.require_scope(None, other).unwrap_err().code(),
+                "FORBIDDEN"
+            );
+        }
+        assert!(with_role(Role::Reporter).require_scope(None, None).is_ok());
     }
 }

@@ -72,6 +72,8 @@ pub async fn load_agency(db: &impl ConnectionTrait, code: &str) -> Result<agency
 #[derive(Debug, Clone, Default)]
 pub struct MetricFilter {
     pub platform: Option<String>,
+    /// Only the programme's own metrics, tied to no platform (or only platforms' with `false`).
+    pub programme: Option<bool>,
     pub kind: Option<MetricKind>,
     pub unit: Option<Unit>,
 }

@@ -242,7 +242,7 @@ async fn prepare(
         Some(existing) => existing,
         None => {
             metric::ActiveModel {
-                platform_id: Set(portal.id),
+                platform_id: Set(Some(portal.id)),
                 code: Set(FLOW_METRIC.to_owned()),
                 name_vi: Set("Hồ sơ trực tuyến mỗi tháng (dữ liệu mô phỏng)".to_owned()),
                 name_en: Set("Dossiers filed online per month (synthetic)".to_owned()),

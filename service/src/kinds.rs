@@ -59,6 +59,8 @@ pub enum AcrossAgencies {
 
 pub fn across_agencies(kind: MetricKind, unit: Unit) -> AcrossAgencies {
     match (kind, unit) {
+        // Places in a ranking never add up, whatever their kind.
+        (_, Unit::Rank) => AcrossAgencies::NotAdditive,
         (MetricKind::Ratio, _) => AcrossAgencies::RatioOfSums,
         (_, Unit::Percent) => AcrossAgencies::NotAdditive,
         (MetricKind::AnnualRate, _) => AcrossAgencies::SumOfYearlyRates,

@@ -374,6 +374,10 @@ pub mod catalogue {
             en: "{value}% is more than 100%",
             vi: "{value}% lớn hơn 100%",
         }
+        RANK_BELOW_FIRST {
+            en: "{value} is not a place in a ranking: the first place is 1",
+            vi: "{value} không phải là một thứ hạng: thứ hạng cao nhất là 1",
+        }
         RATIO_NEEDS_DENOMINATOR {
             en: "a ratio needs the total it is out of (106 of 200)",
             vi: "một tỷ lệ cần có tổng mà nó được tính trên đó (106 trên 200)",

@@ -210,7 +210,7 @@ impl Reference {
     pub fn metrics_of_platform(&self, platform_id: i32) -> Vec<metric::Model> {
         self.metrics()
             .iter()
-            .filter(|m| m.platform_id == platform_id)
+            .filter(|m| m.platform_id == Some(platform_id))
             .cloned()
             .collect()
     }
@@ -365,7 +365,12 @@ impl ReferenceCache {
             .await?
             .metrics()
             .iter()
-            .filter(|m| platform_id.is_none_or(|id| m.platform_id == id))
+            .filter(|m| platform_id.is_none_or(|id| m.platform_id == Some(id)))
+            .filter(|m| {
+                filter
+                    .programme
+                    .is_none_or(|programme| m.platform_id.is_none() == programme)
+            })
             .filter(|m| filter.kind.is_none_or(|kind| m.kind == kind))
             .filter(|m| filter.unit.is_none_or(|unit| m.unit == unit))
             .cloned()

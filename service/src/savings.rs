@@ -97,7 +97,10 @@ pub async fn compare(
     let mut entries: Vec<SavingsEntry> = Vec::new();
     let mut without_estimate: Vec<platform::Model> = Vec::new();
     for metric in metrics {
-        let Some(platform) = platform::Entity::by_id(&snapshot, metric.platform_id) else {
+        let Some(platform) = metric
+            .platform_id
+            .and_then(|id| platform::Entity::by_id(&snapshot, id))
+        else {
             continue;
         };
         let Some(reading) = latest.remove(&metric.id) else {

@@ -2,7 +2,7 @@ use entity::values::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::exported_metric;
+use crate::helpers::{exported_metric, seeded_figures};
 use crate::on_both_databases;
 
 pub const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -279,7 +279,7 @@ on_both_databases! {
         let columns: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
         assert_eq!(&columns[..3], ["observation_id", "metric", "agency"]);
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        assert_eq!(rows.len(), 12, "ten seeded revisions, one recorded, one correction");
+        assert_eq!(rows.len(), seeded_figures() + 2, "the seeded revisions, one recorded, one correction");
         let of_id: Vec<(&str, &str, &str)> = rows
             .iter()
             .filter(|r| &r[0] == id.as_str())

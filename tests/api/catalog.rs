@@ -1,6 +1,8 @@
+use entity::values::Role;
 use sea_orm::{ActiveModelTrait, Set};
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::helpers::figure;
 use crate::on_both_databases;
 
 on_both_databases! {
@@ -62,6 +64,60 @@ on_both_databases! {
         assert_eq!(data["one"]["latest"]["denominator"], "200");
     }
 
+    async fn the_programme_has_metrics_of_its_own_that_no_platform_key_records(app: TestApp) {
+        let data = app
+            .data(
+                "{ programme: metrics(filter: {programme: true}) { code platform { code } }
+                   platforms: metrics(filter: {programme: false}) { code platform { code } }
+                   rank: metric(code: \"e-government.egdi-rank-in-asean\") {
+                     kind unit platform { code } latest { value denominator qualifier quote source { code } } } }",
+                json!({}),
+            )
+            .await;
+        let mut programme: Vec<&str> = data["programme"].as_array().unwrap().iter().map(|m| m["code"].as_str().unwrap()).collect();
+        programme.sort();
+        assert_eq!(
+            programme,
+            [
+                "e-government.egdi-rank-in-asean",
+                "public-service-portal.level4-eligible-services-share",
+                "public-service-portal.level4-online-dossier-rate",
+                "public-service-portal.level4-online-users-per-offline-user",
+            ],
+            "the United Nations' ranking and the metrics of the national 2021 targets"
+        );
+        assert!(data["programme"].as_array().unwrap().iter().all(|m| m["platform"].is_null()));
+        assert!(data["platforms"].as_array().unwrap().iter().all(|m| !m["platform"].is_null()));
+        let rank = &data["rank"];
+        assert_eq!((&rank["kind"], &rank["unit"], &rank["platform"]), (&json!("RATIO"), &json!("RANK"), &Value::Null));
+        assert_eq!(rank["latest"]["value"], "6");
+        assert_eq!(rank["latest"]["denominator"], "11");
+        assert_eq!(rank["latest"]["source"]["code"], "article-001");
+        assert!(rank["latest"]["quote"].as_str().unwrap().contains("đứng thứ 6/11 trong khu vực ASEAN"));
+
+        // A place is a whole number from 1 to the number ranked.
+        let reporter = app.key(Role::Reporter, None).await;
+        let record = "mutation R($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }";
+        let mut place = figure("e-government.egdi-rank-in-asean", "2022-12-31T00:00:00+07:00", "0");
+        place["denominator"] = json!("11");
+        for (value, accepted) in [("0", false), ("5.5", false), ("12", false), ("5", true)] {
+            place["value"] = json!(value);
+            let (_, body) = app.graphql_as(&reporter, record, json!({ "input": [place.clone()] })).await;
+            assert_eq!(body["errors"].is_null(), accepted, "place {value}: {body}");
+        }
+        // A key limited to the portal records the portal's metrics, not the nation's.
+        let admin = app.key(Role::Admin, None).await;
+        let (_, created) = app
+            .graphql_as(&admin, "mutation { createApiKey(input: {name: \"portal feed\", role: REPORTER, platform: \"public-service-portal\"}) { key } }", json!({}))
+            .await;
+        let portal = created["data"]["createApiKey"]["key"].as_str().unwrap_or_else(|| panic!("{created}"));
+        let national = figure("public-service-portal.level4-online-dossier-rate", "2021-12-31T00:00:00+07:00", "31");
+        let (_, body) = app.graphql_as(portal, record, json!({ "input": [national.clone()] })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        let (_, body) = app.graphql_as(&reporter, record, json!({ "input": [national] })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+
     async fn sources_say_when_the_outlet_is_inferred(app: TestApp) {
         let data = app
             .data("{ sources { code fileName title outlet outletInferred publishedOn } }", json!({}))
@@ -110,7 +166,7 @@ on_both_databases! {
             .iter()
             .map(|p| p["metrics"].as_array().unwrap().len())
             .sum();
-        assert_eq!(metrics, 13);
+        assert_eq!(metrics, 10, "the platforms' metrics, not the programme's");
         // Reference rows (platforms, operators and the successions of agencies, metrics, sources)
         // are read once into memory, in six statements; events and latest readings take one
         // query each, whatever the count.

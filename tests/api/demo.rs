@@ -3,6 +3,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
+use crate::helpers::seeded_figures;
 use crate::on_both_databases;
 
 const DOCUMENTS: &str = "document-exchange-axis.documents-exchanged";
@@ -19,7 +20,8 @@ on_both_databases! {
         assert!(app.command(&["audit", "checkpoint"]).status.success());
         let verified = app.command(&["audit", "verify"]);
         let report = String::from_utf8_lossy(&verified.stdout);
-        assert!(verified.status.success() && report.contains("3010 revisions"), "{report}");
+        let revisions = format!("{} revisions", 3000 + seeded_figures());
+        assert!(verified.status.success() && report.contains(&revisions), "{report}");
         app.db
             .execute_unprepared("UPDATE observation_revision SET value = value + 1 WHERE id = (SELECT MAX(id) FROM observation_revision)")
             .await
@@ -32,8 +34,8 @@ on_both_databases! {
             .unwrap();
 
         let totals = "query T($synthetic: Boolean!) { observations(filter: {includeSynthetic: $synthetic}) { totalCount } }";
-        assert_eq!(app.data(totals, json!({ "synthetic": false })).await["observations"]["totalCount"], 10, "reported figures only");
-        assert_eq!(app.data(totals, json!({ "synthetic": true })).await["observations"]["totalCount"], 3010);
+        assert_eq!(app.data(totals, json!({ "synthetic": false })).await["observations"]["totalCount"], seeded_figures(), "reported figures only");
+        assert_eq!(app.data(totals, json!({ "synthetic": true })).await["observations"]["totalCount"], 3000 + seeded_figures());
         assert_eq!(
             app.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM observation o JOIN observation_revision r ON r.observation_id = o.id
                 JOIN source s ON s.id = r.source_id WHERE s.code = 'demo-generator' AND NOT o.synthetic").await,

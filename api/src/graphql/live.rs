@@ -68,7 +68,7 @@ struct LiveFilter {
 impl LiveFilter {
     fn admits(&self, change: &Change) -> bool {
         self.platform_id
-            .is_none_or(|id| change.metric.platform_id == id)
+            .is_none_or(|id| change.metric.platform_id == Some(id))
             && self.metric_id.is_none_or(|id| change.metric.id == id)
             && self
                 .agency_id
@@ -265,7 +265,7 @@ mod tests {
             },
             metric: metric::Model {
                 id: 1,
-                platform_id: 1,
+                platform_id: Some(1),
                 code: "m".to_owned(),
                 name_vi: String::new(),
                 name_en: String::new(),

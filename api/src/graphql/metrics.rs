@@ -5,7 +5,7 @@ use entity::{metric, platform};
 
 use super::history::Revision;
 use super::lang::{self, LangChoice};
-use super::loaders::{load, load_row, LatestReading};
+use super::loaders::{load, load_optional_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
 use super::{caller, connection, database, page_cost, reference};
@@ -14,8 +14,8 @@ use crate::service::catalog::MetricFilter;
 use crate::service::history;
 use crate::service::pagination::PageRequest;
 
-/// Something a platform measures. Values are in `unit` × `scale`; `kind` says how they may be
-/// aggregated over time.
+/// Something a platform, or the e-government programme as a whole, measures. Values are in
+/// `unit` × `scale`; `kind` says how they may be aggregated over time.
 pub struct Metric(pub metric::Model);
 
 #[Object]
@@ -62,10 +62,14 @@ impl Metric {
         self.0.reporting_due_days
     }
 
-    async fn platform(&self, ctx: &Context<'_>) -> Result<Platform> {
-        load_row::<platform::Entity>(ctx, self.0.platform_id)
-            .await
-            .map(Platform)
+    /// The platform it measures; null for the e-government programme's own outcomes (national
+    /// targets, international rankings).
+    async fn platform(&self, ctx: &Context<'_>) -> Result<Option<Platform>> {
+        Ok(
+            load_optional_row::<platform::Entity>(ctx, self.0.platform_id)
+                .await?
+                .map(Platform),
+        )
     }
 
     /// The most recent current reading, if any.
@@ -97,6 +101,9 @@ impl Metric {
 pub struct MetricFilterInput {
     /// Only metrics of this platform (by code).
     pub platform: Option<String>,
+    /// Only the e-government programme's own metrics, tied to no platform (national targets,
+    /// international rankings); `false` for only platforms' metrics.
+    pub programme: Option<bool>,
     pub kind: Option<MetricKind>,
     pub unit: Option<Unit>,
 }
@@ -115,6 +122,7 @@ impl MetricQuery {
         let filter = filter.unwrap_or_default();
         let filter = MetricFilter {
             platform: filter.platform,
+            programme: filter.programme,
             kind: filter.kind,
             unit: filter.unit,
         };

@@ -97,7 +97,12 @@ pub(super) fn check_shape(
         }
         let counted = matches!(
             metric.unit,
-            Unit::Documents | Unit::Dossiers | Unit::Services | Unit::Agencies | Unit::Indicators
+            Unit::Documents
+                | Unit::Dossiers
+                | Unit::Services
+                | Unit::Agencies
+                | Unit::Indicators
+                | Unit::Rank
         );
         if counted && metric.scale == Scale::One && !value.fract().is_zero() {
             failures.add(
@@ -111,6 +116,9 @@ pub(super) fn check_shape(
         }
         if metric.unit == Unit::Percent && value > Decimal::ONE_HUNDRED {
             failures.add("value", message!(PERCENT_OVER_100, value = value));
+        }
+        if metric.unit == Unit::Rank && value < Decimal::ONE {
+            failures.add("value", message!(RANK_BELOW_FIRST, value = value));
         }
     }
     let denominator = match (kinds::needs_denominator(metric.kind), item.denominator) {
@@ -270,7 +278,7 @@ mod tests {
     fn metric(kind: MetricKind, unit: Unit) -> metric::Model {
         metric::Model {
             id: 1,
-            platform_id: 1,
+            platform_id: Some(1),
             code: "platform.metric".to_owned(),
             name_vi: String::new(),
             name_en: String::new(),

@@ -103,7 +103,8 @@ pub struct SeedPlatform {
 #[serde(deny_unknown_fields)]
 pub struct SeedMetric {
     pub code: String,
-    pub platform: String,
+    /// None for the programme's own metrics.
+    pub platform: Option<String>,
     pub name_vi: String,
     pub name_en: String,
     pub unit: Unit,
@@ -281,7 +282,7 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
     )
     .await?;
     for m in &file.metric {
-        let platform_id = platforms.id(&m.platform)?;
+        let platform_id = platforms.optional_id(m.platform.as_ref())?;
         let inserted = insert_missing(&txn, &mut metrics, &m.code, || metric::ActiveModel {
             platform_id: set(platform_id),
             code: set(m.code.clone()),
@@ -529,7 +530,7 @@ mod tests {
                 .expect("a metric");
             let metric = metric::Model {
                 id: 1,
-                platform_id: 1,
+                platform_id: Some(1),
                 code: seeded.code.clone(),
                 name_vi: seeded.name_vi.clone(),
                 name_en: seeded.name_en.clone(),
@@ -561,7 +562,7 @@ mod tests {
         figure.denominator = None;
         let metric = metric::Model {
             id: 1,
-            platform_id: 1,
+            platform_id: Some(1),
             code: ratio.code.clone(),
             name_vi: String::new(),
             name_en: String::new(),

@@ -128,7 +128,7 @@ impl TestApp {
             .unwrap()
             .unwrap();
         metric::ActiveModel {
-            platform_id: Set(platform.id),
+            platform_id: Set(Some(platform.id)),
             code: Set(code.to_owned()),
             name_vi: Set(code.to_owned()),
             name_en: Set(code.to_owned()),
@@ -193,6 +193,14 @@ impl<'a> Reading<'a> {
 }
 
 /// One figure to record, citing a seeded source.
+/// How many figures the seed file holds: what a freshly seeded database has stored.
+pub fn seeded_figures() -> usize {
+    api::service::seed::parse(api::service::seed::SEED_FILE)
+        .expect("the seed file parses")
+        .observation
+        .len()
+}
+
 pub fn figure(metric: &str, observed_at: &str, value: &str) -> Value {
     serde_json::json!({ "metric": metric, "observedAt": observed_at, "value": value, "source": "article-003", "quote": "trích dẫn" })
 }

@@ -15,7 +15,7 @@ mod process;
 pub use app::{Options, TestApp};
 pub use client::{decimal, exported_metric, instant};
 pub use database::{row_counts, Backend};
-pub use fixtures::{figure, Reading};
+pub use fixtures::{figure, seeded_figures, Reading};
 pub use process::ServerProcess;
 
 /// Runs each test once on SQLite and once on PostgreSQL, each with a fresh, seeded database;
