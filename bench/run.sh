@@ -24,7 +24,7 @@ binary=target/release/egov-kpi
 # The synthetic rows, and whether real provinces and ministries have their monthly figures.
 generated=$("${psql[@]}" -d "$database" -Atc "SELECT count(*) || ' ' || bool_or(a.code NOT LIKE 'demo-unit-%')
   FROM observation o JOIN agency a ON a.id = o.agency_id WHERE o.synthetic" 2>/dev/null || echo none)
-if [ "${FRESH:-0}" = 1 ] || [ "$generated" != "$rows t" ]; then
+if [ "${FRESH:-0}" = 1 ] || [ "$generated" != "$rows true" ]; then
   echo "generating $rows rows into $database (was: $generated)"
   "${psql[@]}" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
   RUST_LOG=warn "$binary" seed

@@ -313,11 +313,21 @@ pub async fn append_all(
     outcome: &'static str,
     events: Vec<Event>,
 ) -> Result<Vec<audit_entry::Model>, DbErr> {
+    append_each(txn, outcome, events.into_iter().map(|e| (caller, e))).await
+}
+
+/// The same for events of several callers (the batches of one group commit), each entry naming
+/// its own caller.
+pub async fn append_each<'a>(
+    txn: &DatabaseTransaction,
+    outcome: &'static str,
+    events: impl IntoIterator<Item = (&'a Caller, Event)>,
+) -> Result<Vec<audit_entry::Model>, DbErr> {
     let head = head(txn).await?;
     let occurred_at = Utc::now().trunc_subsecs(6);
     let (mut sequence, mut previous_hash) = (head.sequence, head.hash);
-    let mut entries = Vec::with_capacity(events.len());
-    for event in events {
+    let mut entries = Vec::new();
+    for (caller, event) in events {
         sequence += 1;
         let mut entry = audit_entry::Model {
             sequence,

@@ -38,8 +38,8 @@ fn outside_validity(agency: &agency::Model, item: &NewObservation) -> Option<chr
     [first, last].into_iter().find(|&day| !agency.valid_on(day))
 }
 
-/// Reference data a batch is checked against, read once per batch.
-struct Catalog {
+/// Reference data a batch is checked against, read once per batch (or per group of batches).
+pub(super) struct Catalog {
     metrics: HashMap<String, metric::Model>,
     agencies: HashMap<String, agency::Model>,
     sources: HashMap<String, source::Model>,
@@ -48,9 +48,13 @@ struct Catalog {
 impl Catalog {
     /// The reference rows a batch names, and no others: a batch for one province need not read
     /// every agency.
-    async fn load(db: &impl ConnectionTrait, items: &[NewObservation]) -> Result<Self, ApiError> {
+    pub(super) async fn load<'a>(
+        db: &impl ConnectionTrait,
+        items: impl IntoIterator<Item = &'a NewObservation>,
+    ) -> Result<Self, ApiError> {
+        let items: Vec<&NewObservation> = items.into_iter().collect();
         let named = |code: fn(&NewObservation) -> Option<&String>| -> HashSet<String> {
-            items.iter().filter_map(code).cloned().collect()
+            items.iter().copied().filter_map(code).cloned().collect()
         };
         let metrics = named(|item| Some(&item.metric));
         let agencies = named(|item| item.agency.as_ref());
@@ -82,14 +86,14 @@ async fn validate(
     txn: &DatabaseTransaction,
     caller: &Caller,
     items: &[NewObservation],
+    catalog: &Catalog,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Valid>, ApiError> {
-    let catalog = Catalog::load(txn, items).await?;
     let now = Utc::now();
     let mut failures = Vec::new();
     let mut valid = Vec::with_capacity(items.len());
     let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
-    let keys = valid_keys(items, &catalog);
+    let keys = valid_keys(items, catalog);
     let already_recorded = observations::existing(
         txn,
         keys.iter().zip(items).filter_map(|(key, item)| {
@@ -221,25 +225,52 @@ async fn record_batch(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Recorded, ApiError> {
     let txn = audit::begin_write(db).await?;
-    let recorded = record_within(&txn, caller, items, idempotency_key, mode, progress).await?;
+    let catalog = Catalog::load(&txn, items).await?;
+    let batch = Batch {
+        caller,
+        items,
+        idempotency_key,
+        catalog: &catalog,
+    };
+    let written = record_within(&txn, batch, mode, progress).await?;
     match mode {
-        Mode::Apply => txn.commit().await?,
+        Mode::Apply => {
+            audit::append_all(&txn, caller, APPLIED, written.entries).await?;
+            txn.commit().await?;
+        }
         Mode::DryRun => txn.rollback().await?,
     }
-    Ok(recorded)
+    Ok(written.recorded)
 }
 
-/// Checks and stores a batch within `txn`, which holds the chain's head: the caller commits it,
-/// alone or with other batches (a dry run is checked, stored, and left for the caller to roll
-/// back).
+/// A batch as a caller sent it, with the reference rows it names.
+pub(super) struct Batch<'a> {
+    pub caller: &'a Caller,
+    pub items: &'a [NewObservation],
+    pub idempotency_key: Option<&'a str>,
+    pub catalog: &'a Catalog,
+}
+
+/// A batch stored, and the audit entries that must seal it in the same transaction.
+pub(super) struct Written {
+    pub recorded: Recorded,
+    pub entries: Vec<Event>,
+}
+
+/// Checks and stores a batch within `txn`, which holds the chain's head; the caller appends its
+/// entries and commits, alone or with other batches (a dry run is only checked).
 pub(super) async fn record_within(
     txn: &DatabaseTransaction,
-    caller: &Caller,
-    items: &[NewObservation],
-    idempotency_key: Option<&str>,
+    batch: Batch<'_>,
     mode: Mode,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Recorded, ApiError> {
+) -> Result<Written, ApiError> {
+    let Batch {
+        caller,
+        items,
+        idempotency_key,
+        catalog,
+    } = batch;
     caller.principal.require(Permission::Record)?;
     if items.is_empty() {
         return Err(ApiError::bad_input("input", message!(BATCH_EMPTY)));
@@ -268,24 +299,30 @@ pub(super) async fn record_within(
                         .ok_or_else(|| ApiError::no_such_id("observation", id))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(Recorded {
-                checked: stored.len(),
-                observations: stored,
-                replayed: true,
+            return Ok(Written {
+                recorded: Recorded {
+                    checked: stored.len(),
+                    observations: stored,
+                    replayed: true,
+                },
+                entries: Vec::new(),
             });
         }
     }
-    let valid = validate(txn, caller, items, progress).await?;
+    let valid = validate(txn, caller, items, catalog, progress).await?;
     if mode == Mode::DryRun {
-        return Ok(Recorded {
-            observations: Vec::new(),
-            checked: valid.len(),
-            replayed: false,
+        return Ok(Written {
+            recorded: Recorded {
+                observations: Vec::new(),
+                checked: valid.len(),
+                replayed: false,
+            },
+            entries: Vec::new(),
         });
     }
 
     let recorded_at = Utc::now().trunc_subsecs(6);
-    let stored = insert_all(txn, caller, items, valid, recorded_at).await?;
+    let (stored, entries) = insert_all(txn, caller, items, valid, recorded_at).await?;
     if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
         let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
         crate::idempotency::remember(
@@ -297,22 +334,25 @@ pub(super) async fn record_within(
         )
         .await?;
     }
-    Ok(Recorded {
-        checked: stored.len(),
-        observations: stored,
-        replayed: false,
+    Ok(Written {
+        recorded: Recorded {
+            checked: stored.len(),
+            observations: stored,
+            replayed: false,
+        },
+        entries,
     })
 }
 
-/// Writes a validated batch in a few statements per thousand items: the observations, their
-/// first revisions, and one audit entry each.
+/// Writes a validated batch in a few statements per thousand items: the observations and their
+/// first revisions; returns them with the audit entry that seals each.
 async fn insert_all(
     txn: &DatabaseTransaction,
     caller: &Caller,
     items: &[NewObservation],
     valid: Vec<Valid>,
     recorded_at: DateTime<Utc>,
-) -> Result<Vec<CurrentObservation>, ApiError> {
+) -> Result<(Vec<CurrentObservation>, Vec<Event>), ApiError> {
     let mut observations = Vec::with_capacity(items.len());
     for chunk in items
         .iter()
@@ -415,9 +455,7 @@ async fn insert_all(
             .sealing(seal),
         );
     }
-    audit::append_all(txn, caller, APPLIED, events).await?;
-
-    observations
+    let stored = observations
         .into_iter()
         .map(|observation| {
             let revision = stored_revisions.remove(&observation.id).ok_or_else(|| {
@@ -431,5 +469,6 @@ async fn insert_all(
                 revision: observations::normalized(revision),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((stored, events))
 }

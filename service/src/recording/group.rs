@@ -11,10 +11,10 @@
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{self, Action, Caller};
+use crate::audit::{self, Action, Caller, APPLIED};
 use crate::error::ApiError;
 
-use super::batch::record_within;
+use super::batch::{record_within, Batch, Catalog, Written};
 use super::{Mode, NewObservation, Recorded};
 
 /// Batches waiting for the writer, beyond which a new one waits to be queued.
@@ -141,13 +141,26 @@ async fn attempt(
     results: &mut Vec<Result<Recorded, ApiError>>,
 ) -> Result<Attempt, ApiError> {
     let txn = audit::begin_write(db).await?;
+    // The reference rows the group names, read once: each batch sees them as of the group's
+    // start, as it would have had it arrived first.
+    let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items)).await?;
+    // The entries of the group are appended together, in the order its batches arrived: one
+    // read and one update of the chain's head for the whole group.
+    let mut entries = Vec::new();
     for job in group {
-        results.push(write_one(&txn, job).await?);
+        results.push(match write_one(&txn, job, &catalog).await? {
+            Ok(written) => {
+                entries.extend(written.entries.into_iter().map(|e| (&job.caller, e)));
+                Ok(written.recorded)
+            }
+            Err(refused) => Err(refused),
+        });
     }
     if group.iter().any(|job| job.answer.is_closed()) {
         txn.rollback().await?;
         return Ok(Attempt::Abandoned);
     }
+    audit::append_each(&txn, APPLIED, entries).await?;
     txn.commit().await?;
     Ok(Attempt::Committed)
 }
@@ -157,17 +170,16 @@ async fn attempt(
 async fn write_one(
     txn: &DatabaseTransaction,
     job: &Job,
-) -> Result<Result<Recorded, ApiError>, ApiError> {
+    catalog: &Catalog,
+) -> Result<Result<Written, ApiError>, ApiError> {
     let savepoint = txn.begin().await?;
-    let result = record_within(
-        &savepoint,
-        &job.caller,
-        &job.items,
-        job.idempotency_key.as_deref(),
-        Mode::Apply,
-        &|_| {},
-    )
-    .await;
+    let batch = Batch {
+        caller: &job.caller,
+        items: &job.items,
+        idempotency_key: job.idempotency_key.as_deref(),
+        catalog,
+    };
+    let result = record_within(&savepoint, batch, Mode::Apply, &|_| {}).await;
     match &result {
         Ok(_) => savepoint.commit().await?,
         Err(_) => savepoint.rollback().await?,
