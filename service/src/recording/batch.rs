@@ -258,7 +258,8 @@ pub(super) struct Written {
 }
 
 /// Checks and stores a batch within `txn`, which holds the chain's head; the caller appends its
-/// entries and commits, alone or with other batches (a dry run is only checked).
+/// entries and commits, alone or with other batches (a dry run is only checked). Every refusal
+/// is decided before the first write: an error after it is the database's, never a refusal.
 pub(super) async fn record_within(
     txn: &DatabaseTransaction,
     batch: Batch<'_>,

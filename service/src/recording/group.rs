@@ -1,14 +1,14 @@
 //! Group commit: batches that arrive while another group is being written wait for it and are
 //! then written together, in one transaction that holds the chain's head once and commits once.
 //!
-//! Each batch is still all-or-nothing: it runs in a savepoint of the group's transaction, so a
-//! refused batch leaves nothing behind while the others of its group are kept. The chain stays
+//! Each batch is still all-or-nothing: every rule is checked before anything of it is written, so
+//! a refused batch leaves nothing behind while the others of its group are kept. The chain stays
 //! linear (the group appends in the order its batches arrived), and no batch is acknowledged
 //! before the commit that makes it durable: when the commit fails, every batch of the group is
 //! answered with that error and nothing of it is stored. A batch whose caller has gone (a timed
 //! out request) is left out, and the group written again without it if it had been written.
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, Action, Caller, APPLIED};
@@ -165,24 +165,23 @@ async fn attempt(
     Ok(Attempt::Committed)
 }
 
-/// One batch in a savepoint of the group's transaction: kept when it is recorded, undone when
-/// it is refused. The outer error is the group's (the database failing under it).
+/// One batch within the group's transaction. A batch is refused before anything of it is
+/// written (`record_within` checks every rule before its first insert), so a refusal leaves the
+/// transaction as it was and the group goes on; any other error is the group's.
 async fn write_one(
     txn: &DatabaseTransaction,
     job: &Job,
     catalog: &Catalog,
 ) -> Result<Result<Written, ApiError>, ApiError> {
-    let savepoint = txn.begin().await?;
     let batch = Batch {
         caller: &job.caller,
         items: &job.items,
         idempotency_key: job.idempotency_key.as_deref(),
         catalog,
     };
-    let result = record_within(&savepoint, batch, Mode::Apply, &|_| {}).await;
-    match &result {
-        Ok(_) => savepoint.commit().await?,
-        Err(_) => savepoint.rollback().await?,
+    match record_within(txn, batch, Mode::Apply, &|_| {}).await {
+        Ok(written) => Ok(Ok(written)),
+        Err(refused) if refused.is_refusal() => Ok(Err(refused)),
+        Err(error) => Err(error),
     }
-    Ok(result)
 }
