@@ -3,10 +3,11 @@
 # PostgreSQL with generated history; results in bench/RESULTS.md.
 #
 #   bench/run.sh                 10M generated rows, 8 clients, 10 s per operation
-#   ROWS=1000000 bench/run.sh    a smaller dataset
+#   ROWS=1000000 DATABASE=egov_kpi_bench_1m OUT=bench/RESULTS-1M.md bench/run.sh
+#                                a smaller dataset beside the 10M one, with its own report
 #   CLIENTS=16 SECONDS_PER_OPERATION=20 bench/run.sh
 #
-# The data is generated once into the database `egov_kpi_bench` (127.0.0.1:5432, user postgres)
+# The data is generated once into the database `egov_kpi_bench` (or DATABASE; 127.0.0.1:5432, user postgres)
 # and kept for later runs with the same ROWS; FRESH=1 generates it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,8 @@ rows=${ROWS:-10000000}
 clients=${CLIENTS:-8}
 seconds=${SECONDS_PER_OPERATION:-10}
 port=18790
-database=egov_kpi_bench
+database=${DATABASE:-egov_kpi_bench}
+out=${OUT:-bench/RESULTS.md}
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
 psql=(psql -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1)
 
@@ -48,4 +50,4 @@ done
 
 target/release/egov-kpi-bench run --url "http://127.0.0.1:$port/graphql" --server-pid "$server" \
   --uncached-url "http://127.0.0.1:$((port + 2))/graphql" --uncached-pid "$uncached" \
-  --key "$key" --clients "$clients" --seconds "$seconds" --out bench/RESULTS.md
+  --key "$key" --clients "$clients" --seconds "$seconds" --out "$out"
