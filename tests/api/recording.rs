@@ -195,9 +195,16 @@ on_both_databases! {
         }
         inputs.push(json!([figure("no-such-metric", &at(25), "1")]));
         inputs.push(json!([figure(RATE, &at(26), "41"), figure(RATE, &at(27), "150")]));
-        let sends = inputs.iter().map(|input| {
+        // A counter that would go down from one writer's figure to the other's, and one batch
+        // sent twice with the same idempotency key.
+        inputs.push(json!([figure(DOCUMENTS, "2021-03-01T00:00:00Z", "5000000")]));
+        inputs.push(json!([figure(DOCUMENTS, "2021-03-02T00:00:00Z", "4000000")]));
+        inputs.push(json!([figure(RATE, &at(28), "42")]));
+        inputs.push(json!([figure(RATE, &at(28), "42")]));
+        let keys = [None; 24].into_iter().chain([Some("same-batch"), Some("same-batch")]);
+        let sends = inputs.iter().zip(keys).map(|(input, key)| {
             let (app, reporter) = (&app, &reporter);
-            async move { app.graphql_as(reporter, RECORD, json!({ "input": input })).await.1 }
+            async move { app.graphql_as(reporter, RECORD, json!({ "input": input, "key": key })).await.1 }
         });
         let answers = futures_util::future::join_all(sends).await;
 
@@ -217,11 +224,17 @@ on_both_databases! {
         }
         assert_eq!(code(&answers[20]), "BAD_USER_INPUT");
         assert_eq!(answers[21]["errors"][0]["extensions"]["failures"][0]["index"], 1, "{}", answers[21]);
+        let counter: Vec<&str> = answers[22..24].iter().map(code).collect();
+        assert!(counter.contains(&"none") && counter.contains(&"BAD_USER_INPUT"), "a counter never goes down: {counter:?}");
+        assert!(answers[24..26].iter().all(|a| a["errors"].is_null()), "{:?}", &answers[24..26]);
+        assert_eq!(stored_ids(&answers[24]), stored_ids(&answers[25]), "one batch, stored once");
+        let replays: Vec<&Value> = answers[24..26].iter().map(|a| &a["data"]["recordObservations"]["replayed"]).collect();
+        assert!(replays.contains(&&json!(true)) && replays.contains(&&json!(false)), "{replays:?}");
 
         // Every acknowledged figure is stored once, and nothing else is: not the good first item
         // of the refused batch, not the losers of the races.
-        let acknowledged: Vec<String> = answers.iter().flat_map(stored_ids).collect();
-        assert_eq!(acknowledged.len(), 18);
+        let acknowledged: Vec<String> = answers[..22].iter().chain(&answers[24..25]).flat_map(stored_ids).collect();
+        assert_eq!(acknowledged.len(), 19);
         let listed = app
             .graphql_as(&reporter, "{ observations(first: 100, filter: {metric: \"public-service-portal.level4-online-dossier-rate\", observedFrom: \"2021-05-01T00:00:00Z\", observedBefore: \"2021-06-01T00:00:00Z\"}) { totalCount edges { node { id } } } }", json!({}))
             .await
@@ -248,6 +261,9 @@ on_both_databases! {
             .iter()
             .map(|edge| edge["node"]["subject"].as_str().unwrap().trim_start_matches("observation:").to_owned())
             .collect();
+        // The counter figure that was accepted is sealed too.
+        expected.extend(answers[22..24].iter().flat_map(stored_ids));
+        expected.sort();
         sealed.sort();
         assert_eq!(sealed, expected);
     }

@@ -40,8 +40,8 @@ fn outside_validity(agency: &agency::Model, item: &NewObservation) -> Option<chr
 
 /// Reference data a batch is checked against, read once per batch (or per group of batches).
 pub(super) struct Catalog {
-    metrics: HashMap<String, metric::Model>,
-    agencies: HashMap<String, agency::Model>,
+    pub(super) metrics: HashMap<String, metric::Model>,
+    pub(super) agencies: HashMap<String, agency::Model>,
     sources: HashMap<String, source::Model>,
 }
 
@@ -232,15 +232,35 @@ async fn record_batch(
         idempotency_key,
         catalog: &catalog,
     };
-    let written = record_within(&txn, batch, mode, progress).await?;
-    match mode {
-        Mode::Apply => {
+    let recorded = match check(&txn, &batch, progress).await? {
+        Checked::Replayed(recorded) => recorded,
+        Checked::Valid { valid, .. } if mode == Mode::DryRun => Recorded {
+            observations: Vec::new(),
+            checked: valid.len(),
+            replayed: false,
+        },
+        Checked::Valid {
+            valid,
+            request_hash,
+        } => {
+            let mut written = store(
+                &txn,
+                vec![ToStore {
+                    batch,
+                    valid,
+                    request_hash,
+                }],
+            )
+            .await?;
+            let written = written.pop().expect("one batch stored");
             audit::append_all(&txn, caller, APPLIED, written.entries).await?;
             txn.commit().await?;
+            return Ok(written.recorded);
         }
-        Mode::DryRun => txn.rollback().await?,
-    }
-    Ok(written.recorded)
+    };
+    // Nothing was written: a replayed answer, or a dry run.
+    txn.rollback().await?;
+    Ok(recorded)
 }
 
 /// A batch as a caller sent it, with the reference rows it names.
@@ -251,27 +271,43 @@ pub(super) struct Batch<'a> {
     pub catalog: &'a Catalog,
 }
 
+/// What checking a batch found.
+pub(super) enum Checked {
+    /// The key matched an earlier request: its answer, given again.
+    Replayed(Recorded),
+    /// Every item met every rule: the figures, ready to be stored.
+    Valid {
+        valid: Vec<Valid>,
+        request_hash: Option<String>,
+    },
+}
+
+/// A checked batch, waiting to be stored with others.
+pub(super) struct ToStore<'a> {
+    pub batch: Batch<'a>,
+    pub valid: Vec<Valid>,
+    pub request_hash: Option<String>,
+}
+
 /// A batch stored, and the audit entries that must seal it in the same transaction.
 pub(super) struct Written {
     pub recorded: Recorded,
     pub entries: Vec<Event>,
 }
 
-/// Checks and stores a batch within `txn`, which holds the chain's head; the caller appends its
-/// entries and commits, alone or with other batches (a dry run is only checked). Every refusal
-/// is decided before the first write: an error after it is the database's, never a refusal.
-pub(super) async fn record_within(
+/// Checks a batch within `txn`, which holds the chain's head, and writes nothing: every refusal
+/// is decided here, so an error while storing is the database's, never a refusal.
+pub(super) async fn check(
     txn: &DatabaseTransaction,
-    batch: Batch<'_>,
-    mode: Mode,
+    batch: &Batch<'_>,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Written, ApiError> {
+) -> Result<Checked, ApiError> {
     let Batch {
         caller,
         items,
         idempotency_key,
         catalog,
-    } = batch;
+    } = *batch;
     caller.principal.require(Permission::Record)?;
     if items.is_empty() {
         return Err(ApiError::bad_input("input", message!(BATCH_EMPTY)));
@@ -300,68 +336,84 @@ pub(super) async fn record_within(
                         .ok_or_else(|| ApiError::no_such_id("observation", id))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(Written {
-                recorded: Recorded {
-                    checked: stored.len(),
-                    observations: stored,
-                    replayed: true,
-                },
-                entries: Vec::new(),
-            });
+            return Ok(Checked::Replayed(Recorded {
+                checked: stored.len(),
+                observations: stored,
+                replayed: true,
+            }));
         }
     }
     let valid = validate(txn, caller, items, catalog, progress).await?;
-    if mode == Mode::DryRun {
-        return Ok(Written {
+    Ok(Checked::Valid {
+        valid,
+        request_hash,
+    })
+}
+
+/// Stores checked batches together, in a few statements per thousand figures whatever the
+/// number of batches, and remembers each keyed batch's answer; returns each batch's figures and
+/// audit entries, in order.
+pub(super) async fn store(
+    txn: &DatabaseTransaction,
+    batches: Vec<ToStore<'_>>,
+) -> Result<Vec<Written>, ApiError> {
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let sizes: Vec<usize> = batches.iter().map(|b| b.valid.len()).collect();
+    let mut rows = Vec::with_capacity(sizes.iter().sum());
+    let mut keyed = Vec::with_capacity(batches.len());
+    for ToStore {
+        batch,
+        valid,
+        request_hash,
+    } in batches
+    {
+        keyed.push((batch.caller, batch.idempotency_key, request_hash));
+        rows.extend(
+            batch
+                .items
+                .iter()
+                .zip(valid)
+                .map(|(item, valid)| (batch.caller, item, valid)),
+        );
+    }
+    let (stored, entries) = insert_all(txn, rows, recorded_at).await?;
+    let (mut stored, mut entries) = (stored.into_iter(), entries.into_iter());
+    let mut written = Vec::with_capacity(sizes.len());
+    for (size, (caller, key, request_hash)) in sizes.into_iter().zip(keyed) {
+        let observations: Vec<CurrentObservation> = stored.by_ref().take(size).collect();
+        if let (Some(key), Some(request_hash)) = (key, &request_hash) {
+            let ids: Vec<i32> = observations.iter().map(|o| o.observation.id).collect();
+            crate::idempotency::remember(
+                txn,
+                &caller.principal.idempotency_scope(),
+                key,
+                request_hash,
+                &ids,
+            )
+            .await?;
+        }
+        written.push(Written {
             recorded: Recorded {
-                observations: Vec::new(),
-                checked: valid.len(),
+                checked: observations.len(),
+                observations,
                 replayed: false,
             },
-            entries: Vec::new(),
+            entries: entries.by_ref().take(size).collect(),
         });
     }
-
-    let recorded_at = Utc::now().trunc_subsecs(6);
-    let (stored, entries) = insert_all(txn, caller, items, valid, recorded_at).await?;
-    if let (Some(key), Some(request_hash)) = (idempotency_key, &request_hash) {
-        let ids: Vec<i32> = stored.iter().map(|o| o.observation.id).collect();
-        crate::idempotency::remember(
-            txn,
-            &caller.principal.idempotency_scope(),
-            key,
-            request_hash,
-            &ids,
-        )
-        .await?;
-    }
-    Ok(Written {
-        recorded: Recorded {
-            checked: stored.len(),
-            observations: stored,
-            replayed: false,
-        },
-        entries,
-    })
+    Ok(written)
 }
 
 /// Writes a validated batch in a few statements per thousand items: the observations and their
 /// first revisions; returns them with the audit entry that seals each.
 async fn insert_all(
     txn: &DatabaseTransaction,
-    caller: &Caller,
-    items: &[NewObservation],
-    valid: Vec<Valid>,
+    rows: Vec<(&Caller, &NewObservation, Valid)>,
     recorded_at: DateTime<Utc>,
 ) -> Result<(Vec<CurrentObservation>, Vec<Event>), ApiError> {
-    let mut observations = Vec::with_capacity(items.len());
-    for chunk in items
-        .iter()
-        .zip(&valid)
-        .collect::<Vec<_>>()
-        .chunks(crate::ROWS_PER_STATEMENT)
-    {
-        let inserted = observation::Entity::insert_many(chunk.iter().map(|(item, valid)| {
+    let mut observations = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(crate::ROWS_PER_STATEMENT) {
+        let inserted = observation::Entity::insert_many(chunk.iter().map(|(_, item, valid)| {
             observation::ActiveModel {
                 metric_id: Set(valid.metric.id),
                 agency_id: Set(valid.agency_id),
@@ -373,12 +425,13 @@ async fn insert_all(
         }))
         .exec_with_returning(txn)
         .await?;
-        // RETURNING promises no order: match rows by what identifies them within a batch.
+        // RETURNING promises no order: match rows by what identifies them within the batches
+        // stored together (checked to be distinct).
         let mut by_key: HashMap<_, _> = inserted
             .into_iter()
             .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
             .collect();
-        for (item, valid) in chunk {
+        for (_, item, valid) in chunk {
             let key = (valid.metric.id, valid.agency_id, item.observed_at);
             observations.push(by_key.remove(&key).ok_or_else(|| {
                 ApiError::from(sea_orm::DbErr::Custom(format!(
@@ -388,26 +441,27 @@ async fn insert_all(
         }
     }
 
-    let revisions: Vec<observation_revision::Model> = items
+    let revisions: Vec<observation_revision::Model> = rows
         .iter()
-        .zip(valid)
         .zip(&observations)
-        .map(|((item, valid), observation)| observation_revision::Model {
-            id: 0,
-            observation_id: observation.id,
-            revision: 1,
-            value: valid.value,
-            qualifier: item.qualifier,
-            denominator: valid.denominator,
-            source_id: valid.source_id,
-            quote: item.quote.trim().to_owned(),
-            note: item.note.clone(),
-            recorded_at,
-            recorded_by: caller.principal.actor.clone(),
-            reason: None,
-            superseded_at: None,
-            retracted: false,
-        })
+        .map(
+            |((caller, item, valid), observation)| observation_revision::Model {
+                id: 0,
+                observation_id: observation.id,
+                revision: 1,
+                value: valid.value,
+                qualifier: item.qualifier,
+                denominator: valid.denominator,
+                source_id: valid.source_id,
+                quote: item.quote.trim().to_owned(),
+                note: item.note.clone(),
+                recorded_at,
+                recorded_by: caller.principal.actor.clone(),
+                reason: None,
+                superseded_at: None,
+                retracted: false,
+            },
+        )
         .collect();
     let mut stored_revisions: HashMap<i32, observation_revision::Model> = HashMap::new();
     for chunk in revisions.chunks(crate::ROWS_PER_STATEMENT) {
@@ -421,8 +475,8 @@ async fn insert_all(
         stored_revisions.extend(inserted.into_iter().map(|r| (r.observation_id, r)));
     }
 
-    let mut events = Vec::with_capacity(items.len());
-    for (item, observation) in items.iter().zip(&observations) {
+    let mut events = Vec::with_capacity(rows.len());
+    for ((_, item, _), observation) in rows.iter().zip(&observations) {
         let revision = stored_revisions.get(&observation.id).ok_or_else(|| {
             ApiError::from(sea_orm::DbErr::Custom(format!(
                 "the revision of observation {} was not returned",

@@ -8,14 +8,18 @@
 //! answered with that error and nothing of it is stored. A batch whose caller has gone (a timed
 //! out request) is left out, and the group written again without it if it had been written.
 
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, Action, Caller, APPLIED};
 use crate::error::ApiError;
+use crate::kinds;
 
-use super::batch::{record_within, Batch, Catalog, Written};
-use super::{Mode, NewObservation, Recorded};
+use super::batch::{check, store, Batch, Catalog, Checked, ToStore, Written};
+use super::{NewObservation, Recorded};
 
 /// Batches waiting for the writer, beyond which a new one waits to be queued.
 const QUEUED_BATCHES: usize = 1024;
@@ -133,8 +137,8 @@ enum Attempt {
     Abandoned,
 }
 
-/// Writes each batch of the group in turn and commits them together; `results` gets each
-/// batch's answer. The error is the group's: the database failing under it.
+/// Checks each batch of the group in turn and stores those that pass together, then commits;
+/// `results` gets each batch's answer. The error is the group's: the database failing under it.
 async fn attempt(
     db: &DatabaseConnection,
     group: &[Job],
@@ -144,11 +148,55 @@ async fn attempt(
     // The reference rows the group names, read once: each batch sees them as of the group's
     // start, as it would have had it arrived first.
     let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items)).await?;
+    let mut answers: Vec<Option<Result<Written, ApiError>>> = group.iter().map(|_| None).collect();
+    let mut waiting = Waiting::default();
+    for (index, job) in group.iter().enumerate() {
+        let batch = Batch {
+            caller: &job.caller,
+            items: &job.items,
+            idempotency_key: job.idempotency_key.as_deref(),
+            catalog: &catalog,
+        };
+        // A batch that could depend on the waiting ones (the same instant of a series, a
+        // counter's series, an idempotency key) is checked after they are stored, so that it
+        // sees them as it would have had it come later.
+        if waiting.touched_by(&batch) {
+            waiting.store(&txn, &mut answers).await?;
+        }
+        match check(&txn, &batch, &|_| {}).await {
+            Ok(Checked::Replayed(recorded)) => {
+                answers[index] = Some(Ok(Written {
+                    recorded,
+                    entries: Vec::new(),
+                }));
+            }
+            Ok(Checked::Valid {
+                valid,
+                request_hash,
+            }) => waiting.add(
+                index,
+                ToStore {
+                    batch,
+                    valid,
+                    request_hash,
+                },
+            ),
+            // Nothing of a refused batch was written: the group goes on.
+            Err(refused) if refused.is_refusal() => answers[index] = Some(Err(refused)),
+            Err(error) => return Err(error),
+        }
+    }
+    waiting.store(&txn, &mut answers).await?;
+    if group.iter().any(|job| job.answer.is_closed()) {
+        txn.rollback().await?;
+        return Ok(Attempt::Abandoned);
+    }
     // The entries of the group are appended together, in the order its batches arrived: one
     // read and one update of the chain's head for the whole group.
     let mut entries = Vec::new();
-    for job in group {
-        results.push(match write_one(&txn, job, &catalog).await? {
+    for (job, answer) in group.iter().zip(answers) {
+        let answer = answer.expect("every batch of the group answered");
+        results.push(match answer {
             Ok(written) => {
                 entries.extend(written.entries.into_iter().map(|e| (&job.caller, e)));
                 Ok(written.recorded)
@@ -156,32 +204,72 @@ async fn attempt(
             Err(refused) => Err(refused),
         });
     }
-    if group.iter().any(|job| job.answer.is_closed()) {
-        txn.rollback().await?;
-        return Ok(Attempt::Abandoned);
-    }
     audit::append_each(&txn, APPLIED, entries).await?;
     txn.commit().await?;
     Ok(Attempt::Committed)
 }
 
-/// One batch within the group's transaction. A batch is refused before anything of it is
-/// written (`record_within` checks every rule before its first insert), so a refusal leaves the
-/// transaction as it was and the group goes on; any other error is the group's.
-async fn write_one(
-    txn: &DatabaseTransaction,
-    job: &Job,
-    catalog: &Catalog,
-) -> Result<Result<Written, ApiError>, ApiError> {
-    let batch = Batch {
-        caller: &job.caller,
-        items: &job.items,
-        idempotency_key: job.idempotency_key.as_deref(),
-        catalog,
-    };
-    match record_within(txn, batch, Mode::Apply, &|_| {}).await {
-        Ok(written) => Ok(Ok(written)),
-        Err(refused) if refused.is_refusal() => Ok(Err(refused)),
-        Err(error) => Err(error),
+/// Checked batches not yet stored, and what they will store.
+#[derive(Default)]
+struct Waiting<'a> {
+    batches: Vec<(usize, ToStore<'a>)>,
+    instants: HashSet<(i32, Option<i32>, DateTime<Utc>)>,
+    counters: HashSet<(i32, Option<i32>)>,
+}
+
+impl<'a> Waiting<'a> {
+    fn add(&mut self, index: usize, checked: ToStore<'a>) {
+        for (item, valid) in checked.batch.items.iter().zip(&checked.valid) {
+            let series = (valid.metric.id, valid.agency_id);
+            self.instants.insert((series.0, series.1, item.observed_at));
+            if kinds::never_decreases(valid.metric.kind) {
+                self.counters.insert(series);
+            }
+        }
+        self.batches.push((index, checked));
+    }
+
+    /// Whether checking `batch` needs the waiting batches stored first.
+    fn touched_by(&self, batch: &Batch<'_>) -> bool {
+        if self.batches.is_empty() {
+            return false;
+        }
+        if batch.idempotency_key.is_some() {
+            return true;
+        }
+        batch.items.iter().any(|item| {
+            let Some(metric) = batch.catalog.metrics.get(&item.metric) else {
+                return false;
+            };
+            let agency = match &item.agency {
+                None => None,
+                Some(code) => match batch.catalog.agencies.get(code) {
+                    Some(agency) => Some(agency.id),
+                    None => return false,
+                },
+            };
+            self.instants
+                .contains(&(metric.id, agency, item.observed_at))
+                || self.counters.contains(&(metric.id, agency))
+        })
+    }
+
+    /// Stores the waiting batches together and records each one's answer.
+    async fn store(
+        &mut self,
+        txn: &DatabaseTransaction,
+        answers: &mut [Option<Result<Written, ApiError>>],
+    ) -> Result<(), ApiError> {
+        if self.batches.is_empty() {
+            return Ok(());
+        }
+        let (indexes, batches): (Vec<usize>, Vec<ToStore<'a>>) =
+            std::mem::take(&mut self.batches).into_iter().unzip();
+        self.instants.clear();
+        self.counters.clear();
+        for (index, written) in indexes.into_iter().zip(store(txn, batches).await?) {
+            answers[index] = Some(Ok(written));
+        }
+        Ok(())
     }
 }
