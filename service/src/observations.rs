@@ -579,16 +579,13 @@ pub async fn existing(
     let mut found = HashMap::new();
     for ((metric_id, agency_id), mut instants) in by_series {
         instants.sort_unstable();
-        instants.dedup();
         for chunk in instants.chunks(super::ROWS_PER_STATEMENT) {
-            // The instants asked, exactly: writers far apart in time read only their own.
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
             let rows = observation::Entity::find()
                 .filter(observation::Column::MetricId.eq(metric_id))
                 .filter(of_series(agency_id))
-                .filter(
-                    observation::Column::ObservedAt
-                        .is_in(chunk.iter().map(|instant| instant.trunc_subsecs(6))),
-                )
+                .filter(observation::Column::ObservedAt.gte(first.trunc_subsecs(6)))
+                .filter(observation::Column::ObservedAt.lte(last))
                 .all(db)
                 .await?;
             found.extend(

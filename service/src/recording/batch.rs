@@ -82,31 +82,11 @@ impl Catalog {
     }
 }
 
-/// The figures already stored at the instants `items` name, by series and instant.
-pub(super) type AlreadyRecorded = HashMap<observations::SeriesInstant, i32>;
-
-/// Reads which of the instants `items` name already hold a figure, in one statement per series.
-pub(super) async fn already_recorded<'a>(
-    txn: &DatabaseTransaction,
-    catalog: &Catalog,
-    items: impl IntoIterator<Item = &'a NewObservation>,
-) -> Result<AlreadyRecorded, ApiError> {
-    let places: Vec<(i32, Option<i32>, DateTime<Utc>)> = items
-        .into_iter()
-        .filter_map(|item| {
-            let (metric, agency, _) = series_key(item, catalog)?;
-            Some((metric, agency, item.observed_at))
-        })
-        .collect();
-    observations::existing(txn, places.into_iter()).await
-}
-
 async fn validate(
     txn: &DatabaseTransaction,
     caller: &Caller,
     items: &[NewObservation],
     catalog: &Catalog,
-    already_recorded: &AlreadyRecorded,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Valid>, ApiError> {
     let now = Utc::now();
@@ -114,6 +94,13 @@ async fn validate(
     let mut valid = Vec::with_capacity(items.len());
     let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
     let keys = valid_keys(items, catalog);
+    let already_recorded = observations::existing(
+        txn,
+        keys.iter().zip(items).filter_map(|(key, item)| {
+            key.map(|(metric, agency, _)| (metric, agency, item.observed_at))
+        }),
+    )
+    .await?;
     for (index, item) in items.iter().enumerate() {
         let mut item_failures = Failures {
             index,
@@ -196,20 +183,17 @@ fn valid_keys(
     items: &[NewObservation],
     catalog: &Catalog,
 ) -> Vec<Option<(i32, Option<i32>, MetricKind)>> {
-    items.iter().map(|item| series_key(item, catalog)).collect()
-}
-
-/// The item's metric, agency and the metric's kind, when both are known.
-pub(super) fn series_key(
-    item: &NewObservation,
-    catalog: &Catalog,
-) -> Option<(i32, Option<i32>, MetricKind)> {
-    let metric = catalog.metrics.get(&item.metric)?;
-    let agency = match &item.agency {
-        None => None,
-        Some(code) => Some(catalog.agencies.get(code)?.id),
-    };
-    Some((metric.id, agency, metric.kind))
+    items
+        .iter()
+        .map(|item| {
+            let metric = catalog.metrics.get(&item.metric)?;
+            let agency = match &item.agency {
+                None => None,
+                Some(code) => Some(catalog.agencies.get(code)?.id),
+            };
+            Some((metric.id, agency, metric.kind))
+        })
+        .collect()
 }
 
 fn request_hash(items: &[NewObservation]) -> String {
@@ -242,14 +226,13 @@ async fn record_batch(
 ) -> Result<Recorded, ApiError> {
     let txn = audit::begin_write(db).await?;
     let catalog = Catalog::load(&txn, items).await?;
-    let recorded_before = already_recorded(&txn, &catalog, items).await?;
     let batch = Batch {
         caller,
         items,
         idempotency_key,
         catalog: &catalog,
     };
-    let recorded = match check(&txn, &batch, &recorded_before, progress).await? {
+    let recorded = match check(&txn, &batch, progress).await? {
         Checked::Replayed(recorded) => recorded,
         Checked::Valid { valid, .. } if mode == Mode::DryRun => Recorded {
             observations: Vec::new(),
@@ -317,7 +300,6 @@ pub(super) struct Written {
 pub(super) async fn check(
     txn: &DatabaseTransaction,
     batch: &Batch<'_>,
-    recorded_before: &AlreadyRecorded,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Checked, ApiError> {
     let Batch {
@@ -361,7 +343,7 @@ pub(super) async fn check(
             }));
         }
     }
-    let valid = validate(txn, caller, items, catalog, recorded_before, progress).await?;
+    let valid = validate(txn, caller, items, catalog, progress).await?;
     Ok(Checked::Valid {
         valid,
         request_hash,

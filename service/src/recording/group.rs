@@ -10,18 +10,15 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, Action, Caller, APPLIED};
 use crate::error::ApiError;
 use crate::kinds;
-use crate::observations::SeriesInstant;
 
-use super::batch::{
-    already_recorded, check, series_key, store, AlreadyRecorded, Batch, Catalog, Checked, ToStore,
-    Written,
-};
+use super::batch::{check, store, Batch, Catalog, Checked, ToStore, Written};
 use super::{NewObservation, Recorded};
 
 /// Batches waiting for the writer, beyond which a new one waits to be queued.
@@ -151,10 +148,6 @@ async fn attempt(
     // The reference rows the group names, read once: each batch sees them as of the group's
     // start, as it would have had it arrived first.
     let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items)).await?;
-    // Which of the instants the group names already hold a figure, read once too; kept current
-    // as the group stores its own.
-    let mut recorded_before =
-        already_recorded(&txn, &catalog, group.iter().flat_map(|job| &job.items)).await?;
     let mut answers: Vec<Option<Result<Written, ApiError>>> = group.iter().map(|_| None).collect();
     let mut waiting = Waiting::default();
     for (index, job) in group.iter().enumerate() {
@@ -168,11 +161,9 @@ async fn attempt(
         // counter's series, an idempotency key) is checked after they are stored, so that it
         // sees them as it would have had it come later.
         if waiting.touched_by(&batch) {
-            waiting
-                .store(&txn, &mut answers, &mut recorded_before)
-                .await?;
+            waiting.store(&txn, &mut answers).await?;
         }
-        match check(&txn, &batch, &recorded_before, &|_| {}).await {
+        match check(&txn, &batch, &|_| {}).await {
             Ok(Checked::Replayed(recorded)) => {
                 answers[index] = Some(Ok(Written {
                     recorded,
@@ -195,9 +186,7 @@ async fn attempt(
             Err(error) => return Err(error),
         }
     }
-    waiting
-        .store(&txn, &mut answers, &mut recorded_before)
-        .await?;
+    waiting.store(&txn, &mut answers).await?;
     if group.iter().any(|job| job.answer.is_closed()) {
         txn.rollback().await?;
         return Ok(Attempt::Abandoned);
@@ -224,7 +213,7 @@ async fn attempt(
 #[derive(Default)]
 struct Waiting<'a> {
     batches: Vec<(usize, ToStore<'a>)>,
-    instants: HashSet<SeriesInstant>,
+    instants: HashSet<(i32, Option<i32>, DateTime<Utc>)>,
     counters: HashSet<(i32, Option<i32>)>,
 }
 
@@ -232,8 +221,7 @@ impl<'a> Waiting<'a> {
     fn add(&mut self, index: usize, checked: ToStore<'a>) {
         for (item, valid) in checked.batch.items.iter().zip(&checked.valid) {
             let series = (valid.metric.id, valid.agency_id);
-            self.instants
-                .insert(SeriesInstant::new(series.0, series.1, item.observed_at));
+            self.instants.insert((series.0, series.1, item.observed_at));
             if kinds::never_decreases(valid.metric.kind) {
                 self.counters.insert(series);
             }
@@ -250,21 +238,27 @@ impl<'a> Waiting<'a> {
             return true;
         }
         batch.items.iter().any(|item| {
-            series_key(item, batch.catalog).is_some_and(|(metric, agency, _)| {
-                self.instants
-                    .contains(&SeriesInstant::new(metric, agency, item.observed_at))
-                    || self.counters.contains(&(metric, agency))
-            })
+            let Some(metric) = batch.catalog.metrics.get(&item.metric) else {
+                return false;
+            };
+            let agency = match &item.agency {
+                None => None,
+                Some(code) => match batch.catalog.agencies.get(code) {
+                    Some(agency) => Some(agency.id),
+                    None => return false,
+                },
+            };
+            self.instants
+                .contains(&(metric.id, agency, item.observed_at))
+                || self.counters.contains(&(metric.id, agency))
         })
     }
 
-    /// Stores the waiting batches together, records each one's answer, and counts their figures
-    /// among those already recorded.
+    /// Stores the waiting batches together and records each one's answer.
     async fn store(
         &mut self,
         txn: &DatabaseTransaction,
         answers: &mut [Option<Result<Written, ApiError>>],
-        recorded_before: &mut AlreadyRecorded,
     ) -> Result<(), ApiError> {
         if self.batches.is_empty() {
             return Ok(());
@@ -274,13 +268,6 @@ impl<'a> Waiting<'a> {
         self.instants.clear();
         self.counters.clear();
         for (index, written) in indexes.into_iter().zip(store(txn, batches).await?) {
-            recorded_before.extend(written.recorded.observations.iter().map(|stored| {
-                let o = &stored.observation;
-                (
-                    SeriesInstant::new(o.metric_id, o.agency_id, o.observed_at),
-                    o.id,
-                )
-            }));
             answers[index] = Some(Ok(written));
         }
         Ok(())
