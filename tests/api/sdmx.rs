@@ -20,15 +20,7 @@ const HEADER: [&str; 9] = [
 
 /// The status, content type and rows (header first) of an export.
 async fn export(app: &TestApp, path: &str) -> (u16, String, Vec<Vec<String>>) {
-    let response = app.get(path).await;
-    let status = response.status().as_u16();
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.unwrap();
+    let (status, media, text) = app.get_text(path).await;
     let rows = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(text.as_bytes())

@@ -7,6 +7,19 @@ use serde_json::{json, Value};
 
 use super::TestApp;
 
+/// A response's status, content type (empty if none) and body (empty if unreadable).
+async fn status_type_text(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap_or_default();
+    (status, media, text)
+}
+
 impl TestApp {
     /// Sends a GraphQL request and returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
@@ -20,6 +33,11 @@ impl TestApp {
             .send()
             .await
             .expect("the server answers")
+    }
+
+    /// A GET of one of the server's paths, read whole: its status, content type and body.
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        status_type_text(self.get(path).await).await
     }
 
     /// Posts a raw body; returns the status, the content type and the body as JSON (null if none).
@@ -38,14 +56,7 @@ impl TestApp {
             .send()
             .await
             .expect("the server answers");
-        let status = response.status().as_u16();
-        let media = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.text().await.unwrap_or_default();
+        let (status, media, text) = status_type_text(response).await;
         (
             status,
             media,
