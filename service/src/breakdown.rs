@@ -16,7 +16,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::ApiError;
 use crate::kinds::{self, AcrossAgencies, BucketValue};
-use crate::observations::{self, CurrentObservation};
+use crate::observations::{self, Reading};
 use crate::reference::{Reference, ReferenceCache};
 use crate::time::{day_range, local_date, start_of_day, VIETNAM};
 use crate::{exact, message};
@@ -137,8 +137,9 @@ pub struct Breakdown {
     pub total_rule: AcrossAgencies,
     /// The roll-up: the figures of the units that reported, made one by `total_rule`.
     pub total: Option<Figure>,
-    /// The figure reported nationally for the same period, to set beside the roll-up.
-    pub national: Option<Figure>,
+    /// What the figures were read with, for [`national`].
+    pub include_synthetic: bool,
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl Breakdown {
@@ -165,25 +166,11 @@ pub async fn breakdown(
         agencies: &members,
         include_synthetic: request.include_synthetic,
     };
-    let readings = observations::of_agencies_between(
+    let readings = observations::of_agencies_between::<Reading>(
         db,
         of,
         start_of_day(request.from, VIETNAM),
         start_of_day(request.to + Duration::days(1), VIETNAM),
-        request.as_of,
-    )
-    .await?;
-    let national_series = observations::Series {
-        metric_id: metric.id,
-        agency_id: None,
-        include_synthetic: request.include_synthetic,
-    };
-    let national = period_figure(
-        db,
-        &metric,
-        national_series,
-        request.from,
-        request.to,
         request.as_of,
     )
     .await?;
@@ -280,8 +267,31 @@ pub async fn breakdown(
         missing,
         total_rule: rule,
         total,
-        national,
+        include_synthetic: request.include_synthetic,
+        as_of: request.as_of,
     })
+}
+
+/// The figure reported nationally for a breakdown's period, to set beside its roll-up; read
+/// only when asked for.
+pub async fn national(
+    db: &DatabaseConnection,
+    breakdown: &Breakdown,
+) -> Result<Option<Figure>, ApiError> {
+    let series = observations::Series {
+        metric_id: breakdown.metric.id,
+        agency_id: None,
+        include_synthetic: breakdown.include_synthetic,
+    };
+    period_figure(
+        db,
+        &breakdown.metric,
+        series,
+        breakdown.from,
+        breakdown.to,
+        breakdown.as_of,
+    )
+    .await
 }
 
 /// One series' figure for the local days `first` to `last`: its flows filed in them summed, or
@@ -305,8 +315,8 @@ pub async fn period_figure(
         end
     };
     let mut readings =
-        observations::of_series_between(db, series, start, read_until, as_of).await?;
-    readings.retain(|r| (start..end).contains(&kinds::filed_at(&r.observation)));
+        observations::of_series_between::<Reading>(db, series, start, read_until, as_of).await?;
+    readings.retain(|r| (start..end).contains(&r.filed_at()));
     Ok(figure_of(metric, &readings))
 }
 
@@ -316,13 +326,10 @@ fn agency_of(snapshot: &Reference, id: i32) -> Option<&agency::Model> {
 }
 
 /// Each agency's figure for the period: the sum of its flows, or its last reading.
-fn figures_by_agency(
-    metric: &metric::Model,
-    readings: Vec<CurrentObservation>,
-) -> BTreeMap<i32, Figure> {
-    let mut by_agency: BTreeMap<i32, Vec<CurrentObservation>> = BTreeMap::new();
+fn figures_by_agency(metric: &metric::Model, readings: Vec<Reading>) -> BTreeMap<i32, Figure> {
+    let mut by_agency: BTreeMap<i32, Vec<Reading>> = BTreeMap::new();
     for reading in readings {
-        if let Some(agency) = reading.observation.agency_id {
+        if let Some(agency) = reading.agency_id {
             by_agency.entry(agency).or_default().push(reading);
         }
     }
@@ -334,19 +341,19 @@ fn figures_by_agency(
 
 /// One unit's figure for a period from its readings (oldest first): the sum of its flows, or
 /// its last reading; none without readings.
-fn figure_of(metric: &metric::Model, readings: &[CurrentObservation]) -> Option<Figure> {
+fn figure_of(metric: &metric::Model, readings: &[Reading]) -> Option<Figure> {
     let last = readings.last()?;
     Some(match kinds::bucket_value(metric.kind) {
         BucketValue::Sum => Figure {
-            value: exact::from_storage(readings.iter().map(|r| r.revision.value).sum()),
-            qualifier: kinds::sum_qualifier(readings.iter().map(|r| r.revision.qualifier)),
+            value: exact::from_storage(readings.iter().map(|r| r.value).sum()),
+            qualifier: kinds::sum_qualifier(readings.iter().map(|r| r.qualifier)),
             denominator: None,
             readings: readings.len(),
         },
         BucketValue::Last => Figure {
-            value: last.revision.value,
-            qualifier: last.revision.qualifier,
-            denominator: last.revision.denominator,
+            value: last.value,
+            qualifier: last.qualifier,
+            denominator: last.denominator,
             readings: readings.len(),
         },
     })

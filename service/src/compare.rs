@@ -251,15 +251,19 @@ async fn side(
         (None, _) => (None, None),
         // A counter is compared by what it grew within the period.
         (Some(figure), MetricKind::Cumulative) => {
-            let before =
-                observations::latest_in_series(db, series, start_of_day(first, VIETNAM), None)
-                    .await?;
+            let before = observations::latest_in_series::<observations::Reading>(
+                db,
+                series,
+                start_of_day(first, VIETNAM),
+                None,
+            )
+            .await?;
             match before {
                 Some(before) => (
-                    Some(exact::from_storage(figure.value - before.revision.value)),
+                    Some(exact::from_storage(figure.value - before.value)),
                     Some(kinds::difference_qualifier(
                         figure.qualifier,
-                        before.revision.qualifier,
+                        before.qualifier,
                     )),
                 ),
                 None => (None, None),

@@ -3,7 +3,6 @@
 //! are added or subtracted. Recording, series, savings and subscriptions all ask here.
 
 use chrono::{DateTime, Utc};
-use entity::observation;
 use entity::values::{MetricKind, Qualifier, Unit};
 
 /// A ratio is stored with the total it is out of (106 of 200).
@@ -69,8 +68,8 @@ pub fn across_agencies(kind: MetricKind, unit: Unit) -> AcrossAgencies {
 }
 
 /// The instant a reading is filed under: the start of a flow's period, else when it was observed.
-pub fn filed_at(observation: &observation::Model) -> DateTime<Utc> {
-    observation.period_start.unwrap_or(observation.observed_at)
+pub fn filed_at(observed_at: DateTime<Utc>, period_start: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    period_start.unwrap_or(observed_at)
 }
 
 /// Which side of the stated number a figure may lie on.

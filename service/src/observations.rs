@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use entity::values::Qualifier;
 use entity::{agency, metric, observation, observation_revision};
+use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Iterable,
@@ -34,6 +36,107 @@ impl CurrentObservation {
             at: self.observation.observed_at,
             id: self.observation.id.into(),
         }
+    }
+}
+
+/// What a figure is made of, without where it came from: enough to bucket, add up and rank
+/// readings. Reading only these columns spares decoding each row's quote, note and author where
+/// a chart or a ranking does not show them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub id: i32,
+    pub agency_id: Option<i32>,
+    pub observed_at: DateTime<Utc>,
+    pub period_start: Option<DateTime<Utc>>,
+    pub value: Decimal,
+    pub qualifier: Qualifier,
+    pub denominator: Option<Decimal>,
+}
+
+impl Reading {
+    /// The instant the reading is filed under ([`crate::kinds::filed_at`]).
+    pub fn filed_at(&self) -> DateTime<Utc> {
+        crate::kinds::filed_at(self.observed_at, self.period_start)
+    }
+}
+
+impl CurrentObservation {
+    pub fn reading(&self) -> Reading {
+        Reading {
+            id: self.observation.id,
+            agency_id: self.observation.agency_id,
+            observed_at: self.observation.observed_at,
+            period_start: self.observation.period_start,
+            value: self.revision.value,
+            qualifier: self.revision.qualifier,
+            denominator: self.revision.denominator,
+        }
+    }
+}
+
+/// A row the readers here return: a whole observation with its revision, or only its
+/// [`Reading`]. Each reader takes the one its caller needs.
+pub trait Row: Sized {
+    /// The columns to select from observations joined to their revisions.
+    fn select(query: Joined) -> Joined;
+    fn read(row: &QueryResult) -> Result<Self, DbErr>;
+    fn reading(&self) -> Reading;
+    /// The whole observation, when the row holds it.
+    fn into_observation(self) -> Option<CurrentObservation>;
+}
+
+impl Row for CurrentObservation {
+    fn select(query: Joined) -> Joined {
+        query
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        read_joined(row)
+    }
+
+    fn reading(&self) -> Reading {
+        CurrentObservation::reading(self)
+    }
+
+    fn into_observation(self) -> Option<CurrentObservation> {
+        Some(self)
+    }
+}
+
+impl Row for Reading {
+    fn select(query: Joined) -> Joined {
+        use observation::Column as O;
+        use observation_revision::Column as R;
+        query
+            .select_only()
+            .column(O::Id)
+            .column(O::AgencyId)
+            .column(O::ObservedAt)
+            .column(O::PeriodStart)
+            .column(R::Value)
+            .column(R::Qualifier)
+            .column(R::Denominator)
+    }
+
+    /// By position, in the order `select` names the columns.
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Reading {
+            id: row.try_get_by_index(0)?,
+            agency_id: row.try_get_by_index(1)?,
+            observed_at: row.try_get_by_index(2)?,
+            period_start: row.try_get_by_index(3)?,
+            value: exact::from_storage(row.try_get_by_index(4)?),
+            qualifier: row.try_get_by_index(5)?,
+            denominator: exact::from_storage_opt(row.try_get_by_index(6)?),
+        })
+    }
+
+    fn reading(&self) -> Reading {
+        *self
+    }
+
+    fn into_observation(self) -> Option<CurrentObservation> {
+        None
     }
 }
 
@@ -72,13 +175,11 @@ fn latest_revisions(as_of: Option<DateTime<Utc>>) -> Joined {
     }
 }
 
-async fn fetch(
-    db: &impl ConnectionTrait,
-    query: Joined,
-) -> Result<Vec<CurrentObservation>, ApiError> {
+async fn fetch<R: Row>(db: &impl ConnectionTrait, query: Joined) -> Result<Vec<R>, ApiError> {
+    let query = R::select(query);
     let statement = crate::statements::with_literal_limits(query.build(db.get_database_backend()));
     let rows = db.query_all_raw(statement).await?;
-    Ok(rows.iter().map(read_joined).collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(R::read).collect::<Result<_, _>>()?)
 }
 
 /// A row of `Joined` read by position: the observation's columns, then the revision's, each in
@@ -198,7 +299,7 @@ pub async fn page(
         observation::Column::ObservedAt,
         observation::Column::Id,
     );
-    let rows = fetch(db, query.limit(request.size + 1)).await?;
+    let rows = fetch::<CurrentObservation>(db, query.limit(request.size + 1)).await?;
     let rows = rows.into_iter().map(|row| (row.cursor(), row)).collect();
     Ok(Page::from_fetched(request, rows))
 }
@@ -252,13 +353,13 @@ impl Series {
 }
 
 /// Current observations of a series observed in `[from, before)`, oldest first.
-pub async fn of_series_between(
+pub async fn of_series_between<R: Row>(
     db: &DatabaseConnection,
     series: Series,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Vec<CurrentObservation>, ApiError> {
+) -> Result<Vec<R>, ApiError> {
     let query = current(as_of)
         .filter(series.condition())
         .filter(observation::Column::ObservedAt.gte(from))
@@ -279,13 +380,13 @@ pub struct OfAgencies<'a> {
 /// Current observations of a metric about the agencies named, filed in `[from, before)` (a flow by the
 /// start of its period, anything else by its instant), oldest first: what a breakdown by agency
 /// compares.
-pub async fn of_agencies_between(
+pub async fn of_agencies_between<R: Row>(
     db: &DatabaseConnection,
     of: OfAgencies<'_>,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Vec<CurrentObservation>, ApiError> {
+) -> Result<Vec<R>, ApiError> {
     let OfAgencies {
         metric_id,
         agencies,
@@ -335,12 +436,12 @@ pub async fn first_recorded(
 }
 
 /// The latest current reading of a series observed before `before`.
-pub async fn latest_in_series(
+pub async fn latest_in_series<R: Row>(
     db: &DatabaseConnection,
     series: Series,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Option<CurrentObservation>, ApiError> {
+) -> Result<Option<R>, ApiError> {
     let query = current(as_of)
         .filter(series.condition())
         .filter(observation::Column::ObservedAt.lt(before))
@@ -366,12 +467,12 @@ fn newest_id(query: Joined) -> Expr {
 /// For each boundary, the latest current reading of a series observed before it, in the order of
 /// the boundaries. One statement, planned once whatever the number of boundaries: the boundaries
 /// are a list of values, and one correlated subquery takes one index step back from each.
-pub async fn latest_before_each(
+pub async fn latest_before_each<R: Row + Clone>(
     db: &DatabaseConnection,
     series: Series,
     boundaries: &[DateTime<Utc>],
     as_of: Option<DateTime<Utc>>,
-) -> Result<Vec<Option<CurrentObservation>>, ApiError> {
+) -> Result<Vec<Option<R>>, ApiError> {
     if boundaries.is_empty() {
         return Ok(Vec::new());
     }
@@ -384,19 +485,22 @@ pub async fn latest_before_each(
         )))
         .from_values(boundaries.iter().copied(), listed)
         .to_owned();
-    let mut found = fetch(
+    let mut found: Vec<R> = fetch(
         db,
         current(as_of).filter(observation::Column::Id.in_subquery(newest_before_each)),
     )
     .await?;
-    found.sort_by_key(|row| (row.observation.observed_at, row.observation.id));
+    found.sort_by_key(|row| {
+        let reading = row.reading();
+        (reading.observed_at, reading.id)
+    });
     Ok(boundaries
         .iter()
         .map(|&boundary| {
             found
                 .iter()
                 .rev()
-                .find(|row| row.observation.observed_at < boundary)
+                .find(|row| row.reading().observed_at < boundary)
                 .cloned()
         })
         .collect())
@@ -433,7 +537,7 @@ pub async fn latest_of_metrics(
         .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
         .to_owned();
     let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
-    Ok(fetch(db, query)
+    Ok(fetch::<CurrentObservation>(db, query)
         .await?
         .into_iter()
         .map(|row| (row.observation.metric_id, row))
@@ -442,12 +546,12 @@ pub async fn latest_of_metrics(
 
 /// For each agency named, its latest current reading of the metric observed before `before`:
 /// one statement, a correlated subquery stepping back along each agency's series index.
-pub async fn latest_of_agencies_before(
+pub async fn latest_of_agencies_before<R: Row>(
     db: &DatabaseConnection,
     of: OfAgencies<'_>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
+) -> Result<HashMap<i32, R>, ApiError> {
     let each = Alias::new("each_agency");
     let mut newest_of_the_agency = current(as_of)
         .filter(observation::Column::MetricId.eq(of.metric_id))
@@ -466,10 +570,10 @@ pub async fn latest_of_agencies_before(
         .and_where(Expr::col((each, agency::Column::Id)).is_in(of.agencies.iter().copied()))
         .to_owned();
     let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
-    Ok(fetch(db, query)
+    Ok(fetch::<R>(db, query)
         .await?
         .into_iter()
-        .filter_map(|row| Some((row.observation.agency_id?, row)))
+        .filter_map(|row| Some((row.reading().agency_id?, row)))
         .collect())
 }
 
@@ -498,7 +602,7 @@ pub async fn by_ids(
 ) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
     let mut found = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
-        let rows = fetch(
+        let rows = fetch::<CurrentObservation>(
             db,
             latest_revisions(as_of).filter(observation::Column::Id.is_in(chunk.iter().copied())),
         )

@@ -97,7 +97,7 @@ pub async fn reporting_status(
         agencies: &members,
         include_synthetic,
     };
-    let reports = observations::of_agencies_between(
+    let reports = observations::of_agencies_between::<observations::Reading>(
         db,
         of,
         start_of_day(first_day, VIETNAM),
@@ -105,22 +105,17 @@ pub async fn reporting_status(
         None,
     )
     .await?;
-    let first_recorded =
-        observations::first_recorded(db, reports.iter().map(|r| r.observation.id)).await?;
+    let first_recorded = observations::first_recorded(db, reports.iter().map(|r| r.id)).await?;
     // An agency's report: its earliest, if it sent several for the period.
     let mut by_agency: HashMap<i32, (i32, DateTime<Utc>)> = HashMap::new();
     for report in &reports {
-        let (Some(agency), Some(&recorded)) = (
-            report.observation.agency_id,
-            first_recorded.get(&report.observation.id),
-        ) else {
+        let (Some(agency), Some(&recorded)) = (report.agency_id, first_recorded.get(&report.id))
+        else {
             continue;
         };
-        let earliest = by_agency
-            .entry(agency)
-            .or_insert((report.observation.id, recorded));
+        let earliest = by_agency.entry(agency).or_insert((report.id, recorded));
         if recorded < earliest.1 {
-            *earliest = (report.observation.id, recorded);
+            *earliest = (report.id, recorded);
         }
     }
 

@@ -11,6 +11,7 @@
 //! has not ended yet is marked open.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -22,7 +23,7 @@ use sea_orm::DatabaseConnection;
 use super::breakdown::{AgencyGroup, Boundaries};
 use super::exact;
 use super::kinds::{self, AcrossAgencies, BucketValue};
-use super::observations::{self, CurrentObservation};
+use super::observations::{self, CurrentObservation, Reading, Row};
 use super::reference::ReferenceCache;
 use super::time::{day_range, local_date, start_of_day};
 use crate::error::ApiError;
@@ -108,7 +109,8 @@ pub struct SeriesRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesPoint {
-    pub label: String,
+    /// Shared by the points of every line over the same buckets.
+    pub label: Arc<str>,
     pub start: DateTime<Utc>,
     /// Exclusive.
     pub end: DateTime<Utc>,
@@ -129,7 +131,7 @@ pub struct SeriesPoint {
 
 impl SeriesPoint {
     /// A bucket with nothing in it yet.
-    fn empty(label: String, start: DateTime<Utc>, end: DateTime<Utc>, is_open: bool) -> Self {
+    fn empty(label: Arc<str>, start: DateTime<Utc>, end: DateTime<Utc>, is_open: bool) -> Self {
         Self {
             label,
             start,
@@ -149,7 +151,8 @@ impl SeriesPoint {
 /// One unit's own value inside a composed point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointPart {
-    pub agency: agency::Model,
+    /// Shared by the unit's parts of every point.
+    pub agency: Arc<agency::Model>,
     pub value: Decimal,
     pub qualifier: Qualifier,
     pub denominator: Option<Decimal>,
@@ -192,7 +195,7 @@ pub async fn time_series(
         let mut lines = Vec::with_capacity(composition.len());
         for part in composition {
             let points = line(db, &metric, &plan, series_of(Some(part.id)), request).await?;
-            lines.push((part, points));
+            lines.push((Arc::new(part), points));
         }
         let unit = agency.as_ref().map_or("", |a| a.code.as_str());
         compose(&metric, unit, lines)?
@@ -251,7 +254,7 @@ impl Plan {
             .map(|&start| {
                 let end = start_of_day(bucket.next(start), zone);
                 SeriesPoint::empty(
-                    bucket.label(start),
+                    bucket.label(start).into(),
                     start_of_day(start, zone),
                     end,
                     end > now,
@@ -276,23 +279,38 @@ async fn line(
     series: observations::Series,
     request: &SeriesRequest,
 ) -> Result<Vec<SeriesPoint>, ApiError> {
-    if kinds::bucket_value(metric.kind) == BucketValue::Last && !request.with_readings {
+    if request.with_readings {
+        return read_and_bucket::<CurrentObservation>(db, metric, plan, series, request).await;
+    }
+    if kinds::bucket_value(metric.kind) == BucketValue::Last {
         // One index step back from each bucket's end, instead of every reading of the range.
         let mut points = plan.points.clone();
         let mut boundaries: Vec<DateTime<Utc>> = points.iter().map(|p| p.end).collect();
         boundaries.push(plan.window_start);
         let mut latest =
-            observations::latest_before_each(db, series, &boundaries, request.as_of).await?;
+            observations::latest_before_each::<Reading>(db, series, &boundaries, request.as_of)
+                .await?;
         let baseline = latest.pop().flatten();
         for (point, reading) in points.iter_mut().zip(latest) {
-            if let Some(reading) = reading.filter(|r| r.observation.observed_at >= point.start) {
+            if let Some(reading) = reading.filter(|r| r.observed_at >= point.start) {
                 take_value(point, &reading);
             }
         }
         measure_changes(metric, &mut points, baseline);
         return Ok(points);
     }
-    let readings = observations::of_series_between(
+    read_and_bucket::<Reading>(db, metric, plan, series, request).await
+}
+
+/// Every reading of the window bucketed; `R` says whether the points keep whole observations.
+async fn read_and_bucket<R: Row>(
+    db: &DatabaseConnection,
+    metric: &metric::Model,
+    plan: &Plan,
+    series: observations::Series,
+    request: &SeriesRequest,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    let readings = observations::of_series_between::<R>(
         db,
         series,
         plan.window_start,
@@ -302,54 +320,59 @@ async fn line(
     .await?;
     // A counter's change in the first bucket is measured from the last reading before it.
     let baseline = if kinds::measures_change(metric.kind) {
-        observations::latest_in_series(db, series, plan.window_start, request.as_of).await?
+        observations::latest_in_series::<Reading>(db, series, plan.window_start, request.as_of)
+            .await?
     } else {
         None
     };
     bucketed(metric, plan, request, readings, baseline)
 }
 
-/// Readings put in the buckets they are filed under, each bucket's value made as the kind says.
-fn bucketed(
+/// Readings put in the buckets they are filed under, each bucket's value made as the kind says;
+/// the points keep the whole observations when the rows hold them.
+fn bucketed<R: Row>(
     metric: &metric::Model,
     plan: &Plan,
     request: &SeriesRequest,
-    readings: Vec<CurrentObservation>,
-    baseline: Option<CurrentObservation>,
+    rows: Vec<R>,
+    baseline: Option<Reading>,
 ) -> Result<Vec<SeriesPoint>, ApiError> {
-    let (bucket, zone) = (request.bucket, request.time_zone);
+    let bucket = request.bucket;
     let mut points = plan.points.clone();
-    let index: HashMap<NaiveDate, usize> = plan
-        .starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| (start, i))
-        .collect();
-    for reading in readings {
-        let attributed_to = kinds::filed_at(&reading.observation);
-        let Some(&i) = index.get(&bucket.start_of(local_date(attributed_to, zone))) else {
+    let mut filed: Vec<Vec<Reading>> = vec![Vec::new(); points.len()];
+    for row in rows {
+        let reading = row.reading();
+        let attributed_to = reading.filed_at();
+        // The buckets are consecutive instants: the one holding the reading is the last that
+        // starts at or before it.
+        let after = points.partition_point(|point| point.start <= attributed_to);
+        let Some(i) = after
+            .checked_sub(1)
+            .filter(|&i| attributed_to < points[i].end)
+        else {
             continue;
         };
-        if reading.observation.observed_at > points[i].end {
+        if reading.observed_at > points[i].end {
             return Err(ApiError::bad_input(
                 "bucket",
                 crate::message!(
                     READING_SPANS_BUCKETS,
                     metric = &metric.code,
                     from = attributed_to,
-                    to = reading.observation.observed_at,
+                    to = reading.observed_at,
                     bucket = format!("{bucket:?}")
                 ),
             ));
         }
-        points[i].observations.push(reading);
+        filed[i].push(reading);
+        points[i].observations.extend(row.into_observation());
     }
-    match kinds::bucket_value(metric.kind) {
-        BucketValue::Sum => points.iter_mut().for_each(sum_readings),
-        BucketValue::Last => {
-            for point in &mut points {
-                if let Some(last) = point.observations.last().cloned() {
-                    take_value(point, &last);
+    for (point, readings) in points.iter_mut().zip(&filed) {
+        match kinds::bucket_value(metric.kind) {
+            BucketValue::Sum => sum_readings(point, readings),
+            BucketValue::Last => {
+                if let Some(last) = readings.last() {
+                    take_value(point, last);
                 }
             }
         }
@@ -359,15 +382,11 @@ fn bucketed(
 }
 
 /// A counter's points say how much it grew since the reading before each.
-fn measure_changes(
-    metric: &metric::Model,
-    points: &mut [SeriesPoint],
-    baseline: Option<CurrentObservation>,
-) {
+fn measure_changes(metric: &metric::Model, points: &mut [SeriesPoint], baseline: Option<Reading>) {
     if !kinds::measures_change(metric.kind) {
         return;
     }
-    let mut previous = baseline.map(|r| (r.revision.value, r.revision.qualifier));
+    let mut previous = baseline.map(|r| (r.value, r.qualifier));
     for point in points {
         if let (Some(value), Some(qualifier)) = (point.value, point.qualifier) {
             if let Some((before, before_qualifier)) = previous {
@@ -394,6 +413,23 @@ pub async fn time_series_by_agency(
         .metric_by_code(&request.metric)
         .await
         .map_err(|e| e.for_argument("metric"))?;
+    let lines = if request.with_readings {
+        lines_of_group::<CurrentObservation>(db, reference, request, group, &plan, &metric).await?
+    } else {
+        lines_of_group::<Reading>(db, reference, request, group, &plan, &metric).await?
+    };
+    Ok((metric, lines))
+}
+
+/// The lines of a group's units; `R` says whether the points keep whole observations.
+async fn lines_of_group<R: Row>(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    request: &SeriesRequest,
+    group: AgencyGroup,
+    plan: &Plan,
+    metric: &metric::Model,
+) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
     let snapshot = reference.current().await?;
     let members = group.members(&snapshot);
     let of = observations::OfAgencies {
@@ -401,24 +437,25 @@ pub async fn time_series_by_agency(
         agencies: &members,
         include_synthetic: request.include_synthetic,
     };
-    let readings = observations::of_agencies_between(
+    let rows = observations::of_agencies_between::<R>(
         db,
         of,
         plan.window_start,
-        plan.read_until(&metric, request),
+        plan.read_until(metric, request),
         request.as_of,
     )
     .await?;
     // A counter's change in each line's first bucket is measured from the reading before it.
     let mut baselines = if kinds::measures_change(metric.kind) {
-        observations::latest_of_agencies_before(db, of, plan.window_start, request.as_of).await?
+        observations::latest_of_agencies_before::<Reading>(db, of, plan.window_start, request.as_of)
+            .await?
     } else {
         HashMap::new()
     };
-    let mut by_agency: HashMap<i32, Vec<CurrentObservation>> = HashMap::new();
-    for reading in readings {
-        if let Some(agency) = reading.observation.agency_id {
-            by_agency.entry(agency).or_default().push(reading);
+    let mut by_agency: HashMap<i32, Vec<R>> = HashMap::new();
+    for row in rows {
+        if let Some(agency) = row.reading().agency_id {
+            by_agency.entry(agency).or_default().push(row);
         }
     }
     let in_group = |agency: &agency::Model| group.includes(agency);
@@ -440,17 +477,18 @@ pub async fn time_series_by_agency(
         for part in composition {
             let readings = by_agency.remove(&part.id).unwrap_or_default();
             let baseline = baselines.remove(&part.id);
-            parts.push((part, bucketed(&metric, &plan, request, readings, baseline)?));
+            let points = bucketed(metric, plan, request, readings, baseline)?;
+            parts.push((Arc::new(part), points));
         }
         let points = if parts.len() == 1 {
             parts.pop().expect("one part").1
         } else {
-            compose(&metric, &unit.code, parts)?
+            compose(metric, &unit.code, parts)?
         };
         lines.push((unit.clone(), points));
     }
     lines.sort_by(|(a, _), (b, _)| a.code.cmp(&b.code));
-    Ok((metric, lines))
+    Ok(lines)
 }
 
 /// Several units' lines made one, point by point, as the metric's kind allows: the series of a
@@ -458,7 +496,7 @@ pub async fn time_series_by_agency(
 fn compose(
     metric: &metric::Model,
     unit: &str,
-    lines: Vec<(agency::Model, Vec<SeriesPoint>)>,
+    mut lines: Vec<(Arc<agency::Model>, Vec<SeriesPoint>)>,
 ) -> Result<Vec<SeriesPoint>, ApiError> {
     let rule = kinds::across_agencies(metric.kind, metric.unit);
     let Some((_, first)) = lines.first() else {
@@ -469,7 +507,7 @@ fn compose(
         .map(|point| SeriesPoint::empty(point.label.clone(), point.start, point.end, point.is_open))
         .collect();
     for (at, point) in composed.iter_mut().enumerate() {
-        let reported: Vec<(&agency::Model, &SeriesPoint)> = lines
+        let reported: Vec<(&Arc<agency::Model>, &SeriesPoint)> = lines
             .iter()
             .map(|(agency, points)| (agency, &points[at]))
             .filter(|(_, p)| p.value.is_some())
@@ -499,21 +537,22 @@ fn compose(
                 reported.iter().filter_map(|(_, p)| p.change_qualifier),
             ));
         }
-        let mut readings: Vec<CurrentObservation> = reported
-            .iter()
-            .flat_map(|(_, p)| p.observations.iter().cloned())
-            .collect();
-        readings.sort_by_key(|r| (r.observation.observed_at, r.observation.id));
-        point.observations = readings;
         point.parts = reported
             .iter()
             .map(|(agency, p)| PointPart {
-                agency: (*agency).clone(),
+                agency: Arc::clone(agency),
                 value: p.value.expect("reported"),
                 qualifier: p.qualifier.expect("reported"),
                 denominator: p.denominator,
             })
             .collect();
+        // Each part's readings move to the composed point; the parts' lines are not kept.
+        let mut readings: Vec<CurrentObservation> = lines
+            .iter_mut()
+            .flat_map(|(_, points)| std::mem::take(&mut points[at].observations))
+            .collect();
+        readings.sort_by_key(|r| (r.observation.observed_at, r.observation.id));
+        point.observations = readings;
     }
     Ok(composed)
 }
@@ -535,7 +574,10 @@ pub async fn point_of_change(
             .map(|agency| agency.code),
         None => None,
     };
-    let day = local_date(kinds::filed_at(reading), zone);
+    let day = local_date(
+        kinds::filed_at(reading.observed_at, reading.period_start),
+        zone,
+    );
     let request = SeriesRequest {
         metric: metric_code.to_owned(),
         agency,
@@ -559,21 +601,19 @@ pub async fn point_of_change(
 }
 
 /// A point whose value is one reading's: the last of its bucket.
-fn take_value(point: &mut SeriesPoint, reading: &CurrentObservation) {
-    point.value = Some(reading.revision.value);
-    point.qualifier = Some(reading.revision.qualifier);
-    point.denominator = reading.revision.denominator;
+fn take_value(point: &mut SeriesPoint, reading: &Reading) {
+    point.value = Some(reading.value);
+    point.qualifier = Some(reading.qualifier);
+    point.denominator = reading.denominator;
 }
 
-fn sum_readings(point: &mut SeriesPoint) {
-    if point.observations.is_empty() {
+fn sum_readings(point: &mut SeriesPoint, readings: &[Reading]) {
+    if readings.is_empty() {
         return;
     }
-    let total: Decimal = point.observations.iter().map(|r| r.revision.value).sum();
+    let total: Decimal = readings.iter().map(|r| r.value).sum();
     point.value = Some(exact::from_storage(total));
-    point.qualifier = Some(kinds::sum_qualifier(
-        point.observations.iter().map(|r| r.revision.qualifier),
-    ));
+    point.qualifier = Some(kinds::sum_qualifier(readings.iter().map(|r| r.qualifier)));
 }
 
 #[cfg(test)]

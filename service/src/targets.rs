@@ -59,7 +59,7 @@ pub async fn progress_in_year(
 
     let mut progress = Vec::new();
     for target in catalog::targets_of_year(db, year).await? {
-        let latest = observations::of_series_between(
+        let latest = observations::of_series_between::<observations::CurrentObservation>(
             db,
             observations::Series::national(target.metric_id),
             from,

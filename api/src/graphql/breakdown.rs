@@ -127,8 +127,11 @@ impl Breakdown {
 
     /// The figure reported nationally for the period, beside the roll-up (`total`, with
     /// `reportedCount` of `expectedCount` units): null when none was reported.
-    async fn national(&self) -> Option<BreakdownFigure> {
-        self.0.national.clone().map(BreakdownFigure)
+    async fn national(&self, ctx: &Context<'_>) -> Result<Option<BreakdownFigure>> {
+        let figure = breakdown::national(database(ctx)?, &self.0)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(figure.map(BreakdownFigure))
     }
 }
 

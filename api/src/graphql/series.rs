@@ -27,28 +27,42 @@ pub enum TimeBucket {
 }
 
 /// A metric cut into calendar buckets, aggregated as its kind allows.
-pub struct TimeSeries(pub series::TimeSeries);
+pub struct TimeSeries {
+    /// Its points are moved to `points`, which are served by reference.
+    series: series::TimeSeries,
+    points: Vec<Point>,
+}
+
+impl From<series::TimeSeries> for TimeSeries {
+    fn from(mut series: series::TimeSeries) -> Self {
+        let points = std::mem::take(&mut series.points)
+            .into_iter()
+            .map(Point)
+            .collect();
+        Self { series, points }
+    }
+}
 
 #[Object]
 impl TimeSeries {
     async fn metric(&self) -> Metric {
-        Metric(self.0.metric.clone())
+        Metric(self.series.metric.clone())
     }
 
     async fn bucket(&self) -> TimeBucket {
-        self.0.bucket.into()
+        self.series.bucket.into()
     }
 
     /// The IANA time zone the buckets follow.
     async fn time_zone(&self) -> &str {
-        self.0.time_zone.name()
+        self.series.time_zone.name()
     }
 
     /// How each point's value was obtained from the readings in its bucket, in the request's
     /// language (as names are).
     async fn aggregation(&self, ctx: &Context<'_>, lang: Option<LangChoice>) -> &'static str {
         let lang = lang::resolve(ctx, lang);
-        match self.0.metric.kind {
+        match self.series.metric.kind {
             MetricKind::Cumulative => lang.pick(
                 "số đọc cuối cùng của bộ đếm trong khoảng; mức thay đổi = số đọc đó trừ số đọc cuối cùng trước khoảng",
                 "last reading of the counter in the bucket; change = that reading minus the last reading before the bucket",
@@ -69,8 +83,8 @@ impl TimeSeries {
     }
 
     /// Every bucket from the first to the last, empty ones included.
-    async fn points(&self) -> Vec<Point> {
-        self.0.points.iter().cloned().map(Point).collect()
+    async fn points(&self) -> &[Point] {
+        &self.points
     }
 }
 
@@ -153,7 +167,7 @@ impl Point {
             .parts
             .iter()
             .map(|part| UnitPart {
-                agency: part.agency.clone(),
+                agency: part.agency.as_ref().clone(),
                 value: part.value,
                 qualifier: part.qualifier,
                 denominator: part.denominator,
@@ -200,9 +214,7 @@ impl SeriesQuery {
         boundaries_on: Option<Day>,
     ) -> Result<TimeSeries> {
         let time_zone = parse_time_zone(&time_zone).map_err(|e| e.extend())?;
-        let points = ctx.look_ahead().field("points");
-        let with_readings =
-            points.field("observations").exists() || points.field("observationCount").exists();
+        let with_readings = wants_readings(ctx);
         let request = SeriesRequest {
             metric,
             agency,
@@ -218,7 +230,7 @@ impl SeriesQuery {
         };
         series::time_series(database(ctx)?, reference(ctx)?, &request)
             .await
-            .map(TimeSeries)
+            .map(TimeSeries::from)
             .map_err(|e| e.extend())
     }
 
@@ -256,7 +268,7 @@ impl SeriesQuery {
             time_zone,
             now: Utc::now(),
             as_of: super::as_of(ctx, as_of),
-            with_readings: true,
+            with_readings: wants_readings(ctx),
             boundaries: boundaries.with_day(boundaries_on),
         };
         let (_, lines) =
@@ -265,7 +277,10 @@ impl SeriesQuery {
                 .map_err(|e| e.extend())?;
         Ok(lines
             .into_iter()
-            .map(|(agency, points)| AgencySeries { agency, points })
+            .map(|(agency, points)| AgencySeries {
+                agency,
+                points: points.into_iter().map(Point).collect(),
+            })
             .collect())
     }
 }
@@ -273,7 +288,7 @@ impl SeriesQuery {
 /// One agency's line.
 pub struct AgencySeries {
     agency: entity::agency::Model,
-    points: Vec<SeriesPoint>,
+    points: Vec<Point>,
 }
 
 #[Object]
@@ -283,7 +298,13 @@ impl AgencySeries {
     }
 
     /// Every bucket from the first to the last, empty ones included.
-    async fn points(&self) -> Vec<Point> {
-        self.points.iter().cloned().map(Point).collect()
+    async fn points(&self) -> &[Point] {
+        &self.points
     }
+}
+
+/// Whether the query asks for the readings behind each point (not only the points' values).
+fn wants_readings(ctx: &Context<'_>) -> bool {
+    let points = ctx.look_ahead().field("points");
+    points.field("observations").exists() || points.field("observationCount").exists()
 }

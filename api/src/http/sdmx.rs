@@ -132,7 +132,7 @@ pub async fn series(
             .filter_map(|point| {
                 Some(sdmx::Value {
                     area: area.to_owned(),
-                    period: point.label.clone(),
+                    period: point.label.to_string(),
                     value: point.value?,
                     qualifier: point.qualifier?,
                 })
