@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::values::{AgencyKind, Qualifier};
+use entity::values::Qualifier;
 use entity::{agency, metric};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
@@ -17,47 +17,10 @@ use sea_orm::DatabaseConnection;
 use crate::error::ApiError;
 use crate::kinds::{self, AcrossAgencies, BucketValue};
 use crate::observations::{self, Reading};
+pub use crate::reference::AgencyGroup;
 use crate::reference::{Reference, ReferenceCache};
 use crate::time::{day_range, local_date, start_of_day, VIETNAM};
 use crate::{exact, message};
-
-/// The agencies a breakdown compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgencyGroup {
-    /// Provinces and municipalities.
-    Provinces,
-    /// Ministries, ministerial-level agencies and the Government Office.
-    Ministries,
-}
-
-impl AgencyGroup {
-    /// The ids of every unit the group has had, in force or not.
-    pub fn members(self, snapshot: &Reference) -> Vec<i32> {
-        snapshot
-            .agencies()
-            .iter()
-            .filter(|a| self.includes(a))
-            .map(|a| a.id)
-            .collect()
-    }
-
-    /// Whether `agency` is one of the group's units: of its kinds, and under the Government
-    /// (generated demonstration units and other bodies outside the hierarchy are not).
-    pub fn includes(self, agency: &agency::Model) -> bool {
-        self.kinds().contains(&agency.kind) && agency.parent_id.is_some()
-    }
-
-    pub fn kinds(self) -> &'static [AgencyKind] {
-        match self {
-            Self::Provinces => &[AgencyKind::Province, AgencyKind::Municipality],
-            Self::Ministries => &[
-                AgencyKind::Ministry,
-                AgencyKind::MinisterialAgency,
-                AgencyKind::GovernmentOffice,
-            ],
-        }
-    }
-}
 
 /// Whose boundaries the figures are shown in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +138,6 @@ pub async fn breakdown(
     )
     .await?;
     let own = figures_by_agency(&metric, readings);
-    let in_group = |agency: &agency::Model| request.group.includes(agency);
 
     // Each unit expected, with the units whose figures it is made of.
     let mut units: BTreeMap<i32, (agency::Model, Vec<Part>)> = BTreeMap::new();
@@ -184,7 +146,7 @@ pub async fn breakdown(
         .composed_on(request.as_of.unwrap_or_else(Utc::now))
     {
         None => {
-            for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
+            for agency in snapshot.group(request.group) {
                 if agency.valid_during(request.from, request.to) {
                     units.insert(agency.id, (agency.clone(), Vec::new()));
                 }
@@ -199,7 +161,7 @@ pub async fn breakdown(
             }
         }
         Some(today) => {
-            for agency in snapshot.agencies().iter().filter(|a| in_group(a)) {
+            for agency in snapshot.group(request.group) {
                 if agency.valid_on(today) {
                     units.insert(agency.id, (agency.clone(), Vec::new()));
                 }

@@ -134,11 +134,7 @@ pub async fn generate(
             .all(db)
             .await?
             .into_iter()
-            .filter(|a| {
-                [AgencyGroup::Provinces, AgencyGroup::Ministries]
-                    .iter()
-                    .any(|g| g.includes(a))
-            })
+            .filter(|a| AgencyGroup::ALL.iter().any(|g| g.includes(a)))
             .collect();
         let first_month =
             NaiveDate::from_ymd_opt(REAL_UNITS_FROM.0, REAL_UNITS_FROM.1, 1).expect("a date");

@@ -34,6 +34,11 @@ pub fn parse(text: &str) -> Result<Decimal, Message> {
 
 /// The canonical form of a value read from the database.
 pub fn from_storage(value: Decimal) -> Decimal {
+    let value = value.normalize();
+    // Only a double read from SQLite carries more digits than were stored.
+    if significant_digits(value) <= MAX_SIGNIFICANT_DIGITS {
+        return value;
+    }
     value
         .round_sf(MAX_SIGNIFICANT_DIGITS)
         .unwrap_or(value)

@@ -14,8 +14,9 @@ use entity::{agency, metric, observation, observation_revision};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Iterable,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, SelectTwo,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    SelectTwo,
 };
 
 use super::exact;
@@ -120,6 +121,9 @@ impl Row for Reading {
 
     /// By position, in the order `select` names the columns.
     fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        if let Some(row) = row.try_as_pg_row() {
+            return read_postgres_reading(row).map_err(|e| DbErr::Type(e.to_string()));
+        }
         Ok(Reading {
             id: row.try_get_by_index(0)?,
             agency_id: row.try_get_by_index(1)?,
@@ -138,6 +142,26 @@ impl Row for Reading {
     fn into_observation(self) -> Option<CurrentObservation> {
         None
     }
+}
+
+/// A PostgreSQL row of [`Reading::select`], decoded without asking each value whether it has the
+/// type its column has: the statement names the columns and the migrations fix their types. A
+/// chart of 1,200 points reads a few thousand rows, and the check took a fifth of the server's time.
+fn read_postgres_reading(
+    row: &sea_orm::sqlx::postgres::PgRow,
+) -> Result<Reading, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    let qualifier: &str = row.try_get_unchecked(5)?;
+    Ok(Reading {
+        id: row.try_get_unchecked(0)?,
+        agency_id: row.try_get_unchecked(1)?,
+        observed_at: row.try_get_unchecked(2)?,
+        period_start: row.try_get_unchecked(3)?,
+        value: exact::from_storage(row.try_get_unchecked(4)?),
+        qualifier: Qualifier::try_from_value(&qualifier.to_owned())
+            .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))?,
+        denominator: exact::from_storage_opt(row.try_get_unchecked(6)?),
+    })
 }
 
 /// A revision as read from either database, its values in canonical form.
@@ -178,6 +202,24 @@ fn latest_revisions(as_of: Option<DateTime<Utc>>) -> Joined {
 async fn fetch<R: Row>(db: &impl ConnectionTrait, query: Joined) -> Result<Vec<R>, ApiError> {
     let query = R::select(query);
     let statement = crate::statements::with_literal_limits(query.build(db.get_database_backend()));
+    read_all(db, statement).await
+}
+
+/// As [`fetch`], for the questions dashboards ask again with the same values: planned once per
+/// connection ([`crate::statements::with_written_values`]).
+async fn fetch_asked_again<R: Row>(
+    db: &impl ConnectionTrait,
+    query: Joined,
+) -> Result<Vec<R>, ApiError> {
+    let query = R::select(query).into_query();
+    let statement = crate::statements::with_written_values(&query, db.get_database_backend());
+    read_all(db, statement).await
+}
+
+async fn read_all<R: Row>(
+    db: &impl ConnectionTrait,
+    statement: sea_orm::Statement,
+) -> Result<Vec<R>, ApiError> {
     let rows = db.query_all_raw(statement).await?;
     Ok(rows.iter().map(R::read).collect::<Result<_, _>>()?)
 }
@@ -409,7 +451,7 @@ pub async fn of_agencies_between<R: Row>(
     let query = query
         .order_by_asc(observation::Column::ObservedAt)
         .order_by_asc(observation::Column::Id);
-    fetch(db, query).await
+    fetch_asked_again(db, query).await
 }
 
 /// When the first revision of each observation was recorded: when it was reported, whatever

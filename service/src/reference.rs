@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use entity::values::AgencyKind;
 use entity::{agency, agency_succession, metric, platform, source};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, Statement};
 
@@ -80,6 +81,42 @@ impl<M> Table<M> {
     }
 }
 
+/// The agencies a breakdown compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgencyGroup {
+    /// Provinces and municipalities.
+    Provinces,
+    /// Ministries, ministerial-level agencies and the Government Office.
+    Ministries,
+}
+
+impl AgencyGroup {
+    /// In declaration order.
+    pub const ALL: [AgencyGroup; 2] = [Self::Provinces, Self::Ministries];
+
+    /// The ids of every unit the group has had, in force or not.
+    pub fn members(self, snapshot: &Reference) -> Vec<i32> {
+        snapshot.group(self).map(|a| a.id).collect()
+    }
+
+    /// Whether `agency` is one of the group's units: of its kinds, and under the Government
+    /// (generated demonstration units and other bodies outside the hierarchy are not).
+    pub fn includes(self, agency: &agency::Model) -> bool {
+        self.kinds().contains(&agency.kind) && agency.parent_id.is_some()
+    }
+
+    pub fn kinds(self) -> &'static [AgencyKind] {
+        match self {
+            Self::Provinces => &[AgencyKind::Province, AgencyKind::Municipality],
+            Self::Ministries => &[
+                AgencyKind::Ministry,
+                AgencyKind::MinisterialAgency,
+                AgencyKind::GovernmentOffice,
+            ],
+        }
+    }
+}
+
 /// One reading of the reference tables, with the counts taken just before it (a row inserted in
 /// between is read, and the next check reads the tables again).
 #[derive(Debug)]
@@ -94,6 +131,9 @@ pub struct Reference {
     /// Ordered by code.
     sources: Table<source::Model>,
     successions: Vec<agency_succession::Model>,
+    /// The positions in `agencies` of each group's units, by `AgencyGroup` in declaration order:
+    /// a breakdown walks its group, not every agency stored.
+    groups: [Vec<usize>; 2],
 }
 
 impl Reference {
@@ -118,8 +158,14 @@ impl Reference {
             .order_by_asc(agency_succession::Column::Id)
             .all(db)
             .await?;
+        let groups = AgencyGroup::ALL.map(|group| {
+            (0..agencies.len())
+                .filter(|&at| group.includes(&agencies[at]))
+                .collect()
+        });
         Ok(Self {
             marks,
+            groups,
             platforms: Table::new(platforms, |p| (p.id, &p.code)),
             agencies: Table::new(agencies, |a| (a.id, &a.code)),
             metrics: Table::new(metrics, |m| (m.id, &m.code)),
@@ -142,6 +188,13 @@ impl Reference {
 
     pub fn sources(&self) -> &[source::Model] {
         &self.sources.rows
+    }
+
+    /// Every unit `group` has had, in force or not, by id.
+    pub fn group(&self, group: AgencyGroup) -> impl Iterator<Item = &agency::Model> {
+        self.groups[group as usize]
+            .iter()
+            .map(|&at| &self.agencies.rows[at])
     }
 
     /// The agencies that answer to `id`.

@@ -120,9 +120,8 @@ pub async fn reporting_status(
     }
 
     let mut expected: Vec<&agency::Model> = snapshot
-        .agencies()
-        .iter()
-        .filter(|a| group.includes(a) && a.valid_during(first_day, last_day))
+        .group(group)
+        .filter(|a| a.valid_during(first_day, last_day))
         .collect();
     expected.sort_by(|a, b| a.code.cmp(&b.code));
     let reports = expected

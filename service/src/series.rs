@@ -458,7 +458,6 @@ async fn lines_of_group<R: Row>(
             by_agency.entry(agency).or_default().push(row);
         }
     }
-    let in_group = |agency: &agency::Model| group.includes(agency);
     let last_day = plan
         .window_end_date
         .pred_opt()
@@ -467,7 +466,7 @@ async fn lines_of_group<R: Row>(
         .boundaries
         .composed_on(request.as_of.unwrap_or(request.now));
     let mut lines = Vec::new();
-    for unit in snapshot.agencies().iter().filter(|a| in_group(a)) {
+    for unit in snapshot.group(group) {
         let composition = match composed_on {
             None if unit.valid_during(plan.starts[0], last_day) => vec![unit.clone()],
             Some(day) if unit.valid_on(day) => snapshot.composition(unit.id),

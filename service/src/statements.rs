@@ -2,7 +2,26 @@
 
 use std::fmt::Write as _;
 
+use sea_orm::sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_orm::{DbBackend, Statement, Value, Values};
+
+/// Writes every value of a PostgreSQL `SELECT` into its text instead of binding it.
+///
+/// With bound values PostgreSQL plans a statement again on every run whenever a plan for the
+/// values at hand looks cheaper than its generic plan, and for a read of many units' figures it
+/// always does: a breakdown over the provinces spent 0.4 ms planning to run for 0.25 ms. A
+/// statement without values keeps its one plan for the connection, and dashboards ask the same
+/// question again and again (last month's breakdown, this year's lines): written out, each
+/// distinct question is planned once per connection. For statements whose values are ids,
+/// instants and flags the service sets, never text from a client; other backends bind them.
+pub fn with_written_values(query: &SelectStatement, backend: DbBackend) -> Statement {
+    match backend {
+        DbBackend::Postgres => {
+            Statement::from_string(backend, query.to_string(PostgresQueryBuilder))
+        }
+        _ => backend.build(query),
+    }
+}
 
 /// Writes each `LIMIT` of a PostgreSQL statement into its text instead of binding it.
 ///
@@ -94,6 +113,29 @@ mod tests {
             .order_by_desc(observation::Column::Id)
             .limit(21)
             .build(backend)
+    }
+
+    #[test]
+    fn written_values_leave_postgresql_nothing_to_plan_again() {
+        use chrono::{TimeZone, Utc};
+        let june = Utc.with_ymd_and_hms(2025, 5, 31, 17, 0, 0).unwrap();
+        let query = observation::Entity::find()
+            .filter(observation::Column::MetricId.eq(15))
+            .filter(observation::Column::AgencyId.is_in([30, 31]))
+            .filter(observation::Column::ObservedAt.gte(june))
+            .into_query();
+        let written = with_written_values(&query, DbBackend::Postgres);
+        assert_eq!(written.values, None, "{}", written.sql);
+        assert!(!written.sql.contains('$'), "{}", written.sql);
+        assert!(written.sql.contains("IN (30, 31)"), "{}", written.sql);
+        // The instant keeps its microseconds and offset: the same moment whatever the session's zone.
+        assert!(
+            written.sql.contains("'2025-05-31 17:00:00.000000 +00:00'"),
+            "{}",
+            written.sql
+        );
+        let bound = with_written_values(&query, DbBackend::Sqlite);
+        assert_eq!(bound.values.map(|v| v.0.len()), Some(4));
     }
 
     #[test]
