@@ -88,8 +88,8 @@ impl Breakdown {
     }
 
     /// Highest first; equal values share a rank.
-    async fn entries(&self) -> Vec<BreakdownEntry> {
-        self.0.entries.iter().cloned().map(BreakdownEntry).collect()
+    async fn entries(&self) -> Vec<BreakdownEntry<'_>> {
+        self.0.entries.iter().map(BreakdownEntry).collect()
     }
 
     /// The units expected that have no figure for the period: never dropped silently.
@@ -159,10 +159,10 @@ impl BreakdownFigure {
 }
 
 /// One unit's place in a breakdown.
-pub struct BreakdownEntry(pub breakdown::Entry);
+pub struct BreakdownEntry<'a>(&'a breakdown::Entry);
 
 #[Object]
-impl BreakdownEntry {
+impl BreakdownEntry<'_> {
     async fn rank(&self) -> usize {
         self.0.rank
     }
