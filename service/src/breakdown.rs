@@ -124,19 +124,20 @@ pub async fn breakdown(
     let snapshot = reference.current().await?;
     let rule = kinds::across_agencies(metric.kind, metric.unit);
     let members = request.group.members(&snapshot);
-    let of = observations::OfAgencies {
-        metric_id: metric.id,
-        agencies: &members,
-        include_synthetic: request.include_synthetic,
-    };
-    let readings = observations::of_agencies_between::<Reading>(
+    let mut readings = observations::of_metric_between::<Reading>(
         db,
-        of,
+        metric.id,
+        request.include_synthetic,
         start_of_day(request.from, VIETNAM),
         start_of_day(request.to + Duration::days(1), VIETNAM),
         request.as_of,
     )
     .await?;
+    // Members are by id.
+    readings.retain(|r| {
+        r.agency_id
+            .is_some_and(|id| members.binary_search(&id).is_ok())
+    });
     let own = figures_by_agency(&metric, readings);
 
     // Each unit expected, with the units whose figures it is made of.

@@ -94,7 +94,7 @@ impl AgencyGroup {
     /// In declaration order.
     pub const ALL: [AgencyGroup; 2] = [Self::Provinces, Self::Ministries];
 
-    /// The ids of every unit the group has had, in force or not.
+    /// The ids of every unit the group has had, in force or not, in ascending order.
     pub fn members(self, snapshot: &Reference) -> Vec<i32> {
         snapshot.group(self).map(|a| a.id).collect()
     }
