@@ -314,6 +314,10 @@ pub mod catalogue {
             en: "{instant} has digits finer than a microsecond, which the databases cannot keep",
             vi: "{instant} có phần lẻ nhỏ hơn một micro giây, cơ sở dữ liệu không lưu được",
         }
+        OUTSIDE_YEARS {
+            en: "{instant} is outside the years 1 to 9999 (UTC), which both databases write alike",
+            vi: "{instant} nằm ngoài các năm 1 đến 9999 (UTC), khoảng mà cả hai cơ sở dữ liệu ghi như nhau",
+        }
         OUTSIDE_CALENDAR {
             en: "{date} is outside the calendar served, {earliest} to {latest}",
             vi: "{date} nằm ngoài lịch được phục vụ, từ {earliest} đến {latest}",

@@ -13,7 +13,8 @@ use sea_orm::{DbBackend, Statement, Value, Values};
 /// statement without values keeps its one plan for the connection, and dashboards ask the same
 /// question again and again (last month's breakdown, this year's lines): written out, each
 /// distinct question is planned once per connection. For statements whose values are ids,
-/// instants and flags the service sets, never text from a client; other backends bind them.
+/// flags and instants (a client's only within the years 1 to 9999, which PostgreSQL reads back
+/// from text: `time::storable_instant`), never text; other backends bind them.
 pub fn with_written_values(query: &SelectStatement, backend: DbBackend) -> Statement {
     match backend {
         DbBackend::Postgres => {

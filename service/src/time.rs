@@ -1,6 +1,6 @@
 //! Calendar dates in a time zone, as the articles and dashboards speak of them.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::error::ApiError;
@@ -25,8 +25,13 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, Message> {
 }
 
 /// Refuses an instant that one of the databases would change: finer than a microsecond, or a
-/// leap second. The refusal's template takes the instant as `{instant}`.
+/// leap second; or one outside the years 1 to 9999 in UTC, which PostgreSQL reads back only when
+/// it is bound, not written into a statement's text (a year 0, or 9999-12-31 at -01:00). The
+/// refusal's template takes the instant as `{instant}`.
 pub fn storable_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, &'static Template> {
+    if !(1..=9999).contains(&instant.year()) {
+        return Err(&catalogue::OUTSIDE_YEARS);
+    }
     let nanoseconds = instant.timestamp_subsec_nanos();
     if nanoseconds >= 1_000_000_000 {
         return Err(&catalogue::LEAP_SECOND);
@@ -86,4 +91,24 @@ pub fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
 
 pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
     instant.with_timezone(&zone).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_both_databases_write_alike_are_read_and_others_refused() {
+        assert!(parse_instant("2021-06-30T00:00:00.123456+07:00").is_ok());
+        assert!(parse_instant("0001-01-01T00:00:00Z").is_ok());
+        for text in [
+            "0000-06-01T00:00:00Z",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2021-06-30T00:00:00.1234567Z",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert!(parse_instant(text).is_err(), "{text} is refused");
+        }
+    }
 }

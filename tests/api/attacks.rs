@@ -576,6 +576,8 @@ on_both_databases! {
             ("query($s: String!) { platform(code: $s) { code } }", json!({ "s": "\u{0}" }), "$s"),
             ("mutation { createApiKey(input: { name: \"a\\u0000b\", role: VIEWER }) { key } }", json!({}), "input"),
             ("{ observations(asOf: \"2025-01-01T00:00:00.0000001Z\") { totalCount } }", json!({}), "asOf"),
+            ("{ breakdown(metric: \"e-cabinet.annual-savings\", from: \"2021-01-01\", to: \"2021-12-31\", of: PROVINCES, asOf: \"0000-06-01T00:00:00Z\") { reportedCount } }", json!({}), "asOf"),
+            ("{ timeSeriesByAgency(metric: \"e-cabinet.annual-savings\", of: PROVINCES, from: \"2021-01-01\", to: \"2021-12-31\", asOf: \"9999-12-31T23:59:59-01:00\") { agency { code } } }", json!({}), "asOf"),
             ("{ timeSeries(metric: \"e-cabinet.annual-savings\", from: \"-262143-01-01\", to: \"-262142-12-31\", bucket: YEAR) { bucket } }", json!({}), "from"),
             ("{ timeSeries(metric: \"e-cabinet.annual-savings\", from: \"+262142-01-01\", to: \"+262143-12-31\", bucket: YEAR) { bucket } }", json!({}), "from"),
         ];

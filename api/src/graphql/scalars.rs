@@ -56,13 +56,13 @@ impl From<Decimal> for Exact {
 }
 
 /// An instant, written in RFC 3339 (`2021-06-30T00:00:00Z`, `2021-06-30T07:00:00+07:00`), with
-/// at most microseconds and no leap second: PostgreSQL keeps no finer instant, so both
-/// databases keep the same one.
+/// at most microseconds, no leap second, in the years 1 to 9999 UTC: PostgreSQL keeps no finer
+/// instant, so both databases keep the same one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Instant(pub DateTime<Utc>);
 
 /// An instant in RFC 3339 ("2021-06-30T00:00:00Z", "2021-06-30T07:00:00+07:00"), with at most
-/// microseconds and no leap second.
+/// microseconds and no leap second, in the years 1 to 9999 UTC.
 #[Scalar(
     name = "DateTime",
     specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
