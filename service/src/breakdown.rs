@@ -124,7 +124,7 @@ pub async fn breakdown(
     let snapshot = reference.current().await?;
     let rule = kinds::across_agencies(metric.kind, metric.unit);
     let members = request.group.members(&snapshot);
-    let mut readings = observations::of_metric_between::<Reading>(
+    let mut readings = observations::of_metric_between(
         db,
         metric.id,
         request.include_synthetic,
@@ -133,7 +133,7 @@ pub async fn breakdown(
         request.as_of,
     )
     .await?;
-    // Members are by id.
+    // `members` is in ascending order.
     readings.retain(|r| {
         r.agency_id
             .is_some_and(|id| members.binary_search(&id).is_ok())

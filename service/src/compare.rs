@@ -251,13 +251,9 @@ async fn side(
         (None, _) => (None, None),
         // A counter is compared by what it grew within the period.
         (Some(figure), MetricKind::Cumulative) => {
-            let before = observations::latest_in_series::<observations::Reading>(
-                db,
-                series,
-                start_of_day(first, VIETNAM),
-                None,
-            )
-            .await?;
+            let before =
+                observations::latest_in_series(db, series, start_of_day(first, VIETNAM), None)
+                    .await?;
             match before {
                 Some(before) => (
                     Some(exact::from_storage(figure.value - before.value)),

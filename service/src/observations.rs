@@ -61,20 +61,6 @@ impl Reading {
     }
 }
 
-impl CurrentObservation {
-    pub fn reading(&self) -> Reading {
-        Reading {
-            id: self.observation.id,
-            agency_id: self.observation.agency_id,
-            observed_at: self.observation.observed_at,
-            period_start: self.observation.period_start,
-            value: self.revision.value,
-            qualifier: self.revision.qualifier,
-            denominator: self.revision.denominator,
-        }
-    }
-}
-
 /// A row the readers here return: a whole observation with its revision, or only its
 /// [`Reading`]. Each reader takes the one its caller needs.
 pub trait Row: Sized {
@@ -96,7 +82,15 @@ impl Row for CurrentObservation {
     }
 
     fn reading(&self) -> Reading {
-        CurrentObservation::reading(self)
+        Reading {
+            id: self.observation.id,
+            agency_id: self.observation.agency_id,
+            observed_at: self.observation.observed_at,
+            period_start: self.observation.period_start,
+            value: self.revision.value,
+            qualifier: self.revision.qualifier,
+            denominator: self.revision.denominator,
+        }
     }
 
     fn into_observation(self) -> Option<CurrentObservation> {
@@ -438,14 +432,14 @@ pub async fn of_agencies_between<R: Row>(
 /// its units itself. One range of the (metric, instant) index: the agencies reporting a metric
 /// in one period are few, where naming a group's hundred units made PostgreSQL look each of them
 /// up in turn, three times the pages.
-pub async fn of_metric_between<R: Row>(
+pub async fn of_metric_between(
     db: &DatabaseConnection,
     metric_id: i32,
     include_synthetic: bool,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Vec<R>, ApiError> {
+) -> Result<Vec<Reading>, ApiError> {
     let query = filed_between(metric_id, include_synthetic, from, before, as_of)
         .filter(observation::Column::AgencyId.is_not_null());
     fetch_asked_again(db, query).await
@@ -501,12 +495,12 @@ pub async fn first_recorded(
 }
 
 /// The latest current reading of a series observed before `before`.
-pub async fn latest_in_series<R: Row>(
+pub async fn latest_in_series(
     db: &DatabaseConnection,
     series: Series,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Option<R>, ApiError> {
+) -> Result<Option<Reading>, ApiError> {
     let query = current(as_of)
         .filter(series.condition())
         .filter(observation::Column::ObservedAt.lt(before))
@@ -532,12 +526,12 @@ fn newest_id(query: Joined) -> Expr {
 /// For each boundary, the latest current reading of a series observed before it, in the order of
 /// the boundaries. One statement, planned once whatever the number of boundaries: the boundaries
 /// are a list of values, and one correlated subquery takes one index step back from each.
-pub async fn latest_before_each<R: Row + Clone>(
+pub async fn latest_before_each(
     db: &DatabaseConnection,
     series: Series,
     boundaries: &[DateTime<Utc>],
     as_of: Option<DateTime<Utc>>,
-) -> Result<Vec<Option<R>>, ApiError> {
+) -> Result<Vec<Option<Reading>>, ApiError> {
     if boundaries.is_empty() {
         return Ok(Vec::new());
     }
@@ -550,23 +544,20 @@ pub async fn latest_before_each<R: Row + Clone>(
         )))
         .from_values(boundaries.iter().copied(), listed)
         .to_owned();
-    let mut found: Vec<R> = fetch(
+    let mut found: Vec<Reading> = fetch(
         db,
         current(as_of).filter(observation::Column::Id.in_subquery(newest_before_each)),
     )
     .await?;
-    found.sort_by_key(|row| {
-        let reading = row.reading();
-        (reading.observed_at, reading.id)
-    });
+    found.sort_by_key(|row| (row.observed_at, row.id));
     Ok(boundaries
         .iter()
         .map(|&boundary| {
             found
                 .iter()
                 .rev()
-                .find(|row| row.reading().observed_at < boundary)
-                .cloned()
+                .find(|row| row.observed_at < boundary)
+                .copied()
         })
         .collect())
 }
@@ -611,12 +602,12 @@ pub async fn latest_of_metrics(
 
 /// For each agency named, its latest current reading of the metric observed before `before`:
 /// one statement, a correlated subquery stepping back along each agency's series index.
-pub async fn latest_of_agencies_before<R: Row>(
+pub async fn latest_of_agencies_before(
     db: &DatabaseConnection,
     of: OfAgencies<'_>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, R>, ApiError> {
+) -> Result<HashMap<i32, Reading>, ApiError> {
     let each = Alias::new("each_agency");
     let mut newest_of_the_agency = current(as_of)
         .filter(observation::Column::MetricId.eq(of.metric_id))
@@ -635,10 +626,10 @@ pub async fn latest_of_agencies_before<R: Row>(
         .and_where(Expr::col((each, agency::Column::Id)).is_in(of.agencies.iter().copied()))
         .to_owned();
     let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
-    Ok(fetch::<R>(db, query)
+    Ok(fetch::<Reading>(db, query)
         .await?
         .into_iter()
-        .filter_map(|row| Some((row.reading().agency_id?, row)))
+        .filter_map(|row| Some((row.agency_id?, row)))
         .collect())
 }
 

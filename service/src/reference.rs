@@ -29,13 +29,18 @@ const RECHECK: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Marks([i64; 5]);
 
+/// The statement a snapshot is checked with, on its own schedule rather than a request's.
+pub const ROW_COUNTS: &str = "SELECT (SELECT COUNT(*) FROM platform), \
+     (SELECT COUNT(*) FROM agency), (SELECT COUNT(*) FROM metric), \
+     (SELECT COUNT(*) FROM source), (SELECT COUNT(*) FROM agency_succession)";
+
 impl Marks {
     async fn read(db: &DatabaseConnection) -> Result<Self, ApiError> {
-        let sql = "SELECT (SELECT COUNT(*) FROM platform), (SELECT COUNT(*) FROM agency), \
-                   (SELECT COUNT(*) FROM metric), (SELECT COUNT(*) FROM source), \
-                   (SELECT COUNT(*) FROM agency_succession)";
         let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                ROW_COUNTS,
+            ))
             .await?
             .ok_or_else(|| {
                 DbErr::RecordNotFound("the row counts of the reference tables".into())

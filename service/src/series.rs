@@ -288,8 +288,7 @@ async fn line(
         let mut boundaries: Vec<DateTime<Utc>> = points.iter().map(|p| p.end).collect();
         boundaries.push(plan.window_start);
         let mut latest =
-            observations::latest_before_each::<Reading>(db, series, &boundaries, request.as_of)
-                .await?;
+            observations::latest_before_each(db, series, &boundaries, request.as_of).await?;
         let baseline = latest.pop().flatten();
         for (point, reading) in points.iter_mut().zip(latest) {
             if let Some(reading) = reading.filter(|r| r.observed_at >= point.start) {
@@ -320,8 +319,7 @@ async fn read_and_bucket<R: Row>(
     .await?;
     // A counter's change in the first bucket is measured from the last reading before it.
     let baseline = if kinds::measures_change(metric.kind) {
-        observations::latest_in_series::<Reading>(db, series, plan.window_start, request.as_of)
-            .await?
+        observations::latest_in_series(db, series, plan.window_start, request.as_of).await?
     } else {
         None
     };
@@ -447,8 +445,7 @@ async fn lines_of_group<R: Row>(
     .await?;
     // A counter's change in each line's first bucket is measured from the reading before it.
     let mut baselines = if kinds::measures_change(metric.kind) {
-        observations::latest_of_agencies_before::<Reading>(db, of, plan.window_start, request.as_of)
-            .await?
+        observations::latest_of_agencies_before(db, of, plan.window_start, request.as_of).await?
     } else {
         HashMap::new()
     };
