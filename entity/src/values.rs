@@ -47,6 +47,9 @@ pub enum Unit {
     /// Online public services.
     #[sea_orm(string_value = "services")]
     Services,
+    /// People using a service (an online user, an offline user).
+    #[sea_orm(string_value = "users")]
+    Users,
     /// Ministries, agencies or provinces.
     #[sea_orm(string_value = "agencies")]
     Agencies,

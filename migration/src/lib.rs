@@ -11,6 +11,8 @@ mod m20261203_000005_audit_checkpoints;
 mod m20261203_000006_agency_hierarchy;
 mod m20261203_000007_reporting_calendar;
 mod m20261203_000008_metrics_of_the_programme;
+mod m20261203_000009_indicators;
+mod m20261203_000010_scored_indices;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_agency_hierarchy::Migration),
             Box::new(m20261203_000007_reporting_calendar::Migration),
             Box::new(m20261203_000008_metrics_of_the_programme::Migration),
+            Box::new(m20261203_000009_indicators::Migration),
+            Box::new(m20261203_000010_scored_indices::Migration),
         ]
     }
 }
@@ -37,7 +41,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 8] = [
+    const LANDED: [(&str, &str, u64); 10] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -77,6 +81,16 @@ mod tests {
             "m20261203_000008_metrics_of_the_programme",
             include_str!("m20261203_000008_metrics_of_the_programme.rs"),
             0x9b5f5f50bac1b26e,
+        ),
+        (
+            "m20261203_000009_indicators",
+            include_str!("m20261203_000009_indicators.rs"),
+            0x6a6a36230fbca72c,
+        ),
+        (
+            "m20261203_000010_scored_indices",
+            include_str!("m20261203_000010_scored_indices.rs"),
+            0xf2255e15bae2c80c,
         ),
     ];
 

@@ -19,6 +19,8 @@ pub enum Permission {
     Audit,
     /// Create and revoke keys.
     Administer,
+    /// Define indicators and their versions.
+    Define,
 }
 
 fn grants(role: Role, permission: Permission) -> bool {
@@ -147,6 +149,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::Amend => "correct or retract figures",
         Permission::Audit => "read history or the audit log",
         Permission::Administer => "manage keys",
+        Permission::Define => "define indicators",
     }
 }
 

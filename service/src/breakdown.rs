@@ -353,23 +353,14 @@ fn standing(figure: &Figure) -> Decimal {
     }
 }
 
-/// Highest first; equal standings share a rank and the next rank skips (1, 1, 3); ties are
-/// listed by code.
+/// Highest standing first (see [`crate::ranking`]).
 fn rank(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| {
-        standing(&b.figure)
-            .cmp(&standing(&a.figure))
-            .then_with(|| a.agency.code.cmp(&b.agency.code))
-    });
-    let mut previous: Option<(Decimal, usize)> = None;
-    for (position, entry) in entries.iter_mut().enumerate() {
-        let standing = standing(&entry.figure);
-        entry.rank = match previous {
-            Some((value, rank)) if value == standing => rank,
-            _ => position + 1,
-        };
-        previous = Some((standing, entry.rank));
-    }
+    crate::ranking::rank(
+        entries,
+        |e| Some(standing(&e.figure)),
+        |e| &e.agency.code,
+        |e, rank| e.rank = rank.unwrap_or_default(),
+    );
 }
 
 #[cfg(test)]

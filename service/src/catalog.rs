@@ -92,7 +92,7 @@ impl MetricFilter {
 /// Reads the metric with this code from the database: for work inside a write transaction, or
 /// before a server runs. Requests read it from memory instead
 /// ([`super::reference::ReferenceCache::metric_by_code`]).
-pub async fn load_metric(db: &DatabaseConnection, code: &str) -> Result<metric::Model, ApiError> {
+pub async fn load_metric(db: &impl ConnectionTrait, code: &str) -> Result<metric::Model, ApiError> {
     metric::Entity::find()
         .filter(metric::Column::Code.eq(code))
         .one(db)

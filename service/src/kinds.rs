@@ -110,36 +110,75 @@ fn qualifier(bound: Bound) -> Qualifier {
     }
 }
 
-/// The qualifier of a sum: exact parts add exactly; lower bounds with exact parts give a lower
-/// bound ("more than" if any part is strict), upper bounds likewise; bounds on both sides, or any
-/// estimate, give an estimate. No parts: exact (nothing was added).
-pub fn sum_qualifier(qualifiers: impl IntoIterator<Item = Qualifier>) -> Qualifier {
-    let total = qualifiers
-        .into_iter()
-        .map(bound)
-        .fold(Bound::Exact, |total, part| match (total, part) {
-            (Bound::Exact, other) | (other, Bound::Exact) => other,
-            (Bound::Lower { strict: a }, Bound::Lower { strict: b }) => {
-                Bound::Lower { strict: a || b }
-            }
-            // Just under plus just under stays near; anything further under is "less than".
-            (Bound::Upper { near: a }, Bound::Upper { near: b }) => Bound::Upper { near: a && b },
-            _ => Bound::Estimate,
-        });
-    qualifier(total)
+/// Two figures' sides combined, where a larger part makes a larger result (adding, or
+/// multiplying positive figures): exact parts keep the other's side, bounds on the same side
+/// reinforce, an estimate makes an estimate, bounds on opposite sides leave it open (`None`).
+fn combined(a: Option<Bound>, b: Option<Bound>) -> Option<Bound> {
+    match (a?, b?) {
+        (Bound::Exact, other) | (other, Bound::Exact) => Some(other),
+        (Bound::Lower { strict: a }, Bound::Lower { strict: b }) => {
+            Some(Bound::Lower { strict: a || b })
+        }
+        // Just under plus just under stays near; anything further under is "less than".
+        (Bound::Upper { near: a }, Bound::Upper { near: b }) => Some(Bound::Upper { near: a && b }),
+        (Bound::Estimate, _) | (_, Bound::Estimate) => Some(Bound::Estimate),
+        (Bound::Lower { .. }, Bound::Upper { .. }) | (Bound::Upper { .. }, Bound::Lower { .. }) => {
+            None
+        }
+    }
 }
 
-/// The qualifier of `later - earlier`: subtracting a lower bound bounds the result from above,
-/// and the other way round. "At least" subtracted leaves "at most", which no qualifier says, so
-/// the result is an estimate.
+/// A figure's side once the figure is subtracted (or divided by, when positive): a lower bound
+/// bounds the result from above and the other way round. "At least" turned is "at most", which
+/// no qualifier says: open.
+fn turned(bound: Option<Bound>) -> Option<Bound> {
+    match bound? {
+        Bound::Lower { strict: true } => Some(Bound::Upper { near: false }),
+        Bound::Lower { strict: false } => None,
+        Bound::Upper { .. } => Some(Bound::Lower { strict: true }),
+        exact_or_estimate => Some(exact_or_estimate),
+    }
+}
+
+/// What a value computed from qualified figures says about its side: a qualifier, or `None`
+/// when the figures' bounds pull opposite ways and nothing can be said (open). Figures are
+/// `None` when they are themselves open.
+pub fn derived_sum(parts: impl IntoIterator<Item = Option<Qualifier>>) -> Option<Qualifier> {
+    parts
+        .into_iter()
+        .map(|part| part.map(bound))
+        .fold(Some(Bound::Exact), combined)
+        .map(qualifier)
+}
+
+/// `later - earlier`, as [`derived_sum`] says.
+pub fn derived_difference(
+    later: Option<Qualifier>,
+    earlier: Option<Qualifier>,
+) -> Option<Qualifier> {
+    combined(later.map(bound), turned(earlier.map(bound))).map(qualifier)
+}
+
+/// `numerator / denominator` for figures that are not negative: a lower bound over an exact
+/// value is a lower bound, an exact value over a lower bound an upper one, bounds on the same
+/// side of both leave it open.
+pub fn derived_quotient(
+    numerator: Option<Qualifier>,
+    denominator: Option<Qualifier>,
+) -> Option<Qualifier> {
+    combined(numerator.map(bound), turned(denominator.map(bound))).map(qualifier)
+}
+
+/// The qualifier of a sum of reported figures (a national total), where an open result is
+/// stated as an estimate. No parts: exact (nothing was added).
+pub fn sum_qualifier(qualifiers: impl IntoIterator<Item = Qualifier>) -> Qualifier {
+    derived_sum(qualifiers.into_iter().map(Some)).unwrap_or(Qualifier::About)
+}
+
+/// The qualifier of `later - earlier` between reported figures (a counter's growth), an open
+/// result stated as an estimate.
 pub fn difference_qualifier(later: Qualifier, earlier: Qualifier) -> Qualifier {
-    let negated = match bound(earlier) {
-        Bound::Lower { strict: true } => Qualifier::LessThan,
-        Bound::Upper { .. } => Qualifier::MoreThan,
-        Bound::Exact => Qualifier::Exact,
-        Bound::Lower { strict: false } | Bound::Estimate => Qualifier::About,
-    };
-    sum_qualifier([later, negated])
+    derived_difference(Some(later), Some(earlier)).unwrap_or(Qualifier::About)
 }
 
 #[cfg(test)]
@@ -172,6 +211,24 @@ mod tests {
         assert_eq!(difference_qualifier(Exact, AtLeast), About);
         assert_eq!(difference_qualifier(Exact, Exact), Exact);
         assert_eq!(difference_qualifier(About, Exact), About);
+    }
+
+    #[test]
+    fn a_quotient_is_bounded_only_when_its_parts_pull_the_same_way() {
+        let quotient = |n, d| derived_quotient(Some(n), Some(d));
+        // "More than 300 of exactly 1,000" is more than 30%.
+        assert_eq!(quotient(MoreThan, Exact), Some(MoreThan));
+        assert_eq!(quotient(AtLeast, Exact), Some(AtLeast));
+        // Exactly 300 of more than 1,000 is less than 30%.
+        assert_eq!(quotient(Exact, MoreThan), Some(LessThan));
+        assert_eq!(quotient(MoreThan, LessThan), Some(MoreThan));
+        assert_eq!(quotient(MoreThan, MoreThan), None);
+        assert_eq!(quotient(Exact, AtLeast), None);
+        assert_eq!(quotient(About, Exact), Some(About));
+        assert_eq!(quotient(About, MoreThan), Some(About));
+        assert_eq!(derived_quotient(None, Some(Exact)), None);
+        assert_eq!(derived_sum([Some(MoreThan), Some(LessThan)]), None);
+        assert_eq!(derived_sum([Some(About), None]), None);
     }
 
     #[test]

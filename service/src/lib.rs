@@ -15,11 +15,14 @@ pub mod export;
 pub mod history;
 pub mod idempotency;
 pub mod import;
+pub mod indicators;
+pub mod indices;
 pub mod kinds;
 pub mod live;
 pub mod messages;
 pub mod observations;
 pub mod pagination;
+pub mod ranking;
 pub mod receipts;
 pub mod recording;
 pub mod reference;
@@ -31,6 +34,7 @@ pub mod series;
 pub mod statements;
 pub mod targets;
 pub mod time;
+pub mod versions;
 
 /// Rows written or looked up per statement in bulk work: well under both databases' limits on
 /// bound parameters (SQLite 32,766; PostgreSQL 65,535).

@@ -138,6 +138,8 @@ pub const WORDS: &[(&str, &str)] = &[
     ("source", "nguồn"),
     ("key", "khóa"),
     ("target", "mục tiêu"),
+    ("indicator", "chỉ tiêu tổng hợp"),
+    ("scored index", "bộ chỉ số đánh giá"),
     ("code", "mã"),
     ("id", "mã định danh"),
     ("prefix", "tiền tố"),
@@ -150,6 +152,7 @@ pub const WORDS: &[(&str, &str)] = &[
         "đọc lịch sử hoặc nhật ký kiểm toán",
     ),
     ("manage keys", "quản lý khóa"),
+    ("define indicators", "định nghĩa chỉ tiêu tổng hợp"),
     // Why a key is refused.
     ("malformed", "sai định dạng"),
     ("unknown", "không tồn tại"),
@@ -325,6 +328,64 @@ pub mod catalogue {
         YEAR_UNDATABLE {
             en: "{year} is not a year we can date",
             vi: "{year} không phải năm có thể xác định ngày",
+        }
+
+        // Indicators.
+        CODE_FORMAT {
+            en: "`{code}` is not a code: 1 to 128 lowercase letters, digits, dots and hyphens, starting with a letter or digit",
+            vi: "`{code}` không phải mã hợp lệ: 1 đến 128 chữ thường, chữ số, dấu chấm và gạch nối, bắt đầu bằng chữ hoặc số",
+        }
+        TEXT_REQUIRED {
+            en: "may not be empty",
+            vi: "không được để trống",
+        }
+        DEFINITION_EXISTS {
+            en: "`{code}` is already defined: a new definition is a new version of it",
+            vi: "`{code}` đã được định nghĩa: định nghĩa mới là một phiên bản mới của nó",
+        }
+        COMPONENT_COUNT {
+            en: "an index has 1 to {max} components",
+            vi: "một bộ chỉ số có từ 1 đến {max} thành phần",
+        }
+        COMPONENT_TWICE {
+            en: "the component `{code}` is named twice",
+            vi: "thành phần `{code}` được nêu hai lần",
+        }
+        POINTS_NOT_POSITIVE {
+            en: "the component `{code}` must give more than 0 points",
+            vi: "thành phần `{code}` phải cho nhiều hơn 0 điểm",
+        }
+        SCALE_WITHOUT_LENGTH {
+            en: "the component `{code}` scores from and to the same value",
+            vi: "thành phần `{code}` chấm điểm từ và đến cùng một giá trị",
+        }
+        NO_VERSION_FOR_PERIOD {
+            en: "no version of `{code}` applies to the period starting {day}",
+            vi: "không có phiên bản nào của `{code}` áp dụng cho kỳ bắt đầu {day}",
+        }
+        NOT_SCORED {
+            en: "`{agency}` is not one of the units `{code}` scores in the period",
+            vi: "`{agency}` không thuộc các đơn vị được `{code}` chấm điểm trong kỳ",
+        }
+        DEFINITION_VERSION_UNKNOWN {
+            en: "`{code}` has no version {version}",
+            vi: "`{code}` không có phiên bản {version}",
+        }
+        VERSION_NOT_AFTER {
+            en: "a new version must start after {first}, the first day of version {version}; {valid_from} is not after it",
+            vi: "phiên bản mới phải bắt đầu sau {first}, ngày đầu của phiên bản {version}; {valid_from} không sau ngày đó",
+        }
+        FORMULA_TOO_LARGE {
+            en: "the formula has {terms} terms nested {depth} deep; at most {max_terms} terms nested {max_depth} deep are allowed",
+            vi: "công thức có {terms} số hạng lồng sâu {depth} mức; chỉ cho phép tối đa {max_terms} số hạng lồng sâu {max_depth} mức",
+        }
+        FORMULA_EMPTY_SUM {
+            en: "a sum in the formula needs at least one term",
+            vi: "một tổng trong công thức cần ít nhất một số hạng",
+        }
+        FORMULA_WITHOUT_METRIC {
+            en: "the formula names no metric: an indicator is computed from metrics",
+            vi: "công thức không nêu chỉ số nào: chỉ tiêu tổng hợp được tính từ các chỉ số",
         }
 
         // Series and lists.

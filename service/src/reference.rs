@@ -87,7 +87,8 @@ impl<M> Table<M> {
 }
 
 /// The agencies a breakdown compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AgencyGroup {
     /// Provinces and municipalities.
     Provinces,

@@ -115,18 +115,12 @@ pub async fn compare(
             reading,
         });
     }
-    entries.sort_by(|a, b| {
-        b.value
-            .cmp(&a.value)
-            .then_with(|| a.platform.code.cmp(&b.platform.code))
-    });
-    for i in 0..entries.len() {
-        entries[i].rank = match i {
-            0 => 1,
-            _ if entries[i].value == entries[i - 1].value => entries[i - 1].rank,
-            _ => i + 1,
-        };
-    }
+    crate::ranking::rank(
+        &mut entries,
+        |e| Some(e.value),
+        |e| &e.platform.code,
+        |e, rank| e.rank = rank.unwrap_or_default(),
+    );
 
     without_estimate.retain(|platform| entries.iter().all(|e| e.platform.id != platform.id));
     without_estimate.sort_by(|a, b| a.code.cmp(&b.code));

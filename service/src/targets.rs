@@ -3,6 +3,11 @@
 //! A target is judged on the latest reading observed within its year (Vietnam time). The reading's
 //! qualifier counts: "more than 25" says nothing about reaching 30, so such a case is
 //! `INCONCLUSIVE`, not `NOT_MET`.
+//!
+//! When an indicator computes the target's metric from inputs (the online dossier rate from the
+//! dossiers filed online and all dossiers), the target is judged on the indicator's value for the
+//! year as soon as every input has one, with the qualifier the inputs give it; until then, on
+//! the metric's own readings.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::target;
@@ -10,7 +15,9 @@ use entity::values::{Comparator, Qualifier};
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 
+use super::indicators::{self, IndicatorPoint};
 use super::observations::{self, CurrentObservation};
+use super::reference::ReferenceCache;
 use super::time::{start_of_day, VIETNAM};
 use super::{catalog, exact};
 use crate::error::ApiError;
@@ -28,10 +35,23 @@ pub enum TargetStatus {
     NoData,
 }
 
+/// What a status was judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The latest reading of the target's metric in its year.
+    Reading,
+    /// The value an indicator computes for the year from its inputs.
+    Indicator,
+}
+
 #[derive(Debug, Clone)]
 pub struct TargetProgress {
     pub target: target::Model,
     pub latest: Option<CurrentObservation>,
+    /// The year's value of the indicator that computes the target's metric, with its inputs,
+    /// when there is such an indicator (its value may be missing: see its gap).
+    pub computed: Option<IndicatorPoint>,
+    pub basis: Basis,
     /// The reading divided by the target value (1 means exactly on target); for an upper limit,
     /// the target divided by the reading, so that above 1 is always better.
     pub progress: Option<Decimal>,
@@ -40,6 +60,7 @@ pub struct TargetProgress {
 
 pub async fn progress_in_year(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     year: i32,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<TargetProgress>, ApiError> {
@@ -57,8 +78,17 @@ pub async fn progress_in_year(
         start_of_day(next_year, VIETNAM),
     );
 
+    let targets = catalog::targets_of_year(db, year).await?;
+    let computing =
+        indicators::computing(db, targets.iter().map(|t| t.metric_id).collect()).await?;
     let mut progress = Vec::new();
-    for target in catalog::targets_of_year(db, year).await? {
+    for target in targets {
+        let computed = match computing.get(&target.metric_id) {
+            Some(definition) => Some(
+                indicators::in_year(db, reference, &definition.indicator.code, year, as_of).await?,
+            ),
+            None => None,
+        };
         let latest = observations::of_series_between::<observations::CurrentObservation>(
             db,
             observations::Series::national(target.metric_id),
@@ -68,21 +98,32 @@ pub async fn progress_in_year(
         )
         .await?
         .pop();
-        let (progress_ratio, status) = match &latest {
-            None => (None, TargetStatus::NoData),
-            Some(reading) => (
-                ratio(target.comparator, reading.revision.value, target.value),
-                judge(
-                    target.comparator,
-                    target.value,
-                    reading.revision.value,
-                    reading.revision.qualifier,
-                ),
+        let judged = |value: Decimal, qualifier: Option<Qualifier>| {
+            (
+                ratio(target.comparator, value, target.value),
+                match qualifier {
+                    Some(qualifier) => judge(target.comparator, target.value, value, qualifier),
+                    // The inputs' bounds pull both ways: the value is only their arithmetic.
+                    None => TargetStatus::Inconclusive,
+                },
+            )
+        };
+        let computed_value = computed
+            .as_ref()
+            .and_then(|point| point.value.as_ref().ok());
+        let (basis, (progress_ratio, status)) = match (computed_value, &latest) {
+            (Some(value), _) => (Basis::Indicator, judged(value.value, value.qualifier)),
+            (None, Some(reading)) => (
+                Basis::Reading,
+                judged(reading.revision.value, Some(reading.revision.qualifier)),
             ),
+            (None, None) => (Basis::Reading, (None, TargetStatus::NoData)),
         };
         progress.push(TargetProgress {
             target,
             latest,
+            computed,
+            basis,
             progress: progress_ratio,
             status,
         });

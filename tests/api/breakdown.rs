@@ -1,52 +1,17 @@
 //! A metric by province or ministry: ranked, the missing named, totals by kind, and the 2025
 //! mergers shown as recorded or composed into today's units.
 
-use entity::values::{MetricKind, Role, Unit};
+use entity::values::{MetricKind, Unit};
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 use crate::on_both_databases;
-
-const RECORD: &str = "mutation Record($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }";
 
 const BREAKDOWN: &str = "query($metric: String!, $from: NaiveDate!, $to: NaiveDate!, $of: AgencyGroup!, $boundaries: Boundaries) {
   breakdown(metric: $metric, from: $from, to: $to, of: $of, boundaries: $boundaries) {
     expectedCount reportedCount totalRule total totalQualifier totalDenominator national { value qualifier }
     missing { code }
     entries { rank agency { code } value qualifier denominator share composedOf { agency { code } value } } } }";
-
-/// A figure to record: (agency, observed at, value, qualifier, period start, denominator); an
-/// empty agency is the national figure.
-type Figure<'a> = (
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    Option<&'a str>,
-    Option<&'a str>,
-);
-
-/// Records figures as a reporter would.
-async fn record(app: &TestApp, metric: &str, figures: &[Figure<'_>]) {
-    let reporter = app.key(Role::Reporter, None).await;
-    let input: Vec<Value> = figures
-        .iter()
-        .map(|(agency, observed_at, value, qualifier, period_start, denominator)| {
-            let agency = (!agency.is_empty()).then_some(agency);
-            json!({ "metric": metric, "agency": agency, "observedAt": observed_at, "periodStart": period_start,
-                    "value": value, "qualifier": qualifier, "denominator": denominator,
-                    "source": "article-001", "quote": "trích dẫn" })
-        })
-        .collect();
-    let (_, body) = app
-        .graphql_as(&reporter, RECORD, json!({ "input": input }))
-        .await;
-    assert_eq!(
-        body["data"]["recordObservations"]["checked"],
-        figures.len(),
-        "{body}"
-    );
-}
 
 async fn breakdown(app: &TestApp, metric: &str, from: &str, to: &str, boundaries: &str) -> Value {
     let variables = json!({ "metric": metric, "from": from, "to": to, "of": "PROVINCES", "boundaries": boundaries });
@@ -86,7 +51,7 @@ on_both_databases! {
     async fn a_breakdown_ranks_the_units_names_the_missing_and_adds_a_flow(app: TestApp) {
         let flow = "test.dossiers-filed-per-month";
         app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
-        record(&app, flow, &[
+        app.record_as_reporter(flow, &[
             ("ha-noi", JULY, "300", "EXACT", Some(JUNE), None),
             ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
             ("lam-dong", JULY, "100", "EXACT", Some(JUNE), None),
@@ -137,7 +102,7 @@ on_both_databases! {
         let ratio = "test.indicators-reported";
         app.add_metric(ratio, MetricKind::Ratio, Unit::Indicators).await;
         let end_of_june = "2025-06-30T00:00:00+07:00";
-        record(&app, ratio, &[
+        app.record_as_reporter(ratio, &[
             ("dak-nong", end_of_june, "30", "EXACT", None, Some("50")),
             ("lam-dong", end_of_june, "10", "EXACT", None, Some("50")),
         ]).await;
@@ -148,7 +113,7 @@ on_both_databases! {
 
         // A percentage without denominators has no total, and merged units cannot be composed.
         let rate = "public-service-portal.level4-online-dossier-rate";
-        record(&app, rate, &[
+        app.record_as_reporter(rate, &[
             ("dak-nong", end_of_june, "40", "EXACT", None, None),
             ("lam-dong", end_of_june, "20", "EXACT", None, None),
         ]).await;
@@ -176,7 +141,7 @@ on_both_databases! {
     async fn a_series_across_the_merger_shows_the_unit_as_recorded_or_composed_of_its_parts(app: TestApp) {
         let flow = "test.dossiers-filed-per-month";
         app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
-        record(&app, flow, &[
+        app.record_as_reporter(flow, &[
             ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
             ("lam-dong", JULY, "120", "EXACT", Some(JUNE), None),
             ("binh-thuan", JULY, "30", "EXACT", Some(JUNE), None),
@@ -195,7 +160,7 @@ on_both_databases! {
         // A ratio composes numerators and denominators.
         let ratio = "test.indicators-reported";
         app.add_metric(ratio, MetricKind::Ratio, Unit::Indicators).await;
-        record(&app, ratio, &[
+        app.record_as_reporter(ratio, &[
             ("dak-nong", "2025-06-30T00:00:00+07:00", "30", "EXACT", None, Some("50")),
             ("lam-dong", "2025-06-30T00:00:00+07:00", "10", "EXACT", None, Some("50")),
         ]).await;
@@ -207,7 +172,7 @@ on_both_databases! {
     async fn every_province_is_one_line_read_in_a_bounded_number_of_statements(app: TestApp) {
         let flow = "test.dossiers-filed-per-month";
         app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
-        record(&app, flow, &[
+        app.record_as_reporter(flow, &[
             ("dak-nong", JULY, "100", "EXACT", Some(JUNE), None),
             ("lam-dong", JULY, "120", "EXACT", Some(JUNE), None),
             ("ha-noi", JULY, "500", "EXACT", Some(JUNE), None),
@@ -228,7 +193,7 @@ on_both_databases! {
         // A counter's lines measure their first change from each unit's reading before the range.
         let counter = "test.services-connected";
         app.add_metric(counter, MetricKind::Cumulative, Unit::Services).await;
-        record(&app, counter, &[
+        app.record_as_reporter(counter, &[
             ("ha-noi", "2025-05-31T00:00:00+07:00", "100", "EXACT", None, None),
             ("ha-noi", "2025-06-30T00:00:00+07:00", "150", "EXACT", None, None),
             ("ha-noi", "2025-07-31T00:00:00+07:00", "190", "EXACT", None, None),

@@ -80,11 +80,17 @@ on_both_databases! {
             programme,
             [
                 "e-government.egdi-rank-in-asean",
+                "e-government.level4-dossiers",
+                "e-government.level4-dossiers-online",
+                "e-government.level4-eligible-services",
+                "e-government.level4-eligible-services-provided",
+                "e-government.level4-offline-users",
+                "e-government.level4-online-users",
                 "public-service-portal.level4-eligible-services-share",
                 "public-service-portal.level4-online-dossier-rate",
                 "public-service-portal.level4-online-users-per-offline-user",
             ],
-            "the United Nations' ranking and the metrics of the national 2021 targets"
+            "the United Nations' ranking, the metrics of the national 2021 targets and the counts they are computed from"
         );
         assert!(data["programme"].as_array().unwrap().iter().all(|m| m["platform"].is_null()));
         assert!(data["platforms"].as_array().unwrap().iter().all(|m| !m["platform"].is_null()));

@@ -19,6 +19,8 @@ mod dashboard;
 mod demo;
 mod errors;
 mod fuzz;
+mod indicators;
+mod indices;
 mod observations;
 mod outage;
 mod receipts;

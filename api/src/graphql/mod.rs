@@ -8,6 +8,8 @@ pub mod compare;
 pub mod engine;
 pub mod events;
 pub mod history;
+pub mod indicators;
+pub mod indices;
 pub mod keys;
 pub mod lang;
 pub mod limits;

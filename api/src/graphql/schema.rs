@@ -15,6 +15,8 @@ use super::breakdown::BreakdownQuery;
 use super::compare::CompareQuery;
 use super::engine::{Engine, ValidateOnly};
 use super::events::EventQuery;
+use super::indicators::{IndicatorMutation, IndicatorQuery};
+use super::indices::{IndexMutation, IndexQuery};
 use super::keys::{KeyMutation, KeyQuery};
 use super::live::LiveSubscription;
 use super::loaders::DatabaseLoader;
@@ -47,13 +49,20 @@ pub struct QueryRoot(
     CompareQuery,
     ReportingQuery,
     TargetQuery,
+    IndicatorQuery,
+    IndexQuery,
     AuditQuery,
     ReceiptQuery,
     KeyQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(RecordingMutation, KeyMutation);
+pub struct MutationRoot(
+    RecordingMutation,
+    IndicatorMutation,
+    IndexMutation,
+    KeyMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(LiveSubscription);

@@ -3,13 +3,14 @@ use async_graphql::{Context, Enum, Object, Result};
 use entity::values::Comparator;
 use entity::{metric, source, target};
 
-use super::database;
+use super::indicators::IndicatorPoint;
 use super::lang::{self, LangChoice};
 use super::loaders::load_row;
 use super::metrics::Metric;
 use super::observations::Observation;
 use super::scalars::Exact;
 use super::sources::Source;
+use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
 use crate::service::targets;
@@ -26,6 +27,16 @@ pub enum TargetStatus {
     Inconclusive,
     /// Nothing was observed for the metric in the target's year.
     NoData,
+}
+
+/// What a status was judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::targets::Basis")]
+pub enum TargetBasis {
+    /// The latest reading of the target's metric in its year.
+    Reading,
+    /// The value an indicator computes for the year from its inputs.
+    Indicator,
 }
 
 /// A goal for a metric in a year.
@@ -84,7 +95,7 @@ impl TargetProgress {
         Target(self.0.target.clone())
     }
 
-    /// The latest reading observed in the target's year.
+    /// The latest reading of the target's metric observed in its year.
     async fn latest(&self) -> Option<Observation> {
         self.0.latest.clone().map(Observation)
     }
@@ -100,6 +111,18 @@ impl TargetProgress {
 
     async fn status(&self) -> TargetStatus {
         self.0.status.into()
+    }
+
+    /// `INDICATOR` once the indicator that computes the target's metric has a value for the
+    /// year; `READING` before.
+    async fn basis(&self) -> TargetBasis {
+        self.0.basis.into()
+    }
+
+    /// The year's value of the indicator that computes the target's metric, with its inputs
+    /// (and, while one is missing, which).
+    async fn computed(&self) -> Option<IndicatorPoint> {
+        self.0.computed.clone().map(IndicatorPoint)
     }
 }
 
@@ -118,9 +141,14 @@ impl TargetQuery {
         )]
         as_of: Option<Instant>,
     ) -> Result<Vec<TargetProgress>> {
-        let progress = targets::progress_in_year(database(ctx)?, year, super::as_of(ctx, as_of))
-            .await
-            .map_err(|e| e.extend())?;
+        let progress = targets::progress_in_year(
+            database(ctx)?,
+            reference(ctx)?,
+            year,
+            super::as_of(ctx, as_of),
+        )
+        .await
+        .map_err(|e| e.extend())?;
         Ok(progress.into_iter().map(TargetProgress).collect())
     }
 }

@@ -146,12 +146,16 @@ pub enum Action {
     WriteDemoData,
     CreateKey,
     RevokeKey,
+    DefineIndicator,
+    ReviseIndicator,
+    DefineScoredIndex,
+    ReviseScoredIndex,
     /// A request refused before it ran: a bad or revoked key.
     Authenticate,
 }
 
 impl Action {
-    const ALL: [Action; 10] = [
+    const ALL: [Action; 14] = [
         Action::RecordObservation,
         Action::CorrectObservation,
         Action::RetractObservation,
@@ -161,6 +165,10 @@ impl Action {
         Action::WriteDemoData,
         Action::CreateKey,
         Action::RevokeKey,
+        Action::DefineIndicator,
+        Action::ReviseIndicator,
+        Action::DefineScoredIndex,
+        Action::ReviseScoredIndex,
         Action::Authenticate,
     ];
 
@@ -176,6 +184,10 @@ impl Action {
             Action::WriteDemoData => "demo-data.write",
             Action::CreateKey => "key.create",
             Action::RevokeKey => "key.revoke",
+            Action::DefineIndicator => "indicator.define",
+            Action::ReviseIndicator => "indicator.revise",
+            Action::DefineScoredIndex => "scored-index.define",
+            Action::ReviseScoredIndex => "scored-index.revise",
             Action::Authenticate => "request.authenticate",
         }
     }

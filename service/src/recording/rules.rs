@@ -100,6 +100,7 @@ pub(super) fn check_shape(
             Unit::Documents
                 | Unit::Dossiers
                 | Unit::Services
+                | Unit::Users
                 | Unit::Agencies
                 | Unit::Indicators
                 | Unit::Rank

@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use entity::values::{
     AgencyKind, Comparator, DatePrecision, EventKind, MetricKind, Qualifier, Scale, Unit,
 };
-use entity::{agency, event, metric, observation, observation_revision, platform, source, target};
+use entity::{
+    agency, event, indicator, metric, observation, observation_revision, platform, source, target,
+};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -22,6 +24,7 @@ use serde::Deserialize;
 use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::exact;
+use super::indicators::{insert_version, Formula};
 use super::recording::{check_figure, NewObservation};
 use super::time::{start_of_day, VIETNAM};
 use crate::error::ApiError;
@@ -61,6 +64,8 @@ pub struct SeedFile {
     pub platform: Vec<SeedPlatform>,
     pub metric: Vec<SeedMetric>,
     pub observation: Vec<SeedObservation>,
+    #[serde(default)]
+    pub indicator: Vec<SeedIndicator>,
     pub target: Vec<SeedTarget>,
     pub event: Vec<SeedEvent>,
 }
@@ -126,6 +131,21 @@ pub struct SeedObservation {
     pub source: String,
     pub quote: String,
     pub note: Option<String>,
+}
+
+/// An indicator and its first version.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedIndicator {
+    pub code: String,
+    /// The metric it computes, by code.
+    pub computes: Option<String>,
+    pub name_vi: String,
+    pub name_en: String,
+    pub unit: Unit,
+    pub scale: Scale,
+    pub note: Option<String>,
+    pub formula: Formula,
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,6 +384,36 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
             .sealing(seal),
         );
         count(true);
+    }
+
+    let mut indicators = codes(
+        &txn,
+        "indicator",
+        indicator::Entity::find(),
+        |m: &indicator::Model| (m.code.clone(), m.id),
+    )
+    .await?;
+    for i in &file.indicator {
+        i.formula.check("formula")?;
+        for code in i.formula.metrics() {
+            metrics.id(code)?;
+        }
+        let metric_id = metrics.optional_id(i.computes.as_ref())?;
+        let inserted = insert_missing(&txn, &mut indicators, &i.code, || indicator::ActiveModel {
+            code: set(i.code.clone()),
+            name_vi: set(i.name_vi.clone()),
+            name_en: set(i.name_en.clone()),
+            unit: set(i.unit),
+            scale: set(i.scale),
+            metric_id: set(metric_id),
+            ..Default::default()
+        })
+        .await?;
+        if inserted {
+            let id = indicators.id(&i.code)?;
+            insert_version(&txn, id, 1, None, &i.formula, i.note.clone(), SEED_RECORDER).await?;
+        }
+        count(inserted);
     }
 
     let mut targets = codes(

@@ -8,9 +8,20 @@ use chrono::Utc;
 use entity::values::{MetricKind, Qualifier, ReportingPeriod, Role, Unit};
 use entity::{metric, observation, observation_revision, source};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::TestApp;
+
+/// A figure to record: (agency, observed at, value, qualifier, period start, denominator); an
+/// empty agency is the national figure.
+pub type Figure<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 impl TestApp {
     /// Creates an API key as the operator at the command line would.
@@ -107,6 +118,29 @@ impl TestApp {
         .await
         .unwrap();
         stored.id
+    }
+
+    /// Records figures through the API as a reporter would, all of them or the test fails.
+    pub async fn record_as_reporter(&self, metric: &str, figures: &[Figure<'_>]) {
+        const RECORD: &str = "mutation Record($input: [ObservationInput!]!) { recordObservations(input: $input) { checked } }";
+        let reporter = self.key(Role::Reporter, None).await;
+        let input: Vec<Value> = figures
+            .iter()
+            .map(|(agency, observed_at, value, qualifier, period_start, denominator)| {
+                let agency = (!agency.is_empty()).then_some(agency);
+                json!({ "metric": metric, "agency": agency, "observedAt": observed_at, "periodStart": period_start,
+                        "value": value, "qualifier": qualifier, "denominator": denominator,
+                        "source": "article-001", "quote": "trích dẫn" })
+            })
+            .collect();
+        let (_, body) = self
+            .graphql_as(&reporter, RECORD, json!({ "input": input }))
+            .await;
+        assert_eq!(
+            body["data"]["recordObservations"]["checked"],
+            figures.len(),
+            "{body}"
+        );
     }
 
     /// Adds a metric to a seeded platform, for kinds the seed figures do not have.
