@@ -30,7 +30,57 @@ async fn export(app: &TestApp, path: &str) -> (u16, String, Vec<Vec<String>>) {
     (status, media, rows)
 }
 
+/// What pysdmx, a published SDMX reader, reads in an export: for each dataset its structure and
+/// its rows, every cell as text. The reader is installed by the test command (`scripts/test`).
+fn read_with_pysdmx(csv: &str) -> Value {
+    const READ: &str = "import json, sys\n\
+from pysdmx.io import read_sdmx\n\
+message = read_sdmx(sys.stdin.read())\n\
+print(json.dumps([{'structure': str(d.short_urn), 'columns': list(d.data.columns),\n\
+  'rows': d.data.astype(str).values.tolist()} for d in message.data]))\n";
+    let reader = std::env::var("EGOV_KPI_SDMX_READER")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/sdmx-reader").to_owned());
+    let python = format!("{reader}/bin/python");
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", READ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python} ({e}): run scripts/test, which installs pysdmx")
+        });
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(csv.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "pysdmx refused the export: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 on_both_databases! {
+    async fn an_export_is_read_back_by_a_published_sdmx_reader(app: TestApp) {
+        let (status, _, series) = app.get_text("/export/series.sdmx.csv?metric=document-exchange-axis.documents-exchanged&from=2019-01-01&to=2020-12-31&bucket=YEAR").await;
+        assert_eq!(status, 200);
+        let read = read_with_pysdmx(&series);
+        assert_eq!(read.as_array().unwrap().len(), 1, "one dataset: {read}");
+        assert_eq!(read[0]["structure"], "Dataflow=EGOVKPI:DF_KPI(1.0)");
+        assert_eq!(read[0]["columns"], json!(HEADER[1..]));
+        // The reader sees each year, the exact value and the qualifier as its status.
+        let rows: Vec<Vec<String>> = serde_json::from_value(read[0]["rows"].clone()).unwrap();
+        let ours: Vec<Vec<String>> = series.lines().skip(1).map(|line| line.split(',').skip(1).map(str::to_owned).collect()).collect();
+        assert_eq!(rows, ours);
+        assert!(rows.iter().any(|r| r[2] == "2020" && r[3] == "3700000" && r[4] == "E" && r[5] == "MORE_THAN"), "{rows:?}");
+    }
+
     async fn a_series_is_exported_with_its_qualifiers_as_sdmx_csv(app: TestApp) {
         let (status, media, rows) = export(&app, "/export/series.sdmx.csv?metric=document-exchange-axis.documents-exchanged&from=2020-01-01&to=2020-12-31&bucket=QUARTER").await;
         assert_eq!(status, 200, "{rows:?}");
