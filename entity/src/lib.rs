@@ -9,6 +9,7 @@ pub mod agency_succession;
 pub mod api_key;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod dhis2_identifier;
 pub mod event;
 pub mod idempotency_record;
 pub mod indicator;
@@ -29,6 +30,7 @@ pub mod prelude {
     pub use super::api_key::Entity as ApiKey;
     pub use super::audit_checkpoint::Entity as AuditCheckpoint;
     pub use super::audit_entry::Entity as AuditEntry;
+    pub use super::dhis2_identifier::Entity as Dhis2Identifier;
     pub use super::event::Entity as Event;
     pub use super::idempotency_record::Entity as IdempotencyRecord;
     pub use super::indicator::Entity as Indicator;

@@ -13,6 +13,7 @@ mod m20261203_000007_reporting_calendar;
 mod m20261203_000008_metrics_of_the_programme;
 mod m20261203_000009_indicators;
 mod m20261203_000010_scored_indices;
+mod m20261203_000011_dhis2_identifiers;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_metrics_of_the_programme::Migration),
             Box::new(m20261203_000009_indicators::Migration),
             Box::new(m20261203_000010_scored_indices::Migration),
+            Box::new(m20261203_000011_dhis2_identifiers::Migration),
         ]
     }
 }
@@ -41,7 +43,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 10] = [
+    const LANDED: [(&str, &str, u64); 11] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -91,6 +93,11 @@ mod tests {
             "m20261203_000010_scored_indices",
             include_str!("m20261203_000010_scored_indices.rs"),
             0xf2255e15bae2c80c,
+        ),
+        (
+            "m20261203_000011_dhis2_identifiers",
+            include_str!("m20261203_000011_dhis2_identifiers.rs"),
+            0x67f2d9ccf05d50cd,
         ),
     ];
 

@@ -19,7 +19,7 @@ pub enum Permission {
     Audit,
     /// Create and revoke keys.
     Administer,
-    /// Define indicators and their versions.
+    /// Define indicators, scored indices and DHIS2 identifiers.
     Define,
 }
 
@@ -149,7 +149,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::Amend => "correct or retract figures",
         Permission::Audit => "read history or the audit log",
         Permission::Administer => "manage keys",
-        Permission::Define => "define indicators",
+        Permission::Define => "define indicators, indices and DHIS2 identifiers",
     }
 }
 

@@ -50,8 +50,10 @@ fn decimal(text: &str) -> Result<Decimal, Message> {
     super::exact::parse(text)
 }
 
-fn qualifier(text: &str) -> Result<Qualifier, Message> {
-    Qualifier::deserialize(text.into_deserializer())
+/// A qualifier by its name, `more_than` or `MORE_THAN`.
+pub(crate) fn qualifier(text: &str) -> Result<Qualifier, Message> {
+    let lowercase = text.to_ascii_lowercase();
+    Qualifier::deserialize(lowercase.as_str().into_deserializer())
         .map_err(|_: serde::de::value::Error| crate::message!(NOT_A_QUALIFIER, text = text))
 }
 

@@ -9,6 +9,7 @@ pub mod breakdown;
 pub mod catalog;
 pub mod compare;
 pub mod demo;
+pub mod dhis2;
 pub mod error;
 pub mod exact;
 pub mod export;

@@ -152,7 +152,10 @@ pub const WORDS: &[(&str, &str)] = &[
         "đọc lịch sử hoặc nhật ký kiểm toán",
     ),
     ("manage keys", "quản lý khóa"),
-    ("define indicators", "định nghĩa chỉ tiêu tổng hợp"),
+    (
+        "define indicators, indices and DHIS2 identifiers",
+        "định nghĩa chỉ tiêu tổng hợp, bộ chỉ số và mã định danh DHIS2",
+    ),
     // Why a key is refused.
     ("malformed", "sai định dạng"),
     ("unknown", "không tồn tại"),
@@ -386,6 +389,32 @@ pub mod catalogue {
         FORMULA_WITHOUT_METRIC {
             en: "the formula names no metric: an indicator is computed from metrics",
             vi: "công thức không nêu chỉ số nào: chỉ tiêu tổng hợp được tính từ các chỉ số",
+        }
+
+        // DHIS2.
+        DHIS2_UID_FORMAT {
+            en: "`{uid}` is not a DHIS2 identifier: 11 letters and digits, starting with a letter",
+            vi: "`{uid}` không phải mã định danh DHIS2: 11 chữ cái và chữ số, bắt đầu bằng chữ cái",
+        }
+        DHIS2_NO_DENOMINATOR {
+            en: "{metric} is a ratio: a DHIS2 data value has no place for its denominator",
+            vi: "{metric} là một tỷ số: giá trị dữ liệu DHIS2 không có chỗ cho mẫu số của nó",
+        }
+        DHIS2_IDENTIFIER_TAKEN {
+            en: "the DHIS2 identifier `{uid}` already stands for `{code}`",
+            vi: "mã định danh DHIS2 `{uid}` đã được dùng cho `{code}`",
+        }
+        DHIS2_UNIDENTIFIED {
+            en: "{code} has no DHIS2 identifier: give it one first",
+            vi: "{code} chưa có mã định danh DHIS2: hãy gán mã trước",
+        }
+        DHIS2_UNKNOWN_UID {
+            en: "`{uid}` is not a DHIS2 identifier given to anything here",
+            vi: "`{uid}` không phải mã định danh DHIS2 đã gán cho đối tượng nào ở đây",
+        }
+        DHIS2_PERIOD {
+            en: "`{period}` is not a DHIS2 period (2025, 2025Q2, 202506, 2025W26, 20250615)",
+            vi: "`{period}` không phải kỳ DHIS2 (2025, 2025Q2, 202506, 2025W26, 20250615)",
         }
 
         // Series and lists.

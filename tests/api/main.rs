@@ -17,6 +17,7 @@ mod clients;
 mod compare;
 mod dashboard;
 mod demo;
+mod dhis2;
 mod errors;
 mod fuzz;
 mod indicators;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod breakdown;
 pub mod collect;
 pub mod compare;
+pub mod dhis2;
 pub mod engine;
 pub mod events;
 pub mod history;

@@ -13,6 +13,7 @@ use super::agencies::AgencyQuery;
 use super::audit::AuditQuery;
 use super::breakdown::BreakdownQuery;
 use super::compare::CompareQuery;
+use super::dhis2::Dhis2Mutation;
 use super::engine::{Engine, ValidateOnly};
 use super::events::EventQuery;
 use super::indicators::{IndicatorMutation, IndicatorQuery};
@@ -61,6 +62,7 @@ pub struct MutationRoot(
     RecordingMutation,
     IndicatorMutation,
     IndexMutation,
+    Dhis2Mutation,
     KeyMutation,
 );
 

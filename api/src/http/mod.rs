@@ -2,6 +2,7 @@
 
 mod auth;
 mod dashboard;
+mod dhis2;
 mod documents;
 mod export;
 mod graphiql;
@@ -91,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .route("/export/observations.json", get(export::json))
         .route("/export/series.sdmx.csv", get(sdmx::series))
         .route("/export/breakdown.sdmx.csv", get(sdmx::breakdown))
+        .route(
+            "/export/dhis2/dataValueSets.json",
+            get(dhis2::data_value_sets),
+        )
         .route("/audit/public-key", get(export::public_key))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

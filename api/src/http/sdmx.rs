@@ -46,10 +46,11 @@ enum Group {
     Ministries,
 }
 
-/// The arguments of `timeSeries` and `breakdown`, as a query string.
+/// The arguments of `timeSeries` and `breakdown`, as a query string (the DHIS2 export reads
+/// them too).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SdmxQuery {
+pub struct ExportQuery {
     metric: String,
     from: NaiveDate,
     to: NaiveDate,
@@ -62,7 +63,38 @@ pub struct SdmxQuery {
     include_synthetic: bool,
 }
 
-impl SdmxQuery {
+impl ExportQuery {
+    /// The series asked for, in Vietnam's calendar.
+    pub(super) fn series_request(&self) -> SeriesRequest {
+        SeriesRequest {
+            metric: self.metric.clone(),
+            agency: self.agency.clone(),
+            include_synthetic: self.include_synthetic,
+            from: self.from,
+            to: self.to,
+            bucket: match self.bucket.unwrap_or(Bucket::Month) {
+                Bucket::Day => TimeBucket::Day,
+                Bucket::Week => TimeBucket::Week,
+                Bucket::Month => TimeBucket::Month,
+                Bucket::Quarter => TimeBucket::Quarter,
+                Bucket::Year => TimeBucket::Year,
+            },
+            time_zone: VIETNAM,
+            now: Utc::now(),
+            as_of: None,
+            with_readings: false,
+            boundaries: self.boundaries(),
+        }
+    }
+
+    /// The group asked for with `of`, if any.
+    pub(super) fn group(&self) -> Option<AgencyGroup> {
+        self.of.map(|group| match group {
+            Group::Provinces => AgencyGroup::Provinces,
+            Group::Ministries => AgencyGroup::Ministries,
+        })
+    }
+
     fn boundaries(&self) -> Boundaries {
         match (self.boundaries_on, self.boundaries) {
             (Some(day), _) => Boundaries::On(day),
@@ -73,12 +105,12 @@ impl SdmxQuery {
 }
 
 /// What a caller who may read asks for; a query string that cannot be read is a coded refusal.
-async fn asked(
+pub(super) async fn asked(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
-    query: Result<Query<SdmxQuery>, QueryRejection>,
-) -> Result<SdmxQuery, Refusal> {
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<ExportQuery, Refusal> {
     let Query(query) = query.map_err(|rejection| {
         Refusal::bad_request(crate::message!(
             QUERY_STRING_INVALID,
@@ -100,30 +132,12 @@ pub async fn series(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    query: Result<Query<SdmxQuery>, QueryRejection>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Response {
     let lang = lang_of(&headers);
     let written = async {
         let query = asked(&state, &headers, peer, query).await?;
-        let request = SeriesRequest {
-            metric: query.metric.clone(),
-            agency: query.agency.clone(),
-            include_synthetic: query.include_synthetic,
-            from: query.from,
-            to: query.to,
-            bucket: match query.bucket.unwrap_or(Bucket::Month) {
-                Bucket::Day => TimeBucket::Day,
-                Bucket::Week => TimeBucket::Week,
-                Bucket::Month => TimeBucket::Month,
-                Bucket::Quarter => TimeBucket::Quarter,
-                Bucket::Year => TimeBucket::Year,
-            },
-            time_zone: VIETNAM,
-            now: Utc::now(),
-            as_of: None,
-            with_readings: false,
-            boundaries: query.boundaries(),
-        };
+        let request = query.series_request();
         let series = series::time_series(&state.db, &state.reference, &request).await?;
         let area = query.agency.as_deref().unwrap_or(sdmx::NATIONAL);
         let values: Vec<sdmx::Value> = series
@@ -149,7 +163,7 @@ pub async fn breakdown(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    query: Result<Query<SdmxQuery>, QueryRejection>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Response {
     let lang = lang_of(&headers);
     let written = async {
@@ -158,10 +172,7 @@ pub async fn breakdown(
             metric: query.metric.clone(),
             from: query.from,
             to: query.to,
-            group: match query.of.unwrap_or(Group::Provinces) {
-                Group::Provinces => AgencyGroup::Provinces,
-                Group::Ministries => AgencyGroup::Ministries,
-            },
+            group: query.group().unwrap_or(AgencyGroup::Provinces),
             boundaries: query.boundaries(),
             include_synthetic: query.include_synthetic,
             as_of: None,

@@ -150,12 +150,13 @@ pub enum Action {
     ReviseIndicator,
     DefineScoredIndex,
     ReviseScoredIndex,
+    IdentifyForDhis2,
     /// A request refused before it ran: a bad or revoked key.
     Authenticate,
 }
 
 impl Action {
-    const ALL: [Action; 14] = [
+    const ALL: [Action; 15] = [
         Action::RecordObservation,
         Action::CorrectObservation,
         Action::RetractObservation,
@@ -169,6 +170,7 @@ impl Action {
         Action::ReviseIndicator,
         Action::DefineScoredIndex,
         Action::ReviseScoredIndex,
+        Action::IdentifyForDhis2,
         Action::Authenticate,
     ];
 
@@ -188,6 +190,7 @@ impl Action {
             Action::ReviseIndicator => "indicator.revise",
             Action::DefineScoredIndex => "scored-index.define",
             Action::ReviseScoredIndex => "scored-index.revise",
+            Action::IdentifyForDhis2 => "dhis2.identify",
             Action::Authenticate => "request.authenticate",
         }
     }
