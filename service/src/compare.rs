@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::breakdown::{period_figure, Figure};
 use crate::error::ApiError;
+use crate::indicators::{self, Gap, Qualified};
 use crate::messages::Message;
 use crate::reference::ReferenceCache;
 use crate::time::{day_range, local_date, start_of_day, VIETNAM};
@@ -86,7 +87,8 @@ pub struct Comparison {
 }
 
 pub struct CompareRequest {
-    pub metric: String,
+    /// The metric's code, or for [`compare_indicator`] the indicator's.
+    pub code: String,
     pub agency: Option<String>,
     pub current: Period,
     pub baseline: Baseline,
@@ -167,18 +169,14 @@ pub async fn compare(
     request: &CompareRequest,
 ) -> Result<Comparison, ApiError> {
     let metric = reference
-        .metric_by_code(&request.metric)
+        .metric_by_code(&request.code)
         .await
         .map_err(|e| e.for_argument("metric"))?;
     let agency = crate::look_up_optional(request.agency.as_deref(), "agency", |code| {
         reference.agency_by_code(code)
     })
     .await?;
-    let today = local_date(request.now, VIETNAM);
-    let (first, last) = days_of(request.current, today);
-    day_range(("current", first), ("current", last))?;
-    let (base_first, base_last) = baseline_days(request.baseline, first, last);
-    day_range(("baseline", base_first), ("baseline", base_last))?;
+    let ((first, last), (base_first, base_last)) = periods(request)?;
     let series = observations::Series {
         metric_id: metric.id,
         agency_id: agency.as_ref().map(|a| a.id),
@@ -199,12 +197,7 @@ pub async fn compare(
         ),
         _ => (None, None),
     };
-    let relative_change = match (change, baseline.value) {
-        (Some(change), Some(before)) if !before.is_zero() => {
-            Some(exact::from_storage((change / before).round_dp(6)))
-        }
-        _ => None,
-    };
+    let relative_change = relative(change, baseline.value);
     let not_comparable = if current.open {
         Some(message!(PERIOD_NOT_OVER, last = current.last))
     } else if let Some(side) = [&current, &baseline]
@@ -233,6 +226,180 @@ pub async fn compare(
         relative_change,
         direction,
         not_comparable,
+    })
+}
+
+/// The days of the current period and of the baseline.
+fn periods(request: &CompareRequest) -> Result<Days, ApiError> {
+    let today = local_date(request.now, VIETNAM);
+    let (first, last) = days_of(request.current, today);
+    day_range(("current", first), ("current", last))?;
+    let (base_first, base_last) = baseline_days(request.baseline, first, last);
+    day_range(("baseline", base_first), ("baseline", base_last))?;
+    Ok(((first, last), (base_first, base_last)))
+}
+
+type Days = ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate));
+
+/// The change over the baseline's value; none when the baseline is zero or missing.
+fn relative(change: Option<Decimal>, before: Option<Decimal>) -> Option<Decimal> {
+    match (change, before) {
+        (Some(change), Some(before)) if !before.is_zero() => {
+            Some(exact::from_storage((change / before).round_dp(6)))
+        }
+        _ => None,
+    }
+}
+
+/// One period of an indicator's comparison.
+#[derive(Debug, Clone)]
+pub struct IndicatorSide {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    pub open: bool,
+    /// The version valid on the period's first day.
+    pub version: Option<i32>,
+    pub value: Result<Qualified, Gap>,
+    /// Each input's own side of the comparison, as its kind defines it.
+    pub inputs: Vec<(metric::Model, Side)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndicatorComparison {
+    pub definition: indicators::Definition,
+    pub agency: Option<agency::Model>,
+    pub current: IndicatorSide,
+    pub baseline: IndicatorSide,
+    pub change: Option<Decimal>,
+    /// None when the two values' bounds leave the change open.
+    pub change_qualifier: Option<Qualifier>,
+    pub relative_change: Option<Decimal>,
+    pub direction: Direction,
+    pub not_comparable: Option<Message>,
+}
+
+/// An indicator in one period against another: each side computed with the version valid on its
+/// first day, from its inputs' values in it as their kinds define them (a counter's growth, a
+/// flow's sum…), the change qualified as the two values' qualifiers allow.
+pub async fn compare_indicator(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    request: &CompareRequest,
+) -> Result<IndicatorComparison, ApiError> {
+    let definition = indicators::by_code(db, &request.code)
+        .await
+        .map_err(|e| e.for_argument("indicator"))?;
+    let agency = crate::look_up_optional(request.agency.as_deref(), "agency", |code| {
+        reference.agency_by_code(code)
+    })
+    .await?;
+    let ((first, last), (base_first, base_last)) = periods(request)?;
+    let side_of = |first, last| {
+        indicator_side(
+            db,
+            reference,
+            &definition,
+            request,
+            agency.as_ref(),
+            first,
+            last,
+        )
+    };
+    let current = side_of(first, last).await?;
+    let baseline = side_of(base_first, base_last).await?;
+    let (change, change_qualifier) = match (&current.value, &baseline.value) {
+        (Ok(now), Ok(before)) => (
+            Some(exact::from_storage(now.value - before.value)),
+            kinds::derived_difference(now.qualifier, before.qualifier),
+        ),
+        _ => (None, None),
+    };
+    let relative_change = relative(change, baseline.value.as_ref().ok().map(|q| q.value));
+    let not_comparable = if current.open {
+        Some(message!(PERIOD_NOT_OVER, last = current.last))
+    } else {
+        [&current, &baseline]
+            .into_iter()
+            .find_map(|side| side.value.as_ref().err().map(|gap| (side, gap)))
+            .map(|(side, gap)| match gap {
+                Gap::MissingInputs(codes) => message!(
+                    INPUTS_MISSING,
+                    from = side.first,
+                    to = side.last,
+                    metrics = codes.join(", ")
+                ),
+                Gap::NoVersion => message!(
+                    NO_VERSION_FOR_PERIOD,
+                    code = &definition.indicator.code,
+                    day = side.first
+                ),
+                Gap::ZeroDenominator | Gap::Overflow => {
+                    message!(INDICATOR_UNDEFINED, from = side.first, to = side.last)
+                }
+            })
+    };
+    let direction = match (change, change_qualifier, &not_comparable) {
+        (Some(change), Some(qualifier), None) => direction(change, qualifier),
+        _ => Direction::Undetermined,
+    };
+    Ok(IndicatorComparison {
+        definition,
+        agency,
+        current,
+        baseline,
+        change,
+        change_qualifier,
+        relative_change,
+        direction,
+        not_comparable,
+    })
+}
+
+async fn indicator_side(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    definition: &indicators::Definition,
+    request: &CompareRequest,
+    agency: Option<&agency::Model>,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<IndicatorSide, ApiError> {
+    let open = start_of_day(last + Duration::days(1), VIETNAM) > request.now;
+    let Some(version) = definition.valid_on(first) else {
+        return Ok(IndicatorSide {
+            first,
+            last,
+            open,
+            version: None,
+            value: Err(Gap::NoVersion),
+            inputs: Vec::new(),
+        });
+    };
+    let mut inputs = Vec::new();
+    for code in version.formula.metrics() {
+        let metric = reference.metric_by_code(code).await?;
+        let series = observations::Series {
+            metric_id: metric.id,
+            agency_id: agency.map(|a| a.id),
+            include_synthetic: request.include_synthetic,
+        };
+        let side = side(db, &metric, series, first, last, request.now).await?;
+        inputs.push((metric, side));
+    }
+    let value = version.formula.evaluate(&|code: &str| {
+        let (_, side) = inputs.iter().find(|(metric, _)| metric.code == code)?;
+        Some(Qualified {
+            value: side.value?,
+            qualifier: Some(side.qualifier?),
+        })
+    });
+    Ok(IndicatorSide {
+        first,
+        last,
+        open,
+        version: Some(version.row.version),
+        value,
+        inputs,
     })
 }
 

@@ -366,6 +366,14 @@ pub mod catalogue {
             en: "no version of `{code}` applies to the period starting {day}",
             vi: "không có phiên bản nào của `{code}` áp dụng cho kỳ bắt đầu {day}",
         }
+        INPUTS_MISSING {
+            en: "from {from} to {to}, these inputs have no value: {metrics}",
+            vi: "từ {from} đến {to}, các đầu vào sau không có giá trị: {metrics}",
+        }
+        INDICATOR_UNDEFINED {
+            en: "from {from} to {to}, the indicator's formula has no value (a zero denominator, or a result too large to keep)",
+            vi: "từ {from} đến {to}, công thức của chỉ tiêu không có giá trị (mẫu số bằng 0, hoặc kết quả quá lớn để lưu)",
+        }
         NOT_SCORED {
             en: "`{agency}` is not one of the units `{code}` scores in the period",
             vi: "`{agency}` không thuộc các đơn vị được `{code}` chấm điểm trong kỳ",

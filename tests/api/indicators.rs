@@ -70,6 +70,18 @@ async fn define(app: &TestApp, admin: &str, variables: Value) -> Value {
     body["data"]["defineIndicator"].clone()
 }
 
+const COMPARE: &str = "query($from: NaiveDate, $to: NaiveDate, $relative: RelativePeriod) {
+  compareIndicator(indicator: \"test.online-share\", current: { from: $from, to: $to, relative: $relative }, baseline: { relative: PREVIOUS_PERIOD }) {
+    current { from value qualifier version inputs { metric { code } value qualifier } }
+    baseline { from value qualifier gap }
+    change changeQualifier relativeChange direction comparable reason } }";
+
+/// The online share of the days `from` to `to` against the period before.
+async fn compare(app: &TestApp, from: &str, to: &str) -> Value {
+    let variables = json!({ "from": from, "to": to });
+    app.data(COMPARE, variables).await["compareIndicator"].clone()
+}
+
 fn points(body: &Value) -> Vec<Value> {
     body["indicatorSeries"]["points"]
         .as_array()
@@ -247,6 +259,34 @@ on_both_databases! {
         assert_eq!(current.len(), 34, "today's provinces");
         let lam_dong = current.iter().find(|e| e["agency"]["code"] == "lam-dong-2025").unwrap();
         assert_eq!((lam_dong["rank"].clone(), lam_dong["computed"]["value"].clone(), lam_dong["computed"]["qualifier"].clone()), (json!(2), json!("25"), json!("MORE_THAN")));
+    }
+
+    async fn an_indicator_is_compared_as_far_as_its_qualifiers_prove(app: TestApp) {
+        two_counters(&app).await;
+        let admin = app.key(Role::Admin, None).await;
+        define(&app, &admin, definition("test.online-share", percent(ONLINE, ALL))).await;
+        // February's "more than 30%" against January's 20%: certainly up, by more than 10 points.
+        let february = compare(&app, "2021-02-01", "2021-02-28").await;
+        assert_eq!((february["change"].clone(), february["changeQualifier"].clone(), february["direction"].clone()),
+                   (json!("10"), json!("MORE_THAN"), json!("UP")));
+        assert_eq!(february["relativeChange"], "0.5");
+        assert_eq!(february["current"]["inputs"], json!([
+            { "metric": { "code": ALL }, "value": "500", "qualifier": "EXACT" },
+            { "metric": { "code": ONLINE }, "value": "150", "qualifier": "MORE_THAN" },
+        ]));
+        // March's "less than 30%" against February's "more than 30%": certainly down, though
+        // both say 30.
+        let march = compare(&app, "2021-03-01", "2021-03-31").await;
+        assert_eq!((march["change"].clone(), march["changeQualifier"].clone(), march["direction"].clone()),
+                   (json!("0"), json!("LESS_THAN"), json!("DOWN")));
+        assert!(march["comparable"].as_bool().unwrap());
+        // April has no figures: not comparable, and the reason names what is missing.
+        let april = compare(&app, "2021-04-01", "2021-04-30").await;
+        assert_eq!((april["comparable"].clone(), april["direction"].clone()), (json!(false), json!("UNDETERMINED")));
+        assert!(april["reason"].as_str().unwrap().contains(ONLINE), "{april}");
+        // The month under way is not over: never comparable.
+        let open = app.data(COMPARE, json!({ "relative": "THIS_MONTH" })).await["compareIndicator"].clone();
+        assert_eq!(open["comparable"], false, "{open}");
     }
 
     async fn the_rates_of_the_2021_targets_are_defined_over_their_counts(app: TestApp) {

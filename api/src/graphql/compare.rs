@@ -3,6 +3,7 @@ use chrono::Utc;
 use entity::values::Qualifier;
 
 use super::agencies::Agency;
+use super::indicators::{Indicator, IndicatorGap};
 use super::metrics::Metric;
 use super::scalars::{Day, Exact};
 use super::{database, reference};
@@ -196,6 +197,121 @@ impl ComparedPeriod {
     }
 }
 
+/// An indicator in one period against another.
+pub struct IndicatorComparison(compare::IndicatorComparison);
+
+#[Object]
+impl IndicatorComparison {
+    async fn indicator(&self) -> Indicator {
+        Indicator(self.0.definition.clone())
+    }
+
+    async fn agency(&self) -> Option<Agency> {
+        self.0.agency.clone().map(Agency)
+    }
+
+    async fn current(&self) -> ComparedIndicatorPeriod<'_> {
+        ComparedIndicatorPeriod(&self.0.current)
+    }
+
+    async fn baseline(&self) -> ComparedIndicatorPeriod<'_> {
+        ComparedIndicatorPeriod(&self.0.baseline)
+    }
+
+    /// Current value minus baseline value.
+    async fn change(&self) -> Option<Exact> {
+        self.0.change.map(Exact)
+    }
+
+    /// What the two values' qualifiers let the change say; null when their bounds leave it open.
+    async fn change_qualifier(&self) -> Option<Qualifier> {
+        self.0.change_qualifier
+    }
+
+    async fn relative_change(&self) -> Option<Exact> {
+        self.0.relative_change.map(Exact)
+    }
+
+    /// The way the change certainly goes, as the qualifiers prove it.
+    async fn direction(&self) -> Direction {
+        self.0.direction.into()
+    }
+
+    async fn comparable(&self) -> bool {
+        self.0.not_comparable.is_none()
+    }
+
+    /// Why the two sides cannot be compared fairly, in the request's language.
+    async fn reason(&self, ctx: &Context<'_>) -> Option<String> {
+        let lang = super::lang::resolve(ctx, None);
+        self.0.not_comparable.as_ref().map(|m| m.render(lang))
+    }
+}
+
+/// One side of an indicator's comparison.
+pub struct ComparedIndicatorPeriod<'a>(&'a compare::IndicatorSide);
+
+#[Object]
+impl ComparedIndicatorPeriod<'_> {
+    async fn from(&self) -> Day {
+        Day(self.0.first)
+    }
+
+    async fn to(&self) -> Day {
+        Day(self.0.last)
+    }
+
+    /// The period has not ended yet.
+    async fn open(&self) -> bool {
+        self.0.open
+    }
+
+    /// The version valid on the period's first day, which computed it.
+    async fn version(&self) -> Option<i32> {
+        self.0.version
+    }
+
+    async fn value(&self) -> Option<Exact> {
+        self.0.value.as_ref().ok().map(|q| Exact(q.value))
+    }
+
+    /// Null when the value is missing or its inputs' bounds leave it open.
+    async fn qualifier(&self) -> Option<Qualifier> {
+        self.0.value.as_ref().ok().and_then(|q| q.qualifier)
+    }
+
+    async fn gap(&self) -> Option<IndicatorGap> {
+        self.0.value.as_ref().err().map(IndicatorGap::from)
+    }
+
+    /// Each input's value in the period, as its kind defines it for a comparison.
+    async fn inputs(&self) -> Vec<ComparedInput<'_>> {
+        self.0
+            .inputs
+            .iter()
+            .map(|(metric, side)| ComparedInput(metric, side))
+            .collect()
+    }
+}
+
+/// One input of an indicator's side.
+pub struct ComparedInput<'a>(&'a entity::metric::Model, &'a compare::Side);
+
+#[Object]
+impl ComparedInput<'_> {
+    async fn metric(&self) -> Metric {
+        Metric(self.0.clone())
+    }
+
+    async fn value(&self) -> Option<Exact> {
+        self.1.value.map(Exact)
+    }
+
+    async fn qualifier(&self) -> Option<Qualifier> {
+        self.1.qualifier
+    }
+}
+
 #[derive(Default)]
 pub struct CompareQuery;
 
@@ -217,7 +333,7 @@ impl CompareQuery {
         include_synthetic: bool,
     ) -> Result<Comparison> {
         let request = CompareRequest {
-            metric,
+            code: metric,
             agency,
             current: period(current).map_err(|e| e.extend())?,
             baseline: self::baseline(baseline).map_err(|e| e.extend())?,
@@ -227,6 +343,37 @@ impl CompareQuery {
         compare::compare(database(ctx)?, reference(ctx)?, &request)
             .await
             .map(Comparison)
+            .map_err(|e| e.extend())
+    }
+
+    /// An indicator in a period against a baseline: each side computed with the version valid
+    /// on its first day from its inputs as their kinds define them for a period (a counter's
+    /// growth, a flow's sum, a level's last reading), the change and a direction only as far as
+    /// the qualifiers prove it; an open current period is not comparable.
+    async fn compare_indicator(
+        &self,
+        ctx: &Context<'_>,
+        indicator: String,
+        agency: Option<String>,
+        current: PeriodInput,
+        baseline: BaselineInput,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
+    ) -> Result<IndicatorComparison> {
+        let request = CompareRequest {
+            code: indicator,
+            agency,
+            current: period(current).map_err(|e| e.extend())?,
+            baseline: self::baseline(baseline).map_err(|e| e.extend())?,
+            include_synthetic,
+            now: Utc::now(),
+        };
+        compare::compare_indicator(database(ctx)?, reference(ctx)?, &request)
+            .await
+            .map(IndicatorComparison)
             .map_err(|e| e.extend())
     }
 }
