@@ -191,6 +191,16 @@ pub async fn create<D: Versioned>(
         &caller.principal.actor,
     )
     .await?;
+    let event = define_event::<D>(new);
+    audit::append(&txn, caller, APPLIED, event).await?;
+    txn.commit().await?;
+    definition.push(first);
+    Ok(definition)
+}
+
+/// The audit entry of a new definition: its names, head, and first version, as `audit verify`
+/// checks the stored rows against.
+pub fn define_event<D: Versioned>(new: &NewDefinition<D::Head, D::Body>) -> Event {
     let mut detail = serde_json::Map::new();
     detail.insert("nameVi".into(), new.name_vi.clone().into());
     detail.insert("nameEn".into(), new.name_en.clone().into());
@@ -204,11 +214,7 @@ pub async fn create<D: Versioned>(
         note: &new.note,
     };
     version.fill::<D>(&mut detail);
-    let event = Event::new(D::DEFINE, Some(D::subject(&new.code)), detail.into());
-    audit::append(&txn, caller, APPLIED, event).await?;
-    txn.commit().await?;
-    definition.push(first);
-    Ok(definition)
+    Event::new(D::DEFINE, Some(D::subject(&new.code)), detail.into())
 }
 
 fn serialized(value: &impl Serialize) -> serde_json::Value {

@@ -180,6 +180,8 @@ on_both_databases! {
         assert_eq!(versions["indicator"]["versions"], json!([{ "version": 1 }, { "version": 2 }]));
         let log = app.scalar("SELECT COUNT(*) FROM audit_entry WHERE action = 'indicator.revise' AND outcome = 'applied'").await;
         assert_eq!(log, 1);
+        let verified = app.command(&["audit", "verify"]);
+        assert_ne!(verified.status.code(), Some(1), "the versions are as logged: {}", String::from_utf8_lossy(&verified.stdout));
     }
 
     async fn a_definition_that_cannot_be_computed_is_refused_and_stores_nothing(app: TestApp) {

@@ -107,6 +107,8 @@ on_both_databases! {
         let revise = json!({ "input": { "code": "test.service-index", "validFrom": "2022-01-01", "components": components("40", "70", "30") } });
         let (_, body) = app.graphql_as(&admin, REVISE, revise).await;
         assert_eq!(body["data"]["reviseScoredIndex"]["versions"], json!([{ "version": 1 }, { "version": 2 }]), "{body}");
+        let verified = app.command(&["audit", "verify"]);
+        assert_ne!(verified.status.code(), Some(1), "the versions are as logged: {}", String::from_utf8_lossy(&verified.stdout));
 
         let score = app.data(SCORE, json!({ "agency": "ha-noi", "day": "2022-06-01" })).await["indexScore"].clone();
         // 2021 under version 1: 20% of 50 is 24 of 60 points, 120 services all 40: 64.

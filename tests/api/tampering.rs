@@ -42,6 +42,40 @@ async fn record_rate(app: &TestApp, key: &str, value: &str) -> i64 {
 }
 
 on_both_databases! {
+    async fn an_indicator_formula_edited_in_the_database_is_named_by_verify(app: TestApp) {
+        assert!(app.command(&["audit", "checkpoint"]).status.success());
+        let (code, report) = verify(&app);
+        assert_eq!(code, Some(0), "the seeded indicators are recorded too: {report}");
+
+        // The online dossier rate judged on its counts: doubling its factor would double every
+        // rate and meet the 2021 target on half the dossiers.
+        let rate = "(SELECT id FROM indicator WHERE code = 'level4-online-dossier-rate')";
+        let formula = app.scalar_text(&format!("SELECT formula FROM indicator_version WHERE indicator_id = {rate}")).await;
+        let doubled = formula.replace("\"100\"", "\"200\"");
+        assert_ne!(doubled, formula);
+        let note = app.scalar_text(&format!("SELECT note FROM indicator_version WHERE indicator_id = {rate}")).await;
+        for (edit, undo, names) in [
+            (format!("formula = '{doubled}'"), format!("formula = '{formula}'"), "formula"),
+            ("valid_from = '2021-01-01'".to_owned(), "valid_from = NULL".to_owned(), "validFrom"),
+            ("note = 'edited'".to_owned(), format!("note = '{note}'"), "note"),
+        ] {
+            execute(&app, &format!("UPDATE indicator_version SET {edit} WHERE indicator_id = {rate}")).await;
+            let (code, report) = verify(&app);
+            assert_eq!(code, Some(1), "{edit}: {report}");
+            assert!(report.contains(&format!("indicator `level4-online-dossier-rate` version 1: its {names} differ")), "{report}");
+            execute(&app, &format!("UPDATE indicator_version SET {undo} WHERE indicator_id = {rate}")).await;
+            let (code, report) = verify(&app);
+            assert_eq!(code, Some(0), "undone: {report}");
+        }
+
+        // A version added behind the API, with no entry.
+        execute(&app, &format!("INSERT INTO indicator_version (indicator_id, version, valid_from, formula, note, recorded_at, recorded_by) \
+            SELECT indicator_id, 2, valid_from, formula, note, recorded_at, 'intruder' FROM indicator_version WHERE indicator_id = {rate}")).await;
+        let (code, report) = verify(&app);
+        assert_eq!(code, Some(1), "{report}");
+        assert!(report.contains("indicator `level4-online-dossier-rate` version 2 is stored but no entry recorded it"), "{report}");
+    }
+
     async fn a_seeded_figure_edited_in_the_database_is_named_by_verify(app: TestApp) {
         let auditor = app.key(Role::Auditor, None).await;
         assert!(app.command(&["audit", "checkpoint"]).status.success());

@@ -7,6 +7,7 @@
 //! kept outside the database; [`verify`] checks all three.
 
 pub mod anchor;
+mod definitions;
 pub mod seal;
 pub mod verify;
 

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::anchor::{self, Checkpoint, Trust};
+use super::definitions::{self, Logged};
 use super::seal::{Seal, SealBuilder, Sealed};
 use super::{entry_hash, head, Head};
 use crate::error::ApiError;
@@ -392,6 +393,7 @@ pub async fn verify(db: &DatabaseConnection, trust: &Trust) -> Result<Verificati
     let mut checked = 0;
     let mut last_sealed_id = 0;
     let mut first_broken = None;
+    let mut definitions = Logged::default();
     'walk: loop {
         let entries = audit_entry::Entity::find()
             .filter(audit_entry::Column::Sequence.gte(expected_sequence))
@@ -416,6 +418,7 @@ pub async fn verify(db: &DatabaseConnection, trust: &Trust) -> Result<Verificati
                 break 'walk;
             }
             checkpoints.pass(&entry);
+            definitions.note(&entry);
             let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
             match Seal::in_detail(&detail) {
                 None => {}
@@ -487,6 +490,10 @@ pub async fn verify(db: &DatabaseConnection, trust: &Trust) -> Result<Verificati
             problems.count += count - trailing.len() as u64;
             succession.finish(&mut problems);
         }
+        definitions::check(db, definitions, |entry, message| {
+            problems.add(entry, None, message)
+        })
+        .await?;
     }
     Ok(Verification {
         entries_checked: checked,

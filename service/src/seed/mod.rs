@@ -24,9 +24,10 @@ use serde::Deserialize;
 use super::audit::seal::{Seal, Sealed};
 use super::audit::{self, Action, Caller, Event, APPLIED};
 use super::exact;
-use super::indicators::{insert_version, Formula};
+use super::indicators::{self, insert_version, Formula, IndicatorHead, NewIndicator};
 use super::recording::{check_figure, NewObservation};
 use super::time::{start_of_day, VIETNAM};
+use super::versions;
 use crate::error::ApiError;
 use serde_json::json;
 
@@ -412,6 +413,20 @@ pub async fn load_file(db: &DatabaseConnection, file: &SeedFile) -> Result<SeedR
         if inserted {
             let id = indicators.id(&i.code)?;
             insert_version(&txn, id, 1, None, &i.formula, i.note.clone(), SEED_RECORDER).await?;
+            let defined = NewIndicator {
+                code: i.code.clone(),
+                name_vi: i.name_vi.clone(),
+                name_en: i.name_en.clone(),
+                head: IndicatorHead {
+                    unit: i.unit,
+                    scale: i.scale,
+                    computes: i.computes.clone(),
+                },
+                body: i.formula.clone(),
+                valid_from: None,
+                note: i.note.clone(),
+            };
+            sealed_events.push(versions::define_event::<indicators::Definition>(&defined));
         }
         count(inserted);
     }

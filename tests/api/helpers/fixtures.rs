@@ -193,6 +193,20 @@ impl TestApp {
             .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
             .unwrap_or_else(|e| panic!("an integer from {sql}: {e}"))
     }
+
+    /// The text a query of the database returns.
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        self.db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("a row for {sql}"))
+            .try_get_by_index::<String>(0)
+            .unwrap_or_else(|e| panic!("text from {sql}: {e}"))
+    }
 }
 
 pub struct Reading<'a> {
