@@ -47,11 +47,19 @@ const KINDS: [Kind; 2] = [
     },
 ];
 
+/// An entry that stored a version.
+struct Entry {
+    sequence: i64,
+    /// It defined the definition (a first version, with the names).
+    defined: bool,
+    detail: Map<String, Value>,
+}
+
 /// The entries that stored a definition's version, met during the walk.
 #[derive(Default)]
 pub struct Logged {
-    /// By kind, code and version: the entry's sequence, whether it defined, and its detail.
-    versions: [BTreeMap<(String, i64), (i64, bool, Map<String, Value>)>; 2],
+    /// By kind, then by code and version.
+    versions: [BTreeMap<(String, i64), Entry>; 2],
 }
 
 impl Logged {
@@ -73,10 +81,12 @@ impl Logged {
             let detail = serde_json::from_str::<Map<String, Value>>(&entry.detail).ok();
             if let (Some(code), Some(detail)) = (code, detail) {
                 let version = detail.get("version").and_then(Value::as_i64).unwrap_or(0);
-                versions.insert(
-                    (code.to_owned(), version),
-                    (entry.sequence, action == kind.define, detail),
-                );
+                let logged = Entry {
+                    sequence: entry.sequence,
+                    defined: action == kind.define,
+                    detail,
+                };
+                versions.insert((code.to_owned(), version), logged);
             }
         }
     }
@@ -132,7 +142,12 @@ pub async fn check(
     mut problem: impl FnMut(Option<i64>, String),
 ) -> Result<(), DbErr> {
     for ((kind, logged), mut stored) in KINDS.iter().zip(logged.versions).zip(stored(db).await?) {
-        for ((code, number), (sequence, defined, detail)) in logged {
+        for ((code, number), entry) in logged {
+            let Entry {
+                sequence,
+                defined,
+                detail,
+            } = entry;
             let what = format!("{} `{code}` version {number}", kind.name);
             let Some(row) = stored.remove(&(code.clone(), number)) else {
                 problem(
