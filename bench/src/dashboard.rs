@@ -20,6 +20,44 @@ pub const AGENCY: &str = "demo-unit-0001";
 /// The monthly flow `demo-data --real-units` reports for every real province and ministry.
 pub const MONTHLY: &str = "demo.public-service-portal.dossiers-filed-per-month";
 
+/// The indicator and the scored index the last two pairs read, defined by [`define_measures`].
+pub const INDICATOR: &str = "bench.dossiers-per-document";
+pub const INDEX: &str = "bench.province-dossiers";
+
+const DEFINE_INDICATOR: &str = r#"mutation { defineIndicator(input: {
+    code: "bench.dossiers-per-document", nameVi: "Hồ sơ trực tuyến trên mỗi văn bản",
+    nameEn: "Dossiers filed online per document exchanged", unit: RATIO,
+    formula: { ratio: { numerator: { metric: "public-service-portal.dossiers-filed-online" },
+                        denominator: { metric: "document-exchange-axis.documents-exchanged" } } } }) { code } }"#;
+
+// A year's dossiers scored up to 50,000 for 100 points: the total is the sum over 500, exact.
+const DEFINE_INDEX: &str = r#"mutation { defineScoredIndex(input: {
+    code: "bench.province-dossiers", nameVi: "Chỉ số hồ sơ của tỉnh", nameEn: "Province dossier index",
+    of: PROVINCES, components: [{ code: "dossiers", nameVi: "Hồ sơ", nameEn: "Dossiers",
+      measure: { metric: "demo.public-service-portal.dossiers-filed-per-month" },
+      rule: { linear: { zeroAt: "0", fullAt: "50000" } }, maxPoints: "100" }] }) { code } }"#;
+
+/// Defines the indicator and the index the pairs read, unless an earlier run did.
+pub async fn define_measures(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<()> {
+    for mutation in [DEFINE_INDICATOR, DEFINE_INDEX] {
+        let body: Value = client
+            .post(url)
+            .bearer_auth(key)
+            .json(&json!({ "query": mutation }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(errors) = body.get("errors") {
+            ensure!(
+                errors[0]["extensions"]["code"] == "CONFLICT",
+                "defining the benchmark's measures: {errors}"
+            );
+        }
+    }
+    Ok(())
+}
+
 pub struct Pair {
     pub name: &'static str,
     pub graphql: String,
@@ -208,6 +246,50 @@ pub fn pairs() -> Vec<Pair> {
             },
             judged_cache_off: true,
         },
+        Pair {
+            name: "an indicator per month over 3 years (two counters' growth, one unit)",
+            graphql: format!(
+                r#"{{ indicatorSeries(indicator: "{INDICATOR}", agency: "{AGENCY}",
+                    includeSynthetic: true, from: "2019-01-01", to: "2021-12-31", bucket: MONTH) {{
+                    points {{ label value }} }} }}"#
+            ),
+            sql: INDICATOR_SERIES,
+            from_graphql: |data| {
+                data["indicatorSeries"]["points"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|point| !point["value"].is_null())
+                    .map(|point| format!("{} {}", text(&point["label"]), text(&point["value"])))
+                    .collect()
+            },
+            judged_cache_off: true,
+        },
+        Pair {
+            name: "a scored index ranking the provinces (2024, 63 units)",
+            graphql: format!(
+                r#"{{ indexRanking(index: "{INDEX}", day: "2024-01-01", includeSynthetic: true) {{
+                    scores {{ rank agency {{ code }} total }} }} }}"#
+            ),
+            sql: PROVINCE_INDEX,
+            from_graphql: |data| {
+                data["indexRanking"]["scores"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|score| !score["total"].is_null())
+                    .map(|score| {
+                        format!(
+                            "{} {} {}",
+                            text(&score["rank"]),
+                            text(field(score, &["agency", "code"])),
+                            text(&score["total"])
+                        )
+                    })
+                    .collect()
+            },
+            judged_cache_off: true,
+        },
     ]
 }
 
@@ -338,6 +420,55 @@ const PROVINCE_LINES: &str = "WITH RECURSIVE units AS ( \
        GROUP BY parts.unit, bucket) \
      SELECT unit || ' ' || to_char(bucket, 'YYYY-MM') || ' ' || value::text AS answer \
      FROM monthly ORDER BY unit, bucket";
+
+// Each counter's growth per local month (its last reading minus the month before's), the
+// dossiers' over the documents', rounded to six places.
+const INDICATOR_SERIES: &str = "WITH readings AS ( \
+       SELECT m.code AS metric, \
+              date_trunc('month', o.observed_at AT TIME ZONE 'Asia/Ho_Chi_Minh') AS bucket, \
+              o.observed_at, o.id, r.value \
+       FROM observation o JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       JOIN metric m ON m.id = o.metric_id JOIN agency a ON a.id = o.agency_id \
+       WHERE m.code IN ('document-exchange-axis.documents-exchanged', \
+                        'public-service-portal.dossiers-filed-online') \
+         AND a.code = 'demo-unit-0001' \
+         AND o.observed_at >= TIMESTAMPTZ '2019-01-01 00:00+07' \
+         AND o.observed_at < TIMESTAMPTZ '2022-01-01 00:00+07'), \
+     monthly AS ( \
+       SELECT DISTINCT ON (metric, bucket) metric, bucket, value FROM readings \
+       ORDER BY metric, bucket, observed_at DESC, id DESC), \
+     growth AS ( \
+       SELECT metric, bucket, value - lag(value) OVER (PARTITION BY metric ORDER BY bucket) AS grew \
+       FROM monthly) \
+     SELECT to_char(d.bucket, 'YYYY-MM') || ' ' || round(d.grew / e.grew, 6)::text AS answer \
+     FROM growth d JOIN growth e ON e.bucket = d.bucket \
+       AND e.metric = 'document-exchange-axis.documents-exchanged' \
+     WHERE d.metric = 'public-service-portal.dossiers-filed-online' \
+       AND d.grew IS NOT NULL AND e.grew IS NOT NULL AND e.grew <> 0 \
+     ORDER BY d.bucket";
+
+// Every province in force during 2024 scored on its year's flow (0 to 50,000 for 0 to 100
+// points, so the sum over 500), ranked (ties by code).
+const PROVINCE_INDEX: &str = "WITH units AS ( \
+       SELECT id, code FROM agency \
+       WHERE kind IN ('province', 'municipality') AND parent_id IS NOT NULL \
+         AND (valid_from IS NULL OR valid_from <= DATE '2024-12-31') \
+         AND (valid_to IS NULL OR valid_to >= DATE '2024-01-01')), \
+     figures AS ( \
+       SELECT u.code, sum(r.value) AS value \
+       FROM units u JOIN observation o ON o.agency_id = u.id \
+       JOIN observation_revision r ON r.observation_id = o.id \
+         AND r.superseded_at IS NULL AND NOT r.retracted \
+       WHERE o.metric_id = (SELECT id FROM metric \
+                            WHERE code = 'demo.public-service-portal.dossiers-filed-per-month') \
+         AND o.observed_at >= TIMESTAMPTZ '2024-01-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) >= TIMESTAMPTZ '2024-01-01 00:00+07' \
+         AND COALESCE(o.period_start, o.observed_at) < TIMESTAMPTZ '2025-01-01 00:00+07' \
+       GROUP BY u.code), \
+     scores AS (SELECT code, LEAST(GREATEST(value / 500, 0), 100) AS total FROM figures) \
+     SELECT rank() OVER (ORDER BY total DESC) || ' ' || code || ' ' || total::text AS answer \
+     FROM scores ORDER BY total DESC, code";
 
 pub async fn graphql(client: &reqwest::Client, url: &str, query: &str) -> anyhow::Result<Value> {
     graphql_as(client, url, None, query).await

@@ -366,6 +366,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     )?;
     let url = args.url.clone();
     let uncached_url = args.uncached_url.clone();
+    dashboard::define_measures(&client, &url, &args.writes.key).await?;
     for (n, pair) in dashboard::pairs().into_iter().enumerate() {
         eprintln!("{}", pair.name);
         let answer = dashboard::graphql(&client, &url, &pair.graphql).await?;

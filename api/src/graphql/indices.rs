@@ -350,13 +350,14 @@ fn request(
     bucket: TimeBucket,
     boundaries: Boundaries,
     as_of: Option<Instant>,
+    include_synthetic: bool,
 ) -> indices::ScoreRequest {
     indices::ScoreRequest {
         index,
         day: day.0,
         bucket: bucket.into(),
         boundaries: boundaries.with_day(None),
-        include_synthetic: false,
+        include_synthetic,
         now: Utc::now(),
         as_of: super::as_of(ctx, as_of),
     }
@@ -373,6 +374,7 @@ impl IndexQuery {
     }
 
     /// Every unit's score for the bucket holding `day` (Vietnam's calendar), ranked.
+    #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn index_ranking(
         &self,
         ctx: &Context<'_>,
@@ -381,8 +383,21 @@ impl IndexQuery {
         #[graphql(default_with = "TimeBucket::Year")] bucket: TimeBucket,
         #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
         as_of: Option<Instant>,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
     ) -> Result<IndexRanking> {
-        let request = request(ctx, index, day, bucket, boundaries, as_of);
+        let request = request(
+            ctx,
+            index,
+            day,
+            bucket,
+            boundaries,
+            as_of,
+            include_synthetic,
+        );
         indices::ranking(database(ctx)?, reference(ctx)?, &request)
             .await
             .map(IndexRanking)
@@ -402,8 +417,21 @@ impl IndexQuery {
         #[graphql(default_with = "TimeBucket::Year")] bucket: TimeBucket,
         #[graphql(default_with = "Boundaries::AsRecorded")] boundaries: Boundaries,
         as_of: Option<Instant>,
+        #[graphql(
+            default,
+            desc = "Include generated demonstration data (left out by default)."
+        )]
+        include_synthetic: bool,
     ) -> Result<IndexScore> {
-        let request = request(ctx, index, day, bucket, boundaries, as_of);
+        let request = request(
+            ctx,
+            index,
+            day,
+            bucket,
+            boundaries,
+            as_of,
+            include_synthetic,
+        );
         indices::index_score(database(ctx)?, reference(ctx)?, &request, &agency)
             .await
             .map(IndexScore)
