@@ -132,7 +132,7 @@ async fn checked_components(
     }
     let mut codes = BTreeSet::new();
     for component in components {
-        checked_code(&component.code).map_err(|e| e.for_argument(ARGUMENT))?;
+        checked_code(ARGUMENT, &component.code)?;
         if !codes.insert(component.code.as_str()) {
             return Err(ApiError::bad_input(
                 ARGUMENT,

@@ -121,7 +121,7 @@ pub struct NewDefinition<H, B> {
 impl<H, B> NewDefinition<H, B> {
     /// Refuses a code or a text the databases should not keep.
     pub fn check_texts(&self) -> Result<(), ApiError> {
-        checked_code(&self.code)?;
+        checked_code("input.code", &self.code)?;
         checked_text("input.nameVi", &self.name_vi, true)?;
         checked_text("input.nameEn", &self.name_en, true)?;
         checked_note(self.note.as_deref())
@@ -146,7 +146,7 @@ pub fn checked_text(argument: &'static str, text: &str, required: bool) -> Resul
 }
 
 /// Codes are lowercase letters, digits, dots and hyphens, as metric codes are.
-pub fn checked_code(code: &str) -> Result<(), ApiError> {
+pub fn checked_code(argument: &'static str, code: &str) -> Result<(), ApiError> {
     let well_formed = (1..=128).contains(&code.len())
         && code.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && code
@@ -156,7 +156,7 @@ pub fn checked_code(code: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_input(
-            "input.code",
+            argument,
             message!(CODE_FORMAT, code = code),
         ))
     }
