@@ -37,28 +37,32 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     /// The URL with any password replaced, for logs.
     pub fn redacted_url(&self) -> String {
-        let url = &self.database_url;
-        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-            return url.clone();
-        };
-        let authority_end = url[scheme_end..]
-            .find('/')
-            .map_or(url.len(), |i| scheme_end + i);
-        match url[scheme_end..authority_end].rfind('@') {
-            Some(at) => {
-                let credentials = &url[scheme_end..scheme_end + at];
-                match credentials.find(':') {
-                    Some(colon) => format!(
-                        "{}{}:***{}",
-                        &url[..scheme_end],
-                        &credentials[..colon],
-                        &url[scheme_end + at..]
-                    ),
-                    None => url.clone(),
-                }
+        redacted(&self.database_url)
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redacted(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => {
+            let credentials = &url[scheme_end..scheme_end + at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end],
+                    &credentials[..colon],
+                    &url[scheme_end + at..]
+                ),
+                None => url.to_owned(),
             }
-            None => url.clone(),
         }
+        None => url.to_owned(),
     }
 }
 
@@ -84,6 +88,59 @@ pub struct ServerSettings {
     pub limits: Limits,
     #[command(flatten)]
     pub audit: AuditSettings,
+    #[command(flatten)]
+    pub replicas: ReplicaSettings,
+}
+
+/// PostgreSQL streaming replicas that queries and exports read from; writes, the audit chain
+/// and the live feed stay on the primary (`--database-url`).
+#[derive(Debug, Clone, Args)]
+pub struct ReplicaSettings {
+    /// A replica's URL; repeat the flag, or separate URLs with commas in the variable.
+    #[arg(
+        long = "database-read-url",
+        env = "DATABASE_READ_URL",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+    /// A replica further behind the primary than this many milliseconds leaves the rotation
+    /// until it catches up.
+    #[arg(long = "database-read-max-lag-ms", env = "DATABASE_READ_MAX_LAG_MS", default_value_t = ReplicaSettings::DEFAULT.max_lag_ms)]
+    pub max_lag_ms: u64,
+    /// How long a read waits for a replica to replay the writes it must see before it reads
+    /// the primary instead, in milliseconds.
+    #[arg(long = "database-read-wait-ms", env = "DATABASE_READ_WAIT_MS", default_value_t = ReplicaSettings::DEFAULT.wait_ms)]
+    pub wait_ms: u64,
+}
+
+impl ReplicaSettings {
+    pub const DEFAULT: ReplicaSettings = ReplicaSettings {
+        urls: Vec::new(),
+        max_lag_ms: 2000,
+        wait_ms: 50,
+    };
+
+    pub fn max_lag(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.max_lag_ms)
+    }
+
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.wait_ms)
+    }
+
+    /// How often each replica's lag is sampled: often enough to notice the bound passed.
+    pub fn monitor_interval(&self) -> std::time::Duration {
+        (self.max_lag() / 4).clamp(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(250),
+        )
+    }
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// The key that anchors the audit chain, and when the server signs with it. The same flags for

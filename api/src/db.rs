@@ -24,6 +24,25 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Ok(db)
 }
 
+/// A replica's pool, opened lazily: a replica down at start leaves the rotation, not the server.
+pub async fn connect_replica(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        // A replica that does not answer is passed over for the primary, quickly.
+        .acquire_timeout(Duration::from_secs(1))
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .connect_lazy(true)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Err(DbErr::Custom(
+            "a read replica must be a PostgreSQL database".into(),
+        ));
+    }
+    Ok(db)
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod replicas;
 pub mod startup;
 pub mod telemetry;
 

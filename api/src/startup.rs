@@ -7,7 +7,8 @@ use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::config::{AuditSettings, DatabaseSettings, ServerSettings};
+use crate::config::{redacted, AuditSettings, DatabaseSettings, ServerSettings};
+use crate::replicas::Replicas;
 use crate::service::audit::anchor::{self, Anchor};
 use crate::{db, graphql, http, service};
 
@@ -77,6 +78,7 @@ impl Application {
             ));
             (stop, task)
         });
+        let replicas = connect_replicas(&connection, server).await?;
         let feed = service::live::LiveFeed::start(connection.clone()).await;
         let reference = Arc::new(service::reference::ReferenceCache::new(
             connection.clone(),
@@ -92,6 +94,7 @@ impl Application {
             ),
             anchor,
             db: connection.clone(),
+            replicas,
             public_read: server.public_read,
             limits: Arc::new(server.limits.clone()),
             rate_limiter: Default::default(),
@@ -142,6 +145,35 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The replicas the settings name, connected lazily and watched.
+async fn connect_replicas(
+    primary: &DatabaseConnection,
+    server: &ServerSettings,
+) -> anyhow::Result<Arc<Replicas>> {
+    let settings = &server.replicas;
+    if settings.urls.is_empty() {
+        return Ok(Replicas::primary_only(primary.clone()));
+    }
+    if primary.get_database_backend() != sea_orm::DbBackend::Postgres {
+        anyhow::bail!("read replicas need a PostgreSQL primary (--database-url)");
+    }
+    // As many connections to each replica as to the primary.
+    let max_connections = primary
+        .get_postgres_connection_pool()
+        .options()
+        .get_max_connections();
+    let mut members = Vec::with_capacity(settings.urls.len());
+    for url in &settings.urls {
+        let name = redacted(url);
+        let db = db::connect_replica(url, max_connections)
+            .await
+            .with_context(|| format!("connecting to the replica {name}"))?;
+        members.push((name, db));
+    }
+    tracing::info!(replicas = members.len(), "reading from replicas");
+    Ok(Replicas::connect(primary.clone(), &members, settings.clone()).await)
 }
 
 /// Brings the schema up to date and, when asked, loads the seed figures.

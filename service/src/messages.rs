@@ -712,6 +712,10 @@ pub mod catalogue {
             en: "{count} operations in one request; at most {max}",
             vi: "{count} thao tác trong một yêu cầu; tối đa {max}",
         }
+        BAD_POSITION {
+            en: "the {header} header is a log position as a write's answer gives it (like 0/16B3748), not {value}",
+            vi: "tiêu đề {header} phải là một vị trí nhật ký như câu trả lời của một lần ghi đưa ra (ví dụ 0/16B3748), không phải {value}",
+        }
         MUTATIONS_BY_POST {
             en: "mutations are sent with POST",
             vi: "mutation phải được gửi bằng POST",

@@ -26,6 +26,7 @@ mod observations;
 mod outage;
 mod receipts;
 mod recording;
+mod replicas;
 mod reporting;
 mod savings;
 mod schema;

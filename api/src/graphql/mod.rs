@@ -58,6 +58,29 @@ pub(crate) fn as_of(
         .or_else(|| ctx.data_opt::<AnswerAsOf>().map(|at| at.0))
 }
 
+/// Runs a request's reads, relations included, on `db` (a replica) instead of the primary.
+pub fn reading_from(
+    batch: async_graphql::BatchRequest,
+    db: DatabaseConnection,
+) -> async_graphql::BatchRequest {
+    use async_graphql::BatchRequest;
+    // Each request its own loader: a loader's cache belongs to one request.
+    let reading = |request: async_graphql::Request, db: DatabaseConnection| {
+        request
+            .data(loaders::DatabaseLoader::on(db.clone()))
+            .data(db)
+    };
+    match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(reading(request, db)),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .map(|request| reading(request, db.clone()))
+                .collect(),
+        ),
+    }
+}
+
 /// The database handle every resolver reads through.
 pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()

@@ -1,8 +1,6 @@
 //! Assembles the schema from the domain areas; nothing else lives here.
 
-use async_graphql::dataloader::DataLoader;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 use sea_orm::DatabaseConnection;
@@ -140,13 +138,7 @@ fn build_schema(
         .data(anchor.clone())
         .data(reference.clone())
         .data(super::live::SubscriberWork::default())
-        // Sibling fields name their keys within one poll, so a short wait gathers them; the
-        // default of 1 ms was paid once per level of nesting. Without any wait, the batch
-        // could start on the other worker before the siblings had named their keys.
-        .data(
-            DataLoader::new(DatabaseLoader::new(db.clone()), tokio::spawn)
-                .delay(Duration::from_micros(100)),
-        )
+        .data(DatabaseLoader::on(db.clone()))
         .data(db.clone())
         // Depth, aliases, fields, tokens and directives are checked before execution, on
         // the document as it will run (`limits`); complexity needs the schema's page sizes.

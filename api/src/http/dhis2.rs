@@ -28,7 +28,8 @@ pub async fn data_value_sets(
             series: query.series_request(),
             group: query.group(),
         };
-        let exported = dhis2::export(&state.db, &state.reference, &request).await?;
+        let db = state.reader(&headers).await?;
+        let exported = dhis2::export(&db, &state.reference, &request).await?;
         let mut response = Json(exported.set).into_response();
         if let Ok(unidentified) = HeaderValue::from_str(&exported.unidentified.join(",")) {
             response

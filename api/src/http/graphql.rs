@@ -22,11 +22,13 @@ use super::documents::DocumentCache;
 use super::refusal::{lang_of, Refusal};
 use super::response_cache::{Answer, ResponseCache};
 use super::AppState;
+use super::{position_required, POSITION_HEADER};
 use crate::config::Limits;
 use crate::error;
 use crate::graphql::limits::DocumentRefusal;
 use crate::message;
 use crate::messages::{catalogue, Lang, Message, Template};
+use crate::replicas::{Position, Source};
 use crate::service::access::Permission;
 use crate::service::audit::{self, Caller};
 
@@ -233,6 +235,7 @@ impl Exchange<'_> {
             self.may_upload(&caller).await?;
         }
         let body = read_body(body, &self.state.limits).await?;
+        let caller_position = position_required(&parts.headers)?;
 
         let cache = &self.state.response_cache;
         let cache_key = cache.enabled().then(|| {
@@ -250,7 +253,12 @@ impl Exchange<'_> {
         });
         // Read before executing: a change committed meanwhile retires what this request computes.
         let version = cache.version(self.state.feed.head());
-        if let Some(answer) = cache_key.as_ref().and_then(|key| cache.get(key, version)) {
+        // A caller naming its write's position may be newer than anything kept here.
+        let cached = cache_key
+            .as_ref()
+            .filter(|_| caller_position.is_none())
+            .and_then(|key| cache.get(key, version));
+        if let Some(answer) = cached {
             let metrics = &self.state.metrics;
             metrics.record(&answer.operation, self.started.elapsed(), &[]);
             metrics.response_cache_hit();
@@ -268,7 +276,7 @@ impl Exchange<'_> {
             && checked.operations.first().and_then(|o| o.kind) == Some(OperationType::Query);
         let request_id = caller.request_id.clone();
         let label = checked.label();
-        let answer = self.run(checked, caller, &label).await?;
+        let (answer, position) = self.run(checked, caller, &label, caller_position).await?;
         let (status, body, codes) = self.encode(answer, request_id.as_deref(), &label);
         if let Some(key) = cache_key.filter(|_| single_query && codes.is_empty()) {
             let answer = Answer {
@@ -279,7 +287,11 @@ impl Exchange<'_> {
             };
             cache.put(key, version, answer);
         }
-        Ok(respond_with(status, self.media.content_type(), body))
+        let mut response = respond_with(status, self.media.content_type(), body);
+        if let Some(position) = position.and_then(|p| HeaderValue::from_str(&p.to_string()).ok()) {
+            response.headers_mut().insert(POSITION_HEADER, position);
+        }
+        Ok(response)
     }
 
     /// Uploads only import figures: a caller who may not record is refused before the body is
@@ -316,15 +328,26 @@ impl Exchange<'_> {
         Ok(checked)
     }
 
-    /// Runs the batch within the time limit.
+    /// Runs the batch within the time limit, reads on a replica when one has replayed what they
+    /// must see; with the log position a write reached.
     async fn run(
         &self,
         checked: Checked,
         caller: Caller,
         label: &str,
-    ) -> Result<BatchResponse, Refusal> {
+        caller_position: Option<Position>,
+    ) -> Result<(BatchResponse, Option<Position>), Refusal> {
         let writes = checked.writes();
-        let batch = checked.batch.data(caller).data(self.lang);
+        let mut batch = checked.batch.data(caller).data(self.lang);
+        if !writes {
+            let replicas = &self.state.replicas;
+            let routed = replicas
+                .for_read(caller_position, self.state.feed.head())
+                .await;
+            if routed.source == Source::Replica {
+                batch = crate::graphql::reading_from(batch, routed.db);
+            }
+        }
         let span = tracing::info_span!("graphql", operation = %label);
         let limit = self.state.limits.request_timeout_seconds;
         let executed = tokio::time::timeout(
@@ -332,10 +355,16 @@ impl Exchange<'_> {
             self.state.engine.execute_batch(batch).instrument(span),
         )
         .await;
-        if writes {
+        // Later reads here require the write's position before answers kept earlier retire,
+        // so that none is computed again on a replica without it.
+        let position = if writes {
+            let position = self.state.replicas.written().await;
             self.state.response_cache.written();
-        }
-        executed.map_err(|_| {
+            position
+        } else {
+            None
+        };
+        let answer = executed.map_err(|_| {
             let elapsed = self.started.elapsed();
             self.state.metrics.record(label, elapsed, &["TIMEOUT"]);
             Refusal::new(
@@ -343,7 +372,8 @@ impl Exchange<'_> {
                 "TIMEOUT",
                 message!(REQUEST_TIMEOUT, seconds = limit),
             )
-        })
+        })?;
+        Ok((answer, position))
     }
 
     /// Codes and words every error, counts the answer, and writes it: status, body and the codes

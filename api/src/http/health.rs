@@ -13,6 +13,10 @@ pub async fn healthz() -> Json<Value> {
 /// The database answers: the server can do its work.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
+        Ok(()) if state.replicas.has_replicas() => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "replicas": state.replicas.statuses() })),
+        ),
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(error) => {
             tracing::warn!(error = %error, "not ready: the database does not answer");

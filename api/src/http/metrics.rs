@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
+use crate::replicas::Replicas;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -197,8 +198,50 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state
             .metrics
-            .render(pool_use(&state.db), state.feed.subscribers()),
+            .render(pool_use(&state.db), state.feed.subscribers())
+            + &replication(&state.replicas),
     )
+}
+
+/// Where reads ran, and each replica's lag and place in the rotation.
+fn replication(replicas: &Replicas) -> String {
+    let mut out = String::new();
+    let (primary, on_replicas) = replicas.reads();
+    let _ = writeln!(
+        out,
+        "# HELP egov_kpi_reads_total Queries and exports by the database they read."
+    );
+    let _ = writeln!(out, "# TYPE egov_kpi_reads_total counter");
+    let _ = writeln!(out, "egov_kpi_reads_total{{source=\"primary\"}} {primary}");
+    let _ = writeln!(
+        out,
+        "egov_kpi_reads_total{{source=\"replica\"}} {on_replicas}"
+    );
+    let statuses = replicas.statuses();
+    if statuses.is_empty() {
+        return out;
+    }
+    let gauges = [
+        ("egov_kpi_replica_lag_seconds", "Seconds since the replica last held everything the primary had (absent while it does not answer)."),
+        ("egov_kpi_replica_lag_bytes", "Bytes of the primary's log the replica has not replayed (absent while it does not answer)."),
+        ("egov_kpi_replica_in_rotation", "1 while reads may go to the replica."),
+    ];
+    for (name, help) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for status in &statuses {
+            let value = match name {
+                "egov_kpi_replica_lag_seconds" => status.lag_seconds.map(|s| s.to_string()),
+                "egov_kpi_replica_lag_bytes" => status.lag_bytes.map(|b| b.to_string()),
+                _ => Some(u8::from(status.in_rotation).to_string()),
+            };
+            if let Some(value) = value {
+                let replica = status.name.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "{name}{{replica=\"{replica}\"}} {value}");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

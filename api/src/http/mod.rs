@@ -21,7 +21,7 @@ pub use rate_limit::RateLimiter;
 pub use response_cache::ResponseCache;
 
 use axum::extract::State;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Request, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{middleware, Router};
@@ -38,6 +38,8 @@ use crate::service::live::LiveFeed;
 use crate::service::reference::ReferenceCache;
 
 use crate::graphql::Engine;
+use crate::message;
+use crate::replicas::Position;
 use refusal::Refusal;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -60,7 +62,10 @@ async fn count_error(State(metrics): State<Arc<Metrics>>, response: Response) ->
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// The primary: writes, the audit chain, keys.
     pub db: DatabaseConnection,
+    /// Where queries and exports read: replicas when there are any.
+    pub replicas: Arc<crate::replicas::Replicas>,
     /// Callers without a key may read.
     pub public_read: bool,
     pub limits: Arc<Limits>,
@@ -76,6 +81,35 @@ pub struct AppState {
     pub refusals: Arc<crate::service::audit::RefusalBudget>,
     /// Live subscriptions by caller, for the cap on them.
     pub subscriptions: Arc<live::LiveSubscriptions>,
+}
+
+/// Given with every acknowledged write on PostgreSQL, and sent back by a caller who must read
+/// what it wrote: its reads run on a state at least that new, whichever process answers.
+pub const POSITION_HEADER: &str = "egov-kpi-position";
+
+/// The write position a request asks its reads to include, if it names one.
+pub(crate) fn position_required(headers: &HeaderMap) -> Result<Option<Position>, Refusal> {
+    let Some(value) = headers.get(POSITION_HEADER) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default();
+    Position::parse(text).map(Some).ok_or_else(|| {
+        let shown: String = text.chars().take(40).collect();
+        Refusal::bad_request(message!(
+            BAD_POSITION,
+            header = "Egov-Kpi-Position",
+            value = format!("{shown:?}")
+        ))
+    })
+}
+
+impl AppState {
+    /// The database an export reads: a replica that has replayed what the request must see,
+    /// else the primary.
+    async fn reader(&self, headers: &HeaderMap) -> Result<DatabaseConnection, Refusal> {
+        let position = position_required(headers)?;
+        Ok(self.replicas.for_read(position, self.feed.head()).await.db)
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -138,7 +138,8 @@ pub async fn series(
     let written = async {
         let query = asked(&state, &headers, peer, query).await?;
         let request = query.series_request();
-        let series = series::time_series(&state.db, &state.reference, &request).await?;
+        let db = state.reader(&headers).await?;
+        let series = series::time_series(&db, &state.reference, &request).await?;
         let area = query.agency.as_deref().unwrap_or(sdmx::NATIONAL);
         let values: Vec<sdmx::Value> = series
             .points
@@ -177,7 +178,8 @@ pub async fn breakdown(
             include_synthetic: query.include_synthetic,
             as_of: None,
         };
-        let found = breakdown::breakdown(&state.db, &state.reference, &request).await?;
+        let db = state.reader(&headers).await?;
+        let found = breakdown::breakdown(&db, &state.reference, &request).await?;
         let period = sdmx::period(found.from, found.to);
         let values: Vec<sdmx::Value> = found
             .entries

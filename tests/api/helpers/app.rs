@@ -150,6 +150,7 @@ impl TestApp {
                 audit_signing_key: signing_key.clone(),
                 ..AuditSettings::default()
             },
+            replicas: Default::default(),
         };
         let app = Application::with_database(db.clone(), &server)
             .await

@@ -4,16 +4,19 @@
 //! - `app`: the application started on it (`TestApp`, `Options`);
 //! - `client`: requests as a client sends them;
 //! - `fixtures`: keys, readings, metrics and figures a test arranges;
-//! - `process`: the binary in a process of its own.
+//! - `process`: the binary in a process of its own;
+//! - `cluster`: a PostgreSQL server of a test's own, and replicas of it.
 
 mod app;
 mod client;
+mod cluster;
 mod database;
 mod fixtures;
 mod process;
 
 pub use app::{Options, TestApp};
 pub use client::{decimal, exported_metric, instant};
+pub use cluster::Cluster;
 pub use database::{row_counts, Backend};
 pub use fixtures::{figure, seeded_figures, Reading};
 pub use process::ServerProcess;
