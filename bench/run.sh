@@ -6,6 +6,8 @@
 #   ROWS=1000000 DATABASE=egov_kpi_bench_1m OUT=bench/RESULTS-1M.md bench/run.sh
 #                                a smaller dataset beside the 10M one, with its own report
 #   CLIENTS=16 SECONDS_PER_OPERATION=20 bench/run.sh
+#   ONLY="index ranking" OUT=/tmp/try.md bench/run.sh
+#                                only the dashboard queries whose name holds the text
 #
 # The data is generated once into the database `egov_kpi_bench` (or DATABASE; 127.0.0.1:5432, user postgres)
 # and kept for later runs with the same ROWS; FRESH=1 generates it again.

@@ -90,6 +90,10 @@ struct RunArgs {
     writes: WriteOptions,
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: PathBuf,
+    /// Measure only the dashboard queries whose name holds this text, and nothing else: for
+    /// trying a change, not for the report.
+    #[arg(long, env = "ONLY")]
+    only: Option<String>,
 }
 
 /// How the write paths are loaded, by `run` and by `writes` alike.
@@ -368,6 +372,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let uncached_url = args.uncached_url.clone();
     dashboard::define_measures(&client, &url, &args.writes.key).await?;
     for (n, pair) in dashboard::pairs().into_iter().enumerate() {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|only| !pair.name.contains(only.as_str()))
+        {
+            continue;
+        }
         eprintln!("{}", pair.name);
         let answer = dashboard::graphql(&client, &url, &pair.graphql).await?;
         let from_graphql = (pair.from_graphql)(&answer);
@@ -492,6 +503,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             ratio(&http),
             cold.p50.as_secs_f64() / http.p50.as_secs_f64()
         ));
+    }
+
+    if args.only.is_some() {
+        writeln!(report, "\n## Verdicts\n")?;
+        for verdict in &verdicts {
+            writeln!(report, "- {verdict}")?;
+        }
+        std::fs::write(&args.out, &report)?;
+        std::fs::remove_dir_all(&work).ok();
+        println!("{report}");
+        return Ok(());
     }
 
     eprintln!("cost steps");

@@ -415,15 +415,21 @@ pub struct OfAgencies<'a> {
 
 /// Current observations of a metric about the agencies named, filed in `[from, before)` (a flow by the
 /// start of its period, anything else by its instant), oldest first: a line per unit of a group.
+/// `observed_before`, when given, bounds the instants too: what the index range stops at, where
+/// the filing instant alone leaves it open to the newest reading.
 pub async fn of_agencies_between<R: Row>(
     db: &DatabaseConnection,
     of: OfAgencies<'_>,
     from: DateTime<Utc>,
     before: DateTime<Utc>,
+    observed_before: Option<DateTime<Utc>>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<R>, ApiError> {
-    let query = filed_between(of.metric_id, of.include_synthetic, from, before, as_of)
+    let mut query = filed_between(of.metric_id, of.include_synthetic, from, before, as_of)
         .filter(observation::Column::AgencyId.is_in(of.agencies.iter().copied()));
+    if let Some(observed_before) = observed_before {
+        query = query.filter(observation::Column::ObservedAt.lt(observed_before));
+    }
     fetch_asked_again(db, query).await
 }
 

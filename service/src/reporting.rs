@@ -103,6 +103,7 @@ pub async fn reporting_status(
         start_of_day(first_day, VIETNAM),
         start_of_day(next, VIETNAM),
         None,
+        None,
     )
     .await?;
     let first_recorded = observations::first_recorded(db, reports.iter().map(|r| r.id)).await?;

@@ -435,11 +435,13 @@ async fn lines_of_group<R: Row>(
         agencies: &members,
         include_synthetic: request.include_synthetic,
     };
+    // Readings filed in the window; a flow filed in its last bucket may end one bucket later.
     let rows = observations::of_agencies_between::<R>(
         db,
         of,
         plan.window_start,
-        plan.read_until(metric, request),
+        plan.window_end,
+        Some(plan.read_until(metric, request)),
         request.as_of,
     )
     .await?;
