@@ -725,45 +725,91 @@ impl SeriesInstant {
     }
 }
 
-/// The observations already recorded at any of these places, by place: one query per series
-/// and thousand instants, however many there are. Each query reads the time range its instants
-/// span and keeps the places asked for: a list of a thousand instants would be compared with
-/// every reading of the series instead of guiding the index.
+/// The observations already recorded at any of these places, by place (one batch's places).
 pub async fn existing(
     db: &impl ConnectionTrait,
     places: impl Iterator<Item = (i32, Option<i32>, DateTime<Utc>)>,
 ) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
-    let mut by_series: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+    existing_in_batches(db, [places.collect()]).await
+}
+
+/// The observations already recorded at any of the places of several batches, by place.
+///
+/// A batch's own instants in a series lie near one another (a bulk load, a month of days): each
+/// such set is read as the time range it spans, one query per series and thousand instants,
+/// keeping the places asked for, as a list of a thousand instants would be compared with every
+/// reading of the series instead of guiding the index. A batch's lone instant in a series (one
+/// small writer's figure) may be far from the others' in the same series: those are looked up
+/// where they are, the lone places of all the batches in one statement per few hundred.
+pub async fn existing_in_batches(
+    db: &impl ConnectionTrait,
+    batches: impl IntoIterator<Item = Vec<(i32, Option<i32>, DateTime<Utc>)>>,
+) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
+    let mut spans: Vec<((i32, Option<i32>), Vec<DateTime<Utc>>)> = Vec::new();
+    let mut lone: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
     let mut wanted = std::collections::HashSet::new();
-    for (metric_id, agency_id, observed_at) in places {
-        by_series
-            .entry((metric_id, agency_id))
-            .or_default()
-            .push(observed_at);
-        wanted.insert(SeriesInstant::new(metric_id, agency_id, observed_at));
+    for places in batches {
+        let mut by_series: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+        for (metric_id, agency_id, observed_at) in places {
+            by_series
+                .entry((metric_id, agency_id))
+                .or_default()
+                .push(observed_at.trunc_subsecs(6));
+            wanted.insert(SeriesInstant::new(metric_id, agency_id, observed_at));
+        }
+        for (series, instants) in by_series {
+            match instants.as_slice() {
+                [one] => lone.entry(series).or_default().push(*one),
+                _ => spans.push((series, instants)),
+            }
+        }
     }
     let mut found = HashMap::new();
-    for ((metric_id, agency_id), mut instants) in by_series {
+    let mut keep = |rows: Vec<observation::Model>| {
+        found.extend(
+            rows.into_iter()
+                .map(|row| {
+                    let place = SeriesInstant::new(row.metric_id, row.agency_id, row.observed_at);
+                    (place, row.id)
+                })
+                .filter(|(place, _)| wanted.contains(place)),
+        );
+    };
+    for ((metric_id, agency_id), mut instants) in spans {
         instants.sort_unstable();
         for chunk in instants.chunks(super::ROWS_PER_STATEMENT) {
             let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
             let rows = observation::Entity::find()
                 .filter(observation::Column::MetricId.eq(metric_id))
                 .filter(of_series(agency_id))
-                .filter(observation::Column::ObservedAt.gte(first.trunc_subsecs(6)))
+                .filter(observation::Column::ObservedAt.gte(first))
                 .filter(observation::Column::ObservedAt.lte(last))
                 .all(db)
                 .await?;
-            found.extend(
-                rows.into_iter()
-                    .map(|row| {
-                        let place =
-                            SeriesInstant::new(row.metric_id, row.agency_id, row.observed_at);
-                        (place, row.id)
-                    })
-                    .filter(|(place, _)| wanted.contains(place)),
+            keep(rows);
+        }
+    }
+    let mut lone: Vec<((i32, Option<i32>), DateTime<Utc>)> = lone
+        .into_iter()
+        .flat_map(|(series, instants)| instants.into_iter().map(move |at| (series, at)))
+        .collect();
+    lone.sort_unstable();
+    lone.dedup();
+    for chunk in lone.chunks(LONE_PLACES_PER_STATEMENT) {
+        let mut any = Condition::any();
+        for places in chunk.chunk_by(|(a, _), (b, _)| a == b) {
+            let (metric_id, agency_id) = places[0].0;
+            any = any.add(
+                Condition::all()
+                    .add(observation::Column::MetricId.eq(metric_id))
+                    .add(of_series(agency_id))
+                    .add(observation::Column::ObservedAt.is_in(places.iter().map(|(_, at)| *at))),
             );
         }
+        keep(observation::Entity::find().filter(any).all(db).await?);
     }
     Ok(found)
 }
+
+/// Lone places looked up in one statement: enough to serve a group of small writers at once.
+const LONE_PLACES_PER_STATEMENT: usize = 500;

@@ -201,7 +201,12 @@ on_both_databases! {
         inputs.push(json!([figure(DOCUMENTS, "2021-03-02T00:00:00Z", "4000000")]));
         inputs.push(json!([figure(RATE, &at(28), "42")]));
         inputs.push(json!([figure(RATE, &at(28), "42")]));
-        let keys = [None; 24].into_iter().chain([Some("same-batch"), Some("same-batch")]);
+        // A lone figure where one was recorded before: the group reads the lone figures of all
+        // its batches at once, and this one must still be found.
+        let (_, earlier) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, &at(29), "43")] })).await;
+        let earlier_id = earlier["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap_or_else(|| panic!("{earlier}")).to_owned();
+        inputs.push(json!([figure(RATE, &at(29), "44")]));
+        let keys = [None; 24].into_iter().chain([Some("same-batch"), Some("same-batch"), None]);
         let sends = inputs.iter().zip(keys).map(|(input, key)| {
             let (app, reporter) = (&app, &reporter);
             async move { app.graphql_as(reporter, RECORD, json!({ "input": input, "key": key })).await.1 }
@@ -228,13 +233,16 @@ on_both_databases! {
         assert!(counter.contains(&"none") && counter.contains(&"BAD_USER_INPUT"), "a counter never goes down: {counter:?}");
         assert!(answers[24..26].iter().all(|a| a["errors"].is_null()), "{:?}", &answers[24..26]);
         assert_eq!(stored_ids(&answers[24]), stored_ids(&answers[25]), "one batch, stored once");
+        assert_eq!(code(&answers[26]), "BAD_USER_INPUT", "{}", answers[26]);
+        let refusal = answers[26]["errors"][0]["extensions"]["failures"][0].to_string();
+        assert!(refusal.contains(&earlier_id), "names the figure recorded before: {refusal}");
         let replays: Vec<&Value> = answers[24..26].iter().map(|a| &a["data"]["recordObservations"]["replayed"]).collect();
         assert!(replays.contains(&&json!(true)) && replays.contains(&&json!(false)), "{replays:?}");
 
         // Every acknowledged figure is stored once, and nothing else is: not the good first item
         // of the refused batch, not the losers of the races.
-        let acknowledged: Vec<String> = answers[..22].iter().chain(&answers[24..25]).flat_map(stored_ids).collect();
-        assert_eq!(acknowledged.len(), 19);
+        let acknowledged: Vec<String> = answers[..22].iter().chain(&answers[24..25]).flat_map(stored_ids).chain([earlier_id.clone()]).collect();
+        assert_eq!(acknowledged.len(), 20);
         let listed = app
             .graphql_as(&reporter, "{ observations(first: 100, filter: {metric: \"public-service-portal.level4-online-dossier-rate\", observedFrom: \"2021-05-01T00:00:00Z\", observedBefore: \"2021-06-01T00:00:00Z\"}) { totalCount edges { node { id } } } }", json!({}))
             .await

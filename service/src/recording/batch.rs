@@ -87,6 +87,7 @@ async fn validate(
     caller: &Caller,
     items: &[NewObservation],
     catalog: &Catalog,
+    already_recorded: Option<&HashMap<observations::SeriesInstant, i32>>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Valid>, ApiError> {
     let now = Utc::now();
@@ -94,13 +95,14 @@ async fn validate(
     let mut valid = Vec::with_capacity(items.len());
     let mut seen: HashMap<(i32, Option<i32>, DateTime<Utc>), usize> = HashMap::new();
     let keys = valid_keys(items, catalog);
-    let already_recorded = observations::existing(
-        txn,
-        keys.iter().zip(items).filter_map(|(key, item)| {
-            key.map(|(metric, agency, _)| (metric, agency, item.observed_at))
-        }),
-    )
-    .await?;
+    let read_here;
+    let already_recorded = match already_recorded {
+        Some(known) => known,
+        None => {
+            read_here = observations::existing(txn, places(items, catalog).into_iter()).await?;
+            &read_here
+        }
+    };
     for (index, item) in items.iter().enumerate() {
         let mut item_failures = Failures {
             index,
@@ -196,6 +198,18 @@ fn valid_keys(
         .collect()
 }
 
+/// Where each item whose metric and agency exist would be recorded: (metric, agency, instant).
+pub(super) fn places(
+    items: &[NewObservation],
+    catalog: &Catalog,
+) -> Vec<(i32, Option<i32>, DateTime<Utc>)> {
+    valid_keys(items, catalog)
+        .into_iter()
+        .zip(items)
+        .filter_map(|(key, item)| key.map(|(metric, agency, _)| (metric, agency, item.observed_at)))
+        .collect()
+}
+
 fn request_hash(items: &[NewObservation]) -> String {
     let canonical = serde_json::to_vec(items).expect("plain fields serialise");
     hex::encode(Sha256::digest(&canonical))
@@ -231,6 +245,7 @@ async fn record_batch(
         items,
         idempotency_key,
         catalog: &catalog,
+        already_recorded: None,
     };
     let recorded = match check(&txn, &batch, progress).await? {
         Checked::Replayed(recorded) => recorded,
@@ -269,6 +284,9 @@ pub(super) struct Batch<'a> {
     pub items: &'a [NewObservation],
     pub idempotency_key: Option<&'a str>,
     pub catalog: &'a Catalog,
+    /// The figures already recorded at the batch's places, when read with others' (a group's);
+    /// none: the batch reads them itself.
+    pub already_recorded: Option<&'a HashMap<observations::SeriesInstant, i32>>,
 }
 
 /// What checking a batch found.
@@ -307,6 +325,7 @@ pub(super) async fn check(
         items,
         idempotency_key,
         catalog,
+        already_recorded,
     } = *batch;
     caller.principal.require(Permission::Record)?;
     if items.is_empty() {
@@ -343,7 +362,7 @@ pub(super) async fn check(
             }));
         }
     }
-    let valid = validate(txn, caller, items, catalog, progress).await?;
+    let valid = validate(txn, caller, items, catalog, already_recorded, progress).await?;
     Ok(Checked::Valid {
         valid,
         request_hash,

@@ -17,8 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::{self, Action, Caller, APPLIED};
 use crate::error::ApiError;
 use crate::kinds;
+use crate::observations;
 
-use super::batch::{check, store, Batch, Catalog, Checked, ToStore, Written};
+use super::batch::{check, places, store, Batch, Catalog, Checked, ToStore, Written};
+use super::rules::Valid;
 use super::{NewObservation, Recorded};
 
 /// Batches waiting for the writer, beyond which a new one waits to be queued.
@@ -148,20 +150,33 @@ async fn attempt(
     // The reference rows the group names, read once: each batch sees them as of the group's
     // start, as it would have had it arrived first.
     let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items)).await?;
+    // The figures already recorded where the group's batches would write, read together: the
+    // small writers' lone figures in one statement rather than one each.
+    let already_recorded = observations::existing_in_batches(
+        &txn,
+        group.iter().map(|job| places(&job.items, &catalog)),
+    )
+    .await?;
     let mut answers: Vec<Option<Result<Written, ApiError>>> = group.iter().map(|_| None).collect();
     let mut waiting = Waiting::default();
+    let mut group_writes = GroupWrites::default();
     for (index, job) in group.iter().enumerate() {
-        let batch = Batch {
+        let mut batch = Batch {
             caller: &job.caller,
             items: &job.items,
             idempotency_key: job.idempotency_key.as_deref(),
             catalog: &catalog,
+            already_recorded: Some(&already_recorded),
         };
-        // A batch that could depend on the waiting ones (the same instant of a series, a
-        // counter's series, an idempotency key) is checked after they are stored, so that it
-        // sees them as it would have had it come later.
-        if waiting.touched_by(&batch) {
+        // A batch that could depend on earlier ones of the group (the same instant of a series,
+        // a counter's series, an idempotency key) is checked after they are stored, reading
+        // afresh, so that it sees them as it would have had it come later.
+        let touched = group_writes.touched_by(&batch);
+        if touched || batch.idempotency_key.is_some() {
             waiting.store(&txn, &mut answers).await?;
+        }
+        if touched {
+            batch.already_recorded = None;
         }
         match check(&txn, &batch, &|_| {}).await {
             Ok(Checked::Replayed(recorded)) => {
@@ -173,14 +188,17 @@ async fn attempt(
             Ok(Checked::Valid {
                 valid,
                 request_hash,
-            }) => waiting.add(
-                index,
-                ToStore {
-                    batch,
-                    valid,
-                    request_hash,
-                },
-            ),
+            }) => {
+                group_writes.add(&batch, &valid);
+                waiting.add(
+                    index,
+                    ToStore {
+                        batch,
+                        valid,
+                        request_hash,
+                    },
+                );
+            }
             // Nothing of a refused batch was written: the group goes on.
             Err(refused) if refused.is_refusal() => answers[index] = Some(Err(refused)),
             Err(error) => return Err(error),
@@ -209,33 +227,29 @@ async fn attempt(
     Ok(Attempt::Committed)
 }
 
-/// Checked batches not yet stored, and what they will store.
+/// Where the group's checked batches write, stored yet or not.
 #[derive(Default)]
-struct Waiting<'a> {
-    batches: Vec<(usize, ToStore<'a>)>,
+struct GroupWrites {
     instants: HashSet<(i32, Option<i32>, DateTime<Utc>)>,
     counters: HashSet<(i32, Option<i32>)>,
 }
 
-impl<'a> Waiting<'a> {
-    fn add(&mut self, index: usize, checked: ToStore<'a>) {
-        for (item, valid) in checked.batch.items.iter().zip(&checked.valid) {
+impl GroupWrites {
+    fn add(&mut self, batch: &Batch<'_>, valid: &[Valid]) {
+        for (item, valid) in batch.items.iter().zip(valid) {
             let series = (valid.metric.id, valid.agency_id);
             self.instants.insert((series.0, series.1, item.observed_at));
             if kinds::never_decreases(valid.metric.kind) {
                 self.counters.insert(series);
             }
         }
-        self.batches.push((index, checked));
     }
 
-    /// Whether checking `batch` needs the waiting batches stored first.
+    /// Whether `batch` writes where an earlier batch of the group does: the same instant of a
+    /// series, or a counter's series.
     fn touched_by(&self, batch: &Batch<'_>) -> bool {
-        if self.batches.is_empty() {
+        if self.instants.is_empty() {
             return false;
-        }
-        if batch.idempotency_key.is_some() {
-            return true;
         }
         batch.items.iter().any(|item| {
             let Some(metric) = batch.catalog.metrics.get(&item.metric) else {
@@ -253,6 +267,18 @@ impl<'a> Waiting<'a> {
                 || self.counters.contains(&(metric.id, agency))
         })
     }
+}
+
+/// Checked batches not yet stored, and what they will store.
+#[derive(Default)]
+struct Waiting<'a> {
+    batches: Vec<(usize, ToStore<'a>)>,
+}
+
+impl<'a> Waiting<'a> {
+    fn add(&mut self, index: usize, checked: ToStore<'a>) {
+        self.batches.push((index, checked));
+    }
 
     /// Stores the waiting batches together and records each one's answer.
     async fn store(
@@ -265,8 +291,6 @@ impl<'a> Waiting<'a> {
         }
         let (indexes, batches): (Vec<usize>, Vec<ToStore<'a>>) =
             std::mem::take(&mut self.batches).into_iter().unzip();
-        self.instants.clear();
-        self.counters.clear();
         for (index, written) in indexes.into_iter().zip(store(txn, batches).await?) {
             answers[index] = Some(Ok(written));
         }
