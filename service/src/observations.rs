@@ -433,6 +433,60 @@ pub async fn of_agencies_between<R: Row>(
     fetch_asked_again(db, query).await
 }
 
+/// The current observations of a metric about some agencies filed in `[from, before)` and
+/// observed before `observed_before`, summed by agency and qualifier.
+#[derive(Debug, Clone)]
+pub struct FiledTotal {
+    pub agency_id: i32,
+    pub qualifier: Qualifier,
+    pub total: Decimal,
+    /// The latest instant among the readings summed, for a caller to find one that ends late.
+    pub latest_observed_at: DateTime<Utc>,
+}
+
+/// As [`of_agencies_between`], summed where the readings are (PostgreSQL: SQLite keeps
+/// decimals as doubles, and a sum of them is not exact).
+pub async fn totals_of_agencies_between(
+    db: &DatabaseConnection,
+    of: OfAgencies<'_>,
+    from: DateTime<Utc>,
+    before: DateTime<Utc>,
+    observed_before: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<FiledTotal>, ApiError> {
+    use observation::Column as O;
+    use observation_revision::Column as R;
+    let mut query = filed_between(of.metric_id, of.include_synthetic, from, before, as_of)
+        .filter(O::AgencyId.is_in(of.agencies.iter().copied()))
+        .filter(O::ObservedAt.lt(observed_before))
+        .select_only()
+        .column(O::AgencyId)
+        .column(R::Qualifier)
+        .column_as(
+            Expr::col((observation_revision::Entity, R::Value)).sum(),
+            "total",
+        )
+        .column_as(
+            Expr::col((observation::Entity, O::ObservedAt)).max(),
+            "latest",
+        )
+        .group_by(O::AgencyId)
+        .group_by(R::Qualifier)
+        .into_query();
+    query.clear_order_by();
+    let statement = crate::statements::with_written_values(&query, db.get_database_backend());
+    let rows = db.query_all_raw(statement).await?;
+    let read = |row: &QueryResult| -> Result<FiledTotal, DbErr> {
+        Ok(FiledTotal {
+            agency_id: row.try_get_by_index(0)?,
+            qualifier: row.try_get_by_index(1)?,
+            total: row.try_get_by_index(2)?,
+            latest_observed_at: row.try_get_by_index(3)?,
+        })
+    };
+    Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
+}
+
 /// Current observations of a metric about any agency (not the national figures), filed in
 /// `[from, before)`, oldest first: what one period's comparison of a group's units reads, keeping
 /// its units itself. One range of the (metric, instant) index: the agencies reporting a metric

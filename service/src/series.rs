@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use entity::values::Qualifier;
 use entity::{agency, metric, observation};
 use rust_decimal::Decimal;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 
 use super::breakdown::{AgencyGroup, Boundaries};
 use super::exact;
@@ -413,10 +413,70 @@ pub async fn time_series_by_agency(
         .map_err(|e| e.for_argument("metric"))?;
     let lines = if request.with_readings {
         lines_of_group::<CurrentObservation>(db, reference, request, group, &plan, &metric).await?
+    } else if let Some(lines) =
+        totals_of_group(db, reference, request, group, &plan, &metric).await?
+    {
+        lines
     } else {
         lines_of_group::<Reading>(db, reference, request, group, &plan, &metric).await?
     };
     Ok((metric, lines))
+}
+
+/// One bucket of a flow for every unit of a group, summed by PostgreSQL: a few rows a unit
+/// (one per qualifier) instead of each of its readings of the period, such as the twelve months
+/// of a year a ranking of provinces scores. None when it does not apply (another kind, several
+/// buckets, SQLite, whose decimals are not exact to sum) or when a reading spans past the
+/// bucket, for the reading-by-reading path to name it.
+async fn totals_of_group(
+    db: &DatabaseConnection,
+    reference: &ReferenceCache,
+    request: &SeriesRequest,
+    group: AgencyGroup,
+    plan: &Plan,
+    metric: &metric::Model,
+) -> Result<Option<Vec<(agency::Model, Vec<SeriesPoint>)>>, ApiError> {
+    let [bucket] = plan.points.as_slice() else {
+        return Ok(None);
+    };
+    if kinds::bucket_value(metric.kind) != BucketValue::Sum
+        || db.get_database_backend() != DbBackend::Postgres
+    {
+        return Ok(None);
+    }
+    let snapshot = reference.current().await?;
+    let members = group.members(&snapshot);
+    let of = observations::OfAgencies {
+        metric_id: metric.id,
+        agencies: &members,
+        include_synthetic: request.include_synthetic,
+    };
+    let totals = observations::totals_of_agencies_between(
+        db,
+        of,
+        plan.window_start,
+        plan.window_end,
+        plan.read_until(metric, request),
+        request.as_of,
+    )
+    .await?;
+    if totals.iter().any(|t| t.latest_observed_at > bucket.end) {
+        return Ok(None);
+    }
+    let mut by_agency: HashMap<i32, Vec<observations::FiledTotal>> = HashMap::new();
+    for total in totals {
+        by_agency.entry(total.agency_id).or_default().push(total);
+    }
+    let lines = lines_of_units(&snapshot, group, plan, request, metric, |part| {
+        let mut point = bucket.clone();
+        if let Some(totals) = by_agency.remove(&part) {
+            let sum: Decimal = totals.iter().map(|t| t.total).sum();
+            point.value = Some(exact::from_storage(sum));
+            point.qualifier = Some(kinds::sum_qualifier(totals.iter().map(|t| t.qualifier)));
+        }
+        Ok(vec![point])
+    })?;
+    Ok(Some(lines))
 }
 
 /// The lines of a group's units; `R` says whether the points keep whole observations.
@@ -457,6 +517,23 @@ async fn lines_of_group<R: Row>(
             by_agency.entry(agency).or_default().push(row);
         }
     }
+    lines_of_units(&snapshot, group, plan, request, metric, |part| {
+        let readings = by_agency.remove(&part).unwrap_or_default();
+        let baseline = baselines.remove(&part);
+        bucketed(metric, plan, request, readings, baseline)
+    })
+}
+
+/// A line for each unit of the group the request shows, in code order: its own points, or in
+/// today's boundaries those of the units merged into it composed; `points_of` gives a unit's own.
+fn lines_of_units(
+    snapshot: &crate::reference::Reference,
+    group: AgencyGroup,
+    plan: &Plan,
+    request: &SeriesRequest,
+    metric: &metric::Model,
+    mut points_of: impl FnMut(i32) -> Result<Vec<SeriesPoint>, ApiError>,
+) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
     let last_day = plan
         .window_end_date
         .pred_opt()
@@ -473,9 +550,7 @@ async fn lines_of_group<R: Row>(
         };
         let mut parts = Vec::with_capacity(composition.len());
         for part in composition {
-            let readings = by_agency.remove(&part.id).unwrap_or_default();
-            let baseline = baselines.remove(&part.id);
-            let points = bucketed(metric, plan, request, readings, baseline)?;
+            let points = points_of(part.id)?;
             parts.push((Arc::new(part), points));
         }
         let points = if parts.len() == 1 {

@@ -215,3 +215,54 @@ on_both_databases! {
         assert_eq!(dak_nong["points"][0]["value"], "100");
     }
 }
+
+const ONE_MONTH: &str = "query($metric: String!, $boundaries: Boundaries) {
+  timeSeriesByAgency(metric: $metric, of: PROVINCES, from: \"2025-06-01\", to: \"2025-06-30\", bucket: MONTH, boundaries: $boundaries) {
+    agency { code } points { value qualifier composedOf { agency { code } } } } }";
+
+on_both_databases! {
+    async fn one_month_of_a_flow_for_every_province_sums_its_readings_as_two_months_do(app: TestApp) {
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        let mid_june = "2025-06-16T00:00:00+07:00";
+        app.record_as_reporter(flow, &[
+            ("dak-nong", mid_june, "100", "EXACT", Some(JUNE), None),
+            ("dak-nong", JULY, "50", "MORE_THAN", Some(mid_june), None),
+            ("lam-dong", JULY, "120", "EXACT", Some(JUNE), None),
+            ("ha-noi", mid_june, "500", "ABOUT", Some(JUNE), None),
+            ("ha-noi", JULY, "10", "EXACT", Some(mid_june), None),
+            ("ha-noi", "2025-08-01T00:00:00+07:00", "30", "EXACT", Some(JULY), None),
+        ]).await;
+        for boundaries in ["AS_RECORDED", "CURRENT"] {
+            let variables = json!({ "metric": flow, "boundaries": boundaries });
+            let june = app.data(ONE_MONTH, variables.clone()).await;
+            let two_months = app.data(BY_AGENCY, variables).await;
+            let june = june["timeSeriesByAgency"].as_array().unwrap();
+            let two_months = two_months["timeSeriesByAgency"].as_array().unwrap();
+            assert!(!june.is_empty());
+            for one in june {
+                let both = two_months.iter().find(|l| l["agency"] == one["agency"]).unwrap_or_else(|| panic!("{one}"));
+                assert_eq!(one["points"][0]["value"], both["points"][0]["value"], "{boundaries}: {one} {both}");
+                assert_eq!(one["points"][0]["composedOf"], both["points"][0]["composedOf"], "{boundaries}");
+            }
+            let line = |code: &str| june.iter().find(|l| l["agency"]["code"] == code).unwrap_or_else(|| panic!("{code}"))["points"][0].clone();
+            if boundaries == "AS_RECORDED" {
+                assert_eq!((line("dak-nong")["value"].clone(), line("dak-nong")["qualifier"].clone()), (json!("150"), json!("MORE_THAN")));
+                assert_eq!((line("ha-noi")["value"].clone(), line("ha-noi")["qualifier"].clone()), (json!("510"), json!("ABOUT")), "July's figure is not June's");
+                assert!(line("binh-thuan")["value"].is_null());
+            } else {
+                let merged = line("lam-dong-2025");
+                assert_eq!((merged["value"].clone(), merged["qualifier"].clone()), (json!("270"), json!("MORE_THAN")), "{merged}");
+                assert_eq!(codes(&merged["composedOf"], "agency"), ["dak-nong", "lam-dong"]);
+            }
+        }
+
+        // A reading that runs past the month cannot be put in one month.
+        let late = "test.dossiers-filed-late";
+        app.add_metric(late, MetricKind::Flow, Unit::Dossiers).await;
+        app.record_as_reporter(late, &[("ha-noi", "2025-07-10T00:00:00+07:00", "5", "EXACT", Some("2025-06-20T00:00:00+07:00"), None)]).await;
+        let body = app.graphql(ONE_MONTH, json!({ "metric": late, "boundaries": "AS_RECORDED" })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["argument"], "bucket", "{body}");
+    }
+}
