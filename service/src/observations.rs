@@ -799,11 +799,11 @@ pub async fn existing_in_batches(
     db: &impl ConnectionTrait,
     batches: impl IntoIterator<Item = Vec<(i32, Option<i32>, DateTime<Utc>)>>,
 ) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
-    let mut spans: Vec<((i32, Option<i32>), Vec<DateTime<Utc>>)> = Vec::new();
-    let mut lone: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+    let mut spans: Vec<(SeriesKey, Vec<DateTime<Utc>>)> = Vec::new();
+    let mut lone: HashMap<SeriesKey, Vec<DateTime<Utc>>> = HashMap::new();
     let mut wanted = std::collections::HashSet::new();
     for places in batches {
-        let mut by_series: HashMap<(i32, Option<i32>), Vec<DateTime<Utc>>> = HashMap::new();
+        let mut by_series: HashMap<SeriesKey, Vec<DateTime<Utc>>> = HashMap::new();
         for (metric_id, agency_id, observed_at) in places {
             by_series
                 .entry((metric_id, agency_id))
@@ -843,7 +843,7 @@ pub async fn existing_in_batches(
             keep(rows);
         }
     }
-    let mut lone: Vec<((i32, Option<i32>), DateTime<Utc>)> = lone
+    let mut lone: Vec<(SeriesKey, DateTime<Utc>)> = lone
         .into_iter()
         .flat_map(|(series, instants)| instants.into_iter().map(move |at| (series, at)))
         .collect();
@@ -864,6 +864,9 @@ pub async fn existing_in_batches(
     }
     Ok(found)
 }
+
+/// A series: its metric, and its agency (none: national).
+type SeriesKey = (i32, Option<i32>);
 
 /// Lone places looked up in one statement: enough to serve a group of small writers at once.
 const LONE_PLACES_PER_STATEMENT: usize = 500;
