@@ -158,27 +158,19 @@ impl Replicas {
                 }),
             })
             .collect();
-        let replicas = Arc::new(Self {
-            primary,
-            members,
-            settings,
-            required: AtomicU64::new(0),
-            head_accounted: AtomicI64::new(i64::MIN),
-            head_refresh: tokio::sync::Mutex::new(()),
-            next: AtomicUsize::new(0),
-            reads_on_replicas: AtomicU64::new(0),
-            reads_on_primary: AtomicU64::new(0),
-        });
+        let replicas = Arc::new(Self::new(primary, members, settings));
         if !replicas.members.is_empty() {
             let mut monitor = Monitor::new(replicas.members.len());
             let this = Arc::downgrade(&replicas);
             monitor.check(&replicas).await;
+            let interval = replicas.settings.monitor_interval();
+            // Until the server lets its replicas go.
             tokio::spawn(async move {
                 loop {
+                    tokio::time::sleep(interval).await;
                     let Some(replicas) = this.upgrade() else {
                         return;
                     };
-                    tokio::time::sleep(replicas.settings.monitor_interval()).await;
                     monitor.check(&replicas).await;
                 }
             });
@@ -188,17 +180,21 @@ impl Replicas {
 
     /// No replicas: every read on the primary.
     pub fn primary_only(primary: DatabaseConnection) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::new(primary, Vec::new(), ReplicaSettings::default()))
+    }
+
+    fn new(primary: DatabaseConnection, members: Vec<Replica>, settings: ReplicaSettings) -> Self {
+        Self {
             primary,
-            members: Vec::new(),
-            settings: ReplicaSettings::default(),
+            members,
+            settings,
             required: AtomicU64::new(0),
             head_accounted: AtomicI64::new(i64::MIN),
             head_refresh: tokio::sync::Mutex::new(()),
             next: AtomicUsize::new(0),
             reads_on_replicas: AtomicU64::new(0),
             reads_on_primary: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn has_replicas(&self) -> bool {

@@ -506,14 +506,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     if args.only.is_some() {
-        writeln!(report, "\n## Verdicts\n")?;
-        for verdict in &verdicts {
-            writeln!(report, "- {verdict}")?;
-        }
-        std::fs::write(&args.out, &report)?;
-        std::fs::remove_dir_all(&work).ok();
-        println!("{report}");
-        return Ok(());
+        return finish(report, &verdicts, &args.out, &work);
     }
 
     eprintln!("cost steps");
@@ -597,12 +590,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         if peak < 200.0 { "met" } else { "NOT met" }
     ));
 
+    finish(report, &verdicts, &args.out, &work)
+}
+
+/// Ends the report with its verdicts, writes it and clears the scratch folder.
+fn finish(
+    mut report: String,
+    verdicts: &[String],
+    out: &std::path::Path,
+    work: &std::path::Path,
+) -> anyhow::Result<()> {
     writeln!(report, "\n## Verdicts\n")?;
-    for verdict in &verdicts {
+    for verdict in verdicts {
         writeln!(report, "- {verdict}")?;
     }
-    std::fs::write(&args.out, &report)?;
-    std::fs::remove_dir_all(&work).ok();
+    std::fs::write(out, &report)?;
+    std::fs::remove_dir_all(work).ok();
     println!("{report}");
     Ok(())
 }
