@@ -59,8 +59,13 @@ impl Engine {
         }
     }
 
+    /// Whether a request asks for a receipt of its answer.
+    pub fn asks_for_receipt(request: &Request) -> bool {
+        request.extensions.get(RECEIPT_EXTENSION) == Some(&async_graphql::Value::Boolean(true))
+    }
+
     pub async fn execute(&self, request: Request) -> Response {
-        if request.extensions.get(RECEIPT_EXTENSION) == Some(&async_graphql::Value::Boolean(true)) {
+        if Self::asks_for_receipt(&request) {
             self.answer_with_receipt(request).await
         } else {
             self.answer(request).await

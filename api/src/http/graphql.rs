@@ -26,6 +26,7 @@ use super::{position_required, POSITION_HEADER};
 use crate::config::Limits;
 use crate::error;
 use crate::graphql::limits::DocumentRefusal;
+use crate::graphql::Engine;
 use crate::message;
 use crate::messages::{catalogue, Lang, Message, Template};
 use crate::replicas::{Position, Source};
@@ -338,8 +339,11 @@ impl Exchange<'_> {
         caller_position: Option<Position>,
     ) -> Result<(BatchResponse, Option<Position>), Refusal> {
         let writes = checked.writes();
+        // A receipt names the chain head it was answered at, read on the primary: its answer
+        // is read there too.
+        let receipted = checked.batch.iter().any(Engine::asks_for_receipt);
         let mut batch = checked.batch.data(caller).data(self.lang);
-        if !writes {
+        if !writes && !receipted {
             let replicas = &self.state.replicas;
             let routed = replicas
                 .for_read(caller_position, self.state.feed.head())
