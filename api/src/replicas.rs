@@ -85,7 +85,6 @@ pub struct ReplicaStatus {
 }
 
 struct Replica {
-    name: String,
     db: DatabaseConnection,
     /// The newest position known to be replayed, raised by the monitor and by waiting reads.
     replayed: AtomicU64,
@@ -140,13 +139,12 @@ impl Replicas {
     /// until it does) and starts the monitor.
     pub async fn connect(
         primary: DatabaseConnection,
-        urls: &[(String, DatabaseConnection)],
+        replicas: &[(String, DatabaseConnection)],
         settings: ReplicaSettings,
     ) -> Arc<Self> {
-        let members = urls
+        let members = replicas
             .iter()
             .map(|(name, db)| Replica {
-                name: name.clone(),
                 db: db.clone(),
                 replayed: AtomicU64::new(0),
                 status: Mutex::new(ReplicaStatus {
@@ -160,7 +158,7 @@ impl Replicas {
             .collect();
         let replicas = Arc::new(Self::new(primary, members, settings));
         if !replicas.members.is_empty() {
-            let mut monitor = Monitor::new(replicas.members.len());
+            let mut monitor = Monitor::default();
             let this = Arc::downgrade(&replicas);
             monitor.check(&replicas).await;
             let interval = replicas.settings.monitor_interval();
@@ -312,22 +310,14 @@ impl Replicas {
 }
 
 /// Samples the primary's position and every replica's replay, and decides the rotation.
+#[derive(Default)]
 struct Monitor {
     /// The primary's positions as sampled, newest last, over the last lag bound and a bit.
     samples: VecDeque<(Instant, Position)>,
-    members: usize,
 }
 
 impl Monitor {
-    fn new(members: usize) -> Self {
-        Self {
-            samples: VecDeque::new(),
-            members,
-        }
-    }
-
     async fn check(&mut self, replicas: &Replicas) {
-        debug_assert_eq!(self.members, replicas.members.len());
         let now = Instant::now();
         let primary = match primary_position(&replicas.primary).await {
             Ok(Some(position)) => position,
@@ -378,10 +368,10 @@ impl Monitor {
             }
             if status.in_rotation != was_in_rotation {
                 if status.in_rotation {
-                    tracing::info!(replica = %replica.name, "replica back in rotation");
+                    tracing::info!(replica = %status.name, "replica back in rotation");
                 } else {
                     tracing::warn!(
-                        replica = %replica.name,
+                        replica = %status.name,
                         lag_seconds = ?status.lag_seconds,
                         error = ?status.error,
                         "replica out of rotation"

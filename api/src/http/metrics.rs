@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::replicas::Replicas;
+use crate::replicas::{ReplicaStatus, Replicas};
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -96,7 +96,6 @@ impl Metrics {
     pub(super) fn render(&self, pool: Option<(u32, usize)>, subscribers: usize) -> String {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let label = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
         let _ = writeln!(
             out,
             "# HELP egov_kpi_graphql_requests_total GraphQL requests by operation name."
@@ -203,6 +202,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// A label's value as Prometheus' text format quotes it.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// Where reads ran, and each replica's lag and place in the rotation.
 fn replication(replicas: &Replicas) -> String {
     let mut out = String::new();
@@ -221,22 +225,18 @@ fn replication(replicas: &Replicas) -> String {
     if statuses.is_empty() {
         return out;
     }
-    let gauges = [
-        ("egov_kpi_replica_lag_seconds", "Seconds since the replica last held everything the primary had (absent while it does not answer)."),
-        ("egov_kpi_replica_lag_bytes", "Bytes of the primary's log the replica has not replayed (absent while it does not answer)."),
-        ("egov_kpi_replica_in_rotation", "1 while reads may go to the replica."),
+    type Gauge = fn(&ReplicaStatus) -> Option<String>;
+    let gauges: [(&str, &str, Gauge); 3] = [
+        ("egov_kpi_replica_lag_seconds", "Seconds since the replica last held everything the primary had (absent while it does not answer).", |s| s.lag_seconds.map(|v| v.to_string())),
+        ("egov_kpi_replica_lag_bytes", "Bytes of the primary's log the replica has not replayed (absent while it does not answer).", |s| s.lag_bytes.map(|v| v.to_string())),
+        ("egov_kpi_replica_in_rotation", "1 while reads may go to the replica.", |s| Some(u8::from(s.in_rotation).to_string())),
     ];
-    for (name, help) in gauges {
+    for (name, help, value_of) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
         for status in &statuses {
-            let value = match name {
-                "egov_kpi_replica_lag_seconds" => status.lag_seconds.map(|s| s.to_string()),
-                "egov_kpi_replica_lag_bytes" => status.lag_bytes.map(|b| b.to_string()),
-                _ => Some(u8::from(status.in_rotation).to_string()),
-            };
-            if let Some(value) = value {
-                let replica = status.name.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Some(value) = value_of(status) {
+                let replica = label(&status.name);
                 let _ = writeln!(out, "{name}{{replica=\"{replica}\"}} {value}");
             }
         }

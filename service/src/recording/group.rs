@@ -248,24 +248,13 @@ impl GroupWrites {
     /// Whether `batch` writes where an earlier batch of the group does: the same instant of a
     /// series, or a counter's series.
     fn touched_by(&self, batch: &Batch<'_>) -> bool {
-        if self.instants.is_empty() {
-            return false;
-        }
-        batch.items.iter().any(|item| {
-            let Some(metric) = batch.catalog.metrics.get(&item.metric) else {
-                return false;
-            };
-            let agency = match &item.agency {
-                None => None,
-                Some(code) => match batch.catalog.agencies.get(code) {
-                    Some(agency) => Some(agency.id),
-                    None => return false,
+        !self.instants.is_empty()
+            && places(batch.items, batch.catalog).into_iter().any(
+                |(metric, agency, observed_at)| {
+                    self.instants.contains(&(metric, agency, observed_at))
+                        || self.counters.contains(&(metric, agency))
                 },
-            };
-            self.instants
-                .contains(&(metric.id, agency, item.observed_at))
-                || self.counters.contains(&(metric.id, agency))
-        })
+            )
     }
 }
 
