@@ -286,7 +286,7 @@ pub async fn compare_indicator(
     reference: &ReferenceCache,
     request: &CompareRequest,
 ) -> Result<IndicatorComparison, ApiError> {
-    let definition = indicators::by_code(db, &request.code)
+    let definition = indicators::definition(reference, &request.code)
         .await
         .map_err(|e| e.for_argument("indicator"))?;
     let agency = crate::look_up_optional(request.agency.as_deref(), "agency", |code| {

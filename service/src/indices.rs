@@ -268,6 +268,13 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Definition>, ApiError>
     definitions_of(db, indices).await
 }
 
+/// The index `code` as this process keeps it between requests ([`versions::KeptDefinitions`]).
+pub async fn definition(reference: &ReferenceCache, code: &str) -> Result<Definition, ApiError> {
+    (reference.indices)
+        .get(code, by_code(reference.database(), code))
+        .await
+}
+
 pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Definition, ApiError> {
     let index = scored_index::Entity::find()
         .filter(scored_index::Column::Code.eq(code))
@@ -337,7 +344,7 @@ async fn insert_index(
     caller.principal.require(Permission::Define)?;
     new.check_texts()?;
     checked_components(reference, db, &new.body).await?;
-    versions::create(db, caller, &new).await
+    versions::create(db, reference, caller, &new).await
 }
 
 pub async fn revise(
@@ -360,7 +367,7 @@ async fn add_version(
     caller.principal.require(Permission::Define)?;
     versions::checked_note(new.note.as_deref())?;
     checked_components(reference, db, &new.body).await?;
-    versions::append(db, caller, &new).await
+    versions::append(db, reference, caller, &new).await
 }
 
 impl Versioned for Definition {
@@ -373,6 +380,10 @@ impl Versioned for Definition {
 
     fn subject(code: &str) -> String {
         format!("scored-index:{code}")
+    }
+
+    fn kept(reference: &ReferenceCache) -> &versions::KeptDefinitions<Self> {
+        &reference.indices
     }
 
     fn head_id(&self) -> i32 {
@@ -628,7 +639,7 @@ pub async fn ranking(
     reference: &ReferenceCache,
     request: &ScoreRequest,
 ) -> Result<IndexRanking, ApiError> {
-    let definition = by_code(db, &request.index)
+    let definition = definition(reference, &request.index)
         .await
         .map_err(|e| e.for_argument("index"))?;
     let start = request.bucket.start_of(request.day);
@@ -693,7 +704,7 @@ pub async fn index_score(
         .agency_by_code(agency_code)
         .await
         .map_err(|e| e.for_argument("agency"))?;
-    let definition = by_code(db, &request.index)
+    let definition = definition(reference, &request.index)
         .await
         .map_err(|e| e.for_argument("index"))?;
     let start = request.bucket.start_of(request.day);

@@ -20,9 +20,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrde
 use super::audit::SeenHead;
 use super::catalog::MetricFilter;
 use crate::error::ApiError;
+use crate::versions::KeptDefinitions;
+use crate::{indicators, indices};
 
 /// Rows inserted without an audit entry (a seed run beside the server) are seen within this.
-const RECHECK: Duration = Duration::from_secs(5);
+pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// The row count of each reference table: rows are only inserted, so equal counts mean equal
 /// tables. (The highest ids would not do: a row can commit after one with a higher id.)
@@ -318,16 +320,27 @@ pub struct ReferenceCache {
     checked: RwLock<Option<Checked>>,
     /// One check at a time: requests arriving meanwhile wait for its result.
     checking: tokio::sync::Mutex<()>,
+    /// Definitions read by code, kept on the same terms.
+    pub indicators: KeptDefinitions<indicators::Definition>,
+    pub indices: KeptDefinitions<indices::Definition>,
 }
 
 impl ReferenceCache {
     pub fn new(db: DatabaseConnection, head: SeenHead) -> Self {
         Self {
             db,
+            indicators: KeptDefinitions::new(head.clone()),
+            indices: KeptDefinitions::new(head.clone()),
             head,
             checked: RwLock::new(None),
             checking: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The connection the snapshot and kept definitions are read on: the primary's, so that
+    /// nothing kept is older than the head it is kept under.
+    pub fn database(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     fn kept(&self, head: i64) -> Option<Arc<Reference>> {

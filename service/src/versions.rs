@@ -3,16 +3,21 @@
 //! version must start after the latest, so that every day has exactly one and a new definition
 //! never changes what an earlier period showed.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Serialize;
 
-use crate::audit::{self, Action, Caller, Event, APPLIED};
+use crate::audit::{self, Action, Caller, Event, SeenHead, APPLIED};
 use crate::error::ApiError;
 use crate::message;
 use crate::recording::MAX_TEXT;
+use crate::reference::{ReferenceCache, RECHECK};
 
 /// What the rules need of a stored version.
 pub trait Dated {
@@ -81,6 +86,8 @@ pub trait Versioned: Sized + Send {
 
     /// The audit log's subject for the definition `code`.
     fn subject(code: &str) -> String;
+    /// Where this process keeps the definitions it has read.
+    fn kept(reference: &ReferenceCache) -> &KeptDefinitions<Self>;
     fn head_id(&self) -> i32;
     fn versions(&self) -> &[Self::Version];
     fn push(&mut self, version: Self::Version);
@@ -103,6 +110,76 @@ pub trait Versioned: Sized + Send {
         note: Option<String>,
         recorded_by: &str,
     ) -> impl Future<Output = Result<Self::Version, ApiError>> + Send;
+}
+
+/// Definitions a process has read, by code, so that a request computing with one does not read
+/// it again: a definition only changes by a new version, written with an audit entry, so one
+/// read while the audit log's head stood where it stands now is still whole. A version this
+/// process writes retires every definition kept before it at once (the live feed may see the
+/// head move later); one written without an audit entry (a seed run beside the server) is seen
+/// within [`RECHECK`], as reference rows are.
+pub struct KeptDefinitions<D> {
+    head: SeenHead,
+    /// Counts this process's own writes of definitions.
+    writes: AtomicU64,
+    kept: RwLock<HashMap<String, Kept<D>>>,
+}
+
+struct Kept<D> {
+    definition: D,
+    /// The head and the count of own writes before it was read.
+    head: i64,
+    writes: u64,
+    at: Instant,
+}
+
+impl<D> KeptDefinitions<D> {
+    pub fn new(head: SeenHead) -> Self {
+        Self {
+            head,
+            writes: AtomicU64::new(0),
+            kept: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Called once this process has committed a new definition or version.
+    pub fn written(&self) {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl<D: Clone> KeptDefinitions<D> {
+    /// The definition `code` as kept, or as `read` finds it (kept for the next request unless
+    /// the state moved meanwhile: then it is kept under the older state and read again).
+    pub async fn get(
+        &self,
+        code: &str,
+        read: impl Future<Output = Result<D, ApiError>>,
+    ) -> Result<D, ApiError> {
+        let (head, writes) = (self.head.get(), self.writes.load(Ordering::Acquire));
+        let whole = |kept: &Kept<D>| {
+            kept.head == head && kept.writes == writes && kept.at.elapsed() < RECHECK
+        };
+        let found = (self.kept.read().unwrap_or_else(|p| p.into_inner()))
+            .get(code)
+            .filter(|k| whole(k))
+            .map(|k| k.definition.clone());
+        if let Some(definition) = found {
+            return Ok(definition);
+        }
+        let at = Instant::now();
+        let definition = read.await?;
+        self.kept.write().unwrap_or_else(|p| p.into_inner()).insert(
+            code.to_owned(),
+            Kept {
+                definition: definition.clone(),
+                head,
+                writes,
+                at,
+            },
+        );
+        Ok(definition)
+    }
 }
 
 /// A new definition with its first version.
@@ -166,6 +243,7 @@ pub fn checked_code(argument: &'static str, code: &str) -> Result<(), ApiError> 
 /// caller has checked the body and the caller's rights); `CONFLICT` when the code is taken.
 pub async fn create<D: Versioned>(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     caller: &Caller,
     new: &NewDefinition<D::Head, D::Body>,
 ) -> Result<D, ApiError> {
@@ -194,6 +272,7 @@ pub async fn create<D: Versioned>(
     let event = define_event::<D>(new);
     audit::append(&txn, caller, APPLIED, event).await?;
     txn.commit().await?;
+    D::kept(reference).written();
     definition.push(first);
     Ok(definition)
 }
@@ -251,6 +330,7 @@ pub struct NewVersion<B> {
 /// has checked the body and the caller's rights).
 pub async fn append<D: Versioned>(
     db: &DatabaseConnection,
+    reference: &ReferenceCache,
     caller: &Caller,
     new: &NewVersion<D::Body>,
 ) -> Result<D, ApiError> {
@@ -280,6 +360,7 @@ pub async fn append<D: Versioned>(
     let event = Event::new(D::REVISE, Some(D::subject(&new.code)), detail.into());
     audit::append(&txn, caller, APPLIED, event).await?;
     txn.commit().await?;
+    D::kept(reference).written();
     definition.push(row);
     Ok(definition)
 }
@@ -301,6 +382,31 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_kept_definition_is_read_again_once_the_head_moves_or_this_process_writes() {
+        let head = SeenHead::new(1);
+        let kept = KeptDefinitions::new(head.clone());
+        let read = |value: i32| async move { Ok(value) };
+        assert_eq!(kept.get("a", read(1)).await.unwrap(), 1);
+        assert_eq!(kept.get("a", read(2)).await.unwrap(), 1, "kept");
+        assert_eq!(kept.get("b", read(3)).await.unwrap(), 3, "by code");
+        head.set(2);
+        assert_eq!(kept.get("a", read(4)).await.unwrap(), 4, "the head moved");
+        kept.written();
+        assert_eq!(
+            kept.get("a", read(5)).await.unwrap(),
+            5,
+            "this process wrote"
+        );
+        let unknown = kept.get("c", async { Err(ApiError::not_found("indicator", "c")) });
+        assert!(unknown.await.is_err());
+        assert_eq!(
+            kept.get("c", read(6)).await.unwrap(),
+            6,
+            "a refusal is not kept"
+        );
     }
 
     #[test]

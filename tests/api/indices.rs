@@ -102,6 +102,9 @@ on_both_databases! {
         let (_, body) = app.graphql_as(&admin, DEFINE, define).await;
         assert_eq!(body["data"]["defineScoredIndex"]["versions"][0]["maxPoints"], "100", "{body}");
         assert_eq!(body["data"]["defineScoredIndex"]["versions"][0]["components"][0]["rule"], "linear from 0 (0 points) to 50 (all points)");
+        // 2022 read before the revision: 36 + 40 under version 1, which no longer applies after it.
+        let before = app.data(SCORE, json!({ "agency": "ha-noi", "day": "2022-06-01" })).await["indexScore"].clone();
+        assert_eq!((before["version"].clone(), before["score"]["total"].clone()), (json!(1), json!("76")));
         // From 2022, the online share weighs more and is full at 40%.
         let revise = json!({ "input": { "code": "test.service-index", "validFrom": "2022-01-01", "components": components("40", "70", "30") } });
         let (_, body) = app.graphql_as(&admin, REVISE, revise).await;

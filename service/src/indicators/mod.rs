@@ -107,6 +107,13 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Definition>, ApiError>
     definitions_of(db, indicators).await
 }
 
+/// The indicator `code` as this process keeps it between requests ([`versions::KeptDefinitions`]).
+pub async fn definition(reference: &ReferenceCache, code: &str) -> Result<Definition, ApiError> {
+    (reference.indicators)
+        .get(code, by_code(reference.database(), code))
+        .await
+}
+
 pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Definition, ApiError> {
     let indicator = indicator::Entity::find()
         .filter(indicator::Column::Code.eq(code))
@@ -207,7 +214,7 @@ async fn insert_indicator(
         reference.metric_by_code(code)
     })
     .await?;
-    versions::create(db, caller, &new).await
+    versions::create(db, reference, caller, &new).await
 }
 
 pub async fn revise(
@@ -230,7 +237,7 @@ async fn add_version(
     caller.principal.require(Permission::Define)?;
     versions::checked_note(new.note.as_deref())?;
     checked_formula(reference, &new.body).await?;
-    versions::append(db, caller, &new).await
+    versions::append(db, reference, caller, &new).await
 }
 
 impl Versioned for Definition {
@@ -243,6 +250,10 @@ impl Versioned for Definition {
 
     fn subject(code: &str) -> String {
         format!("indicator:{code}")
+    }
+
+    fn kept(reference: &ReferenceCache) -> &versions::KeptDefinitions<Self> {
+        &reference.indicators
     }
 
     fn head_id(&self) -> i32 {
@@ -435,7 +446,7 @@ pub async fn series(
     reference: &ReferenceCache,
     request: &IndicatorRequest,
 ) -> Result<IndicatorSeries, ApiError> {
-    let definition = by_code(db, &request.code)
+    let definition = definition(reference, &request.code)
         .await
         .map_err(|e| e.for_argument("indicator"))?;
     let chosen = request
@@ -490,7 +501,7 @@ pub async fn by_agency(
     request: &IndicatorRequest,
     group: AgencyGroup,
 ) -> Result<IndicatorRanking, ApiError> {
-    let definition = by_code(db, &request.code)
+    let definition = definition(reference, &request.code)
         .await
         .map_err(|e| e.for_argument("indicator"))?;
     let chosen = request
