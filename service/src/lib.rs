@@ -28,6 +28,7 @@ pub mod receipts;
 pub mod recording;
 pub mod reference;
 pub mod reporting;
+pub mod rows;
 pub mod savings;
 pub mod sdmx;
 pub mod seed;

@@ -366,11 +366,7 @@ pub async fn append_each<'a>(
     let Some(last) = entries.last() else {
         return Ok(entries);
     };
-    for chunk in entries.chunks(super::ROWS_PER_STATEMENT) {
-        audit_entry::Entity::insert_many(chunk.iter().cloned().map(audit_entry::ActiveModel::from))
-            .exec_without_returning(txn)
-            .await?;
-    }
+    crate::rows::insert(txn, &entries).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         match txn.get_database_backend() {

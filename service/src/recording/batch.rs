@@ -5,9 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::values::MetricKind;
 use entity::{agency, metric, observation, observation_revision, source};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -430,35 +428,35 @@ async fn insert_all(
     rows: Vec<(&Caller, &NewObservation, Valid)>,
     recorded_at: DateTime<Utc>,
 ) -> Result<(Vec<CurrentObservation>, Vec<Event>), ApiError> {
-    let mut observations = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(crate::ROWS_PER_STATEMENT) {
-        let inserted = observation::Entity::insert_many(chunk.iter().map(|(_, item, valid)| {
-            observation::ActiveModel {
-                metric_id: Set(valid.metric.id),
-                agency_id: Set(valid.agency_id),
-                observed_at: Set(item.observed_at),
-                period_start: Set(item.period_start),
-                synthetic: Set(false),
-                ..Default::default()
-            }
-        }))
-        .exec_with_returning(txn)
-        .await?;
-        // RETURNING promises no order: match rows by what identifies them within the batches
-        // stored together (checked to be distinct).
-        let mut by_key: HashMap<_, _> = inserted
-            .into_iter()
-            .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
-            .collect();
-        for (_, item, valid) in chunk {
-            let key = (valid.metric.id, valid.agency_id, item.observed_at);
-            observations.push(by_key.remove(&key).ok_or_else(|| {
+    let new_observations: Vec<observation::Model> = rows
+        .iter()
+        .map(|(_, item, valid)| observation::Model {
+            id: 0,
+            metric_id: valid.metric.id,
+            agency_id: valid.agency_id,
+            observed_at: item.observed_at,
+            period_start: item.period_start,
+            synthetic: false,
+        })
+        .collect();
+    // RETURNING promises no order: match rows by what identifies them within the batches
+    // stored together (checked to be distinct).
+    let mut by_key: HashMap<_, _> = crate::rows::insert_returning(txn, &new_observations)
+        .await?
+        .into_iter()
+        .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
+        .collect();
+    let observations = new_observations
+        .iter()
+        .map(|new| {
+            let key = (new.metric_id, new.agency_id, new.observed_at);
+            by_key.remove(&key).ok_or_else(|| {
                 ApiError::from(sea_orm::DbErr::Custom(format!(
                     "the inserted observation {key:?} was not returned"
                 )))
-            })?);
-        }
-    }
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
 
     let revisions: Vec<observation_revision::Model> = rows
         .iter()
@@ -482,17 +480,12 @@ async fn insert_all(
             },
         )
         .collect();
-    let mut stored_revisions: HashMap<i32, observation_revision::Model> = HashMap::new();
-    for chunk in revisions.chunks(crate::ROWS_PER_STATEMENT) {
-        let inserted = observation_revision::Entity::insert_many(chunk.iter().map(|revision| {
-            let mut model = observation_revision::ActiveModel::from(revision.clone());
-            model.id = sea_orm::NotSet;
-            model
-        }))
-        .exec_with_returning(txn)
-        .await?;
-        stored_revisions.extend(inserted.into_iter().map(|r| (r.observation_id, r)));
-    }
+    let mut stored_revisions: HashMap<i32, observation_revision::Model> =
+        crate::rows::insert_returning(txn, &revisions)
+            .await?
+            .into_iter()
+            .map(|r| (r.observation_id, r))
+            .collect();
 
     let mut events = Vec::with_capacity(rows.len());
     for ((_, item, _), observation) in rows.iter().zip(&observations) {

@@ -1,0 +1,246 @@
+//! Many rows written at once. PostgreSQL takes them as one array per column
+//! (`INSERT … SELECT … FROM UNNEST(…)`): the statement's text is the same whatever the number of
+//! rows, so it is prepared once, and it binds a parameter per column instead of one per value,
+//! which is most of what building and sending a thousand-row insert costs. SQLite takes them as
+//! values, as many rows a statement as its parameter limit allows.
+
+use sea_orm::sea_query::{ArrayType, Value};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait,
+    FromQueryResult, IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn,
+    Statement,
+};
+
+use crate::ROWS_PER_STATEMENT;
+
+type ActiveOf<M> = <<M as ModelTrait>::Entity as EntityTrait>::ActiveModel;
+
+/// Inserts the rows, each with the id the table assigns (whatever `id` they hold), and returns
+/// them as stored, in no promised order.
+pub async fn insert_returning<M>(db: &impl ConnectionTrait, rows: &[M]) -> Result<Vec<M>, DbErr>
+where
+    M: ModelTrait + IntoActiveModel<ActiveOf<M>> + FromQueryResult + Clone,
+    M::Entity: EntityTrait<Model = M>,
+{
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let statement = unnest(rows, &assigned_key::<M::Entity>(), true)?;
+            M::Entity::find().from_raw_sql(statement).all(db).await
+        }
+        _ => {
+            let mut stored = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let inserted = M::Entity::insert_many(chunk.iter().map(without_key))
+                    .exec_with_returning(db)
+                    .await?;
+                stored.extend(inserted);
+            }
+            Ok(stored)
+        }
+    }
+}
+
+/// Inserts the rows as they are, keys included.
+pub async fn insert<M>(db: &impl ConnectionTrait, rows: &[M]) -> Result<(), DbErr>
+where
+    M: ModelTrait + IntoActiveModel<ActiveOf<M>> + Clone,
+    M::Entity: EntityTrait<Model = M>,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.execute_raw(unnest(rows, &[], false)?).await?;
+        }
+        _ => {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                M::Entity::insert_many(chunk.iter().cloned().map(M::into_active_model))
+                    .exec_without_returning(db)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn assigned_key<E: EntityTrait>() -> Vec<&'static str> {
+    E::PrimaryKey::iter()
+        .map(|key| key.into_column().as_str())
+        .collect()
+}
+
+fn without_key<M>(row: &M) -> ActiveOf<M>
+where
+    M: ModelTrait + IntoActiveModel<ActiveOf<M>> + Clone,
+{
+    let mut active = row.clone().into_active_model();
+    for key in <M::Entity as EntityTrait>::PrimaryKey::iter() {
+        active.not_set(key.into_column());
+    }
+    active
+}
+
+/// `INSERT INTO t (a, b) SELECT a, CASE WHEN b_null THEN NULL ELSE b END FROM UNNEST($1, $2,
+/// $3) AS r(a, b, b_null)`: a nullable column is sent as its values (a placeholder where null)
+/// and which of them are null, since an array parameter holds no nulls here.
+fn unnest<M: ModelTrait>(
+    rows: &[M],
+    skipped: &[&str],
+    returning: bool,
+) -> Result<Statement, DbErr> {
+    let (mut names, mut selected, mut arrays, mut aliases) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut values: Vec<Value> = Vec::new();
+    for column in <M::Entity as EntityTrait>::Column::iter() {
+        let name = column.as_str();
+        if skipped.contains(&name) {
+            continue;
+        }
+        let column_values: Vec<Value> = rows.iter().map(|row| row.get(column)).collect();
+        let (array, sql_type, nulls) = array_of(name, column.def().is_null(), column_values)?;
+        let alias = format!("v{}", names.len());
+        names.push(format!("\"{name}\""));
+        values.push(array);
+        arrays.push(format!("${}::{sql_type}[]", values.len()));
+        match nulls {
+            Some(nulls) => {
+                values.push(nulls);
+                arrays.push(format!("${}::bool[]", values.len()));
+                selected.push(format!("CASE WHEN {alias}_null THEN NULL ELSE {alias} END"));
+                aliases.push(alias.clone());
+                aliases.push(format!("{alias}_null"));
+            }
+            None => {
+                selected.push(alias.clone());
+                aliases.push(alias);
+            }
+        }
+    }
+    let sql = format!(
+        "INSERT INTO \"{}\" ({}) SELECT {} FROM UNNEST({}) AS r({}){}",
+        M::Entity::default().table_name(),
+        names.join(", "),
+        selected.join(", "),
+        arrays.join(", "),
+        aliases.join(", "),
+        if returning { " RETURNING *" } else { "" },
+    );
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+}
+
+/// A column's values (at least one) as an array of its type, and for a nullable column which
+/// are null (always sent, so that a table's statement has one text).
+fn array_of(
+    column: &str,
+    nullable: bool,
+    values: Vec<Value>,
+) -> Result<(Value, &'static str, Option<Value>), DbErr> {
+    let nulls: Vec<bool> = values.iter().map(|v| !has_value(v)).collect();
+    if !nullable && nulls.contains(&true) {
+        return Err(DbErr::Custom(format!("column {column} holds no value")));
+    }
+    let (kind, sql_type, placeholder) = match &values[0] {
+        Value::Bool(_) => (ArrayType::Bool, "bool", Value::Bool(Some(false))),
+        Value::Int(_) => (ArrayType::Int, "int4", Value::Int(Some(0))),
+        Value::BigInt(_) => (ArrayType::BigInt, "int8", Value::BigInt(Some(0))),
+        Value::String(_) => (
+            ArrayType::String,
+            "text",
+            Value::String(Some(String::new())),
+        ),
+        Value::Decimal(_) => (
+            ArrayType::Decimal,
+            "numeric",
+            Value::Decimal(Some(Default::default())),
+        ),
+        Value::ChronoDateTimeUtc(_) => (
+            ArrayType::ChronoDateTimeUtc,
+            "timestamptz",
+            Value::ChronoDateTimeUtc(Some(chrono::DateTime::UNIX_EPOCH)),
+        ),
+        Value::ChronoDate(_) => (
+            ArrayType::ChronoDate,
+            "date",
+            Value::ChronoDate(Some(chrono::NaiveDate::MIN)),
+        ),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "column {column} holds {other:?}, which rows are not written as"
+            )))
+        }
+    };
+    let values = values
+        .into_iter()
+        .map(|v| {
+            if has_value(&v) {
+                v
+            } else {
+                placeholder.clone()
+            }
+        })
+        .collect();
+    let nulls = nullable.then(|| {
+        Value::Array(
+            ArrayType::Bool,
+            Some(Box::new(nulls.into_iter().map(Value::from).collect())),
+        )
+    });
+    Ok((Value::Array(kind, Some(Box::new(values))), sql_type, nulls))
+}
+
+fn has_value(value: &Value) -> bool {
+    !matches!(
+        value,
+        Value::Bool(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::String(None)
+            | Value::Decimal(None)
+            | Value::ChronoDateTimeUtc(None)
+            | Value::ChronoDate(None)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::observation;
+
+    fn observation(agency_id: Option<i32>, period_start: bool) -> observation::Model {
+        let observed_at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(365);
+        observation::Model {
+            id: 0,
+            metric_id: 1,
+            agency_id,
+            observed_at,
+            period_start: period_start.then_some(observed_at),
+            synthetic: false,
+        }
+    }
+
+    #[test]
+    fn a_table_is_written_with_one_statement_text_whatever_its_rows_and_nulls() {
+        let one = unnest(&[observation(Some(7), true)], &["id"], true).unwrap();
+        let mixed = [observation(None, false), observation(Some(8), true)];
+        let two = unnest(&mixed, &["id"], true).unwrap();
+        assert_eq!(one.sql, two.sql);
+        assert!(!one.sql.contains("\"id\""), "{}", one.sql);
+        // metric, agency and whether null, instant, period start and whether null, synthetic.
+        let values = two.values.unwrap().0;
+        assert_eq!(values.len(), 7, "{}", two.sql);
+        let nulls = |at: usize| match &values[at] {
+            Value::Array(ArrayType::Bool, Some(flags)) => flags.to_vec(),
+            other => panic!("not flags: {other:?}"),
+        };
+        assert_eq!(nulls(2), [Value::from(true), Value::from(false)]);
+        assert_eq!(nulls(5), [Value::from(true), Value::from(false)]);
+    }
+}
