@@ -143,49 +143,30 @@ fn array_of(
     nullable: bool,
     values: Vec<Value>,
 ) -> Result<(Value, &'static str, Option<Value>), DbErr> {
-    let nulls: Vec<bool> = values.iter().map(|v| !has_value(v)).collect();
-    if !nullable && nulls.contains(&true) {
-        return Err(DbErr::Custom(format!("column {column} holds no value")));
-    }
-    let (kind, sql_type, placeholder) = match &values[0] {
-        Value::Bool(_) => (ArrayType::Bool, "bool", Value::Bool(Some(false))),
-        Value::Int(_) => (ArrayType::Int, "int4", Value::Int(Some(0))),
-        Value::BigInt(_) => (ArrayType::BigInt, "int8", Value::BigInt(Some(0))),
-        Value::String(_) => (
-            ArrayType::String,
-            "text",
-            Value::String(Some(String::new())),
-        ),
-        Value::Decimal(_) => (
-            ArrayType::Decimal,
-            "numeric",
-            Value::Decimal(Some(Default::default())),
-        ),
-        Value::ChronoDateTimeUtc(_) => (
-            ArrayType::ChronoDateTimeUtc,
-            "timestamptz",
-            Value::ChronoDateTimeUtc(Some(chrono::DateTime::UNIX_EPOCH)),
-        ),
-        Value::ChronoDate(_) => (
-            ArrayType::ChronoDate,
-            "date",
-            Value::ChronoDate(Some(chrono::NaiveDate::MIN)),
-        ),
+    let kind = values[0].array_type();
+    let sql_type = match kind {
+        ArrayType::Bool => "bool",
+        ArrayType::Int => "int4",
+        ArrayType::BigInt => "int8",
+        ArrayType::String => "text",
+        ArrayType::Decimal => "numeric",
+        ArrayType::ChronoDateTimeUtc => "timestamptz",
+        ArrayType::ChronoDate => "date",
         other => {
             return Err(DbErr::Custom(format!(
-                "column {column} holds {other:?}, which rows are not written as"
+                "column {column} holds {other:?} values, which rows are not written as"
             )))
         }
     };
+    let nulls: Vec<bool> = values.iter().map(|v| *v == v.as_null()).collect();
+    if !nullable && nulls.contains(&true) {
+        return Err(DbErr::Custom(format!("column {column} holds no value")));
+    }
+    // An array parameter holds no nulls: a null is sent as a placeholder of its type.
     let values = values
         .into_iter()
-        .map(|v| {
-            if has_value(&v) {
-                v
-            } else {
-                placeholder.clone()
-            }
-        })
+        .zip(&nulls)
+        .map(|(v, &null)| if null { v.dummy_value() } else { v })
         .collect();
     let nulls = nullable.then(|| {
         Value::Array(
@@ -194,19 +175,6 @@ fn array_of(
         )
     });
     Ok((Value::Array(kind, Some(Box::new(values))), sql_type, nulls))
-}
-
-fn has_value(value: &Value) -> bool {
-    !matches!(
-        value,
-        Value::Bool(None)
-            | Value::Int(None)
-            | Value::BigInt(None)
-            | Value::String(None)
-            | Value::Decimal(None)
-            | Value::ChronoDateTimeUtc(None)
-            | Value::ChronoDate(None)
-    )
 }
 
 #[cfg(test)]
