@@ -120,6 +120,13 @@ pub struct Routed {
     pub source: Source,
 }
 
+/// Callers waiting for the primary's position after their write, and whether it is being read.
+#[derive(Default)]
+struct PositionWaiters {
+    callers: Vec<tokio::sync::oneshot::Sender<Option<Position>>>,
+    reading: bool,
+}
+
 pub struct Replicas {
     primary: DatabaseConnection,
     members: Vec<Replica>,
@@ -129,6 +136,7 @@ pub struct Replicas {
     /// The live feed's head when `required` last took it into account.
     head_accounted: AtomicI64,
     head_refresh: tokio::sync::Mutex<()>,
+    position_waiters: Mutex<PositionWaiters>,
     next: AtomicUsize,
     reads_on_replicas: AtomicU64,
     reads_on_primary: AtomicU64,
@@ -189,6 +197,7 @@ impl Replicas {
             required: AtomicU64::new(0),
             head_accounted: AtomicI64::new(i64::MIN),
             head_refresh: tokio::sync::Mutex::new(()),
+            position_waiters: Mutex::default(),
             next: AtomicUsize::new(0),
             reads_on_replicas: AtomicU64::new(0),
             reads_on_primary: AtomicU64::new(0),
@@ -201,7 +210,54 @@ impl Replicas {
 
     /// A write was acknowledged here: its position, which later reads here require and which
     /// the caller is given to require anywhere.
-    pub async fn written(&self) -> Option<Position> {
+    ///
+    /// Writers acknowledged together (one group commit) share one read of the position: a read
+    /// that starts after a caller asks is past that caller's write, so every caller waiting when
+    /// a read starts takes its answer, and those who ask meanwhile take the next one's.
+    pub async fn written(self: &Arc<Self>) -> Option<Position> {
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut waiting = self.position_waiters.lock().expect("position waiters");
+            waiting.callers.push(sender);
+            !std::mem::replace(&mut waiting.reading, true)
+        };
+        if lead {
+            // Its own task, so that a caller that goes away leaves none waiting.
+            tokio::spawn(self.clone().read_positions_for_waiters());
+        }
+        answer.await.ok().flatten()
+    }
+
+    async fn read_positions_for_waiters(self: Arc<Self>) {
+        // Should the read panic, the next caller leads: none waits on a reader that is gone.
+        struct Leading<'a>(&'a Mutex<PositionWaiters>);
+        impl Drop for Leading<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    if let Ok(mut waiting) = self.0.lock() {
+                        waiting.reading = false;
+                    }
+                }
+            }
+        }
+        let _leading = Leading(&self.position_waiters);
+        loop {
+            let callers = {
+                let mut waiting = self.position_waiters.lock().expect("position waiters");
+                if waiting.callers.is_empty() {
+                    waiting.reading = false;
+                    return;
+                }
+                std::mem::take(&mut waiting.callers)
+            };
+            let position = self.read_written_position().await;
+            for caller in callers {
+                let _ = caller.send(position);
+            }
+        }
+    }
+
+    async fn read_written_position(&self) -> Option<Position> {
         match primary_position(&self.primary).await {
             Ok(position) => {
                 if let Some(position) = position {

@@ -14,6 +14,7 @@ mod m20261203_000008_metrics_of_the_programme;
 mod m20261203_000009_indicators;
 mod m20261203_000010_scored_indices;
 mod m20261203_000011_dhis2_identifiers;
+mod m20261203_000012_national_figures_by_instant;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_indicators::Migration),
             Box::new(m20261203_000010_scored_indices::Migration),
             Box::new(m20261203_000011_dhis2_identifiers::Migration),
+            Box::new(m20261203_000012_national_figures_by_instant::Migration),
         ]
     }
 }
@@ -43,7 +45,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 11] = [
+    const LANDED: [(&str, &str, u64); 12] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -98,6 +100,11 @@ mod tests {
             "m20261203_000011_dhis2_identifiers",
             include_str!("m20261203_000011_dhis2_identifiers.rs"),
             0x67f2d9ccf05d50cd,
+        ),
+        (
+            "m20261203_000012_national_figures_by_instant",
+            include_str!("m20261203_000012_national_figures_by_instant.rs"),
+            0xe571604cd8050c11,
         ),
     ];
 

@@ -367,19 +367,34 @@ pub async fn append_each<'a>(
         return Ok(entries);
     };
     crate::rows::insert(txn, &entries).await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        match txn.get_database_backend() {
-            sea_orm::DbBackend::Postgres => {
-                "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1"
-            }
-            _ => "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
-        },
-        [last.sequence.into(), last.hash.clone().into()],
-    ))
-    .await?;
-    announce(txn, last.sequence).await?;
+    move_head(txn, last.sequence, &last.hash).await?;
     Ok(entries)
+}
+
+/// Moves the chain's head to the entry appended last and tells the other processes (PostgreSQL:
+/// in the same statement, as the head moves once for each write).
+async fn move_head(txn: &DatabaseTransaction, sequence: i64, hash: &str) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let statement = match backend {
+        sea_orm::DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "WITH moved AS (UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1) \
+             SELECT pg_notify($3, $4)",
+            [
+                sequence.into(),
+                hash.into(),
+                CHANNEL.into(),
+                sequence.to_string().into(),
+            ],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
+            [sequence.into(), hash.into()],
+        ),
+    };
+    txn.execute_raw(statement).await?;
+    Ok(())
 }
 
 /// The chain's head as this process last saw it: the live feed keeps it current, and answers
@@ -403,19 +418,6 @@ impl SeenHead {
 
 /// The PostgreSQL channel every append is announced on, for the processes that follow the chain.
 pub const CHANNEL: &str = "egov_kpi_audit";
-
-/// Announces a committed write to the other processes (PostgreSQL only; a no-op elsewhere).
-pub async fn announce(txn: &DatabaseTransaction, sequence: i64) -> Result<(), sea_orm::DbErr> {
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), sequence.to_string().into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
 
 /// Records that a write was refused, in a transaction of its own (the refused one rolled back).
 pub async fn record_refusal(

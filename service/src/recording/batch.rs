@@ -64,12 +64,17 @@ impl Catalog {
                 |m| m.code.clone(),
             )
             .await?,
-            agencies: catalog::keyed_where::<agency::Entity, _>(
-                db,
-                agency::Column::Code.is_in(agencies),
-                |a| a.code.clone(),
-            )
-            .await?,
+            // National figures name no agency: nothing to read.
+            agencies: if agencies.is_empty() {
+                HashMap::new()
+            } else {
+                catalog::keyed_where::<agency::Entity, _>(
+                    db,
+                    agency::Column::Code.is_in(agencies),
+                    |a| a.code.clone(),
+                )
+                .await?
+            },
             sources: catalog::keyed_where::<source::Entity, _>(
                 db,
                 source::Column::Code.is_in(sources),
