@@ -120,13 +120,6 @@ pub struct Routed {
     pub source: Source,
 }
 
-/// Callers waiting for the primary's position after their write, and whether it is being read.
-#[derive(Default)]
-struct PositionWaiters {
-    callers: Vec<tokio::sync::oneshot::Sender<Option<Position>>>,
-    reading: bool,
-}
-
 pub struct Replicas {
     primary: DatabaseConnection,
     members: Vec<Replica>,
@@ -136,7 +129,11 @@ pub struct Replicas {
     /// The live feed's head when `required` last took it into account.
     head_accounted: AtomicI64,
     head_refresh: tokio::sync::Mutex<()>,
-    position_waiters: Mutex<PositionWaiters>,
+    /// How many callers have asked for the position after a write.
+    positions_asked: AtomicU64,
+    /// The last read of the position after writes: how many callers had asked when it started,
+    /// and what it read. Held while a read runs, so that callers queue behind it.
+    last_position_read: tokio::sync::Mutex<(u64, Option<Position>)>,
     next: AtomicUsize,
     reads_on_replicas: AtomicU64,
     reads_on_primary: AtomicU64,
@@ -197,7 +194,8 @@ impl Replicas {
             required: AtomicU64::new(0),
             head_accounted: AtomicI64::new(i64::MIN),
             head_refresh: tokio::sync::Mutex::new(()),
-            position_waiters: Mutex::default(),
+            positions_asked: AtomicU64::new(0),
+            last_position_read: tokio::sync::Mutex::new((0, None)),
             next: AtomicUsize::new(0),
             reads_on_replicas: AtomicU64::new(0),
             reads_on_primary: AtomicU64::new(0),
@@ -212,49 +210,19 @@ impl Replicas {
     /// the caller is given to require anywhere.
     ///
     /// Writers acknowledged together (one group commit) share one read of the position: a read
-    /// that starts after a caller asks is past that caller's write, so every caller waiting when
-    /// a read starts takes its answer, and those who ask meanwhile take the next one's.
-    pub async fn written(self: &Arc<Self>) -> Option<Position> {
-        let (sender, answer) = tokio::sync::oneshot::channel();
-        let lead = {
-            let mut waiting = self.position_waiters.lock().expect("position waiters");
-            waiting.callers.push(sender);
-            !std::mem::replace(&mut waiting.reading, true)
-        };
-        if lead {
-            // Its own task, so that a caller that goes away leaves none waiting.
-            tokio::spawn(self.clone().read_positions_for_waiters());
+    /// that starts after a caller asks is past that caller's write, so a caller takes the answer
+    /// of a read that started after it asked, or makes the next read itself. A read cancelled
+    /// with its caller leaves the next caller in the queue to read.
+    pub async fn written(&self) -> Option<Position> {
+        let ticket = self.positions_asked.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut last = self.last_position_read.lock().await;
+        if last.0 >= ticket {
+            return last.1;
         }
-        answer.await.ok().flatten()
-    }
-
-    async fn read_positions_for_waiters(self: Arc<Self>) {
-        // Should the read panic, the next caller leads: none waits on a reader that is gone.
-        struct Leading<'a>(&'a Mutex<PositionWaiters>);
-        impl Drop for Leading<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    if let Ok(mut waiting) = self.0.lock() {
-                        waiting.reading = false;
-                    }
-                }
-            }
-        }
-        let _leading = Leading(&self.position_waiters);
-        loop {
-            let callers = {
-                let mut waiting = self.position_waiters.lock().expect("position waiters");
-                if waiting.callers.is_empty() {
-                    waiting.reading = false;
-                    return;
-                }
-                std::mem::take(&mut waiting.callers)
-            };
-            let position = self.read_written_position().await;
-            for caller in callers {
-                let _ = caller.send(position);
-            }
-        }
+        let covers = self.positions_asked.load(Ordering::Acquire);
+        let position = self.read_written_position().await;
+        *last = (covers, position);
+        position
     }
 
     async fn read_written_position(&self) -> Option<Position> {

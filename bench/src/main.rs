@@ -297,10 +297,14 @@ enum Side {
     SqlOverHttp,
 }
 
+impl Side {
+    const ALL: [Side; 3] = [Side::Egov, Side::Sql, Side::SqlOverHttp];
+}
+
 /// The cache-off server, the SQL and the SQL over HTTP measured in turns, so that the machine's
 /// drift between windows falls on all three alike.
 struct Alternated {
-    /// Per round: each side's p50 and server CPU per request, in `Side` order.
+    /// Per round: each side's p50 and server CPU per request, at `side as usize`.
     rounds: Vec<[(f64, Option<f64>); 3]>,
 }
 
@@ -310,14 +314,13 @@ impl Alternated {
         F: FnMut(Side) -> Fut,
         Fut: std::future::Future<Output = (Stats, CpuPerRequest)>,
     {
-        let order = [Side::Egov, Side::Sql, Side::SqlOverHttp];
         let mut measured = Vec::with_capacity(rounds);
         for round in 0..rounds {
             let mut sides = [(0.0, None); 3];
-            for turn in 0..order.len() {
-                let at = (round + turn) % order.len();
-                let (stats, cpu) = run(order[at]).await;
-                sides[at] = (stats.p50.as_secs_f64() * 1000.0, cpu.server);
+            for turn in 0..Side::ALL.len() {
+                let side = Side::ALL[(round + turn) % Side::ALL.len()];
+                let (stats, cpu) = run(side).await;
+                sides[side as usize] = (stats.p50.as_secs_f64() * 1000.0, cpu.server);
             }
             measured.push(sides);
         }

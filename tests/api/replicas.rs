@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use entity::values::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{exported_metric, Cluster, ServerProcess, TestApp};
+use crate::helpers::{exported_metric, Backend, Cluster, ServerProcess, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -23,10 +23,14 @@ fn ids_query(page: u32) -> String {
     )
 }
 
-/// Records one figure; its id and the position the answer gives.
+/// Records one figure on day `day` of February 2021; its id and the position the answer gives.
 async fn write(app: &TestApp, key: &str, day: u32) -> (String, String) {
-    let input = json!({ "input": [{ "metric": RATE, "observedAt": format!("2021-02-{day:02}T00:00:00Z"),
-        "value": day.to_string(), "source": "article-003", "quote": "q" }] });
+    write_at(app, key, &format!("2021-02-{day:02}T00:00:00Z"), day).await
+}
+
+async fn write_at(app: &TestApp, key: &str, observed_at: &str, value: u32) -> (String, String) {
+    let input = json!({ "input": [{ "metric": RATE, "observedAt": observed_at,
+        "value": value.to_string(), "source": "article-003", "quote": "q" }] });
     let response = app
         .client
         .post(format!("{}/graphql", app.address))
@@ -282,4 +286,47 @@ on_both_databases! {
             .unwrap();
         assert_eq!(read.status(), 200);
     }
+}
+
+/// A PostgreSQL log position (`16/B374D848`) as a number, to compare two.
+fn log_position(text: &str) -> u64 {
+    let (high, low) = text.split_once('/').expect("HIGH/LOW");
+    (u64::from_str_radix(high, 16).unwrap() << 32) | u64::from_str_radix(low, 16).unwrap()
+}
+
+async fn primary_position(app: &TestApp) -> u64 {
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_current_wal_lsn()::text AS position",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    log_position(&row.try_get::<String>("", "position").unwrap())
+}
+
+/// Writers acknowledged together share a read of the primary's position: each must still be
+/// given a position past its own write, never one read before it committed.
+#[tokio::test]
+async fn concurrent_writers_are_each_given_a_position_past_their_own_write() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let reporter = app.key(Role::Reporter, None).await;
+    let writers = (0..8u32).map(|writer| {
+        let (app, reporter) = (&app, &reporter);
+        async move {
+            for n in 0..6u32 {
+                let before = primary_position(app).await;
+                let at = format!("2021-03-{:02}T{:02}:00:00Z", writer + 1, n);
+                let (_, position) = write_at(app, reporter, &at, n).await;
+                assert!(
+                    log_position(&position) > before,
+                    "writer {writer}, write {n}: given {position}, the primary was past it before"
+                );
+            }
+        }
+    });
+    futures_util::future::join_all(writers).await;
 }
