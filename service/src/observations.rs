@@ -12,11 +12,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::values::Qualifier;
 use entity::{agency, metric, observation, observation_revision};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder, Value};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
-    SelectTwo,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, SelectTwo, Statement,
 };
 
 use super::exact;
@@ -850,6 +850,10 @@ pub async fn existing_in_batches(
     lone.sort_unstable();
     lone.dedup();
     for chunk in lone.chunks(LONE_PLACES_PER_STATEMENT) {
+        if db.get_database_backend() == DbBackend::Postgres {
+            keep(at_places(db, chunk).await?);
+            continue;
+        }
         let mut any = Condition::any();
         for places in chunk.chunk_by(|(a, _), (b, _)| a == b) {
             let (metric_id, agency_id) = places[0].0;
@@ -867,6 +871,43 @@ pub async fn existing_in_batches(
 
 /// A series: its metric, and its agency (none: national).
 type SeriesKey = (i32, Option<i32>);
+
+/// The observations at these places, on PostgreSQL: each place looked up by its own index
+/// descent, whatever the planner knows of the table. Asked as a list of instants, a series'
+/// places were compared with each of its readings when the table had no statistics yet (a new
+/// database taking its first writes), a cost that grew with every write.
+async fn at_places(
+    db: &impl ConnectionTrait,
+    places: &[(SeriesKey, DateTime<Utc>)],
+) -> Result<Vec<observation::Model>, DbErr> {
+    type Place = (SeriesKey, DateTime<Utc>);
+    let column = |name: &str, nullable: bool, value: fn(&Place) -> Value| {
+        crate::rows::array_of(name, nullable, places.iter().map(value).collect())
+    };
+    let (metrics, _, _) = column("metric_id", false, |((metric, _), _)| (*metric).into())?;
+    // A national place is one whose agency is null.
+    let (agencies, _, national) = column("agency_id", true, |((_, agency), _)| (*agency).into())?;
+    let national = national.expect("a nullable column's nulls are sent");
+    let (instants, _, _) = column("observed_at", false, |(_, at)| (*at).into())?;
+    // LATERAL keeps each place an index lookup of its own; each arm is one index's.
+    let sql = "SELECT found.* \
+        FROM UNNEST($1::int4[], $2::int4[], $3::bool[], $4::timestamptz[]) \
+          AS p(metric_id, agency_id, national, observed_at) \
+        CROSS JOIN LATERAL ( \
+          SELECT * FROM observation o WHERE p.national AND o.agency_id IS NULL \
+            AND o.metric_id = p.metric_id AND o.observed_at = p.observed_at \
+          UNION ALL \
+          SELECT * FROM observation o WHERE NOT p.national AND o.agency_id = p.agency_id \
+            AND o.metric_id = p.metric_id AND o.observed_at = p.observed_at) found";
+    observation::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [metrics, agencies, national, instants],
+        ))
+        .all(db)
+        .await
+}
 
 /// Lone places looked up in one statement: enough to serve a group of small writers at once.
 const LONE_PLACES_PER_STATEMENT: usize = 500;

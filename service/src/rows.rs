@@ -138,7 +138,7 @@ fn unnest<M: ModelTrait>(
 
 /// A column's values (at least one) as an array of its type, and for a nullable column which
 /// are null (always sent, so that a table's statement has one text).
-fn array_of(
+pub(crate) fn array_of(
     column: &str,
     nullable: bool,
     values: Vec<Value>,

@@ -206,7 +206,16 @@ on_both_databases! {
         let (_, earlier) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, &at(29), "43")] })).await;
         let earlier_id = earlier["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap_or_else(|| panic!("{earlier}")).to_owned();
         inputs.push(json!([figure(RATE, &at(29), "44")]));
-        let keys = [None; 24].into_iter().chain([Some("same-batch"), Some("same-batch"), None]);
+        // The same for a province's figure at the same instant: its series is looked up apart.
+        let in_ha_noi = |value: &str| {
+            let mut item = figure(RATE, &at(29), value);
+            item["agency"] = json!("ha-noi");
+            item
+        };
+        let (_, earlier) = app.graphql_as(&reporter, RECORD, json!({ "input": [in_ha_noi("45")] })).await;
+        let earlier_in_ha_noi = earlier["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap_or_else(|| panic!("{earlier}")).to_owned();
+        inputs.push(json!([in_ha_noi("46")]));
+        let keys = [None; 24].into_iter().chain([Some("same-batch"), Some("same-batch"), None, None]);
         let sends = inputs.iter().zip(keys).map(|(input, key)| {
             let (app, reporter) = (&app, &reporter);
             async move { app.graphql_as(reporter, RECORD, json!({ "input": input, "key": key })).await.1 }
@@ -236,13 +245,16 @@ on_both_databases! {
         assert_eq!(code(&answers[26]), "BAD_USER_INPUT", "{}", answers[26]);
         let refusal = answers[26]["errors"][0]["extensions"]["failures"][0].to_string();
         assert!(refusal.contains(&earlier_id), "names the figure recorded before: {refusal}");
+        assert_eq!(code(&answers[27]), "BAD_USER_INPUT", "{}", answers[27]);
+        let refusal = answers[27]["errors"][0]["extensions"]["failures"][0].to_string();
+        assert!(refusal.contains(&earlier_in_ha_noi), "names the province's figure: {refusal}");
         let replays: Vec<&Value> = answers[24..26].iter().map(|a| &a["data"]["recordObservations"]["replayed"]).collect();
         assert!(replays.contains(&&json!(true)) && replays.contains(&&json!(false)), "{replays:?}");
 
         // Every acknowledged figure is stored once, and nothing else is: not the good first item
         // of the refused batch, not the losers of the races.
-        let acknowledged: Vec<String> = answers[..22].iter().chain(&answers[24..25]).flat_map(stored_ids).chain([earlier_id.clone()]).collect();
-        assert_eq!(acknowledged.len(), 20);
+        let acknowledged: Vec<String> = answers[..22].iter().chain(&answers[24..25]).flat_map(stored_ids).chain([earlier_id.clone(), earlier_in_ha_noi]).collect();
+        assert_eq!(acknowledged.len(), 21);
         let listed = app
             .graphql_as(&reporter, "{ observations(first: 100, filter: {metric: \"public-service-portal.level4-online-dossier-rate\", observedFrom: \"2021-05-01T00:00:00Z\", observedBefore: \"2021-06-01T00:00:00Z\"}) { totalCount edges { node { id } } } }", json!({}))
             .await
