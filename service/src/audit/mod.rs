@@ -244,19 +244,93 @@ impl Event {
 pub const APPLIED: &str = "applied";
 pub const REFUSED: &str = "refused";
 
-/// Starts a write: a transaction that holds the chain's head until it commits or rolls back.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
-    // A write as the first statement: PostgreSQL locks the row, SQLite takes its write lock.
-    txn.execute_raw(Statement::from_string(
-        txn.get_database_backend(),
-        "UPDATE audit_head SET sequence = sequence WHERE id = 1",
-    ))
-    .await?;
-    Ok(txn)
+/// A write: a transaction that holds the chain's head until it commits or rolls back, and knows
+/// where the head stands, having read it as it took it.
+pub struct ChainWrite {
+    txn: DatabaseTransaction,
+    /// Moved by each append of this write.
+    head: std::sync::Mutex<Head>,
 }
 
-#[derive(Debug, FromQueryResult)]
+impl std::ops::Deref for ChainWrite {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+/// A write is used wherever a connection is, as the transaction it holds would be.
+#[async_trait::async_trait]
+impl ConnectionTrait for ChainWrite {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        statement: Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(statement).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        statement: Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(statement).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+impl ChainWrite {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+
+    fn head(&self) -> Head {
+        self.head.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn moved_to(&self, head: Head) {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+    }
+}
+
+/// Starts a write: the chain's head is taken and read in one statement.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<ChainWrite, DbErr> {
+    let txn = db.begin().await?;
+    // A write as the first statement: PostgreSQL locks the row, SQLite takes its write lock.
+    let statement = Statement::from_string(
+        txn.get_database_backend(),
+        "UPDATE audit_head SET sequence = sequence WHERE id = 1 RETURNING sequence, hash",
+    );
+    let head = Head::find_by_statement(statement)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the audit chain's head".to_owned()))?;
+    Ok(ChainWrite {
+        txn,
+        head: std::sync::Mutex::new(head),
+    })
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
 struct Head {
     sequence: i64,
     hash: String,
@@ -312,7 +386,7 @@ pub fn entry_hash(entry: &audit_entry::Model) -> String {
 
 /// Appends an entry inside a write begun with [`begin_write`].
 pub async fn append(
-    txn: &DatabaseTransaction,
+    txn: &ChainWrite,
     caller: &Caller,
     outcome: &'static str,
     event: Event,
@@ -324,7 +398,7 @@ pub async fn append(
 /// Appends one entry per event, in order, inside a write begun with [`begin_write`]: the chain is
 /// computed here and written in a few statements, and the other processes are told once.
 pub async fn append_all(
-    txn: &DatabaseTransaction,
+    txn: &ChainWrite,
     caller: &Caller,
     outcome: &'static str,
     events: Vec<Event>,
@@ -335,11 +409,11 @@ pub async fn append_all(
 /// The same for events of several callers (the batches of one group commit), each entry naming
 /// its own caller.
 pub async fn append_each<'a>(
-    txn: &DatabaseTransaction,
+    txn: &ChainWrite,
     outcome: &'static str,
     events: impl IntoIterator<Item = (&'a Caller, Event)>,
 ) -> Result<Vec<audit_entry::Model>, DbErr> {
-    let head = head(txn).await?;
+    let head = txn.head();
     let occurred_at = Utc::now().trunc_subsecs(6);
     let (mut sequence, mut previous_hash) = (head.sequence, head.hash);
     let mut entries = Vec::new();
@@ -368,6 +442,10 @@ pub async fn append_each<'a>(
     };
     crate::rows::insert(txn, &entries).await?;
     move_head(txn, last.sequence, &last.hash).await?;
+    txn.moved_to(Head {
+        sequence: last.sequence,
+        hash: last.hash.clone(),
+    });
     Ok(entries)
 }
 

@@ -152,7 +152,7 @@ async fn supersede(
 /// logs `action` with the detail `describe` gives of the replaced and the new revision, and
 /// commits: corrections and retractions end alike.
 async fn amend(
-    txn: DatabaseTransaction,
+    txn: audit::ChainWrite,
     caller: &Caller,
     current: CurrentObservation,
     replacement: observation_revision::ActiveModel,
