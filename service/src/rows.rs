@@ -54,7 +54,7 @@ where
     }
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            db.execute_raw(unnest(rows, &[], false)?).await?;
+            db.execute_raw(insert_statement(rows)?).await?;
         }
         _ => {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -65,6 +65,11 @@ where
         }
     }
     Ok(())
+}
+
+/// The PostgreSQL statement [`insert`] sends, for a caller that runs it inside a larger one.
+pub(crate) fn insert_statement<M: ModelTrait>(rows: &[M]) -> Result<Statement, DbErr> {
+    unnest(rows, &[], false)
 }
 
 fn assigned_key<E: EntityTrait>() -> Vec<&'static str> {

@@ -440,8 +440,7 @@ pub async fn append_each<'a>(
     let Some(last) = entries.last() else {
         return Ok(entries);
     };
-    crate::rows::insert(txn, &entries).await?;
-    move_head(txn, last.sequence, &last.hash).await?;
+    write_entries(txn, &entries).await?;
     txn.moved_to(Head {
         sequence: last.sequence,
         hash: last.hash.clone(),
@@ -449,29 +448,44 @@ pub async fn append_each<'a>(
     Ok(entries)
 }
 
-/// Moves the chain's head to the entry appended last and tells the other processes (PostgreSQL:
-/// in the same statement, as the head moves once for each write).
-async fn move_head(txn: &DatabaseTransaction, sequence: i64, hash: &str) -> Result<(), DbErr> {
+/// Writes the entries and moves the chain's head to the last of them, telling the other
+/// processes: on PostgreSQL in one statement, as every write does it once.
+async fn write_entries(txn: &ChainWrite, entries: &[audit_entry::Model]) -> Result<(), DbErr> {
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
     let backend = txn.get_database_backend();
-    let statement = match backend {
-        sea_orm::DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "WITH moved AS (UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1) \
-             SELECT pg_notify($3, $4)",
-            [
-                sequence.into(),
-                hash.into(),
-                CHANNEL.into(),
-                sequence.to_string().into(),
-            ],
-        ),
-        _ => Statement::from_sql_and_values(
+    if backend != sea_orm::DbBackend::Postgres {
+        crate::rows::insert(txn, entries).await?;
+        let statement = Statement::from_sql_and_values(
             backend,
             "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
-            [sequence.into(), hash.into()],
-        ),
-    };
-    txn.execute_raw(statement).await?;
+            [last.sequence.into(), last.hash.clone().into()],
+        );
+        txn.execute_raw(statement).await?;
+        return Ok(());
+    }
+    let insert = crate::rows::insert_statement(entries)?;
+    let mut values = insert.values.map(|values| values.0).unwrap_or_default();
+    let next = values.len();
+    let sql = format!(
+        "WITH appended AS ({}), \
+         moved AS (UPDATE audit_head SET sequence = ${}, hash = ${} WHERE id = 1) \
+         SELECT pg_notify(${}, ${})",
+        insert.sql,
+        next + 1,
+        next + 2,
+        next + 3,
+        next + 4,
+    );
+    values.extend([
+        last.sequence.into(),
+        last.hash.clone().into(),
+        CHANNEL.into(),
+        last.sequence.to_string().into(),
+    ]);
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 
