@@ -163,6 +163,25 @@ on_both_databases! {
         assert_eq!(fields, ["metric", "agency", "source"], "{body}");
     }
 
+    async fn a_metric_and_source_added_while_the_server_runs_are_found_by_the_next_write(app: TestApp) {
+        let reporter = app.key(Role::Reporter, None).await;
+        // The writer has read a metric and a source before.
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let mut item = figure("demo.public-service-portal.dossiers-filed-per-month", "2022-02-01T00:00:00+07:00", "120");
+        item["periodStart"] = json!("2022-01-01T00:00:00+07:00");
+        item["source"] = json!("demo-generator");
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [item.clone()] })).await;
+        let fields: Vec<&str> = body["errors"][0]["extensions"]["failures"].as_array().unwrap_or_else(|| panic!("{body}"))
+            .iter().map(|f| f["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["metric", "source"], "{body}");
+        // Another process adds both (the demonstration data brings its metric and source).
+        let generated = app.command(&["demo-data", "--rows", "100", "--seed", "3"]);
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [item] })).await;
+        assert_eq!(body["data"]["recordObservations"]["observations"][0]["value"], "120", "{body}");
+    }
+
     async fn a_replay_gives_the_first_answer_even_after_a_correction(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let batch = json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")], "key": "june" });

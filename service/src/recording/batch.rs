@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::values::MetricKind;
 use entity::{agency, metric, observation, observation_revision, source};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -43,24 +43,35 @@ pub(super) struct Catalog {
     sources: HashMap<String, source::Model>,
 }
 
+/// Metrics and sources read before. They are only ever added while a server runs (seeds and
+/// demonstration data insert the missing ones and change none), so a row read once stays
+/// current and only codes not seen yet are read; agencies, whose dates a seed may complete, are
+/// read each time.
+#[derive(Default)]
+pub(super) struct KnownRows {
+    metrics: HashMap<String, metric::Model>,
+    sources: HashMap<String, source::Model>,
+}
+
 impl Catalog {
     /// The reference rows a batch names, and no others: a batch for one province need not read
     /// every agency.
     pub(super) async fn load<'a>(
         db: &impl ConnectionTrait,
         items: impl IntoIterator<Item = &'a NewObservation>,
+        known: &mut KnownRows,
     ) -> Result<Self, ApiError> {
         let items: Vec<&NewObservation> = items.into_iter().collect();
         let named = |code: fn(&NewObservation) -> Option<&String>| -> HashSet<String> {
             items.iter().copied().filter_map(code).cloned().collect()
         };
-        let metrics = named(|item| Some(&item.metric));
         let agencies = named(|item| item.agency.as_ref());
-        let sources = named(|item| Some(&item.source));
         Ok(Self {
-            metrics: catalog::keyed_where::<metric::Entity, _>(
+            metrics: known_or_read::<metric::Entity>(
                 db,
-                metric::Column::Code.is_in(metrics),
+                &mut known.metrics,
+                named(|item| Some(&item.metric)),
+                metric::Column::Code,
                 |m| m.code.clone(),
             )
             .await?,
@@ -75,14 +86,38 @@ impl Catalog {
                 )
                 .await?
             },
-            sources: catalog::keyed_where::<source::Entity, _>(
+            sources: known_or_read::<source::Entity>(
                 db,
-                source::Column::Code.is_in(sources),
+                &mut known.sources,
+                named(|item| Some(&item.source)),
+                source::Column::Code,
                 |s| s.code.clone(),
             )
             .await?,
         })
     }
+}
+
+/// The rows with these codes: those in `known`, and the others read (and kept once found).
+async fn known_or_read<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    known: &mut HashMap<String, E::Model>,
+    codes: HashSet<String>,
+    code_column: E::Column,
+    code: fn(&E::Model) -> String,
+) -> Result<HashMap<String, E::Model>, ApiError>
+where
+    E::Model: Clone,
+{
+    let unseen: Vec<&String> = codes.iter().filter(|c| !known.contains_key(*c)).collect();
+    if !unseen.is_empty() {
+        let read = catalog::keyed_where::<E, _>(db, code_column.is_in(unseen), code).await?;
+        known.extend(read);
+    }
+    Ok(codes
+        .into_iter()
+        .filter_map(|c| known.get(&c).map(|row| (c, row.clone())))
+        .collect())
 }
 
 async fn validate(
@@ -242,7 +277,7 @@ async fn record_batch(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Recorded, ApiError> {
     let txn = audit::begin_write(db).await?;
-    let catalog = Catalog::load(&txn, items).await?;
+    let catalog = Catalog::load(&txn, items, &mut KnownRows::default()).await?;
     let batch = Batch {
         caller,
         items,

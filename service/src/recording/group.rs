@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::kinds;
 use crate::observations;
 
-use super::batch::{check, places, store, Batch, Catalog, Checked, ToStore, Written};
+use super::batch::{check, places, store, Batch, Catalog, Checked, KnownRows, ToStore, Written};
 use super::rules::Valid;
 use super::{NewObservation, Recorded};
 
@@ -81,6 +81,7 @@ impl GroupCommit {
 }
 
 async fn write_groups(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>) {
+    let mut known = KnownRows::default();
     while let Some(first) = jobs.recv().await {
         let mut rows = first.items.len();
         let mut group = vec![first];
@@ -91,28 +92,34 @@ async fn write_groups(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>) {
         }
         // A group of its own task: should it panic, its batches are answered (their senders
         // dropped) and the writer goes on with the next.
-        let written = tokio::spawn(write_group(db.clone(), group)).await;
-        if let Err(error) = written {
+        let written = tokio::spawn(write_group(db.clone(), group, known)).await;
+        known = written.unwrap_or_else(|error| {
             tracing::error!(%error, "a group of writes failed before it was answered");
-        }
+            KnownRows::default()
+        });
     }
 }
 
-async fn write_group(db: DatabaseConnection, mut group: Vec<Job>) {
+/// Writes a group, and gives back the reference rows it came to know.
+async fn write_group(
+    db: DatabaseConnection,
+    mut group: Vec<Job>,
+    mut known: KnownRows,
+) -> KnownRows {
     loop {
         // A caller that gave up (its request timed out, its connection closed) is answered
         // nothing and its batch is not stored: a request answered with an error stores nothing.
         group.retain(|job| !job.answer.is_closed());
         if group.is_empty() {
-            return;
+            return known;
         }
         let mut results = Vec::with_capacity(group.len());
-        match attempt(&db, &group, &mut results).await {
+        match attempt(&db, &group, &mut results, &mut known).await {
             Ok(Attempt::Committed) => {
                 for (job, result) in group.into_iter().zip(results) {
                     let _ = job.answer.send(result);
                 }
-                return;
+                return known;
             }
             // Someone left while the group was written: write it again without them.
             Ok(Attempt::Abandoned) => continue,
@@ -127,7 +134,7 @@ async fn write_group(db: DatabaseConnection, mut group: Vec<Job>) {
                     };
                     let _ = job.answer.send(result);
                 }
-                return;
+                return known;
             }
         }
     }
@@ -145,11 +152,12 @@ async fn attempt(
     db: &DatabaseConnection,
     group: &[Job],
     results: &mut Vec<Result<Recorded, ApiError>>,
+    known: &mut KnownRows,
 ) -> Result<Attempt, ApiError> {
     let txn = audit::begin_write(db).await?;
     // The reference rows the group names, read once: each batch sees them as of the group's
     // start, as it would have had it arrived first.
-    let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items)).await?;
+    let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items), known).await?;
     // The figures already recorded where the group's batches would write, read together: the
     // small writers' lone figures in one statement rather than one each.
     let already_recorded = observations::existing_in_batches(
