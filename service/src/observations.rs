@@ -887,7 +887,7 @@ async fn at_places(
     let (metrics, _, _) = column("metric_id", false, |((metric, _), _)| (*metric).into())?;
     // A national place is one whose agency is null.
     let (agencies, _, national) = column("agency_id", true, |((_, agency), _)| (*agency).into())?;
-    let national = national.expect("a nullable column's nulls are sent");
+    let national = national.ok_or_else(|| DbErr::Custom("no null flags for agency_id".into()))?;
     let (instants, _, _) = column("observed_at", false, |(_, at)| (*at).into())?;
     // LATERAL keeps each place an index lookup of its own; each arm is one index's.
     let sql = "SELECT found.* \

@@ -30,6 +30,26 @@ const AT: &str = "query At($asOf: DateTime) { observations(filter: {metric: \"pu
   totalCount edges { node { value revision } } } }";
 
 on_both_databases! {
+    async fn entries_appended_within_one_write_follow_one_another_on_the_chain(app: TestApp) {
+        use api::service::audit::{self, Action, Caller, Event, REFUSED};
+        let auditor = app.key(Role::Auditor, None).await;
+        let reporter = app.key(Role::Reporter, None).await;
+        let caller = Caller::command_line("test");
+        let refusal = |n: i32| Event::new(Action::Authenticate, None, json!({ "code": "UNAUTHENTICATED", "attempt": n }));
+        // A write that appends twice: the second entry chains from the first, not from the head
+        // the write took.
+        let write = audit::begin_write(&app.db).await.unwrap();
+        let first = audit::append(&write, &caller, REFUSED, refusal(1)).await.unwrap();
+        let second = audit::append(&write, &caller, REFUSED, refusal(2)).await.unwrap();
+        write.commit().await.unwrap();
+        assert_eq!(second.sequence, first.sequence + 1);
+        assert_eq!(second.previous_hash, first.hash);
+        // The next write, through the API, chains from the second.
+        record_rate(&app, &reporter, "30").await;
+        let (_, body) = app.graphql_as(&auditor, "{ verifyAuditChain { intact problem } }", json!({})).await;
+        assert_eq!(body["data"]["verifyAuditChain"]["intact"], true, "{body}");
+    }
+
     async fn as_of_answers_before_and_after_a_correction_and_a_retraction(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let auditor = app.key(Role::Auditor, None).await;

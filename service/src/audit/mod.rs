@@ -440,27 +440,29 @@ pub async fn append_each<'a>(
     let Some(last) = entries.last() else {
         return Ok(entries);
     };
-    write_entries(txn, &entries).await?;
-    txn.moved_to(Head {
+    let head = Head {
         sequence: last.sequence,
         hash: last.hash.clone(),
-    });
+    };
+    write_entries(txn, &entries, &head).await?;
+    txn.moved_to(head);
     Ok(entries)
 }
 
-/// Writes the entries and moves the chain's head to the last of them, telling the other
+/// Writes the entries and moves the chain's head to `head` (the last of them), telling the other
 /// processes: on PostgreSQL in one statement, as every write does it once.
-async fn write_entries(txn: &ChainWrite, entries: &[audit_entry::Model]) -> Result<(), DbErr> {
-    let Some(last) = entries.last() else {
-        return Ok(());
-    };
+async fn write_entries(
+    txn: &ChainWrite,
+    entries: &[audit_entry::Model],
+    head: &Head,
+) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     if backend != sea_orm::DbBackend::Postgres {
         crate::rows::insert(txn, entries).await?;
         let statement = Statement::from_sql_and_values(
             backend,
             "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",
-            [last.sequence.into(), last.hash.clone().into()],
+            [head.sequence.into(), head.hash.clone().into()],
         );
         txn.execute_raw(statement).await?;
         return Ok(());
@@ -479,10 +481,10 @@ async fn write_entries(txn: &ChainWrite, entries: &[audit_entry::Model]) -> Resu
         next + 4,
     );
     values.extend([
-        last.sequence.into(),
-        last.hash.clone().into(),
+        head.sequence.into(),
+        head.hash.clone().into(),
         CHANNEL.into(),
-        last.sequence.to_string().into(),
+        head.sequence.to_string().into(),
     ]);
     txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
