@@ -6,6 +6,7 @@
 //! to this period's data), which add up to the change exactly.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entity::values::Qualifier;
@@ -183,7 +184,8 @@ async fn checked_components(
 #[derive(Debug, Clone)]
 pub struct Version {
     pub row: scored_index_version::Model,
-    pub components: Vec<Component>,
+    /// Shared with every unit's score that names them.
+    pub components: Vec<Arc<Component>>,
 }
 
 impl Dated for Version {
@@ -226,9 +228,12 @@ fn stored_unreadable(what: String) -> ApiError {
 }
 
 fn version(row: scored_index_version::Model) -> Result<Version, ApiError> {
-    let components =
+    let components: Vec<Component> =
         serde_json::from_str(&row.components).map_err(|e| stored_unreadable(e.to_string()))?;
-    Ok(Version { row, components })
+    Ok(Version {
+        row,
+        components: components.into_iter().map(Arc::new).collect(),
+    })
 }
 
 async fn definitions_of(
@@ -455,11 +460,14 @@ pub struct ScoreRequest {
     pub as_of: Option<DateTime<Utc>>,
 }
 
+/// Each unit's value of every measure: measure, then unit id.
+type MeasureValues = HashMap<Measure, HashMap<i32, Result<Qualified, Gap>>>;
+
 /// Each unit's value of every measure in one period.
 struct PeriodData {
     label: std::sync::Arc<str>,
     units: Vec<agency::Model>,
-    values: HashMap<Measure, HashMap<i32, Result<Qualified, Gap>>>,
+    values: MeasureValues,
 }
 
 /// Reads the measures' values in the bucket holding `day` for every unit of the group.
@@ -477,72 +485,71 @@ async fn period_data(
         values: HashMap::new(),
     };
     for &measure in measures {
-        let (units, by_unit): (Vec<agency::Model>, HashMap<i32, Result<Qualified, Gap>>) =
-            match measure {
-                Measure::Indicator(code) => {
-                    let ranking = indicators::by_agency(
-                        db,
-                        reference,
-                        &IndicatorRequest {
-                            code: code.clone(),
-                            agency: None,
-                            include_synthetic: request.include_synthetic,
-                            from: day,
-                            to: day,
-                            bucket: request.bucket,
-                            time_zone: VIETNAM,
-                            now: request.now,
-                            as_of: request.as_of,
-                            version: None,
-                            boundaries: request.boundaries,
-                        },
-                        group,
-                    )
-                    .await?;
-                    let units = ranking.units.iter().map(|u| u.agency.clone()).collect();
-                    let values = ranking
-                        .units
-                        .into_iter()
-                        .map(|u| (u.agency.id, u.point.value))
-                        .collect();
-                    (units, values)
-                }
-                Measure::Metric(code) => {
-                    let (metric, lines) = series::time_series_by_agency(
-                        db,
-                        reference,
-                        &SeriesRequest {
-                            metric: code.clone(),
-                            agency: None,
-                            include_synthetic: request.include_synthetic,
-                            from: day,
-                            to: day,
-                            bucket: request.bucket,
-                            time_zone: VIETNAM,
-                            now: request.now,
-                            as_of: request.as_of,
-                            with_readings: false,
-                            boundaries: request.boundaries,
-                        },
-                        group,
-                    )
-                    .await?;
-                    let units = lines.iter().map(|(unit, _)| unit.clone()).collect();
-                    let values = lines
-                        .into_iter()
-                        .map(|(unit, points)| {
-                            let value = points
-                                .last()
-                                .and_then(|point| indicators::input_of(metric.kind, point))
-                                .ok_or_else(|| Gap::MissingInputs(vec![code.clone()]));
-                            (unit.id, value)
-                        })
-                        .collect();
-                    (units, values)
-                }
-            };
+        let valued: Vec<(agency::Model, Result<Qualified, Gap>)> = match measure {
+            Measure::Indicator(code) => {
+                let ranking = indicators::by_agency(
+                    db,
+                    reference,
+                    &IndicatorRequest {
+                        code: code.clone(),
+                        agency: None,
+                        include_synthetic: request.include_synthetic,
+                        from: day,
+                        to: day,
+                        bucket: request.bucket,
+                        time_zone: VIETNAM,
+                        now: request.now,
+                        as_of: request.as_of,
+                        version: None,
+                        boundaries: request.boundaries,
+                    },
+                    group,
+                )
+                .await?;
+                ranking
+                    .units
+                    .into_iter()
+                    .map(|u| (u.agency, u.point.value))
+                    .collect()
+            }
+            Measure::Metric(code) => {
+                let (metric, lines) = series::time_series_by_agency(
+                    db,
+                    reference,
+                    &SeriesRequest {
+                        metric: code.clone(),
+                        agency: None,
+                        include_synthetic: request.include_synthetic,
+                        from: day,
+                        to: day,
+                        bucket: request.bucket,
+                        time_zone: VIETNAM,
+                        now: request.now,
+                        as_of: request.as_of,
+                        with_readings: false,
+                        boundaries: request.boundaries,
+                    },
+                    group,
+                )
+                .await?;
+                lines
+                    .into_iter()
+                    .map(|(unit, points)| {
+                        let value = points
+                            .last()
+                            .and_then(|point| indicators::input_of(metric.kind, point))
+                            .ok_or_else(|| Gap::MissingInputs(vec![code.clone()]));
+                        (unit, value)
+                    })
+                    .collect()
+            }
+        };
+        let by_unit = valued
+            .iter()
+            .map(|(unit, value)| (unit.id, value.clone()))
+            .collect();
         if data.units.is_empty() {
-            data.units = units;
+            data.units = valued.into_iter().map(|(unit, _)| unit).collect();
         }
         data.values.insert(measure.clone(), by_unit);
     }
@@ -552,7 +559,7 @@ async fn period_data(
 /// One component of a unit's score.
 #[derive(Debug, Clone)]
 pub struct ComponentScore {
-    pub component: Component,
+    pub component: Arc<Component>,
     pub value: Result<Qualified, Gap>,
     /// None when the value is missing.
     pub points: Option<Qualified>,
@@ -569,13 +576,12 @@ pub struct UnitScore {
     pub rank: Option<usize>,
 }
 
-fn score(version: &Version, data: &PeriodData, unit: &agency::Model) -> UnitScore {
+fn score(version: &Version, values: &MeasureValues, unit: agency::Model) -> UnitScore {
     let components: Vec<ComponentScore> = version
         .components
         .iter()
         .map(|component| {
-            let value = data
-                .values
+            let value = values
                 .get(&component.measure)
                 .and_then(|by_unit| by_unit.get(&unit.id).cloned())
                 .unwrap_or(Err(Gap::MissingInputs(Vec::new())));
@@ -599,7 +605,7 @@ fn score(version: &Version, data: &PeriodData, unit: &agency::Model) -> UnitScor
             qualifier: kinds::derived_sum(points.iter().map(|p| p.qualifier)),
         });
     UnitScore {
-        agency: unit.clone(),
+        agency: unit,
         total,
         components,
         rank: None,
@@ -607,8 +613,11 @@ fn score(version: &Version, data: &PeriodData, unit: &agency::Model) -> UnitScor
 }
 
 /// Every unit's score in a period under a version, ranked.
-fn ranked(version: &Version, data: &PeriodData) -> Vec<UnitScore> {
-    let mut scores: Vec<UnitScore> = data.units.iter().map(|u| score(version, data, u)).collect();
+fn ranked(version: &Version, units: Vec<agency::Model>, values: &MeasureValues) -> Vec<UnitScore> {
+    let mut scores: Vec<UnitScore> = units
+        .into_iter()
+        .map(|unit| score(version, values, unit))
+        .collect();
     crate::ranking::rank(
         &mut scores,
         |s| s.total.map(|t| t.value),
@@ -660,7 +669,7 @@ pub async fn ranking(
         &measures_of([version]),
     )
     .await?;
-    let scores = ranked(version, &data);
+    let scores = ranked(version, data.units, &data.values);
     Ok(IndexRanking {
         label: data.label,
         version: Some(version.row.version),
@@ -729,7 +738,7 @@ pub async fn index_score(
         &measures_of([Some(current), earlier].into_iter().flatten()),
     )
     .await?;
-    let scores = ranked(current, &data);
+    let scores = ranked(current, data.units, &data.values);
     let ranked_among = scores.iter().filter(|s| s.rank.is_some()).count();
     let own = scores
         .into_iter()
@@ -755,8 +764,8 @@ pub async fn index_score(
             &measures_of([earlier]),
         )
         .await?;
-        let then = score(earlier, &earlier_data, &unit);
-        let now_by_then = score(earlier, &data, &unit);
+        let then = score(earlier, &earlier_data.values, unit.clone());
+        let now_by_then = score(earlier, &data.values, unit);
         let total = |s: &UnitScore| s.total.map(|t| t.value);
         if let (Some(now), Some(was), Some(bridge)) =
             (total(&own), total(&then), total(&now_by_then))

@@ -445,10 +445,11 @@ async fn totals_of_group(
         return Ok(None);
     }
     let snapshot = reference.current().await?;
-    let members = group.members(&snapshot);
+    let shown = units_shown(&snapshot, group, plan, request);
+    let parts = parts_read(&shown);
     let of = observations::OfAgencies {
         metric_id: metric.id,
-        agencies: &members,
+        agencies: &parts,
         include_synthetic: request.include_synthetic,
     };
     let totals = observations::totals_of_agencies_between(
@@ -467,7 +468,7 @@ async fn totals_of_group(
     for total in totals {
         by_agency.entry(total.agency_id).or_default().push(total);
     }
-    let lines = lines_of_units(&snapshot, group, plan, request, metric, |part| {
+    let lines = lines_of_units(shown, metric, |part| {
         let mut point = bucket.clone();
         if let Some(totals) = by_agency.remove(&part) {
             let sum: Decimal = totals.iter().map(|t| t.total).sum();
@@ -489,10 +490,11 @@ async fn lines_of_group<R: Row>(
     metric: &metric::Model,
 ) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
     let snapshot = reference.current().await?;
-    let members = group.members(&snapshot);
+    let shown = units_shown(&snapshot, group, plan, request);
+    let parts = parts_read(&shown);
     let of = observations::OfAgencies {
         metric_id: metric.id,
-        agencies: &members,
+        agencies: &parts,
         include_synthetic: request.include_synthetic,
     };
     // Readings filed in the window; a flow filed in its last bucket may end one bucket later.
@@ -517,23 +519,28 @@ async fn lines_of_group<R: Row>(
             by_agency.entry(agency).or_default().push(row);
         }
     }
-    lines_of_units(&snapshot, group, plan, request, metric, |part| {
+    lines_of_units(shown, metric, |part| {
         let readings = by_agency.remove(&part).unwrap_or_default();
         let baseline = baselines.remove(&part);
         bucketed(metric, plan, request, readings, baseline)
     })
 }
 
-/// A line for each unit of the group the request shows, in code order: its own points, or in
-/// today's boundaries those of the units merged into it composed; `points_of` gives a unit's own.
-fn lines_of_units(
+/// A unit of a group as a request shows it, and the units whose own figures make its line:
+/// itself, or in today's boundaries itself and the units merged into it.
+struct Shown {
+    unit: agency::Model,
+    parts: Vec<agency::Model>,
+}
+
+/// The units of the group the request shows, in code order: as recorded, those in force at some
+/// time in the window; in today's boundaries, those in force on the day.
+fn units_shown(
     snapshot: &crate::reference::Reference,
     group: AgencyGroup,
     plan: &Plan,
     request: &SeriesRequest,
-    metric: &metric::Model,
-    mut points_of: impl FnMut(i32) -> Result<Vec<SeriesPoint>, ApiError>,
-) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
+) -> Vec<Shown> {
     let last_day = plan
         .window_end_date
         .pred_opt()
@@ -541,26 +548,57 @@ fn lines_of_units(
     let composed_on = request
         .boundaries
         .composed_on(request.as_of.unwrap_or(request.now));
-    let mut lines = Vec::new();
-    for unit in snapshot.group(group) {
-        let composition = match composed_on {
-            None if unit.valid_during(plan.starts[0], last_day) => vec![unit.clone()],
-            Some(day) if unit.valid_on(day) => snapshot.composition(unit.id),
-            _ => continue,
-        };
-        let mut parts = Vec::with_capacity(composition.len());
-        for part in composition {
+    let mut shown: Vec<Shown> = snapshot
+        .group(group)
+        .filter_map(|unit| {
+            let parts = match composed_on {
+                None if unit.valid_during(plan.starts[0], last_day) => vec![unit.clone()],
+                Some(day) if unit.valid_on(day) => snapshot.composition(unit.id),
+                _ => return None,
+            };
+            Some(Shown {
+                unit: unit.clone(),
+                parts,
+            })
+        })
+        .collect();
+    shown.sort_by(|a, b| a.unit.code.cmp(&b.unit.code));
+    shown
+}
+
+/// The units whose figures the lines are made of, in ascending order: only these are read, not
+/// every unit the group has had (a year of provinces names 63 units, not the 87 of every date).
+fn parts_read(shown: &[Shown]) -> Vec<i32> {
+    let mut ids: Vec<i32> = shown
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|part| part.id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// A line for each unit shown, in their order: its own points, or the points of its parts
+/// composed; `points_of` gives a unit's own.
+fn lines_of_units(
+    shown: Vec<Shown>,
+    metric: &metric::Model,
+    mut points_of: impl FnMut(i32) -> Result<Vec<SeriesPoint>, ApiError>,
+) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
+    let mut lines = Vec::with_capacity(shown.len());
+    for Shown { unit, parts } in shown {
+        let mut own = Vec::with_capacity(parts.len());
+        for part in parts {
             let points = points_of(part.id)?;
-            parts.push((Arc::new(part), points));
+            own.push((Arc::new(part), points));
         }
-        let points = if parts.len() == 1 {
-            parts.pop().expect("one part").1
+        let points = if own.len() == 1 {
+            own.pop().expect("one part").1
         } else {
-            compose(metric, &unit.code, parts)?
+            compose(metric, &unit.code, own)?
         };
-        lines.push((unit.clone(), points));
+        lines.push((unit, points));
     }
-    lines.sort_by(|(a, _), (b, _)| a.code.cmp(&b.code));
     Ok(lines)
 }
 

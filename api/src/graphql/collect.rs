@@ -289,33 +289,26 @@ fn same_arguments(a: &Field, b: &Field) -> bool {
 
 /// Puts the fields of every object in `data` in the order `set` asks for them (fragment-free,
 /// each response key once: a collected document, or one that needed no collecting).
+///
+/// It runs on every answer, over every item of every list, so it allocates nothing: an object
+/// already in order (almost every one) is only walked.
 pub fn order(data: &mut Value, set: &SelectionSet) {
     match data {
         Value::List(items) => items.iter_mut().for_each(|item| order(item, set)),
         Value::Object(object) => {
-            let keys: Vec<(&Name, &SelectionSet)> = set
-                .items
-                .iter()
-                .filter_map(|item| match &item.node {
-                    Selection::Field(field) => Some((
-                        &field.node.response_key().node,
-                        &field.node.selection_set.node,
-                    )),
+            let fields = || {
+                set.items.iter().filter_map(|item| match &item.node {
+                    Selection::Field(field) => Some(&field.node),
                     _ => None,
                 })
-                .collect();
-            let position = |key: &Name| keys.iter().position(|(k, _)| *k == key);
-            let in_order = object
-                .keys()
-                .map(|key| position(key))
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|pair| pair[0] <= pair[1]);
-            if !in_order {
+            };
+            let position = |key: &Name| fields().position(|f| f.response_key().node == *key);
+            if !object.keys().map(position).is_sorted() {
                 object.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
             }
             for (key, value) in object.iter_mut() {
-                if let Some((_, child)) = keys.iter().find(|(k, _)| *k == key) {
+                if let Some(field) = fields().find(|f| f.response_key().node == *key) {
+                    let child = &field.selection_set.node;
                     if !child.items.is_empty() {
                         order(value, child);
                     }

@@ -55,7 +55,11 @@ impl ScoredIndexVersion<'_> {
     }
 
     async fn components(&self) -> Vec<IndexComponent<'_>> {
-        self.0.components.iter().map(IndexComponent).collect()
+        self.0
+            .components
+            .iter()
+            .map(|c| IndexComponent(c))
+            .collect()
     }
 
     /// The most points a unit can score.
