@@ -477,6 +477,9 @@ pub async fn totals_of_agencies_between(
     let statement = crate::statements::with_written_values(&query, db.get_database_backend());
     let rows = db.query_all_raw(statement).await?;
     let read = |row: &QueryResult| -> Result<FiledTotal, DbErr> {
+        if let Some(row) = row.try_as_pg_row() {
+            return read_postgres_total(row).map_err(|e| DbErr::Type(e.to_string()));
+        }
         Ok(FiledTotal {
             agency_id: row.try_get_by_index(0)?,
             qualifier: row.try_get_by_index(1)?,
@@ -485,6 +488,21 @@ pub async fn totals_of_agencies_between(
         })
     };
     Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
+}
+
+/// A PostgreSQL row of [`totals_of_agencies_between`], decoded as [`read_postgres_reading`] is.
+fn read_postgres_total(
+    row: &sea_orm::sqlx::postgres::PgRow,
+) -> Result<FiledTotal, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    let qualifier: &str = row.try_get_unchecked(1)?;
+    Ok(FiledTotal {
+        agency_id: row.try_get_unchecked(0)?,
+        qualifier: Qualifier::try_from_value(&qualifier.to_owned())
+            .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))?,
+        total: row.try_get_unchecked(2)?,
+        latest_observed_at: row.try_get_unchecked(3)?,
+    })
 }
 
 /// Current observations of a metric about any agency (not the national figures), filed in

@@ -526,11 +526,17 @@ async fn lines_of_group<R: Row>(
     })
 }
 
-/// A unit of a group as a request shows it, and the units whose own figures make its line:
-/// itself, or in today's boundaries itself and the units merged into it.
+/// A unit of a group as a request shows it, and the units whose own figures make its line.
 struct Shown {
     unit: agency::Model,
-    parts: Vec<agency::Model>,
+    parts: Parts,
+}
+
+enum Parts {
+    /// Its own figures alone (as recorded).
+    Own,
+    /// In today's boundaries: itself and the units merged into it.
+    Composition(Vec<agency::Model>),
 }
 
 /// The units of the group the request shows, in code order: as recorded, those in force at some
@@ -552,8 +558,10 @@ fn units_shown(
         .group(group)
         .filter_map(|unit| {
             let parts = match composed_on {
-                None if unit.valid_during(plan.starts[0], last_day) => vec![unit.clone()],
-                Some(day) if unit.valid_on(day) => snapshot.composition(unit.id),
+                None if unit.valid_during(plan.starts[0], last_day) => Parts::Own,
+                Some(day) if unit.valid_on(day) => {
+                    Parts::Composition(snapshot.composition(unit.id))
+                }
                 _ => return None,
             };
             Some(Shown {
@@ -569,10 +577,13 @@ fn units_shown(
 /// The units whose figures the lines are made of, in ascending order: only these are read, not
 /// every unit the group has had (a year of provinces names 63 units, not the 87 of every date).
 fn parts_read(shown: &[Shown]) -> Vec<i32> {
-    let mut ids: Vec<i32> = shown
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|part| part.id))
-        .collect();
+    let mut ids = Vec::with_capacity(shown.len());
+    for line in shown {
+        match &line.parts {
+            Parts::Own => ids.push(line.unit.id),
+            Parts::Composition(parts) => ids.extend(parts.iter().map(|part| part.id)),
+        }
+    }
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -587,15 +598,20 @@ fn lines_of_units(
 ) -> Result<Vec<(agency::Model, Vec<SeriesPoint>)>, ApiError> {
     let mut lines = Vec::with_capacity(shown.len());
     for Shown { unit, parts } in shown {
-        let mut own = Vec::with_capacity(parts.len());
-        for part in parts {
-            let points = points_of(part.id)?;
-            own.push((Arc::new(part), points));
-        }
-        let points = if own.len() == 1 {
-            own.pop().expect("one part").1
-        } else {
-            compose(metric, &unit.code, own)?
+        let points = match parts {
+            Parts::Own => points_of(unit.id)?,
+            Parts::Composition(parts) => {
+                let mut own = Vec::with_capacity(parts.len());
+                for part in parts {
+                    let points = points_of(part.id)?;
+                    own.push((Arc::new(part), points));
+                }
+                if own.len() == 1 {
+                    own.pop().expect("one part").1
+                } else {
+                    compose(metric, &unit.code, own)?
+                }
+            }
         };
         lines.push((unit, points));
     }
