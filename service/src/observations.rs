@@ -145,17 +145,26 @@ fn read_postgres_reading(
     row: &sea_orm::sqlx::postgres::PgRow,
 ) -> Result<Reading, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Row as _;
-    let qualifier: &str = row.try_get_unchecked(5)?;
     Ok(Reading {
         id: row.try_get_unchecked(0)?,
         agency_id: row.try_get_unchecked(1)?,
         observed_at: row.try_get_unchecked(2)?,
         period_start: row.try_get_unchecked(3)?,
         value: exact::from_storage(row.try_get_unchecked(4)?),
-        qualifier: Qualifier::try_from_value(&qualifier.to_owned())
-            .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))?,
+        qualifier: qualifier_at(row, 5)?,
         denominator: exact::from_storage_opt(row.try_get_unchecked(6)?),
     })
+}
+
+/// The qualifier in column `at` of a PostgreSQL row, stored as its text.
+fn qualifier_at(
+    row: &sea_orm::sqlx::postgres::PgRow,
+    at: usize,
+) -> Result<Qualifier, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row as _;
+    let text: &str = row.try_get_unchecked(at)?;
+    Qualifier::try_from_value(&text.to_owned())
+        .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))
 }
 
 /// A revision as read from either database, its values in canonical form.
@@ -495,11 +504,9 @@ fn read_postgres_total(
     row: &sea_orm::sqlx::postgres::PgRow,
 ) -> Result<FiledTotal, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Row as _;
-    let qualifier: &str = row.try_get_unchecked(1)?;
     Ok(FiledTotal {
         agency_id: row.try_get_unchecked(0)?,
-        qualifier: Qualifier::try_from_value(&qualifier.to_owned())
-            .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))?,
+        qualifier: qualifier_at(row, 1)?,
         total: row.try_get_unchecked(2)?,
         latest_observed_at: row.try_get_unchecked(3)?,
     })
