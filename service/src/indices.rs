@@ -24,7 +24,7 @@ use crate::breakdown::{AgencyGroup, Boundaries};
 use crate::error::ApiError;
 use crate::indicators::{self, Gap, IndicatorRequest, Qualified};
 use crate::reference::ReferenceCache;
-use crate::series::{self, SeriesRequest, TimeBucket};
+use crate::series::{self, TimeBucket};
 use crate::time::VIETNAM;
 use crate::versions::{
     self, checked_code, checked_text, Dated, NewDefinition, NewVersion, Versioned,
@@ -484,28 +484,25 @@ async fn period_data(
         units: Vec::new(),
         values: HashMap::new(),
     };
+    // The period as an indicator's request; a metric is read as an indicator's input is.
+    let over_period = |code: &str| IndicatorRequest {
+        code: code.to_owned(),
+        agency: None,
+        include_synthetic: request.include_synthetic,
+        from: day,
+        to: day,
+        bucket: request.bucket,
+        time_zone: VIETNAM,
+        now: request.now,
+        as_of: request.as_of,
+        version: None,
+        boundaries: request.boundaries,
+    };
     for &measure in measures {
         let valued: Vec<(agency::Model, Result<Qualified, Gap>)> = match measure {
             Measure::Indicator(code) => {
-                let ranking = indicators::by_agency(
-                    db,
-                    reference,
-                    &IndicatorRequest {
-                        code: code.clone(),
-                        agency: None,
-                        include_synthetic: request.include_synthetic,
-                        from: day,
-                        to: day,
-                        bucket: request.bucket,
-                        time_zone: VIETNAM,
-                        now: request.now,
-                        as_of: request.as_of,
-                        version: None,
-                        boundaries: request.boundaries,
-                    },
-                    group,
-                )
-                .await?;
+                let ranking =
+                    indicators::by_agency(db, reference, &over_period(code), group).await?;
                 ranking
                     .units
                     .into_iter()
@@ -513,25 +510,9 @@ async fn period_data(
                     .collect()
             }
             Measure::Metric(code) => {
-                let (metric, lines) = series::time_series_by_agency(
-                    db,
-                    reference,
-                    &SeriesRequest {
-                        metric: code.clone(),
-                        agency: None,
-                        include_synthetic: request.include_synthetic,
-                        from: day,
-                        to: day,
-                        bucket: request.bucket,
-                        time_zone: VIETNAM,
-                        now: request.now,
-                        as_of: request.as_of,
-                        with_readings: false,
-                        boundaries: request.boundaries,
-                    },
-                    group,
-                )
-                .await?;
+                let series_request = indicators::input_series(&over_period(code), code);
+                let (metric, lines) =
+                    series::time_series_by_agency(db, reference, &series_request, group).await?;
                 lines
                     .into_iter()
                     .map(|(unit, points)| {

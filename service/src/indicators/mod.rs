@@ -425,7 +425,8 @@ fn point_at<'a>(
     }
 }
 
-fn input_series(request: &IndicatorRequest, metric: &str) -> SeriesRequest {
+/// The series request for one input of `request`: the same units, period and instant.
+pub(crate) fn input_series(request: &IndicatorRequest, metric: &str) -> SeriesRequest {
     SeriesRequest {
         metric: metric.to_owned(),
         agency: request.agency.clone(),
