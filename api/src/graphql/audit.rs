@@ -1,9 +1,9 @@
 use super::scalars::Instant;
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::EmptyFields;
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use entity::audit_entry;
 
-use super::{caller, connection, database, page_cost};
+use super::{caller, connection, database, page_cost, PageConnection};
 use std::sync::Arc;
 
 use crate::error::{ApiError, GraphqlError};
@@ -220,7 +220,7 @@ impl AuditQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, AuditEntry>> {
+    ) -> Result<PageConnection<AuditEntry, EmptyFields>> {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
         let filter = filter.unwrap_or_default();

@@ -1,4 +1,4 @@
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::EmptyFields;
 use async_graphql::{Context, InputObject, Object, Result};
 use entity::values::{MetricKind, Scale, Unit};
 use entity::{metric, platform};
@@ -8,7 +8,7 @@ use super::lang::{self, LangChoice};
 use super::loaders::{load, load_optional_row, LatestReading};
 use super::observations::Observation;
 use super::platforms::Platform;
-use super::{caller, connection, database, page_cost, reference};
+use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::GraphqlError;
 use crate::service::catalog::MetricFilter;
 use crate::service::history;
@@ -87,7 +87,7 @@ impl Metric {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Revision>> {
+    ) -> Result<PageConnection<Revision, EmptyFields>> {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
         let page = history::of_metric(database(ctx)?, &caller(ctx).principal, self.0.id, &request)

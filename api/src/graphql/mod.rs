@@ -32,14 +32,14 @@ pub mod targets;
 pub use engine::Engine;
 pub use schema::{build_engine, schema_sdl, AppSchema};
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, ObjectType, OutputType};
 use sea_orm::DatabaseConnection;
 
 use crate::error::GraphqlError;
 use crate::service::access::Principal;
 use crate::service::audit::Caller;
-use crate::service::pagination::{Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::service::pagination::{Cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
 
 /// The instant a request is answered as of, when it asked for a receipt: figures as they were
@@ -119,18 +119,37 @@ pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity:
     size.max(1).saturating_mul(child_complexity.max(1))
 }
 
+/// A page's position as a Relay cursor: encoded only when a client asks for it, as most
+/// dashboards read the nodes alone.
+pub(crate) struct PageCursor(Cursor);
+
+impl CursorType for PageCursor {
+    type Error = crate::error::ApiError;
+
+    fn decode_cursor(text: &str) -> Result<Self, Self::Error> {
+        Cursor::decode("after", text).map(PageCursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
+
+/// A Relay connection of service pages.
+pub(crate) type PageConnection<N, F> = Connection<PageCursor, N, F>;
+
 /// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).
 pub(crate) fn connection<T, N: OutputType, F: ObjectType>(
     page: Page<T>,
     fields: F,
     node: impl Fn(T) -> N,
-) -> Connection<String, N, F> {
+) -> PageConnection<N, F> {
     let mut connection =
         Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
     connection.edges.extend(
         page.items
             .into_iter()
-            .map(|(cursor, item)| Edge::new(cursor.encode(), node(item))),
+            .map(|(cursor, item)| Edge::new(PageCursor(cursor), node(item))),
     );
     connection
 }

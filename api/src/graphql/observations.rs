@@ -1,5 +1,4 @@
 use super::scalars::Instant;
-use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use entity::values::Qualifier;
 use entity::{agency, metric, source};
@@ -10,7 +9,7 @@ use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
 use super::scalars::Exact;
 use super::sources::Source;
-use super::{caller, connection, database, page_cost, reference};
+use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, ObservationFilter};
 use crate::service::pagination::PageRequest;
@@ -198,7 +197,7 @@ impl ObservationQuery {
             desc = "Answer as the API did at this instant: revisions recorded by then and not yet replaced."
         )]
         as_of: Option<Instant>,
-    ) -> Result<Connection<String, Observation, ObservationTotals>> {
+    ) -> Result<PageConnection<Observation, ObservationTotals>> {
         let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
             .map_err(|e| e.extend())?;
         let filter = ObservationFilter {
