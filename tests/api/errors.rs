@@ -41,6 +41,21 @@ on_both_databases! {
         assert_eq!(code, "BAD_USER_INPUT");
     }
 
+    async fn a_request_validated_before_is_answered_alike_and_others_are_still_validated(app: TestApp) {
+        // A request validated once runs without being validated again: what it answers must not
+        // change, and a request with another document or other variables is judged on its own.
+        let page = "query Page($size: Int!) { observations(first: $size) { edges { node { id value } } } }";
+        let unknown_field = "query Page($size: Int!) { observations(first: $size) { edges { node { id noSuchField } } } }";
+        let wrong_type = app.error(page, json!({"size": "two"})).await;
+        let first = app.data(page, json!({"size": 2})).await;
+        assert_eq!(first["observations"]["edges"].as_array().unwrap().len(), 2, "{first}");
+        assert_eq!(app.data(page, json!({"size": 2})).await, first);
+        let (code, message) = app.error(unknown_field, json!({"size": 2})).await;
+        assert_eq!(code, "GRAPHQL_VALIDATION_FAILED", "{message}");
+        assert!(message.contains("noSuchField"), "{message}");
+        assert_eq!(app.error(page, json!({"size": "two"})).await, wrong_type);
+    }
+
     async fn http_gets_health_graphiql_and_queries(app: TestApp) {
         let health = app.get("/healthz").await;
         assert_eq!(health.status(), 200);

@@ -36,6 +36,7 @@ pub struct Engine {
     /// Signs receipts; none when the server has no signing key.
     anchor: Option<Arc<Anchor>>,
     db: DatabaseConnection,
+    validated: ValidatedRequests,
 }
 
 /// The request extension that asks for a receipt.
@@ -56,6 +57,7 @@ impl Engine {
             collected,
             anchor,
             db,
+            validated: ValidatedRequests::default(),
         }
     }
 
@@ -157,10 +159,23 @@ impl Engine {
     async fn answer(&self, mut request: Request) -> Response {
         let name = request.operation_name.clone();
         let uploads = !request.uploads.is_empty();
+        let validated = (!uploads)
+            .then(|| ValidatedRequests::key(&request))
+            .flatten();
         let document = match request.parsed_query() {
             Ok(document) if uploads || !needs_collecting(document) => {
                 let asked = chosen_selection(document, name.as_deref());
-                return run(&self.schema, request, asked).await;
+                let Some(key) = validated else {
+                    return run(&self.schema, request, asked).await;
+                };
+                if self.validated.contains(&key) {
+                    return run(&self.collected, request, asked).await;
+                }
+                let response = run(&self.schema, request, asked).await;
+                if response.errors.is_empty() {
+                    self.validated.insert(key);
+                }
+                return response;
             }
             Ok(document) => document.clone(),
             Err(_) => return self.schema.execute(request).await,
@@ -170,12 +185,21 @@ impl Engine {
         else {
             return self.schema.execute(request).await;
         };
-        let mut check = Request::new(request.query.clone()).variables(request.variables.clone());
-        check.operation_name = name.clone();
-        check.set_parsed_query(document);
-        let checked = self.validator.execute(check).await;
-        if checked.is_err() {
-            return checked;
+        let known = validated
+            .as_ref()
+            .filter(|key| self.validated.contains(key));
+        if known.is_none() {
+            let mut check =
+                Request::new(request.query.clone()).variables(request.variables.clone());
+            check.operation_name = name.clone();
+            check.set_parsed_query(document);
+            let checked = self.validator.execute(check).await;
+            if checked.is_err() {
+                return checked;
+            }
+            if let Some(key) = validated {
+                self.validated.insert(key);
+            }
         }
         let asked = chosen_selection(&collected, name.as_deref());
         request.set_parsed_query(collected);
@@ -202,6 +226,46 @@ impl Engine {
     ) -> BoxStream<'static, Response> {
         self.schema
             .execute_stream_with_session_data(request, session_data)
+    }
+}
+
+/// Requests (document, operation and variables) that passed validation: the same request again
+/// runs without being validated again, as nothing it was validated against changes while the
+/// server runs. Validating took a tenth of a small dashboard query's time. Past
+/// `MAX_VALIDATED` everything is dropped and refilled.
+#[derive(Default)]
+struct ValidatedRequests {
+    keys: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+const MAX_VALIDATED: usize = 1024;
+/// Longer requests are validated every time, so that the memo holds at most about 16 MB.
+const MAX_VALIDATED_BYTES: usize = 16 * 1024;
+
+impl ValidatedRequests {
+    /// What makes a request valid or not: its text, its operation's name and its variables.
+    fn key(request: &Request) -> Option<String> {
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        let name = request.operation_name.as_deref().unwrap_or_default();
+        let length = request.query.len() + name.len() + variables.len() + 2;
+        (length <= MAX_VALIDATED_BYTES)
+            .then(|| [request.query.as_str(), name, &variables].join("\0"))
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.lock().contains(key)
+    }
+
+    fn insert(&self, key: String) {
+        let mut keys = self.lock();
+        if keys.len() >= MAX_VALIDATED {
+            keys.clear();
+        }
+        keys.insert(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
