@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::values::Qualifier;
@@ -24,6 +25,7 @@ use sea_orm::{
 use super::exact;
 use super::pagination::{Cursor, Page, PageRequest};
 use super::reference::ReferenceCache;
+use super::statements::StatementMemo;
 use crate::error::ApiError;
 
 /// What a figure describes and the value it has now.
@@ -205,9 +207,12 @@ fn latest_revisions(as_of: Option<DateTime<Utc>>) -> Joined {
 }
 
 async fn fetch<R: Row>(db: &impl ConnectionTrait, query: Joined) -> Result<Vec<R>, ApiError> {
-    let query = R::select(query);
-    let statement = crate::statements::with_literal_limits(db.get_database_backend().build(&query));
-    read_all(db, statement).await
+    read_all(db, statement::<R>(db.get_database_backend(), query)).await
+}
+
+/// The statement [`fetch`] sends.
+fn statement<R: Row>(backend: DbBackend, query: Joined) -> Statement {
+    crate::statements::with_literal_limits(backend.build(&R::select(query)))
 }
 
 /// As [`fetch`], for the questions dashboards ask again with the same values: planned once per
@@ -701,6 +706,11 @@ pub async fn latest_before_each(
         .collect())
 }
 
+/// The statements of [`latest_of_metrics`], by (metrics, kind of bound, as of).
+#[allow(clippy::type_complexity)]
+static LATEST_OF_METRICS: LazyLock<StatementMemo<(Vec<i32>, Bound<()>, Option<DateTime<Utc>>)>> =
+    LazyLock::new(StatementMemo::default);
+
 /// The latest current national reading of each metric observed up to `until`.
 ///
 /// One statement however long the series: for each metric, a correlated subquery walks its
@@ -711,28 +721,46 @@ pub async fn latest_of_metrics(
     until: Bound<DateTime<Utc>>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
-    let observed_at = observation::Column::ObservedAt;
-    let until = match until {
-        Bound::Included(instant) => observed_at.lte(instant),
-        Bound::Excluded(instant) => observed_at.lt(instant),
-        Bound::Unbounded => observed_at.is_not_null(),
+    // In one order, so that the same metrics asked in another order are the same question.
+    let mut metric_ids = metric_ids.to_vec();
+    metric_ids.sort_unstable();
+    metric_ids.dedup();
+    let query = |until: Bound<DateTime<Utc>>| {
+        let observed_at = observation::Column::ObservedAt;
+        let until = match until {
+            Bound::Included(instant) => observed_at.lte(instant),
+            Bound::Excluded(instant) => observed_at.lt(instant),
+            Bound::Unbounded => observed_at.is_not_null(),
+        };
+        let each = Alias::new("each_metric");
+        let newest_of_the_metric = current(as_of)
+            .filter(
+                Expr::col((observation::Entity, observation::Column::MetricId))
+                    .equals((each.clone(), metric::Column::Id)),
+            )
+            .filter(of_series(None))
+            .filter(observation::Column::Synthetic.eq(false))
+            .filter(until);
+        let newest_of_each = Query::select()
+            .expr(newest_id(newest_of_the_metric))
+            .from_as(metric::Entity, each.clone())
+            .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
+            .to_owned();
+        let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
+        statement::<CurrentObservation>(db.get_database_backend(), query)
     };
-    let each = Alias::new("each_metric");
-    let newest_of_the_metric = current(as_of)
-        .filter(
-            Expr::col((observation::Entity, observation::Column::MetricId))
-                .equals((each.clone(), metric::Column::Id)),
-        )
-        .filter(of_series(None))
-        .filter(observation::Column::Synthetic.eq(false))
-        .filter(until);
-    let newest_of_each = Query::select()
-        .expr(newest_id(newest_of_the_metric))
-        .from_as(metric::Entity, each.clone())
-        .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
-        .to_owned();
-    let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
-    Ok(fetch::<CurrentObservation>(db, query)
+    // Up to now, asked with a new instant each time, the instant is bound into a kept statement.
+    let backend = db.get_database_backend();
+    let question = (metric_ids.clone(), until.map(|_| ()), as_of);
+    let statement =
+        match until {
+            Bound::Included(at) => LATEST_OF_METRICS
+                .statement_at(backend, question, at, |at| query(Bound::Included(at))),
+            Bound::Excluded(at) => LATEST_OF_METRICS
+                .statement_at(backend, question, at, |at| query(Bound::Excluded(at))),
+            Bound::Unbounded => LATEST_OF_METRICS.statement(backend, question, || query(until)),
+        };
+    Ok(read_all::<CurrentObservation>(db, statement)
         .await?
         .into_iter()
         .map(|row| (row.observation.metric_id, row))

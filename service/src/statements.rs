@@ -1,9 +1,86 @@
 //! Shaping statements so that PostgreSQL plans them once.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::Hash;
+use std::mem::Discriminant;
+use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_orm::{DbBackend, Statement, Value, Values};
+
+/// Past this many questions a [`StatementMemo`] drops what it keeps and fills again.
+const MAX_KEPT_STATEMENTS: usize = 1024;
+
+/// Statements kept by the question they ask, for the small reads every dashboard repeats with
+/// the same values: building one with sea-query took a sixth of a savings comparison's time. A
+/// statement's text and values follow from its question and the backend alone, so a kept one
+/// is never stale: the data it reads is read again every time.
+pub struct StatementMemo<K> {
+    kept: Mutex<HashMap<(Discriminant<DbBackend>, K), Statement>>,
+}
+
+impl<K> Default for StatementMemo<K> {
+    fn default() -> Self {
+        Self {
+            kept: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Hash + Eq> StatementMemo<K> {
+    /// The statement that asks `question` on `backend`: the kept one, or `build`'s, then kept.
+    pub fn statement(
+        &self,
+        backend: DbBackend,
+        question: K,
+        build: impl FnOnce() -> Statement,
+    ) -> Statement {
+        let key = (std::mem::discriminant(&backend), question);
+        if let Some(kept) = self.lock().get(&key) {
+            return kept.clone();
+        }
+        let statement = build();
+        let mut kept = self.lock();
+        if kept.len() >= MAX_KEPT_STATEMENTS {
+            kept.clear();
+        }
+        kept.insert(key, statement.clone());
+        statement
+    }
+
+    /// As [`Self::statement`], for a question asked up to an instant that moves with every
+    /// request (now): kept without it, and `at` bound where `build` bound the instant it was
+    /// given. A statement that does not bind that instant is built for each request.
+    pub fn statement_at(
+        &self,
+        backend: DbBackend,
+        question: K,
+        at: DateTime<Utc>,
+        build: impl Fn(DateTime<Utc>) -> Statement,
+    ) -> Statement {
+        // No request carries this instant: those of clients lie within the years 1 to 9999.
+        let slot = Value::from(DateTime::<Utc>::MIN_UTC);
+        let mut statement = self.statement(backend, question, || build(DateTime::<Utc>::MIN_UTC));
+        let mut bound = false;
+        if let Some(Values(values)) = statement.values.as_mut() {
+            for value in values.iter_mut().filter(|value| **value == slot) {
+                *value = Value::from(at);
+                bound = true;
+            }
+        }
+        if bound {
+            statement
+        } else {
+            build(at)
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Discriminant<DbBackend>, K), Statement>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Writes every value of a PostgreSQL `SELECT` into its text instead of binding it.
 ///
@@ -171,5 +248,61 @@ mod tests {
             [Value::BigUnsigned(Some(5))],
         );
         assert_eq!(with_literal_limits(repeated.clone()), repeated);
+    }
+
+    fn observed_up_to(
+        backend: DbBackend,
+        at: DateTime<Utc>,
+        builds: &std::cell::Cell<u32>,
+    ) -> Statement {
+        builds.set(builds.get() + 1);
+        observation::Entity::find()
+            .filter(observation::Column::MetricId.eq(7))
+            .filter(observation::Column::ObservedAt.lte(at))
+            .build(backend)
+    }
+
+    #[test]
+    fn a_question_is_built_once_per_backend_and_asked_up_to_each_instant_given() {
+        use chrono::TimeZone;
+        let memo = StatementMemo::<i32>::default();
+        let builds = std::cell::Cell::new(0);
+        let june = Utc.with_ymd_and_hms(2025, 5, 31, 17, 0, 0).unwrap();
+        let july = Utc.with_ymd_and_hms(2025, 6, 30, 17, 0, 0).unwrap();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for at in [june, july, june] {
+                let asked =
+                    memo.statement_at(backend, 7, at, |at| observed_up_to(backend, at, &builds));
+                let fresh = observed_up_to(backend, at, &std::cell::Cell::new(0));
+                assert_eq!(asked, fresh);
+            }
+        }
+        assert_eq!(builds.get(), 2, "built once for each backend");
+        // Another question is built on its own.
+        let other = memo.statement(DbBackend::Postgres, 8, || page(DbBackend::Postgres));
+        assert_eq!(other, page(DbBackend::Postgres));
+    }
+
+    #[test]
+    fn a_statement_that_binds_no_instant_is_built_for_each_instant() {
+        use chrono::TimeZone;
+        let memo = StatementMemo::<i32>::default();
+        let builds = std::cell::Cell::new(0);
+        let written = |at: DateTime<Utc>| {
+            builds.set(builds.get() + 1);
+            let query = observation::Entity::find()
+                .filter(observation::Column::ObservedAt.lte(at))
+                .into_query();
+            with_written_values(&query, DbBackend::Postgres)
+        };
+        let june = Utc.with_ymd_and_hms(2025, 5, 31, 17, 0, 0).unwrap();
+        let july = Utc.with_ymd_and_hms(2025, 6, 30, 17, 0, 0).unwrap();
+        for at in [june, july] {
+            assert_eq!(
+                memo.statement_at(DbBackend::Postgres, 1, at, written),
+                written(at)
+            );
+        }
+        assert!(builds.get() >= 4, "each instant written into its own text");
     }
 }
