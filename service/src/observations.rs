@@ -342,7 +342,8 @@ pub struct ObservationFilter {
 }
 
 impl ObservationFilter {
-    async fn condition(&self, reference: &ReferenceCache) -> Result<Condition, ApiError> {
+    /// The filter with its codes looked up: unknown ones are `NOT_FOUND`.
+    async fn resolved(&self, reference: &ReferenceCache) -> Result<ResolvedFilter, ApiError> {
         if let (Some(from), Some(before)) = (self.observed_from, self.observed_before) {
             if from >= before {
                 return Err(ApiError::bad_input(
@@ -351,33 +352,60 @@ impl ObservationFilter {
                 ));
             }
         }
-        let mut condition = Condition::all();
+        let mut resolved = ResolvedFilter {
+            observed_from: self.observed_from,
+            observed_before: self.observed_before,
+            include_synthetic: self.include_synthetic,
+            as_of: self.as_of,
+            ..ResolvedFilter::default()
+        };
         if let Some(code) = &self.platform {
-            let platform = reference
-                .platform_by_code(code)
-                .await
-                .map_err(|e| e.for_argument("filter.platform"))?;
+            let platform = reference.platform_by_code(code).await;
+            resolved.platform_id =
+                Some(platform.map_err(|e| e.for_argument("filter.platform"))?.id);
+        }
+        if let Some(code) = &self.metric {
+            let metric = reference.metric_by_code(code).await;
+            resolved.metric_id = Some(metric.map_err(|e| e.for_argument("filter.metric"))?.id);
+        }
+        if let Some(code) = &self.agency {
+            let agency = reference.agency_by_code(code).await;
+            resolved.agency_id = Some(agency.map_err(|e| e.for_argument("filter.agency"))?.id);
+        }
+        Ok(resolved)
+    }
+}
+
+/// A filter with its codes looked up: what a page's statement follows from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct ResolvedFilter {
+    platform_id: Option<i32>,
+    metric_id: Option<i32>,
+    agency_id: Option<i32>,
+    observed_from: Option<DateTime<Utc>>,
+    observed_before: Option<DateTime<Utc>>,
+    include_synthetic: bool,
+    as_of: Option<DateTime<Utc>>,
+}
+
+impl ResolvedFilter {
+    /// The observations, joined to their current revision, that the filter keeps.
+    fn query(&self) -> Joined {
+        let mut condition = Condition::all();
+        if let Some(platform_id) = self.platform_id {
             let metrics_of_platform = Query::select()
                 .column(metric::Column::Id)
                 .from(metric::Entity)
-                .and_where(metric::Column::PlatformId.eq(platform.id))
+                .and_where(metric::Column::PlatformId.eq(platform_id))
                 .to_owned();
             condition =
                 condition.add(observation::Column::MetricId.in_subquery(metrics_of_platform));
         }
-        if let Some(code) = &self.metric {
-            let metric = reference
-                .metric_by_code(code)
-                .await
-                .map_err(|e| e.for_argument("filter.metric"))?;
-            condition = condition.add(observation::Column::MetricId.eq(metric.id));
+        if let Some(metric_id) = self.metric_id {
+            condition = condition.add(observation::Column::MetricId.eq(metric_id));
         }
-        if let Some(code) = &self.agency {
-            let agency = reference
-                .agency_by_code(code)
-                .await
-                .map_err(|e| e.for_argument("filter.agency"))?;
-            condition = condition.add(observation::Column::AgencyId.eq(agency.id));
+        if let Some(agency_id) = self.agency_id {
+            condition = condition.add(observation::Column::AgencyId.eq(agency_id));
         }
         if let Some(from) = self.observed_from {
             condition = condition.add(observation::Column::ObservedAt.gte(from));
@@ -388,9 +416,14 @@ impl ObservationFilter {
         if !self.include_synthetic {
             condition = condition.add(observation::Column::Synthetic.eq(false));
         }
-        Ok(condition)
+        current(self.as_of).filter(condition)
     }
 }
+
+/// The statements of first and last pages, by (filter, page): what dashboards ask again and
+/// again. A page after a cursor is built each time.
+static FIRST_PAGES: LazyLock<StatementMemo<(ResolvedFilter, PageRequest)>> =
+    LazyLock::new(StatementMemo::default);
 
 pub async fn page(
     db: &DatabaseConnection,
@@ -398,12 +431,23 @@ pub async fn page(
     filter: &ObservationFilter,
     request: &PageRequest,
 ) -> Result<Page<CurrentObservation>, ApiError> {
-    let query = request.apply(
-        current(filter.as_of).filter(filter.condition(reference).await?),
-        observation::Column::ObservedAt,
-        observation::Column::Id,
-    );
-    let rows = fetch::<CurrentObservation>(db, query.limit(request.size + 1)).await?;
+    let filter = filter.resolved(reference).await?;
+    let backend = db.get_database_backend();
+    let build = |filter: &ResolvedFilter| {
+        let query = request.apply(
+            filter.query(),
+            observation::Column::ObservedAt,
+            observation::Column::Id,
+        );
+        statement::<CurrentObservation>(backend, query.limit(request.size + 1))
+    };
+    let statement = match request.cursor {
+        None => FIRST_PAGES.statement(backend, (filter.clone(), request.clone()), || {
+            build(&filter)
+        }),
+        Some(_) => build(&filter),
+    };
+    let rows: Vec<CurrentObservation> = read_all(db, statement).await?;
     let rows = rows.into_iter().map(|row| (row.cursor(), row)).collect();
     Ok(Page::from_fetched(request, rows))
 }
@@ -413,10 +457,7 @@ pub async fn count(
     reference: &ReferenceCache,
     filter: &ObservationFilter,
 ) -> Result<u64, ApiError> {
-    Ok(current(filter.as_of)
-        .filter(filter.condition(reference).await?)
-        .count(db)
-        .await?)
+    Ok(filter.resolved(reference).await?.query().count(db).await?)
 }
 
 /// One series of a metric: the figures about one agency, or the national ones.

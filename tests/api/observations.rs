@@ -131,4 +131,18 @@ on_both_databases! {
             assert_eq!(data["observation"]["value"], value);
         }
     }
+
+    async fn the_newest_page_asked_again_shows_what_was_recorded_since(app: TestApp) {
+        // The statement of a first or last page is kept; what it reads is read again each time.
+        let savings = "document-exchange-axis.annual-savings";
+        let filter = json!({ "metric": savings });
+        let newest = |data: &Value| ids(&data["observations"]).last().cloned();
+        let before = app.data(PAGE, json!({ "last": 2, "filter": filter })).await;
+        let id = app.store_reading(Reading::at(savings, "2026-06-01T00:00:00Z", "1300")).await;
+        let after = app.data(PAGE, json!({ "last": 2, "filter": filter })).await;
+        assert_ne!(newest(&before), Some(id.to_string()), "{before}");
+        assert_eq!(newest(&after), Some(id.to_string()), "{after}");
+        let count = |data: &Value| data["observations"]["totalCount"].as_u64().unwrap();
+        assert_eq!(count(&after), count(&before) + 1);
+    }
 }
