@@ -235,8 +235,11 @@ impl Engine {
 /// `MAX_VALIDATED` everything is dropped and refilled.
 #[derive(Default)]
 struct ValidatedRequests {
-    keys: std::sync::Mutex<std::collections::HashSet<String>>,
+    keys: std::sync::Mutex<std::collections::HashSet<ValidatedRequest>>,
 }
+
+/// A request's text, its operation's name and its variables (as JSON).
+type ValidatedRequest = (String, Option<String>, String);
 
 const MAX_VALIDATED: usize = 1024;
 /// Longer requests are validated every time, so that the memo holds at most about 16 MB.
@@ -244,19 +247,18 @@ const MAX_VALIDATED_BYTES: usize = 16 * 1024;
 
 impl ValidatedRequests {
     /// What makes a request valid or not: its text, its operation's name and its variables.
-    fn key(request: &Request) -> Option<String> {
+    fn key(request: &Request) -> Option<ValidatedRequest> {
         let variables = serde_json::to_string(&request.variables).ok()?;
-        let name = request.operation_name.as_deref().unwrap_or_default();
-        let length = request.query.len() + name.len() + variables.len() + 2;
-        (length <= MAX_VALIDATED_BYTES)
-            .then(|| [request.query.as_str(), name, &variables].join("\0"))
+        let name = request.operation_name.clone();
+        let length = request.query.len() + name.as_ref().map_or(0, String::len) + variables.len();
+        (length <= MAX_VALIDATED_BYTES).then(|| (request.query.clone(), name, variables))
     }
 
-    fn contains(&self, key: &str) -> bool {
+    fn contains(&self, key: &ValidatedRequest) -> bool {
         self.lock().contains(key)
     }
 
-    fn insert(&self, key: String) {
+    fn insert(&self, key: ValidatedRequest) {
         let mut keys = self.lock();
         if keys.len() >= MAX_VALIDATED {
             keys.clear();
@@ -264,7 +266,7 @@ impl ValidatedRequests {
         keys.insert(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ValidatedRequest>> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
