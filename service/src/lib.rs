@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod import;
 pub mod indicators;
 pub mod indices;
+pub mod kept;
 pub mod kinds;
 pub mod live;
 pub mod messages;

@@ -1,16 +1,16 @@
 //! Shaping statements so that PostgreSQL plans them once.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::Hash;
 use std::mem::Discriminant;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_orm::{DbBackend, Statement, Value, Values};
 
-/// Past this many questions a [`StatementMemo`] drops what it keeps and fills again.
+use crate::kept::Kept;
+
+/// Past this many questions a [`StatementMemo`] empties and fills again.
 const MAX_KEPT_STATEMENTS: usize = 1024;
 
 /// Statements kept by the question they ask, for the small reads every dashboard repeats with
@@ -18,13 +18,13 @@ const MAX_KEPT_STATEMENTS: usize = 1024;
 /// statement's text and values follow from its question and the backend alone, so a kept one
 /// is never stale: the data it reads is read again every time.
 pub struct StatementMemo<K> {
-    kept: Mutex<HashMap<(Discriminant<DbBackend>, K), Statement>>,
+    kept: Kept<(Discriminant<DbBackend>, K), Statement>,
 }
 
-impl<K> Default for StatementMemo<K> {
+impl<K: Hash + Eq> Default for StatementMemo<K> {
     fn default() -> Self {
         Self {
-            kept: Mutex::new(HashMap::new()),
+            kept: Kept::new(MAX_KEPT_STATEMENTS),
         }
     }
 }
@@ -38,15 +38,11 @@ impl<K: Hash + Eq> StatementMemo<K> {
         build: impl FnOnce() -> Statement,
     ) -> Statement {
         let key = (std::mem::discriminant(&backend), question);
-        if let Some(kept) = self.lock().get(&key) {
-            return kept.clone();
+        if let Some(kept) = self.kept.get(&key) {
+            return kept;
         }
         let statement = build();
-        let mut kept = self.lock();
-        if kept.len() >= MAX_KEPT_STATEMENTS {
-            kept.clear();
-        }
-        kept.insert(key, statement.clone());
+        self.kept.insert(key, statement.clone());
         statement
     }
 
@@ -75,10 +71,6 @@ impl<K: Hash + Eq> StatementMemo<K> {
         } else {
             build(at)
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Discriminant<DbBackend>, K), Statement>> {
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

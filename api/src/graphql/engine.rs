@@ -15,6 +15,7 @@ use super::limits::DocumentRefusal;
 use super::AnswerAsOf;
 use crate::error::{ApiError, GraphqlError};
 use crate::service::audit::{self, anchor::Anchor};
+use crate::service::kept::Kept;
 use crate::service::receipts::{answer_digest, Receipt};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
@@ -231,12 +232,8 @@ impl Engine {
 
 /// Requests (document, operation and variables) that passed validation: the same request again
 /// runs without being validated again, as nothing it was validated against changes while the
-/// server runs. Validating took a tenth of a small dashboard query's time. Past
-/// `MAX_VALIDATED` everything is dropped and refilled.
-#[derive(Default)]
-struct ValidatedRequests {
-    keys: std::sync::Mutex<std::collections::HashSet<ValidatedRequest>>,
-}
+/// server runs. Validating took a tenth of a small dashboard query's time.
+struct ValidatedRequests(Kept<ValidatedRequest, ()>);
 
 /// A request's text, its operation's name and its variables (as JSON).
 type ValidatedRequest = (String, Option<String>, String);
@@ -244,6 +241,12 @@ type ValidatedRequest = (String, Option<String>, String);
 const MAX_VALIDATED: usize = 1024;
 /// Longer requests are validated every time, so that the memo holds at most about 16 MB.
 const MAX_VALIDATED_BYTES: usize = 16 * 1024;
+
+impl Default for ValidatedRequests {
+    fn default() -> Self {
+        Self(Kept::new(MAX_VALIDATED))
+    }
+}
 
 impl ValidatedRequests {
     /// What makes a request valid or not: its text, its operation's name and its variables.
@@ -255,19 +258,11 @@ impl ValidatedRequests {
     }
 
     fn contains(&self, key: &ValidatedRequest) -> bool {
-        self.lock().contains(key)
+        self.0.get(key).is_some()
     }
 
     fn insert(&self, key: ValidatedRequest) {
-        let mut keys = self.lock();
-        if keys.len() >= MAX_VALIDATED {
-            keys.clear();
-        }
-        keys.insert(key);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ValidatedRequest>> {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.insert(key, ());
     }
 }
 

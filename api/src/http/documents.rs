@@ -4,24 +4,29 @@
 //! resolving the fields of a small query. A document that parsed is kept and handed to execution
 //! already parsed; validation still runs for every request, against its variables.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use async_graphql::parser::types::ExecutableDocument;
 
 use crate::config::Limits;
 use crate::graphql::limits::{
     check_document, check_tokens, check_variables, DocumentRefusal, Shape,
 };
+use crate::service::kept::Kept;
 
 /// Longer documents are parsed every time; past `MAX_DOCUMENTS` everything is dropped and
 /// refilled, so the cache holds at most about 16 MB of text and its trees.
 const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 const MAX_DOCUMENTS: usize = 1024;
 
-#[derive(Default)]
 pub struct DocumentCache {
-    by_text: Mutex<HashMap<String, ExecutableDocument>>,
+    by_text: Kept<String, ExecutableDocument>,
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self {
+            by_text: Kept::new(MAX_DOCUMENTS),
+        }
+    }
 }
 
 impl DocumentCache {
@@ -48,7 +53,7 @@ impl DocumentCache {
         if request.query.len() > MAX_DOCUMENT_BYTES {
             return false;
         }
-        let kept = self.lock().get(&request.query).cloned();
+        let kept = self.by_text.get(&request.query);
         let found = kept.is_some();
         if let Some(document) = kept {
             request.set_parsed_query(document);
@@ -67,15 +72,7 @@ impl DocumentCache {
             return;
         }
         let document = document.clone();
-        let mut by_text = self.lock();
-        if by_text.len() >= MAX_DOCUMENTS {
-            by_text.clear();
-        }
-        by_text.insert(request.query.clone(), document);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ExecutableDocument>> {
-        self.by_text.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_text.insert(request.query.clone(), document);
     }
 }
 
@@ -95,12 +92,12 @@ mod tests {
             format!("{:?}", again.parsed_query().unwrap()),
             format!("{:?}", first.parsed_query().unwrap())
         );
-        assert_eq!(cache.lock().len(), 1);
+        assert_eq!(cache.by_text.len(), 1);
 
         let mut broken = async_graphql::Request::new("{ platforms { code }");
         assert_eq!(cache.prepare(&mut broken, &limits), Ok(None));
         assert!(broken.parsed_query().is_err());
-        assert_eq!(cache.lock().len(), 1);
+        assert_eq!(cache.by_text.len(), 1);
     }
 
     #[test]
