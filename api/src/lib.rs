@@ -5,6 +5,8 @@
 //!   metric kind), their errors and the catalogue of messages.
 //! - [`graphql`] translates between GraphQL and the services; [`http`] holds the routes.
 //! - [`startup`] wires configuration, database and router into a running server.
+// The answers of nested GraphQL objects are futures of futures: their `Send` bounds nest deep.
+#![recursion_limit = "256"]
 
 pub mod cli;
 pub mod config;

@@ -145,4 +145,36 @@ on_both_databases! {
         let count = |data: &Value| data["observations"]["totalCount"].as_u64().unwrap();
         assert_eq!(count(&after), count(&before) + 1);
     }
+
+    async fn objects_answer_alike_however_their_fields_are_asked(app: TestApp) {
+        // Plain fields take a shorter path through the executor than fragments, directives and
+        // repeated keys do: both must give the same data, in the order asked, and the same errors.
+        let savings = "document-exchange-axis.annual-savings";
+        app.store_reading(Reading::at(savings, "2026-07-01T01:02:03.456789Z", "1250")).await;
+        let plain = r#"{ observations(last: 2, filter: {metric: "document-exchange-axis.annual-savings"}) {
+            totalCount edges { cursor node { __typename id observedAt value qualifier source { code } } } } }"#;
+        let general = r#"query { observations(last: 2, filter: {metric: "document-exchange-axis.annual-savings"}) {
+            ...Count edges { cursor @include(if: true) node { __typename ... on Observation { id }
+              observedAt value qualifier @skip(if: false) source { code code } } } } }
+            fragment Count on ObservationConnection { totalCount }"#;
+        let asked_plainly = app.graphql(plain, json!({})).await;
+        assert_eq!(asked_plainly, app.graphql(general, json!({})).await);
+        let newest = &asked_plainly["data"]["observations"]["edges"][1]["node"];
+        let text = app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": plain }))
+            .send().await.unwrap().text().await.unwrap();
+        let first_at = |key: &str| text.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {text}"));
+        let order: Vec<usize> = ["__typename", "id", "observedAt", "value", "qualifier", "source"].map(first_at).into();
+        assert!(order.is_sorted(), "fields in the order asked: {text}");
+        assert_eq!(newest["__typename"], "Observation");
+        assert_eq!(newest["value"], "1250");
+        assert_eq!(instant(&newest["observedAt"]), instant(&json!("2026-07-01T01:02:03.456789Z")));
+        assert!(newest["source"]["code"].is_string(), "{newest}");
+
+        // A field refused inside a page (revisions are for auditors) is reported at its path.
+        let refused = "{ observations(last: 2) { edges { node { id revisions { revision } } } } }";
+        let refused_generally = "{ observations(last: 2) { edges { node { id revisions @include(if: true) { revision } } } } }";
+        let answer = app.graphql(refused, json!({})).await;
+        assert_eq!(answer, app.graphql(refused_generally, json!({})).await);
+        assert_eq!(answer["errors"][0]["path"], json!(["observations", "edges", 0, "node", "revisions"]), "{answer}");
+    }
 }

@@ -7,6 +7,7 @@ use super::history::Revision;
 use super::lang::{self, LangChoice};
 use super::loaders::{load, load_optional_row, LatestReading};
 use super::observations::Observation;
+use super::plain::Plain;
 use super::platforms::Platform;
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::GraphqlError;
@@ -73,8 +74,10 @@ impl Metric {
     }
 
     /// The most recent current reading, if any.
-    async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Observation>> {
-        Ok(load(ctx, LatestReading(self.0.id)).await?.map(Observation))
+    async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Plain<Observation>>> {
+        Ok(load(ctx, LatestReading(self.0.id))
+            .await?
+            .map(|reading| Plain(Observation(reading))))
     }
 
     /// Every revision of every observation of the metric, in the order they were recorded

@@ -18,6 +18,7 @@ pub mod live;
 pub mod loaders;
 pub mod metrics;
 pub mod observations;
+pub mod plain;
 pub mod platforms;
 pub mod receipts;
 pub mod recording;
@@ -33,7 +34,8 @@ pub use engine::Engine;
 pub use schema::{build_engine, schema_sdl, AppSchema};
 
 use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::{Context, ObjectType, OutputType};
+use async_graphql::resolver_utils::ContainerType;
+use async_graphql::{Context, ObjectType};
 use sea_orm::DatabaseConnection;
 
 use crate::error::GraphqlError;
@@ -41,6 +43,7 @@ use crate::service::access::Principal;
 use crate::service::audit::Caller;
 use crate::service::pagination::{Cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
+use plain::{Plain, PlainConnection};
 
 /// The instant a request is answered as of, when it asked for a receipt: figures as they were
 /// recorded by then, wherever the query gives no `asOf` of its own.
@@ -135,11 +138,11 @@ impl CursorType for PageCursor {
     }
 }
 
-/// A Relay connection of service pages.
-pub(crate) type PageConnection<N, F> = Connection<PageCursor, N, F>;
+/// A Relay connection of service pages, its edges and nodes answered by [`plain`].
+pub(crate) type PageConnection<N, F> = PlainConnection<Connection<PageCursor, Plain<N>, F>>;
 
 /// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).
-pub(crate) fn connection<T, N: OutputType, F: ObjectType>(
+pub(crate) fn connection<T, N: ContainerType, F: ObjectType>(
     page: Page<T>,
     fields: F,
     node: impl Fn(T) -> N,
@@ -149,7 +152,7 @@ pub(crate) fn connection<T, N: OutputType, F: ObjectType>(
     connection.edges.extend(
         page.items
             .into_iter()
-            .map(|(cursor, item)| Edge::new(PageCursor(cursor), node(item))),
+            .map(|(cursor, item)| Edge::new(PageCursor(cursor), Plain(node(item)))),
     );
-    connection
+    PlainConnection(connection)
 }

@@ -7,6 +7,7 @@ use super::agencies::Agency;
 use super::history::Revision;
 use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
+use super::plain::Plain;
 use super::scalars::Exact;
 use super::sources::Source;
 use super::{caller, connection, database, page_cost, reference, PageConnection};
@@ -71,10 +72,10 @@ impl Observation {
         self.0.revision.denominator.map(Exact)
     }
 
-    async fn source(&self, ctx: &Context<'_>) -> Result<Source> {
+    async fn source(&self, ctx: &Context<'_>) -> Result<Plain<Source>> {
         load_row::<source::Entity>(ctx, self.0.revision.source_id)
             .await
-            .map(Source)
+            .map(|source| Plain(Source(source)))
     }
 
     /// The phrase of the source the value was read from, verbatim.

@@ -7,6 +7,7 @@ use super::events::Event;
 use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
+use super::plain::Plain;
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
 
@@ -43,12 +44,12 @@ impl Platform {
     }
 
     /// What the platform measures.
-    async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Metric>> {
+    async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Plain<Metric>>> {
         let reference = reference_rows(ctx).await?;
         Ok(reference
             .metrics_of_platform(self.0.id)
             .into_iter()
-            .map(Metric)
+            .map(|metric| Plain(Metric(metric)))
             .collect())
     }
 

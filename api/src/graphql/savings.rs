@@ -5,6 +5,7 @@ use entity::values::{Qualifier, Scale, Unit};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
+use super::plain::Plain;
 use super::platforms::Platform;
 use super::scalars::Exact;
 use super::{database, reference};
@@ -48,8 +49,13 @@ impl SavingsComparison {
     }
 
     /// Largest estimate first.
-    async fn entries(&self) -> Vec<SavingsRank> {
-        self.0.entries.iter().cloned().map(SavingsRank).collect()
+    async fn entries(&self) -> Vec<Plain<SavingsRank>> {
+        self.0
+            .entries
+            .iter()
+            .cloned()
+            .map(|entry| Plain(SavingsRank(entry)))
+            .collect()
     }
 
     /// The sum of the yearly rates, in billion VND per year; null before any estimate (no data
