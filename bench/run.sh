@@ -8,6 +8,8 @@
 #   CLIENTS=16 SECONDS_PER_OPERATION=20 bench/run.sh
 #   ONLY="index ranking" OUT=/tmp/try.md bench/run.sh
 #                                only the dashboard queries whose name holds the text
+#   EGOV_KPI_BINARY=/tmp/egov-kpi-before ONLY=latest OUT=/tmp/before.md bench/run.sh
+#                                another build of the server, for a comparison in one session
 #
 # The data is generated once into the database `egov_kpi_bench` (or DATABASE; 127.0.0.1:5432, user postgres)
 # and kept for later runs with the same ROWS; FRESH=1 generates it again.
@@ -23,7 +25,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
 psql=(psql -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1)
 
 cargo build --release --quiet -p egov-kpi -p egov-kpi-bench
-binary=target/release/egov-kpi
+binary=${EGOV_KPI_BINARY:-target/release/egov-kpi}
 
 # The synthetic rows, and whether real provinces and ministries have their monthly figures.
 generated=$("${psql[@]}" -d "$database" -Atc "SELECT count(*) || ' ' || bool_or(a.code NOT LIKE 'demo-unit-%')
