@@ -5,9 +5,15 @@
 //! `FuturesUnordered` and merging the answers key by key: general enough for fragments,
 //! directives and repeated keys, and most of the cost of a page of small objects. Dashboards ask
 //! for plain fields, and after the engine expands fragments so do most queries; for those the
-//! fields are resolved by the object's own resolvers, polled together in one joined future and
-//! put in selection order. Anything else (a directive, a repeated response key, a fragment) goes
-//! to async-graphql's executor, so answers and errors are the same either way.
+//! fields are resolved by the object's own resolvers, one after the other, straight into the
+//! answer's map. Anything else (a directive, a repeated response key, a fragment) goes to
+//! async-graphql's executor, so answers and errors are the same either way.
+//!
+//! One after the other, not joined: a joined future moved each field's future (2.3 KB for a
+//! figure) into the join, a tenth of a page's cost. It suits objects whose fields answer from
+//! memory but at most one (a page's edges beside its `totalCount`, a figure's `revisions`):
+//! objects of a list still run together, so relations batch as before, but two fields of one
+//! object that each wait for the database would wait in turn.
 //!
 //! Per-field extension hooks are not called on this path: the schemas that execute have none
 //! (see `schema::build_schema`).
