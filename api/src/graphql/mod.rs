@@ -43,7 +43,8 @@ use crate::service::access::Principal;
 use crate::service::audit::Caller;
 use crate::service::pagination::{Cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
-use plain::{Plain, PlainConnection};
+pub(crate) use plain::PageConnection;
+use plain::Plain;
 
 /// The instant a request is answered as of, when it asked for a receipt: figures as they were
 /// recorded by then, wherever the query gives no `asOf` of its own.
@@ -138,9 +139,6 @@ impl CursorType for PageCursor {
     }
 }
 
-/// A Relay connection of service pages, its edges and nodes answered by [`plain`].
-pub(crate) type PageConnection<N, F> = PlainConnection<Connection<PageCursor, Plain<N>, F>>;
-
 /// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).
 pub(crate) fn connection<T, N: ContainerType, F: ObjectType>(
     page: Page<T>,
@@ -154,5 +152,5 @@ pub(crate) fn connection<T, N: ContainerType, F: ObjectType>(
             .into_iter()
             .map(|(cursor, item)| Edge::new(PageCursor(cursor), Plain(node(item)))),
     );
-    PlainConnection(connection)
+    PageConnection(connection)
 }

@@ -20,7 +20,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{CursorType, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
@@ -29,6 +29,8 @@ use async_graphql::{
     Context, ContextSelectionSet, ObjectType, OutputType, Positioned, ServerResult, Value,
 };
 use futures_util::future::join_all;
+
+use super::PageCursor;
 
 /// An object of the schema answered by [`resolve_plain`]: the same type to clients (name, fields,
 /// descriptions), cheaper to execute. For objects at most one of whose fields waits.
@@ -110,36 +112,20 @@ fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<
     Some(fields)
 }
 
-/// A Relay connection whose edges are answered by [`resolve_plain`] (async-graphql's own
-/// connection resolves each edge by its general executor); the same type to clients.
-pub(crate) struct PlainConnection<C>(pub C);
+/// A Relay connection of service pages, its edges and nodes answered by [`resolve_plain`]
+/// (async-graphql's own connection resolves each edge by its general executor); the same type
+/// to clients.
+pub(crate) struct PageConnection<N: ContainerType, F: ObjectType>(
+    pub Connection<PageCursor, Plain<N>, F>,
+);
 
-/// What [`PlainConnection`] needs of the connection it wraps: its edges.
-pub(crate) trait EdgeList {
-    type Edge: ContainerType;
-    fn edge_list(&self) -> &[Self::Edge];
-}
-
-impl<Cursor, Node, Fields> EdgeList for async_graphql::connection::Connection<Cursor, Node, Fields>
-where
-    Cursor: CursorType + Send + Sync,
-    Node: OutputType,
-    Fields: ObjectType,
-{
-    type Edge = Edge<Cursor, Node, async_graphql::connection::EmptyFields>;
-
-    fn edge_list(&self) -> &[Self::Edge] {
-        &self.edges
-    }
-}
-
-impl<C: ContainerType + EdgeList> OutputType for PlainConnection<C> {
+impl<N: ContainerType, F: ObjectType> OutputType for PageConnection<N, F> {
     fn type_name() -> Cow<'static, str> {
-        C::type_name()
+        Connection::<PageCursor, Plain<N>, F>::type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        C::create_type_info(registry)
+        Connection::<PageCursor, Plain<N>, F>::create_type_info(registry)
     }
 
     async fn resolve(
@@ -151,14 +137,14 @@ impl<C: ContainerType + EdgeList> OutputType for PlainConnection<C> {
     }
 }
 
-impl<C: ContainerType + EdgeList> ContainerType for PlainConnection<C> {
+impl<N: ContainerType, F: ObjectType> ContainerType for PageConnection<N, F> {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
         if ctx.item.node.name.node != "edges" {
             return self.0.resolve_field(ctx).await;
         }
         let edges = ctx.with_selection_set(&ctx.item.node.selection_set);
         // As async-graphql resolves a list: every item at its index, the first error for all.
-        let answers = join_all(self.0.edge_list().iter().enumerate().map(|(index, edge)| {
+        let answers = join_all(self.0.edges.iter().enumerate().map(|(index, edge)| {
             let edges = edges.clone();
             async move {
                 let at_index = edges.with_index(index);
