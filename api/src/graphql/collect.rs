@@ -302,20 +302,37 @@ pub fn order(data: &mut Value, set: &SelectionSet) {
                     _ => None,
                 })
             };
+            // Most objects hold every field asked, in order: matched pairwise, with no search.
+            let in_step = object.len() == fields().count()
+                && object
+                    .keys()
+                    .zip(fields())
+                    .all(|(key, field)| field.response_key().node == *key);
+            if in_step {
+                for (value, field) in object.values_mut().zip(fields()) {
+                    order_within(value, field);
+                }
+                return;
+            }
             let position = |key: &Name| fields().position(|f| f.response_key().node == *key);
             if !object.keys().map(position).is_sorted() {
                 object.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
             }
             for (key, value) in object.iter_mut() {
                 if let Some(field) = fields().find(|f| f.response_key().node == *key) {
-                    let child = &field.selection_set.node;
-                    if !child.items.is_empty() {
-                        order(value, child);
-                    }
+                    order_within(value, field);
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// Orders the answer of one field by its own selection, if it has one.
+fn order_within(value: &mut Value, field: &Field) {
+    let child = &field.selection_set.node;
+    if !child.items.is_empty() {
+        order(value, child);
     }
 }
 
@@ -411,6 +428,34 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"b":3,"a":[{"y":2,"x":1}]}"#
+        );
+    }
+
+    #[test]
+    fn objects_in_order_have_their_own_fields_ordered_and_a_missing_field_changes_nothing() {
+        let ordered = |text: &str, data: serde_json::Value| {
+            let document = parse_query(text).unwrap();
+            let DocumentOperations::Single(operation) = &document.operations else {
+                panic!("one operation");
+            };
+            let mut data = Value::from_json(data).unwrap();
+            order(&mut data, &operation.node.selection_set.node);
+            serde_json::to_string(&data).unwrap()
+        };
+        assert_eq!(
+            ordered(
+                "{ a { y x } b }",
+                serde_json::json!({ "a": [{ "x": 1, "y": 2 }], "b": 3 })
+            ),
+            r#"{"a":[{"y":2,"x":1}],"b":3}"#
+        );
+        // A field that failed is left out of its object; the others keep the document's order.
+        assert_eq!(
+            ordered(
+                "{ c a { y x } b }",
+                serde_json::json!({ "b": 3, "a": { "x": 1, "y": 2 } })
+            ),
+            r#"{"a":{"y":2,"x":1},"b":3}"#
         );
     }
 }
