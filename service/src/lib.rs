@@ -24,6 +24,7 @@ pub mod live;
 pub mod messages;
 pub mod observations;
 pub mod pagination;
+pub mod pg_columns;
 pub mod ranking;
 pub mod receipts;
 pub mod recording;

@@ -17,13 +17,14 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Query, QueryStatementBuilder, SelectStatement, Value,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    QueryTrait, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 
 use super::exact;
 use super::pagination::{Cursor, Page, PageRequest};
+use super::pg_columns::{self, column, optional_column};
 use super::reference::ReferenceCache;
 use super::statements::StatementMemo;
 use crate::error::ApiError;
@@ -151,72 +152,14 @@ fn read_postgres_reading(
 ) -> Result<Reading, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Row as _;
     Ok(Reading {
-        id: row.try_get_unchecked(0)?,
-        agency_id: row.try_get_unchecked(1)?,
-        observed_at: instant_at(row, 2)?,
-        period_start: optional_instant_at(row, 3)?,
+        id: column(row, 0)?,
+        agency_id: optional_column(row, 1)?,
+        observed_at: column(row, 2)?,
+        period_start: optional_column(row, 3)?,
         value: exact::from_storage(row.try_get_unchecked(4)?),
-        qualifier: qualifier_at(row, 5)?,
+        qualifier: pg_columns::qualifier(row, 5)?,
         denominator: exact::from_storage_opt(row.try_get_unchecked(6)?),
     })
-}
-
-/// A `timestamptz` of PostgreSQL's binary format, decoded by arithmetic: sqlx goes from the year
-/// 2000 through three chrono types and a `Duration`, a tenth of the decoding of a page of figures.
-struct PgInstant(DateTime<Utc>);
-
-/// 2000-01-01 00:00 UTC, from which PostgreSQL counts microseconds, in microseconds since 1970.
-const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-impl<'r> sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> for PgInstant {
-    fn decode(
-        value: sea_orm::sqlx::postgres::PgValueRef<'r>,
-    ) -> Result<Self, sea_orm::sqlx::error::BoxDynError> {
-        use sea_orm::sqlx::postgres::PgValueFormat;
-        if value.format() == PgValueFormat::Text {
-            return <DateTime<Utc> as sea_orm::sqlx::Decode<sea_orm::sqlx::Postgres>>::decode(
-                value,
-            )
-            .map(PgInstant);
-        }
-        let micros = i64::from_be_bytes(value.as_bytes()?.try_into()?);
-        micros
-            .checked_add(POSTGRES_EPOCH_MICROS)
-            .and_then(DateTime::from_timestamp_micros)
-            .map(PgInstant)
-            .ok_or_else(|| format!("timestamp out of range: {micros}").into())
-    }
-}
-
-/// The instant in column `at` of a PostgreSQL row.
-fn instant_at(
-    row: &sea_orm::sqlx::postgres::PgRow,
-    at: usize,
-) -> Result<DateTime<Utc>, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row as _;
-    Ok(row.try_get_unchecked::<PgInstant, _>(at)?.0)
-}
-
-/// The instant, if any, in column `at` of a PostgreSQL row.
-fn optional_instant_at(
-    row: &sea_orm::sqlx::postgres::PgRow,
-    at: usize,
-) -> Result<Option<DateTime<Utc>>, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row as _;
-    Ok(row
-        .try_get_unchecked::<Option<PgInstant>, _>(at)?
-        .map(|at| at.0))
-}
-
-/// The qualifier in column `at` of a PostgreSQL row, stored as its text.
-fn qualifier_at(
-    row: &sea_orm::sqlx::postgres::PgRow,
-    at: usize,
-) -> Result<Qualifier, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row as _;
-    let text: &str = row.try_get_unchecked(at)?;
-    Qualifier::try_from_value(&text.to_owned())
-        .map_err(|e| sea_orm::sqlx::Error::Decode(e.to_string().into()))
 }
 
 /// A revision as read from either database, its values in canonical form.
@@ -327,7 +270,9 @@ fn joined_positions() -> (
     impl Fn(observation::Column) -> usize,
     impl Fn(observation_revision::Column) -> usize,
 ) {
-    let revision_columns_from = observation::Column::iter().count();
+    static REVISION_COLUMNS_FROM: LazyLock<usize> =
+        LazyLock::new(|| observation::Column::iter().count());
+    let revision_columns_from = *REVISION_COLUMNS_FROM;
     (
         |column: observation::Column| column as usize,
         move |column: observation_revision::Column| revision_columns_from + column as usize,
@@ -344,28 +289,28 @@ fn read_postgres_joined(
     use sea_orm::sqlx::Row as _;
     let (o, r) = joined_positions();
     let observation = observation::Model {
-        id: row.try_get_unchecked(o(O::Id))?,
-        metric_id: row.try_get_unchecked(o(O::MetricId))?,
-        agency_id: row.try_get_unchecked(o(O::AgencyId))?,
-        observed_at: instant_at(row, o(O::ObservedAt))?,
-        period_start: optional_instant_at(row, o(O::PeriodStart))?,
-        synthetic: row.try_get_unchecked(o(O::Synthetic))?,
+        id: column(row, o(O::Id))?,
+        metric_id: column(row, o(O::MetricId))?,
+        agency_id: optional_column(row, o(O::AgencyId))?,
+        observed_at: column(row, o(O::ObservedAt))?,
+        period_start: optional_column(row, o(O::PeriodStart))?,
+        synthetic: column(row, o(O::Synthetic))?,
     };
     let revision = observation_revision::Model {
-        id: row.try_get_unchecked(r(R::Id))?,
-        observation_id: row.try_get_unchecked(r(R::ObservationId))?,
-        revision: row.try_get_unchecked(r(R::Revision))?,
+        id: column(row, r(R::Id))?,
+        observation_id: column(row, r(R::ObservationId))?,
+        revision: column(row, r(R::Revision))?,
         value: row.try_get_unchecked(r(R::Value))?,
-        qualifier: qualifier_at(row, r(R::Qualifier))?,
+        qualifier: pg_columns::qualifier(row, r(R::Qualifier))?,
         denominator: row.try_get_unchecked(r(R::Denominator))?,
-        source_id: row.try_get_unchecked(r(R::SourceId))?,
-        quote: row.try_get_unchecked(r(R::Quote))?,
-        note: row.try_get_unchecked(r(R::Note))?,
-        recorded_at: instant_at(row, r(R::RecordedAt))?,
-        recorded_by: row.try_get_unchecked(r(R::RecordedBy))?,
-        reason: row.try_get_unchecked(r(R::Reason))?,
-        superseded_at: optional_instant_at(row, r(R::SupersededAt))?,
-        retracted: row.try_get_unchecked(r(R::Retracted))?,
+        source_id: column(row, r(R::SourceId))?,
+        quote: column(row, r(R::Quote))?,
+        note: optional_column(row, r(R::Note))?,
+        recorded_at: column(row, r(R::RecordedAt))?,
+        recorded_by: column(row, r(R::RecordedBy))?,
+        reason: optional_column(row, r(R::Reason))?,
+        superseded_at: optional_column(row, r(R::SupersededAt))?,
+        retracted: column(row, r(R::Retracted))?,
     };
     Ok(CurrentObservation {
         observation,
@@ -652,10 +597,10 @@ fn read_postgres_total(
 ) -> Result<FiledTotal, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Row as _;
     Ok(FiledTotal {
-        agency_id: row.try_get_unchecked(0)?,
-        qualifier: qualifier_at(row, 1)?,
+        agency_id: column(row, 0)?,
+        qualifier: pg_columns::qualifier(row, 1)?,
         total: row.try_get_unchecked(2)?,
-        latest_observed_at: instant_at(row, 3)?,
+        latest_observed_at: column(row, 3)?,
     })
 }
 
