@@ -79,14 +79,9 @@ pub fn qualifier(row: &PgRow, at: usize) -> Result<Qualifier, Error> {
             .collect()
     });
     let value = row.try_get_raw(at)?;
-    let text: &str = match value.format() {
-        PgValueFormat::Binary => value
-            .as_bytes()
-            .ok()
-            .and_then(|b| std::str::from_utf8(b).ok()),
-        PgValueFormat::Text => None,
-    }
-    .map_or_else(|| decoded(value, at), Ok)?;
+    let text: &str = binary(&value)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .map_or_else(|| decoded(value, at), Ok)?;
     STORED
         .iter()
         .find(|(stored, _)| stored == text)
@@ -98,8 +93,13 @@ pub fn qualifier(row: &PgRow, at: usize) -> Result<Qualifier, Error> {
 }
 
 fn from_bytes<T: FromBinary>(value: &PgValueRef<'_>) -> Option<T> {
+    binary(value).and_then(T::from_binary)
+}
+
+/// The bytes of a value sent in the binary format; none for NULL or a value sent as text.
+fn binary<'r>(value: &PgValueRef<'r>) -> Option<&'r [u8]> {
     match value.format() {
-        PgValueFormat::Binary => value.as_bytes().ok().and_then(T::from_binary),
+        PgValueFormat::Binary => value.as_bytes().ok(),
         PgValueFormat::Text => None,
     }
 }
