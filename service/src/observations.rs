@@ -5,6 +5,7 @@
 //! asked of the past: the revision that was current at that instant, recorded by then and not
 //! yet superseded, which is exactly what the API answered at that moment.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::LazyLock;
@@ -36,15 +37,6 @@ pub struct CurrentObservation {
     pub revision: observation_revision::Model,
 }
 
-impl CurrentObservation {
-    pub fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.observation.observed_at,
-            id: self.observation.id.into(),
-        }
-    }
-}
-
 /// What a figure is made of, without where it came from: enough to bucket, add up and rank
 /// readings. Reading only these columns spares decoding each row's quote, note and author where
 /// a chart or a ranking does not show them.
@@ -63,6 +55,14 @@ impl Reading {
     /// The instant the reading is filed under ([`crate::kinds::filed_at`]).
     pub fn filed_at(&self) -> DateTime<Utc> {
         crate::kinds::filed_at(self.observed_at, self.period_start)
+    }
+
+    /// Where the figure stands in pages of observations.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.observed_at,
+            id: self.id.into(),
+        }
     }
 }
 
@@ -412,17 +412,19 @@ impl ResolvedFilter {
     }
 }
 
-/// The statements of first and last pages, by (filter, page): what dashboards ask again and
-/// again. A page after a cursor is built each time.
-static FIRST_PAGES: LazyLock<StatementMemo<(ResolvedFilter, PageRequest)>> =
+/// The statements of first and last pages, by (filter, page, kind of row): what dashboards ask
+/// again and again. A page after a cursor is built each time.
+static FIRST_PAGES: LazyLock<StatementMemo<(ResolvedFilter, PageRequest, TypeId)>> =
     LazyLock::new(StatementMemo::default);
 
-pub async fn page(
+/// A page of the observations `filter` keeps, as whole figures or as their readings only (a
+/// third of the columns, for a page that shows no source, quote or author).
+pub async fn page<R: Row + 'static>(
     db: &DatabaseConnection,
     reference: &ReferenceCache,
     filter: &ObservationFilter,
     request: &PageRequest,
-) -> Result<Page<CurrentObservation>, ApiError> {
+) -> Result<Page<R>, ApiError> {
     let filter = filter.resolved(reference).await?;
     let backend = db.get_database_backend();
     let build = |filter: &ResolvedFilter| {
@@ -431,16 +433,20 @@ pub async fn page(
             observation::Column::ObservedAt,
             observation::Column::Id,
         );
-        statement::<CurrentObservation>(backend, query.limit(request.size + 1))
+        statement::<R>(backend, query.limit(request.size + 1))
     };
     let statement = match request.cursor {
-        None => FIRST_PAGES.statement(backend, (filter.clone(), request.clone()), || {
-            build(&filter)
-        }),
+        None => {
+            let question = (filter.clone(), request.clone(), TypeId::of::<R>());
+            FIRST_PAGES.statement(backend, question, || build(&filter))
+        }
         Some(_) => build(&filter),
     };
-    let rows: Vec<CurrentObservation> = read_all(db, statement).await?;
-    let rows = rows.into_iter().map(|row| (row.cursor(), row)).collect();
+    let rows: Vec<R> = read_all(db, statement).await?;
+    let rows = rows
+        .into_iter()
+        .map(|row| (row.reading().cursor(), row))
+        .collect();
     Ok(Page::from_fetched(request, rows))
 }
 

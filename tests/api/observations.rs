@@ -1,5 +1,7 @@
 use serde_json::{json, Value};
 
+use entity::values::{Qualifier, Role};
+
 use crate::helpers::{instant, seeded_figures, Reading};
 use crate::on_both_databases;
 
@@ -176,5 +178,56 @@ on_both_databases! {
         let answer = app.graphql(refused, json!({})).await;
         assert_eq!(answer, app.graphql(refused_generally, json!({})).await);
         assert_eq!(answer["errors"][0]["path"], json!(["observations", "edges", 0, "node", "revisions"]), "{answer}");
+    }
+
+    async fn a_page_answers_each_field_alike_however_few_columns_it_reads(app: TestApp) {
+        // A page asking only for what a reading holds reads fewer columns: every field of a
+        // figure, asked alone and asked beside one that needs the whole row, answers the same,
+        // in `edges` and in `nodes`, fragments included.
+        let auditor = app.key(Role::Auditor, None).await;
+        let savings = "document-exchange-axis.annual-savings";
+        app.store_reading(Reading::at(savings, "2026-06-01T00:00:00Z", "1200.5").qualified(Qualifier::MoreThan)).await;
+        app.store_reading(Reading::at(savings, "2026-07-01T01:02:03.456789Z", "1250")).await;
+        let introspection = app.data(r#"{ __schema { types { name kind fields { name type {
+            kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }"#, json!({})).await;
+        let types = introspection["__schema"]["types"].as_array().unwrap();
+        let fields_of = |name: &str| types.iter().find(|t| t["name"] == name).unwrap()["fields"].as_array().unwrap().clone();
+        let named = |mut kind: &Value| { while kind["name"].is_null() { kind = &kind["ofType"]; } kind.clone() };
+        // An object's first scalar field answers for it: which agency, which source.
+        let selection = |field: &Value| {
+            let inner = named(&field["type"]);
+            if inner["kind"] != "OBJECT" { return String::new(); }
+            let scalar = fields_of(inner["name"].as_str().unwrap()).into_iter()
+                .find(|f| named(&f["type"])["kind"] == "SCALAR").unwrap();
+            format!("{{ __typename {} }}", scalar["name"].as_str().unwrap())
+        };
+        let ask = |figure: String| format!(
+            r#"{{ observations(last: 6, filter: {{includeSynthetic: true}}) {{
+                edges {{ node {figure} }} nodes {figure} }} }}"#);
+        let fields = fields_of("Observation");
+        assert!(fields.len() >= 18, "{fields:?}");
+        for field in &fields {
+            let name = field["name"].as_str().unwrap();
+            let asked = format!("{name} {}", selection(field));
+            let (_, alone) = app.graphql_as(&auditor, &ask(format!("{{ id {asked} }}")), json!({})).await;
+            let (_, beside_quote) = app.graphql_as(&auditor, &ask(format!("{{ id {asked} quote }}")), json!({})).await;
+            let (_, by_fragment) = app.graphql_as(&auditor, &ask(format!("{{ id ...on Observation {{ {asked} quote }} }}")), json!({})).await;
+            assert!(alone.get("errors").is_none(), "{name}: {alone}");
+            assert!(beside_quote.get("errors").is_none(), "{name}: {beside_quote}");
+            assert_eq!(beside_quote, by_fragment, "{name}");
+            let nodes = alone["data"]["observations"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), 6, "{name}: {alone}");
+            for (at, node) in nodes.iter().enumerate() {
+                let whole = &beside_quote["data"]["observations"]["nodes"][at];
+                assert_eq!(node[name], whole[name], "{name} of {node}");
+                assert_eq!(alone["data"]["observations"]["edges"][at]["node"], *node, "{name}");
+                assert!(whole["quote"].is_string(), "{whole}");
+            }
+        }
+        let newest = app.data(&ask("{ id value qualifier observedAt agency { code } }".to_owned()), json!({})).await;
+        let [.., before, newest] = newest["observations"]["nodes"].as_array().unwrap().as_slice() else { panic!("{newest}") };
+        assert_eq!((&before["value"], &before["qualifier"]), (&json!("1200.5"), &json!("MORE_THAN")), "{before}");
+        assert_eq!((&newest["value"], &newest["qualifier"]), (&json!("1250"), &json!("EXACT")), "{newest}");
+        assert_eq!(instant(&newest["observedAt"]), instant(&json!("2026-07-01T01:02:03.456789Z")));
     }
 }

@@ -44,7 +44,7 @@ impl ObservationChange {
 
     /// The figure as it stands after the change.
     async fn observation(&self) -> Observation {
-        Observation(self.0.observation.clone())
+        Observation::from(self.0.observation.clone())
     }
 }
 

@@ -77,7 +77,7 @@ impl Metric {
     async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Plain<Observation>>> {
         Ok(load(ctx, LatestReading(self.0.id))
             .await?
-            .map(|reading| Plain(Observation(reading))))
+            .map(|reading| Plain(Observation::from(reading))))
     }
 
     /// Every revision of every observation of the metric, in the order they were recorded

@@ -1,41 +1,109 @@
-use super::scalars::Instant;
-use async_graphql::{Context, InputObject, Object, Result, ID};
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, Result, SelectionField, ID};
 use entity::values::Qualifier;
 use entity::{agency, metric, source};
+use sea_orm::DbErr;
 
 use super::agencies::Agency;
 use super::history::Revision;
 use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
 use super::plain::Plain;
-use super::scalars::Exact;
+use super::scalars::{Exact, Instant};
 use super::sources::Source;
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
-use crate::service::observations::{self, CurrentObservation, ObservationFilter};
+use crate::service::observations::{self, CurrentObservation, ObservationFilter, Reading, Row};
 use crate::service::pagination::PageRequest;
 use crate::service::{exact, history};
 
 /// A reported figure: what it describes, its current value with qualifier, and where it came
 /// from.
-pub struct Observation(pub CurrentObservation);
+pub struct Observation(Figure);
+
+/// What a figure was read with: the whole row, or its reading alone where the query asks only
+/// for fields a reading answers ([`READING_FIELDS`]).
+enum Figure {
+    Whole(CurrentObservation),
+    Reading(Reading),
+}
+
+impl From<CurrentObservation> for Observation {
+    fn from(whole: CurrentObservation) -> Self {
+        Self(Figure::Whole(whole))
+    }
+}
+
+/// The fields of `Observation` that a [`Reading`] answers: a page asking for no other is read
+/// with a third of the columns.
+const READING_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "agency",
+    "observedAt",
+    "periodStart",
+    "value",
+    "valueFloat",
+    "qualifier",
+    "denominator",
+    "revisions",
+];
+
+/// Whether every field asked of the page's figures (in `edges { node }` and `nodes`, fragments
+/// included) is one a reading answers.
+fn asks_only_readings(page: SelectionField<'_>) -> bool {
+    let mut figures = Vec::new();
+    for field in page.selection_set() {
+        match field.name() {
+            "edges" => figures.extend(field.selection_set().filter(|f| f.name() == "node")),
+            "nodes" => figures.push(field),
+            _ => {}
+        }
+    }
+    figures.iter().all(|figure| {
+        figure
+            .selection_set()
+            .all(|field| READING_FIELDS.contains(&field.name()))
+    })
+}
+
+impl Observation {
+    fn reading(&self) -> Reading {
+        match &self.0 {
+            Figure::Whole(whole) => whole.reading(),
+            Figure::Reading(reading) => *reading,
+        }
+    }
+
+    /// The whole figure; a page reads it whole whenever a field outside [`READING_FIELDS`] is
+    /// asked, so a figure read as a reading alone is never asked for more.
+    fn whole(&self, field: &str) -> Result<&CurrentObservation> {
+        match &self.0 {
+            Figure::Whole(whole) => Ok(whole),
+            Figure::Reading(_) => Err(ApiError::Database(Arc::new(DbErr::Custom(format!(
+                "`{field}` of a figure read without its source columns"
+            ))))
+            .extend()),
+        }
+    }
+}
 
 #[Object]
 impl Observation {
     async fn id(&self) -> ID {
-        ID::from(self.0.observation.id)
+        ID::from(self.reading().id)
     }
 
     async fn metric(&self, ctx: &Context<'_>) -> Result<Metric> {
-        load_row::<metric::Entity>(ctx, self.0.observation.metric_id)
-            .await
-            .map(Metric)
+        let metric_id = self.whole("metric")?.observation.metric_id;
+        load_row::<metric::Entity>(ctx, metric_id).await.map(Metric)
     }
 
     /// The agency the figure is about; null for a national figure.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         Ok(
-            load_optional_row::<agency::Entity>(ctx, self.0.observation.agency_id)
+            load_optional_row::<agency::Entity>(ctx, self.reading().agency_id)
                 .await?
                 .map(Agency),
         )
@@ -44,89 +112,87 @@ impl Observation {
     /// The instant the value describes; for a flow, the end of its period. A figure dated by
     /// day in its source is placed at 00:00 of that day, Vietnam time.
     async fn observed_at(&self) -> Instant {
-        Instant(self.0.observation.observed_at)
+        Instant(self.reading().observed_at)
     }
 
     /// For a flow, the start of its period.
     async fn period_start(&self) -> Option<Instant> {
-        self.0.observation.period_start.map(Instant)
+        self.reading().period_start.map(Instant)
     }
 
     /// The exact value, in the metric's unit and scale.
     async fn value(&self) -> Exact {
-        Exact(self.0.revision.value)
+        Exact(self.reading().value)
     }
 
     /// The value as a float for charting libraries: approximate, never for sums or comparisons.
     async fn value_float(&self) -> f64 {
-        exact::approximate(self.0.revision.value)
+        exact::approximate(self.reading().value)
     }
 
     /// How the source states the value ("more than", "about"…): part of the figure.
     async fn qualifier(&self) -> Qualifier {
-        self.0.revision.qualifier
+        self.reading().qualifier
     }
 
     /// For a ratio, what the value is out of (106 of 200).
     async fn denominator(&self) -> Option<Exact> {
-        self.0.revision.denominator.map(Exact)
+        self.reading().denominator.map(Exact)
     }
 
     async fn source(&self, ctx: &Context<'_>) -> Result<Plain<Source>> {
-        load_row::<source::Entity>(ctx, self.0.revision.source_id)
+        let source_id = self.whole("source")?.revision.source_id;
+        load_row::<source::Entity>(ctx, source_id)
             .await
             .map(|source| Plain(Source(source)))
     }
 
     /// The phrase of the source the value was read from, verbatim.
-    async fn quote(&self) -> &str {
-        &self.0.revision.quote
+    async fn quote(&self) -> Result<&str> {
+        Ok(&self.whole("quote")?.revision.quote)
     }
 
     /// Context an auditor needs, such as how an undated figure was dated.
-    async fn note(&self) -> Option<&str> {
-        self.0.revision.note.as_deref()
+    async fn note(&self) -> Result<Option<&str>> {
+        Ok(self.whole("note")?.revision.note.as_deref())
     }
 
     /// The number of the current revision: 1 until the figure is corrected.
-    async fn revision(&self) -> i32 {
-        self.0.revision.revision
+    async fn revision(&self) -> Result<i32> {
+        Ok(self.whole("revision")?.revision.revision)
     }
 
     /// When the current revision was recorded.
-    async fn recorded_at(&self) -> Instant {
-        Instant(self.0.revision.recorded_at)
+    async fn recorded_at(&self) -> Result<Instant> {
+        Ok(Instant(self.whole("recordedAt")?.revision.recorded_at))
     }
 
     /// Who recorded the current revision.
-    async fn recorded_by(&self) -> &str {
-        &self.0.revision.recorded_by
+    async fn recorded_by(&self) -> Result<&str> {
+        Ok(&self.whole("recordedBy")?.revision.recorded_by)
     }
 
     /// True for generated demonstration data, never a reported figure.
-    async fn synthetic(&self) -> bool {
-        self.0.observation.synthetic
+    async fn synthetic(&self) -> Result<bool> {
+        Ok(self.whole("synthetic")?.observation.synthetic)
     }
 
     /// True when the figure was withdrawn: it is left out of current answers.
-    async fn retracted(&self) -> bool {
-        self.0.revision.retracted
+    async fn retracted(&self) -> Result<bool> {
+        Ok(self.whole("retracted")?.revision.retracted)
     }
 
     /// Why the current revision was made, for a correction or retraction.
-    async fn reason(&self) -> Option<&str> {
-        self.0.revision.reason.as_deref()
+    async fn reason(&self) -> Result<Option<&str>> {
+        Ok(self.whole("reason")?.revision.reason.as_deref())
     }
 
     /// Every value the figure has had, oldest first (auditors and admins).
     async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<Revision>> {
-        let revisions = history::revisions(
-            database(ctx)?,
-            &caller(ctx).principal,
-            self.0.observation.id,
-        )
-        .await
-        .map_err(|e| e.extend())?;
+        let revisions =
+            history::revisions(database(ctx)?, &caller(ctx).principal, self.reading().id)
+                .await
+                .map_err(|e| e.extend())?;
         Ok(revisions.into_iter().map(Revision).collect())
     }
 }
@@ -205,10 +271,23 @@ impl ObservationQuery {
             as_of: super::as_of(ctx, as_of),
             ..ObservationFilter::from(filter.unwrap_or_default())
         };
-        let page = observations::page(database(ctx)?, reference(ctx)?, &filter, &request)
+        let (db, reference) = (database(ctx)?, reference(ctx)?);
+        if asks_only_readings(ctx.field()) {
+            let page = observations::page::<Reading>(db, reference, &filter, &request).await;
+            let page = page.map_err(|e| e.extend())?;
+            let totals = ObservationTotals { filter };
+            return Ok(connection(page, totals, |reading| {
+                Observation(Figure::Reading(reading))
+            }));
+        }
+        let page = observations::page::<CurrentObservation>(db, reference, &filter, &request)
             .await
             .map_err(|e| e.extend())?;
-        Ok(connection(page, ObservationTotals { filter }, Observation))
+        Ok(connection(
+            page,
+            ObservationTotals { filter },
+            Observation::from,
+        ))
     }
 
     /// One observation by id, retracted or not; `NOT_FOUND` when there is none.
@@ -226,7 +305,7 @@ impl ObservationQuery {
         })?;
         observations::by_id(database(ctx)?, id, super::as_of(ctx, as_of))
             .await
-            .map(Observation)
+            .map(Observation::from)
             .map_err(|e| e.for_argument("id").extend())
     }
 }

@@ -86,7 +86,11 @@ pub struct RecordResult {
 impl From<Recorded> for RecordResult {
     fn from(recorded: Recorded) -> Self {
         Self {
-            observations: recorded.observations.into_iter().map(Observation).collect(),
+            observations: recorded
+                .observations
+                .into_iter()
+                .map(Observation::from)
+                .collect(),
             checked: recorded.checked,
             replayed: recorded.replayed,
         }
@@ -159,7 +163,7 @@ impl RecordingMutation {
         };
         recording::correct(database(ctx)?, &caller(ctx), correction)
             .await
-            .map(Observation)
+            .map(Observation::from)
             .map_err(|e| e.extend())
     }
 
@@ -195,7 +199,7 @@ impl RecordingMutation {
     ) -> Result<Observation> {
         recording::retract(database(ctx)?, &caller(ctx), observation_id(&id)?, &reason)
             .await
-            .map(Observation)
+            .map(Observation::from)
             .map_err(|e| e.extend())
     }
 }

@@ -134,7 +134,7 @@ impl SavingsRank {
 
     /// The reading the estimate comes from, with its source and quote.
     async fn observation(&self) -> Observation {
-        Observation(self.0.reading.clone())
+        Observation::from(self.0.reading.clone())
     }
 }
 

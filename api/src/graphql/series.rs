@@ -156,7 +156,7 @@ impl Point {
             .observations
             .iter()
             .cloned()
-            .map(Observation)
+            .map(Observation::from)
             .collect()
     }
 

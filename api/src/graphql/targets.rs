@@ -97,7 +97,7 @@ impl TargetProgress {
 
     /// The latest reading of the target's metric observed in its year.
     async fn latest(&self) -> Option<Observation> {
-        self.0.latest.clone().map(Observation)
+        self.0.latest.clone().map(Observation::from)
     }
 
     /// Reading ÷ target (target ÷ reading for an upper limit): 1 or more is on target.
