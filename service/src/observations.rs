@@ -15,7 +15,7 @@ use entity::values::Qualifier;
 use entity::{agency, metric, observation, observation_revision};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Query, QueryStatementBuilder, SelectStatement, Value,
+    Alias, Expr, ExprTrait, JoinType, Query, QueryStatementBuilder, SelectStatement, Value,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
@@ -780,12 +780,18 @@ pub async fn latest_of_metrics(
             .filter(of_series(None))
             .filter(observation::Column::Synthetic.eq(false))
             .filter(until);
-        let newest_of_each = Query::select()
-            .expr(newest_id(newest_of_the_metric))
-            .from_as(metric::Entity, each.clone())
-            .and_where(Expr::col((each, metric::Column::Id)).is_in(metric_ids.iter().copied()))
-            .to_owned();
-        let query = current(as_of).filter(observation::Column::Id.in_subquery(newest_of_each));
+        // Joined to each metric by its newest id, so that PostgreSQL looks it up once a metric;
+        // `id IN (SELECT newest FROM metric)` ran the lookup twice (to group, then to join).
+        let mut query = current(as_of).filter(
+            Expr::col((each.clone(), metric::Column::Id)).is_in(metric_ids.iter().copied()),
+        );
+        QueryTrait::query(&mut query).join_as(
+            JoinType::InnerJoin,
+            metric::Entity,
+            each,
+            Expr::col((observation::Entity, observation::Column::Id))
+                .eq(newest_id(newest_of_the_metric)),
+        );
         statement::<CurrentObservation>(db.get_database_backend(), query)
     };
     // Up to now, asked with a new instant each time, the instant is bound into a kept statement.
