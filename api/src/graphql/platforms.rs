@@ -37,10 +37,10 @@ impl Platform {
     }
 
     /// The agency that runs the platform.
-    async fn operator(&self, ctx: &Context<'_>) -> Result<Agency> {
+    async fn operator(&self, ctx: &Context<'_>) -> Result<Plain<Agency>> {
         load_row::<agency::Entity>(ctx, self.0.operator_agency_id)
             .await
-            .map(Agency)
+            .map(|operator| Plain(Agency(operator)))
     }
 
     /// What the platform measures.
@@ -76,22 +76,21 @@ pub struct PlatformQuery;
 #[Object]
 impl PlatformQuery {
     /// Every platform.
-    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Platform>> {
+    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Plain<Platform>>> {
         let reference = reference_rows(ctx).await?;
         Ok(reference
             .platforms()
             .iter()
-            .cloned()
-            .map(Platform)
+            .map(|platform| Plain(Platform(platform.clone())))
             .collect())
     }
 
     /// One platform by code; `NOT_FOUND` when no platform has it.
-    async fn platform(&self, ctx: &Context<'_>, code: String) -> Result<Platform> {
+    async fn platform(&self, ctx: &Context<'_>, code: String) -> Result<Plain<Platform>> {
         reference(ctx)?
             .platform_by_code(&code)
             .await
-            .map(Platform)
+            .map(|platform| Plain(Platform(platform)))
             .map_err(|e| e.for_argument("code").extend())
     }
 }
