@@ -3,6 +3,7 @@ use entity::values::Qualifier;
 
 use super::agencies::Agency;
 use super::metrics::Metric;
+use super::plain::Plain;
 use super::scalars::{Day, Exact, Instant};
 use super::{database, reference};
 use crate::error::GraphqlError;
@@ -88,8 +89,12 @@ impl Breakdown {
     }
 
     /// Highest first; equal values share a rank.
-    async fn entries(&self) -> Vec<BreakdownEntry<'_>> {
-        self.0.entries.iter().map(BreakdownEntry).collect()
+    async fn entries(&self) -> Vec<Plain<BreakdownEntry<'_>>> {
+        self.0
+            .entries
+            .iter()
+            .map(|entry| Plain(BreakdownEntry(entry)))
+            .collect()
     }
 
     /// The units expected that have no figure for the period: never dropped silently.
@@ -167,8 +172,8 @@ impl BreakdownEntry<'_> {
         self.0.rank
     }
 
-    async fn agency(&self) -> Agency {
-        Agency(self.0.agency.clone())
+    async fn agency(&self) -> Plain<Agency> {
+        Plain(Agency(self.0.agency.clone()))
     }
 
     async fn value(&self) -> Exact {
