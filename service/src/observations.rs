@@ -623,10 +623,28 @@ pub async fn of_metric_between(
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<Reading>, ApiError> {
-    let query = filed_between(metric_id, include_synthetic, from, before, as_of)
-        .filter(observation::Column::AgencyId.is_not_null());
-    fetch_asked_again(db, query).await
+    let backend = db.get_database_backend();
+    let question = (metric_id, include_synthetic, from, before, as_of);
+    let statement = OF_METRIC_BETWEEN.statement(backend, question, || {
+        let query = filed_between(metric_id, include_synthetic, from, before, as_of)
+            .filter(observation::Column::AgencyId.is_not_null());
+        crate::statements::with_written_values(&Reading::select(query), backend)
+    });
+    read_all(db, statement).await
 }
+
+/// The statements of [`of_metric_between`], by its question: a breakdown asked again (the last
+/// month's, the last year's) is sent as it was built the first time.
+#[allow(clippy::type_complexity)]
+static OF_METRIC_BETWEEN: LazyLock<
+    StatementMemo<(
+        i32,
+        bool,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    )>,
+> = LazyLock::new(StatementMemo::default);
 
 /// A metric's current observations filed in `[from, before)`, oldest first.
 fn filed_between(
