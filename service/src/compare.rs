@@ -200,17 +200,15 @@ pub async fn compare(
     let relative_change = relative(change, baseline.value);
     let not_comparable = if current.open {
         Some(message!(PERIOD_NOT_OVER, last = current.last))
-    } else if let Some(side) = [&current, &baseline]
-        .into_iter()
-        .find(|s| s.value.is_none())
-    {
-        Some(match side.figure {
-            // Readings in the period, but none before it to measure a counter's growth from.
-            Some(_) => message!(NO_READING_BEFORE, from = side.first),
-            None => message!(NO_FIGURE_IN_PERIOD, from = side.first, to = side.last),
-        })
     } else {
-        None
+        [&current, &baseline]
+            .into_iter()
+            .find(|s| s.value.is_none())
+            .map(|side| match side.figure {
+                // Readings in the period, but none before it to measure a counter's growth from.
+                Some(_) => message!(NO_READING_BEFORE, from = side.first),
+                None => message!(NO_FIGURE_IN_PERIOD, from = side.first, to = side.last),
+            })
     };
     let direction = match (change, change_qualifier, &not_comparable) {
         (Some(change), Some(qualifier), None) => direction(change, qualifier),

@@ -36,7 +36,7 @@ pub fn storable_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, &'stati
     if nanoseconds >= 1_000_000_000 {
         return Err(&catalogue::LEAP_SECOND);
     }
-    if nanoseconds % 1_000 != 0 {
+    if !nanoseconds.is_multiple_of(1_000) {
         return Err(&catalogue::FINER_THAN_MICROSECOND);
     }
     Ok(instant)
