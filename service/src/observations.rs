@@ -150,15 +150,14 @@ impl Row for Reading {
 fn read_postgres_reading(
     row: &sea_orm::sqlx::postgres::PgRow,
 ) -> Result<Reading, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row as _;
     Ok(Reading {
         id: column(row, 0)?,
         agency_id: optional_column(row, 1)?,
         observed_at: column(row, 2)?,
         period_start: optional_column(row, 3)?,
-        value: exact::from_storage(row.try_get_unchecked(4)?),
+        value: exact::from_storage(column(row, 4)?),
         qualifier: pg_columns::qualifier(row, 5)?,
-        denominator: exact::from_storage_opt(row.try_get_unchecked(6)?),
+        denominator: exact::from_storage_opt(optional_column(row, 6)?),
     })
 }
 
@@ -286,7 +285,6 @@ fn read_postgres_joined(
 ) -> Result<CurrentObservation, sea_orm::sqlx::Error> {
     use observation::Column as O;
     use observation_revision::Column as R;
-    use sea_orm::sqlx::Row as _;
     let (o, r) = joined_positions();
     let observation = observation::Model {
         id: column(row, o(O::Id))?,
@@ -300,9 +298,9 @@ fn read_postgres_joined(
         id: column(row, r(R::Id))?,
         observation_id: column(row, r(R::ObservationId))?,
         revision: column(row, r(R::Revision))?,
-        value: row.try_get_unchecked(r(R::Value))?,
+        value: column(row, r(R::Value))?,
         qualifier: pg_columns::qualifier(row, r(R::Qualifier))?,
-        denominator: row.try_get_unchecked(r(R::Denominator))?,
+        denominator: optional_column(row, r(R::Denominator))?,
         source_id: column(row, r(R::SourceId))?,
         quote: column(row, r(R::Quote))?,
         note: optional_column(row, r(R::Note))?,
@@ -601,11 +599,10 @@ pub async fn totals_of_agencies_between(
 fn read_postgres_total(
     row: &sea_orm::sqlx::postgres::PgRow,
 ) -> Result<FiledTotal, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row as _;
     Ok(FiledTotal {
         agency_id: column(row, 0)?,
         qualifier: pg_columns::qualifier(row, 1)?,
-        total: row.try_get_unchecked(2)?,
+        total: column(row, 2)?,
         latest_observed_at: column(row, 3)?,
     })
 }

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use entity::values::Qualifier;
+use rust_decimal::Decimal;
 use sea_orm::sqlx::postgres::{PgRow, PgValueFormat, PgValueRef, Postgres};
 use sea_orm::sqlx::{Decode, Error, Row, ValueRef};
 use sea_orm::{ActiveEnum, Iterable};
@@ -51,6 +52,58 @@ impl FromBinary for DateTime<Utc> {
     fn from_binary(bytes: &[u8]) -> Option<Self> {
         let micros = i64::from_be_bytes(bytes.try_into().ok()?);
         DateTime::from_timestamp_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?)
+    }
+}
+
+/// A `numeric`: its digits in base 10,000 from the most significant, the power of 10,000 of the
+/// first (its weight) and the decimal places it is shown with. sqlx builds the value digit by
+/// digit in `Decimal` arithmetic from a vector of the digits; here they are summed in an `i128`.
+/// NaN, the infinities, and values a `Decimal` cannot hold as they are shown are left to sqlx.
+impl FromBinary for Decimal {
+    fn from_binary(bytes: &[u8]) -> Option<Self> {
+        let word = |at: usize| -> Option<u16> {
+            let pair = bytes.get(2 * at..2 * at + 2)?;
+            Some(u16::from_be_bytes([pair[0], pair[1]]))
+        };
+        let digits = usize::from(word(0)?);
+        // Two's complement: the weight is negative below 1.
+        let weight = i32::from(word(1)? as i16);
+        let negative = match word(2)? {
+            0x0000 => false,
+            0x4000 => true,
+            _ => return None,
+        };
+        let places = u32::from(word(3)?);
+        if bytes.len() != 8 + 2 * digits {
+            return None;
+        }
+        if digits == 0 {
+            return Some(Decimal::ZERO);
+        }
+        let mut mantissa: i128 = 0;
+        for at in 4..4 + digits {
+            let digit = word(at)?;
+            if digit >= 10_000 {
+                return None;
+            }
+            mantissa = mantissa
+                .checked_mul(10_000)?
+                .checked_add(i128::from(digit))?;
+        }
+        // The value is mantissa × 10^-digit_places; shown with `places` decimal places.
+        let digit_places = 4 * (digits as i32 - 1 - weight);
+        let shift = places as i32 - digit_places;
+        let power = 10_i128.checked_pow(shift.unsigned_abs())?;
+        let mantissa = if shift >= 0 {
+            mantissa.checked_mul(power)?
+        } else if mantissa % power == 0 {
+            mantissa / power
+        } else {
+            // Digits past the places shown: PostgreSQL never sends them, sqlx rounds them.
+            return None;
+        };
+        let signed = if negative { -mantissa } else { mantissa };
+        Decimal::try_from_i128_with_scale(signed, places).ok()
     }
 }
 
@@ -142,5 +195,68 @@ mod tests {
             Some(DateTime::UNIX_EPOCH)
         );
         assert_eq!(DateTime::<Utc>::from_binary(&i64::MAX.to_be_bytes()), None);
+    }
+
+    /// PostgreSQL's binary `numeric`: digit count, weight, sign, places shown, digits.
+    fn numeric(weight: i16, sign: u16, places: u16, digits: &[u16]) -> Vec<u8> {
+        let header = [digits.len() as u16, weight as u16, sign, places];
+        header
+            .iter()
+            .chain(digits)
+            .flat_map(|w| w.to_be_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn numerics_read_with_their_value_and_places() {
+        let read = |bytes: Vec<u8>| Decimal::from_binary(&bytes).map(|d| d.to_string());
+        let shown = |text: &str| Some(text.to_owned());
+        // The figures of the articles: 1,200 billion, 106 of 200, a rate of 30.5%.
+        assert_eq!(read(numeric(0, 0, 0, &[1200])), shown("1200"));
+        assert_eq!(read(numeric(1, 0, 0, &[6, 7000])), shown("67000"));
+        assert_eq!(read(numeric(0, 0, 1, &[30, 5000])), shown("30.5"));
+        assert_eq!(read(numeric(-1, 0, 2, &[5000])), shown("0.50"));
+        assert_eq!(read(numeric(-2, 0, 5, &[1000])), shown("0.00001"));
+        assert_eq!(read(numeric(0, 0x4000, 2, &[3, 1400])), shown("-3.14"));
+        assert_eq!(read(numeric(2, 0, 0, &[1])), shown("100000000"));
+        assert_eq!(read(numeric(0, 0, 2, &[])), shown("0"));
+        // 28 decimal places and 96 bits are a Decimal's bounds; past them sqlx explains.
+        assert_eq!(
+            read(numeric(
+                7,
+                0,
+                0,
+                &[7, 9228, 1625, 1426, 4337, 5935, 4395, 335]
+            )),
+            shown("79228162514264337593543950335")
+        );
+        assert_eq!(read(numeric(7, 0, 0, &[8])), None);
+        assert_eq!(read(numeric(-8, 0, 29, &[10])), None);
+        // NaN, an infinity, a digit out of base, digits past the places shown, a short value.
+        assert_eq!(read(numeric(0, 0xC000, 0, &[])), None);
+        assert_eq!(read(numeric(0, 0xD000, 0, &[])), None);
+        assert_eq!(read(numeric(0, 0, 0, &[10_000])), None);
+        assert_eq!(read(numeric(0, 0, 1, &[1, 2345])), None);
+        assert_eq!(read(numeric(0, 0, 0, &[1])[..9].to_vec()), None);
+    }
+
+    #[test]
+    fn numerics_read_as_sqlx_writes_them() {
+        use sea_orm::sqlx::postgres::PgArgumentBuffer;
+        use sea_orm::sqlx::Encode;
+        // Mantissas of every length up to 96 bits, at every scale a Decimal has, both signs.
+        let mut mantissa: i128 = 7;
+        for _ in 0..29 {
+            for scale in 0..=28 {
+                for signed in [mantissa, -mantissa] {
+                    let value = Decimal::from_i128_with_scale(signed, scale);
+                    let mut bytes = PgArgumentBuffer::default();
+                    let _ = Encode::<Postgres>::encode_by_ref(&value, &mut bytes).unwrap();
+                    let read = Decimal::from_binary(&bytes).expect("a Decimal reads back");
+                    assert_eq!(read.to_string(), value.to_string(), "{value:?}");
+                }
+            }
+            mantissa = mantissa * 9 + 3;
+        }
     }
 }
