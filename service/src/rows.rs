@@ -97,41 +97,15 @@ fn unnest<M: ModelTrait>(
     skipped: &[&str],
     returning: bool,
 ) -> Result<Statement, DbErr> {
-    let (mut names, mut selected, mut arrays, mut aliases) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut values: Vec<Value> = Vec::new();
-    for column in <M::Entity as EntityTrait>::Column::iter() {
-        let name = column.as_str();
-        if skipped.contains(&name) {
-            continue;
-        }
-        let column_values: Vec<Value> = rows.iter().map(|row| row.get(column)).collect();
-        let (array, sql_type, nulls) = array_of(name, column.def().is_null(), column_values)?;
-        let alias = format!("v{}", names.len());
-        names.push(format!("\"{name}\""));
-        values.push(array);
-        arrays.push(format!("${}::{sql_type}[]", values.len()));
-        match nulls {
-            Some(nulls) => {
-                values.push(nulls);
-                arrays.push(format!("${}::bool[]", values.len()));
-                selected.push(format!("CASE WHEN {alias}_null THEN NULL ELSE {alias} END"));
-                aliases.push(alias.clone());
-                aliases.push(format!("{alias}_null"));
-            }
-            None => {
-                selected.push(alias.clone());
-                aliases.push(alias);
-            }
-        }
-    }
+    let mut values = Vec::new();
+    let columns = Unnested::of(rows, skipped, "v", &mut values)?;
     let sql = format!(
         "INSERT INTO \"{}\" ({}) SELECT {} FROM UNNEST({}) AS r({}){}",
         M::Entity::default().table_name(),
-        names.join(", "),
-        selected.join(", "),
-        arrays.join(", "),
-        aliases.join(", "),
+        columns.names(),
+        columns.selected(),
+        columns.arrays(),
+        columns.aliases(),
         if returning { " RETURNING *" } else { "" },
     );
     Ok(Statement::from_sql_and_values(
@@ -139,6 +113,96 @@ fn unnest<M: ModelTrait>(
         sql,
         values,
     ))
+}
+
+/// A table's columns sent as one array each (and, for a nullable one, an array of which values
+/// are null): the parts of an `INSERT … SELECT … FROM UNNEST(…)`, for statements that write more
+/// than one table at once.
+pub(crate) struct Unnested {
+    columns: Vec<UnnestedColumn>,
+}
+
+pub(crate) struct UnnestedColumn {
+    /// The column's quoted name.
+    pub name: String,
+    /// Its placeholders with their types: the values, then which are null.
+    pub arrays: Vec<String>,
+    /// What `UNNEST` names the arrays.
+    pub aliases: Vec<String>,
+    /// The column's value in terms of the aliases.
+    pub selected: String,
+}
+
+impl Unnested {
+    /// The rows' columns but `skipped`, their placeholders numbered after the values already in
+    /// `values` (to which theirs are added) and their aliases starting with `prefix`.
+    pub(crate) fn of<M: ModelTrait>(
+        rows: &[M],
+        skipped: &[&str],
+        prefix: &str,
+        values: &mut Vec<Value>,
+    ) -> Result<Self, DbErr> {
+        let mut columns = Vec::new();
+        for column in <M::Entity as EntityTrait>::Column::iter() {
+            let name = column.as_str();
+            if skipped.contains(&name) {
+                continue;
+            }
+            let column_values: Vec<Value> = rows.iter().map(|row| row.get(column)).collect();
+            let (array, sql_type, nulls) = array_of(name, column.def().is_null(), column_values)?;
+            let alias = format!("{prefix}{}", columns.len());
+            values.push(array);
+            let mut arrays = vec![format!("${}::{sql_type}[]", values.len())];
+            let (aliases, selected) = match nulls {
+                Some(nulls) => {
+                    values.push(nulls);
+                    arrays.push(format!("${}::bool[]", values.len()));
+                    let selected = format!("CASE WHEN {alias}_null THEN NULL ELSE {alias} END");
+                    (vec![alias.clone(), format!("{alias}_null")], selected)
+                }
+                None => (vec![alias.clone()], alias),
+            };
+            columns.push(UnnestedColumn {
+                name: format!("\"{name}\""),
+                arrays,
+                aliases,
+                selected,
+            });
+        }
+        Ok(Self { columns })
+    }
+
+    /// The column named `name` (unquoted).
+    pub(crate) fn column(&self, name: &str) -> Option<&UnnestedColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.name.trim_matches('"') == name)
+    }
+
+    pub(crate) fn names(&self) -> String {
+        self.join(|c| std::slice::from_ref(&c.name))
+    }
+
+    pub(crate) fn selected(&self) -> String {
+        self.join(|c| std::slice::from_ref(&c.selected))
+    }
+
+    pub(crate) fn arrays(&self) -> String {
+        self.join(|c| &c.arrays)
+    }
+
+    pub(crate) fn aliases(&self) -> String {
+        self.join(|c| &c.aliases)
+    }
+
+    fn join(&self, part: impl Fn(&UnnestedColumn) -> &[String]) -> String {
+        let parts: Vec<&str> = self
+            .columns
+            .iter()
+            .flat_map(|c| part(c).iter().map(String::as_str))
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// A column's values (at least one) as an array of its type, and for a nullable column which

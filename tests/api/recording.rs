@@ -84,6 +84,49 @@ on_both_databases! {
         assert_eq!(code(&body), "FORBIDDEN", "a national figure is outside an agency key's scope");
     }
 
+    async fn a_batch_at_one_instant_comes_back_in_the_order_sent_each_figure_its_own(app: TestApp) {
+        // The nation and provinces at one instant, in no order of their ids: each figure and its
+        // first revision are stored together and matched to the figure sent by its place.
+        let places = [("lam-dong", "41.5"), ("", "30"), ("ha-noi", "52.25"), ("dak-nong", "12"), ("ninh-binh", "7.125")];
+        let input: Vec<Value> = places
+            .iter()
+            .map(|(agency, value)| {
+                let mut item = figure(RATE, "2021-06-30T00:00:00+07:00", value);
+                if !agency.is_empty() {
+                    item["agency"] = json!(agency);
+                }
+                item
+            })
+            .collect();
+        let record = "mutation Record($input: [ObservationInput!]!) {
+          recordObservations(input: $input) { observations { id value revision agency { code } } }
+        }";
+        let reporter = app.key(Role::Reporter, None).await;
+        let (_, body) = app.graphql_as(&reporter, record, json!({ "input": input })).await;
+        let stored = body["data"]["recordObservations"]["observations"].as_array().unwrap_or_else(|| panic!("{body}"));
+        let answered: Vec<(&str, &str, i64)> = stored
+            .iter()
+            .map(|o| (o["agency"]["code"].as_str().unwrap_or(""), o["value"].as_str().unwrap(), o["revision"].as_i64().unwrap()))
+            .collect();
+        let sent: Vec<(&str, &str, i64)> = places.iter().map(|(agency, value)| (*agency, *value, 1)).collect();
+        assert_eq!(answered, sent);
+        let auditor = app.key(Role::Auditor, None).await;
+        for (observation, (agency, value)) in stored.iter().zip(places) {
+            let read = "query One($id: ID!) { observation(id: $id) { value revision agency { code } revisions { value recordedBy } } }";
+            let (_, body) = app.graphql_as(&auditor, read, json!({ "id": observation["id"] })).await;
+            let one = &body["data"]["observation"];
+            assert_eq!((one["agency"]["code"].as_str().unwrap_or(""), one["value"].as_str()), (agency, Some(value)), "{body}");
+            assert_eq!(one["revisions"].as_array().map(Vec::len), Some(1), "{body}");
+            assert_eq!(one["revisions"][0]["value"], value);
+        }
+        // Each revision matches the seal its audit entry took when it was written.
+        let verify = "{ verifyAuditChain { intact revisionsChecked revisionProblemCount } }";
+        let (_, body) = app.graphql_as(&auditor, verify, json!({})).await;
+        let verdict = &body["data"]["verifyAuditChain"];
+        assert_eq!((verdict["intact"].as_bool(), verdict["revisionProblemCount"].as_i64()), (Some(true), Some(0)), "{body}");
+        assert!(verdict["revisionsChecked"].as_i64() >= Some(places.len() as i64), "{body}");
+    }
+
     async fn a_batch_with_one_bad_item_stores_nothing_and_says_why(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let before = app.data(COUNT, json!({})).await;

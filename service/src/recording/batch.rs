@@ -461,8 +461,9 @@ pub(super) async fn store(
     Ok(written)
 }
 
-/// Writes a validated batch in a few statements per thousand items: the observations and their
-/// first revisions; returns them with the audit entry that seals each.
+/// Writes validated batches' observations and their first revisions (on PostgreSQL in one
+/// statement, on SQLite a few per thousand items); returns them with the audit entry that seals
+/// each.
 async fn insert_all(
     txn: &DatabaseTransaction,
     rows: Vec<(&Caller, &NewObservation, Valid)>,
@@ -479,62 +480,37 @@ async fn insert_all(
             synthetic: false,
         })
         .collect();
-    // RETURNING promises no order: match rows by what identifies them within the batches
-    // stored together (checked to be distinct).
-    let mut by_key: HashMap<_, _> = crate::rows::insert_returning(txn, &new_observations)
-        .await?
-        .into_iter()
-        .map(|o| ((o.metric_id, o.agency_id, o.observed_at), o))
-        .collect();
-    let observations = new_observations
-        .iter()
-        .map(|new| {
-            let key = (new.metric_id, new.agency_id, new.observed_at);
-            by_key.remove(&key).ok_or_else(|| {
-                ApiError::from(sea_orm::DbErr::Custom(format!(
-                    "the inserted observation {key:?} was not returned"
-                )))
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-
     let revisions: Vec<observation_revision::Model> = rows
         .iter()
-        .zip(&observations)
-        .map(
-            |((caller, item, valid), observation)| observation_revision::Model {
-                id: 0,
-                observation_id: observation.id,
-                revision: 1,
-                value: valid.value,
-                qualifier: item.qualifier,
-                denominator: valid.denominator,
-                source_id: valid.source_id,
-                quote: item.quote.trim().to_owned(),
-                note: item.note.clone(),
-                recorded_at,
-                recorded_by: caller.principal.actor.clone(),
-                reason: None,
-                superseded_at: None,
-                retracted: false,
-            },
-        )
+        .map(|(caller, item, valid)| observation_revision::Model {
+            id: 0,
+            observation_id: 0,
+            revision: 1,
+            value: valid.value,
+            qualifier: item.qualifier,
+            denominator: valid.denominator,
+            source_id: valid.source_id,
+            quote: item.quote.trim().to_owned(),
+            note: item.note.clone(),
+            recorded_at,
+            recorded_by: caller.principal.actor.clone(),
+            reason: None,
+            superseded_at: None,
+            retracted: false,
+        })
         .collect();
-    let mut stored_revisions: HashMap<i32, observation_revision::Model> =
-        crate::rows::insert_returning(txn, &revisions)
-            .await?
-            .into_iter()
-            .map(|r| (r.observation_id, r))
-            .collect();
+    let stored =
+        observations::insert_with_first_revisions(txn, &new_observations, revisions).await?;
 
     let mut events = Vec::with_capacity(rows.len());
-    for ((_, item, _), observation) in rows.iter().zip(&observations) {
-        let revision = stored_revisions.get(&observation.id).ok_or_else(|| {
-            ApiError::from(sea_orm::DbErr::Custom(format!(
-                "the revision of observation {} was not returned",
-                observation.id
-            )))
-        })?;
+    for (
+        (_, item, _),
+        CurrentObservation {
+            observation,
+            revision,
+        },
+    ) in rows.iter().zip(&stored)
+    {
         let detail = json!({
             "metric": item.metric,
             "agency": item.agency,
@@ -562,20 +538,5 @@ async fn insert_all(
             .sealing(seal),
         );
     }
-    let stored = observations
-        .into_iter()
-        .map(|observation| {
-            let revision = stored_revisions.remove(&observation.id).ok_or_else(|| {
-                ApiError::from(sea_orm::DbErr::Custom(format!(
-                    "the revision of observation {} was not returned",
-                    observation.id
-                )))
-            })?;
-            Ok(CurrentObservation {
-                observation,
-                revision: observations::normalized(revision),
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok((stored, events))
 }
