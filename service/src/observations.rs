@@ -1023,14 +1023,14 @@ fn with_first_revisions(
     let mut values = Vec::new();
     let o = Unnested::of(observations, &["id"], "o", &mut values)?;
     let r = Unnested::of(revisions, &["id", "observation_id"], "r", &mut values)?;
-    let column = |name: &str| {
+    let of_observation = |name: &str| {
         o.column(name)
             .ok_or_else(|| DbErr::Custom(format!("observation has no column {name}")))
     };
     let (metric, agency, at) = (
-        column("metric_id")?,
-        column("agency_id")?,
-        column("observed_at")?,
+        of_observation("metric_id")?,
+        of_observation("agency_id")?,
+        of_observation("observed_at")?,
     );
     let place = [metric, agency, at];
     let place_arrays: Vec<&str> = place
