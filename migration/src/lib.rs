@@ -111,7 +111,7 @@ mod tests {
         (
             "m20261204_000013_national_index_settled",
             include_str!("m20261204_000013_national_index_settled.rs"),
-            0x394bd4addf7d5f3a,
+            0x6625d7b342281010,
         ),
     ];
 

@@ -2,43 +2,21 @@
 //! it had landed (its statements written out, then built by helpers, then written out again):
 //! every text built the same index, but a database records only that 000012 ran, not which text
 //! ran it. This step leaves every database as a fresh one is, whatever it ran: the index by
-//! metric then instant present, the one it replaced gone. Both statements are idempotent, so on
-//! a database 000012 left as intended it changes nothing.
+//! metric then instant present, the one it replaced gone. That is 000012's own step, whose
+//! statements are idempotent (and whose text is fixed), run again: on a database 000012 left as
+//! intended it changes nothing.
 
 use sea_orm_migration::prelude::*;
+
+use crate::m20261203_000012_national_figures_by_instant as national_figures_by_instant;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const REPLACED: &str = "idx_observation_national_time";
-const INDEX: &str = "idx_observation_national_instant";
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name(INDEX)
-                    .table(Observation::Table)
-                    .col(Observation::MetricId)
-                    .col(Observation::ObservedAt)
-                    .col(Observation::Synthetic)
-                    .col(Observation::Id)
-                    .and_where(Expr::col(Observation::AgencyId).is_null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .if_exists()
-                    .name(REPLACED)
-                    .table(Observation::Table)
-                    .to_owned(),
-            )
-            .await
+        national_figures_by_instant::Migration.up(manager).await
     }
 
     /// On a database 000012 left as intended, the schema before this step is the one it leaves:
@@ -46,14 +24,4 @@ impl MigrationTrait for Migration {
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Observation {
-    Table,
-    MetricId,
-    AgencyId,
-    ObservedAt,
-    Id,
-    Synthetic,
 }
