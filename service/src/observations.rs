@@ -632,16 +632,17 @@ pub async fn of_metric_between(
 
 /// The statements of [`of_metric_between`], by its question: a breakdown asked again (the last
 /// month's, the last year's) is sent as it was built the first time.
-#[allow(clippy::type_complexity)]
-static OF_METRIC_BETWEEN: LazyLock<
-    StatementMemo<(
-        i32,
-        bool,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-    )>,
-> = LazyLock::new(StatementMemo::default);
+static OF_METRIC_BETWEEN: LazyLock<StatementMemo<MetricPeriodQuestion>> =
+    LazyLock::new(StatementMemo::default);
+
+/// A metric, whether generated figures count, the period `[from, before)` and the instant asked as of.
+type MetricPeriodQuestion = (
+    i32,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 /// A metric's current observations filed in `[from, before)`, oldest first.
 fn filed_between(
@@ -957,8 +958,10 @@ pub async fn insert_with_first_revisions(
 ) -> Result<Vec<CurrentObservation>, ApiError> {
     let place =
         |o: &observation::Model| SeriesInstant::new(o.metric_id, o.agency_id, o.observed_at);
+    if observations.is_empty() {
+        return Ok(Vec::new());
+    }
     let stored: Vec<CurrentObservation> = match db.get_database_backend() {
-        _ if observations.is_empty() => Vec::new(),
         DbBackend::Postgres => {
             read_all(db, with_first_revisions(observations, &revisions)?).await?
         }

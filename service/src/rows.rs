@@ -123,8 +123,8 @@ pub(crate) struct Unnested {
 }
 
 pub(crate) struct UnnestedColumn {
-    /// The column's quoted name.
-    pub name: String,
+    /// The column's name.
+    pub name: &'static str,
     /// Its placeholders with their types: the values, then which are null.
     pub arrays: Vec<String>,
     /// What `UNNEST` names the arrays.
@@ -163,7 +163,7 @@ impl Unnested {
                 None => (vec![alias.clone()], alias),
             };
             columns.push(UnnestedColumn {
-                name: format!("\"{name}\""),
+                name,
                 arrays,
                 aliases,
                 selected,
@@ -172,15 +172,19 @@ impl Unnested {
         Ok(Self { columns })
     }
 
-    /// The column named `name` (unquoted).
+    /// The column named `name`.
     pub(crate) fn column(&self, name: &str) -> Option<&UnnestedColumn> {
-        self.columns
-            .iter()
-            .find(|c| c.name.trim_matches('"') == name)
+        self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The columns' quoted names.
     pub(crate) fn names(&self) -> String {
-        self.join(|c| std::slice::from_ref(&c.name))
+        let quoted: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.name))
+            .collect();
+        quoted.join(", ")
     }
 
     pub(crate) fn selected(&self) -> String {
