@@ -179,6 +179,38 @@ on_both_databases! {
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("đã bị thu hồi"), "{body}");
     }
 
+    async fn keys_presented_by_many_callers_at_once_are_each_answered_for_their_own(app: TestApp) {
+        let admin = app.key(Role::Admin, None).await;
+        let reporter = app.key(Role::Reporter, None).await;
+        let revoked = app.key(Role::Admin, None).await;
+        assert!(app.command(&["keys", "revoke", revoked.split('_').nth(1).unwrap()]).status.success());
+        // The admin's prefix with another secret: read with the admin's row, and refused.
+        let forged = format!("{}_forged", admin.rsplit_once('_').unwrap().0);
+        let callers = [
+            (admin.as_str(), "allowed"),
+            (reporter.as_str(), "FORBIDDEN"),
+            (revoked.as_str(), "UNAUTHENTICATED"),
+            ("ekpi_000000000000_unknown", "UNAUTHENTICATED"),
+            (forged.as_str(), "UNAUTHENTICATED"),
+        ];
+        let requests = (0..40).map(|n| {
+            let (key, expected) = callers[n % callers.len()];
+            let app = &app;
+            async move {
+                let (_, body) = app.graphql_as(key, "{ apiKeys { prefix } }", json!({})).await;
+                let answered = match body["errors"][0]["extensions"]["code"].as_str() {
+                    Some(code) => code.to_owned(),
+                    None if body["data"]["apiKeys"].is_array() => "allowed".to_owned(),
+                    None => format!("{body}"),
+                };
+                (key, expected, answered)
+            }
+        });
+        for (key, expected, answered) in futures_util::future::join_all(requests).await {
+            assert_eq!(answered, expected, "{key}");
+        }
+    }
+
     async fn a_csv_import_checks_every_row_and_stores_all_or_none(app: TestApp) {
         let directory = std::env::temp_dir().join(format!("egov-kpi-import-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&directory).unwrap();
