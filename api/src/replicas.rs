@@ -129,11 +129,9 @@ pub struct Replicas {
     /// The live feed's head when `required` last took it into account.
     head_accounted: AtomicI64,
     head_refresh: tokio::sync::Mutex<()>,
-    /// How many callers have asked for the position after a write.
-    positions_asked: AtomicU64,
-    /// The last read of the position after writes: how many callers had asked when it started,
-    /// and what it read. Held while a read runs, so that callers queue behind it.
-    last_position_read: tokio::sync::Mutex<(u64, Option<Position>)>,
+    /// The last read of the position after writes: when it started, and what it read. Held
+    /// while a read runs, so that callers queue behind it.
+    last_position_read: tokio::sync::Mutex<Option<(Instant, Option<Position>)>>,
     next: AtomicUsize,
     reads_on_replicas: AtomicU64,
     reads_on_primary: AtomicU64,
@@ -194,8 +192,7 @@ impl Replicas {
             required: AtomicU64::new(0),
             head_accounted: AtomicI64::new(i64::MIN),
             head_refresh: tokio::sync::Mutex::new(()),
-            positions_asked: AtomicU64::new(0),
-            last_position_read: tokio::sync::Mutex::new((0, None)),
+            last_position_read: tokio::sync::Mutex::new(None),
             next: AtomicUsize::new(0),
             reads_on_replicas: AtomicU64::new(0),
             reads_on_primary: AtomicU64::new(0),
@@ -207,21 +204,22 @@ impl Replicas {
     }
 
     /// A write was acknowledged here: its position, which later reads here require and which
-    /// the caller is given to require anywhere.
+    /// the caller is given to require anywhere. `committed` is when the write committed, or any
+    /// moment after: a read of the position that started later is past the write.
     ///
-    /// Writers acknowledged together (one group commit) share one read of the position: a read
-    /// that starts after a caller asks is past that caller's write, so a caller takes the answer
-    /// of a read that started after it asked, or makes the next read itself. A read cancelled
-    /// with its caller leaves the next caller in the queue to read.
-    pub async fn written(&self) -> Option<Position> {
-        let ticket = self.positions_asked.fetch_add(1, Ordering::AcqRel) + 1;
+    /// Writers committed together (one group commit) share one read: a caller takes the answer
+    /// of the last read when it started after the caller's commit, or makes the next read
+    /// itself. A read cancelled with its caller leaves the next caller in the queue to read.
+    pub async fn written(&self, committed: Instant) -> Option<Position> {
         let mut last = self.last_position_read.lock().await;
-        if last.0 >= ticket {
-            return last.1;
+        if let Some((started, position)) = *last {
+            if started > committed {
+                return position;
+            }
         }
-        let covers = self.positions_asked.load(Ordering::Acquire);
+        let started = Instant::now();
         let position = self.read_written_position().await;
-        *last = (covers, position);
+        *last = Some((started, position));
         position
     }
 

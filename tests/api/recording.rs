@@ -350,6 +350,46 @@ on_both_databases! {
         assert_eq!(sealed, expected);
     }
 
+    async fn writers_waiting_together_share_one_group_of_statements(app: TestApp) {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let reporter = app.key(Role::Reporter, None).await;
+        let at = |n: usize| format!("2021-07-{:02}T00:00:00Z", n + 1);
+        let record = |n: usize| {
+            let (app, reporter) = (&app, &reporter);
+            async move {
+                let (_, body) = app.graphql_as(reporter, RECORD, json!({ "input": [figure(RATE, &at(n), "30")] })).await;
+                assert!(body["errors"].is_null(), "figure {n}: {body}");
+            }
+        };
+        // A lone writer, once the writer knows the metric and the source: its key read and its
+        // group's statements.
+        record(0).await;
+        let before = app.statements();
+        record(1).await;
+        let lone = app.statements() - before;
+
+        // Eight writers held behind the chain's head, which a transaction of the test holds
+        // until each has read its key and had a moment more to queue: the writer takes the
+        // first alone and the seven behind it as one group.
+        let holder = app.db.begin().await.unwrap();
+        holder.execute_unprepared("UPDATE audit_head SET sequence = sequence WHERE id = 1").await.unwrap();
+        let before = app.statements();
+        let release = async {
+            while app.statements() - before < 8 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            holder.commit().await.unwrap();
+        };
+        tokio::join!(futures_util::future::join_all((2..=9).map(record)), release);
+        let together = app.statements() - before;
+        // A key read each, and two groups' statements (on PostgreSQL, one read of the log
+        // position each): not eight groups'.
+        assert!(together <= 8 + 2 * (lone - 1), "{together} statements for eight writers waiting together; a lone writer takes {lone}");
+        let body = app.graphql(&format!("{{ observations(filter: {{metric: \"{RATE}\", observedFrom: \"2021-07-01T00:00:00Z\", observedBefore: \"2021-08-01T00:00:00Z\"}}) {{ totalCount }} }}"), json!({})).await;
+        assert_eq!(body["data"]["observations"]["totalCount"], 10, "{body}");
+    }
+
     async fn concurrent_corrections_lose_nothing(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;

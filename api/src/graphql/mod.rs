@@ -110,6 +110,7 @@ pub(crate) fn caller(ctx: &Context<'_>) -> Caller {
         client_address: None,
         request_id: None,
         refusals: Default::default(),
+        committed: Default::default(),
     })
 }
 

@@ -27,6 +27,7 @@ pub async fn identify(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         refusals: RefusalScope::for_request(state.refusals.clone()),
+        committed: Default::default(),
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if anonymous.principal.role.is_none() {

@@ -342,6 +342,7 @@ impl Exchange<'_> {
         // A receipt names the chain head it was answered at, read on the primary: its answer
         // is read there too.
         let receipted = checked.batch.iter().any(Engine::asks_for_receipt);
+        let committed = caller.committed.clone();
         let mut batch = checked.batch.data(caller).data(self.lang);
         if !writes && !receipted {
             let replicas = &self.state.replicas;
@@ -362,7 +363,9 @@ impl Exchange<'_> {
         // Later reads here require the write's position before answers kept earlier retire,
         // so that none is computed again on a replica without it.
         let position = if writes {
-            let position = self.state.replicas.written().await;
+            // A write that did not say when it committed did before now.
+            let committed = committed.get().unwrap_or_else(Instant::now);
+            let position = self.state.replicas.written(committed).await;
             self.state.response_cache.written();
             position
         } else {

@@ -40,6 +40,26 @@ pub struct Caller {
     pub request_id: Option<String>,
     /// How this request's refusals are logged.
     pub refusals: RefusalScope,
+    /// When this request's writes committed.
+    pub committed: CommittedAt,
+}
+
+/// When a request's writes were last committed, for a read that must see them (a replica's,
+/// say): one that starts later does. Set by [`ChainWrite::commit`] for every caller whose
+/// entries the write appended.
+#[derive(Debug, Clone, Default)]
+pub struct CommittedAt(Arc<Mutex<Option<Instant>>>);
+
+impl CommittedAt {
+    pub fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The later of the two: writes of one request may commit in any order.
+    fn set(&self, at: Instant) {
+        let mut committed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *committed = (*committed).max(Some(at));
+    }
 }
 
 impl Caller {
@@ -49,6 +69,7 @@ impl Caller {
             client_address: None,
             request_id: None,
             refusals: RefusalScope::default(),
+            committed: CommittedAt::default(),
         }
     }
 
@@ -250,6 +271,8 @@ pub struct ChainWrite {
     txn: DatabaseTransaction,
     /// Moved by each append of this write.
     head: std::sync::Mutex<Head>,
+    /// The callers whose entries this write appended, told when it commits.
+    committers: Mutex<Vec<CommittedAt>>,
 }
 
 impl std::ops::Deref for ChainWrite {
@@ -296,7 +319,16 @@ impl ConnectionTrait for ChainWrite {
 
 impl ChainWrite {
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        let now = Instant::now();
+        for committed in self
+            .committers
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            committed.set(now);
+        }
+        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
@@ -327,6 +359,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<ChainWrite, DbErr> {
     Ok(ChainWrite {
         txn,
         head: std::sync::Mutex::new(head),
+        committers: Mutex::default(),
     })
 }
 
@@ -417,7 +450,9 @@ pub async fn append_each<'a>(
     let occurred_at = Utc::now().trunc_subsecs(6);
     let (mut sequence, mut previous_hash) = (head.sequence, head.hash);
     let mut entries = Vec::new();
+    let mut committers = Vec::new();
     for (caller, event) in events {
+        committers.push(caller.committed.clone());
         sequence += 1;
         let mut entry = audit_entry::Model {
             sequence,
@@ -446,6 +481,10 @@ pub async fn append_each<'a>(
     };
     write_entries(txn, &entries, &head).await?;
     txn.moved_to(head);
+    txn.committers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(committers);
     Ok(entries)
 }
 
