@@ -231,3 +231,40 @@ on_both_databases! {
         assert_eq!(instant(&newest["observedAt"]), instant(&json!("2026-07-01T01:02:03.456789Z")));
     }
 }
+
+/// The figure readers decode PostgreSQL's binary format by hand; a value that comes as text (as
+/// every value of a simple query does) is left to sqlx, and must read the same.
+#[tokio::test]
+async fn values_postgresql_sends_as_text_read_as_sqlx_reads_them() {
+    use api::service::pg_columns::{column, optional_column, qualifier};
+    use chrono::{DateTime, Utc};
+    use rust_decimal::Decimal;
+    use sea_orm::sqlx::postgres::PgValueFormat;
+    use sea_orm::sqlx::{Row, ValueRef};
+
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    let row = sea_orm::sqlx::raw_sql(
+        "SELECT 42::int4, true, 'tỉ lệ'::text, '2021-06-30 17:00:00.123456+00'::timestamptz, \
+         6700.50::numeric, -0.0001::numeric, NULL::numeric, 'about'::text",
+    )
+    .fetch_one(app.db.get_postgres_connection_pool())
+    .await
+    .unwrap();
+    assert_eq!(row.try_get_raw(0).unwrap().format(), PgValueFormat::Text);
+
+    assert_eq!(column::<i32>(&row, 0).unwrap(), 42);
+    assert!(column::<bool>(&row, 1).unwrap());
+    assert_eq!(column::<String>(&row, 2).unwrap(), "tỉ lệ");
+    let instant: DateTime<Utc> = "2021-06-30T17:00:00.123456Z".parse().unwrap();
+    assert_eq!(column::<DateTime<Utc>>(&row, 3).unwrap(), instant);
+    let exact = column::<Decimal>(&row, 4).unwrap();
+    assert_eq!((exact.to_string().as_str(), exact.scale()), ("6700.50", 2));
+    assert_eq!(column::<Decimal>(&row, 5).unwrap().to_string(), "-0.0001");
+    assert_eq!(optional_column::<Decimal>(&row, 6).unwrap(), None);
+    assert_eq!(optional_column::<Decimal>(&row, 4).unwrap(), Some(exact));
+    assert_eq!(qualifier(&row, 7).unwrap(), Qualifier::About);
+    // Text that is not the column's type is refused by sqlx, naming the column.
+    let refused = column::<i32>(&row, 2).unwrap_err().to_string();
+    assert!(refused.contains('2'), "{refused}");
+    assert!(qualifier(&row, 2).is_err());
+}
