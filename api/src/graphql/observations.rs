@@ -243,6 +243,21 @@ impl ObservationTotals {
     }
 }
 
+/// A page of figures read as `R` (a reading, or the whole row), each answered as `as_figure`
+/// makes it.
+async fn page_of<R: Row + 'static>(
+    db: &sea_orm::DatabaseConnection,
+    reference: &crate::service::reference::ReferenceCache,
+    filter: ObservationFilter,
+    request: &PageRequest,
+    as_figure: impl Fn(R) -> Observation,
+) -> Result<PageConnection<Observation, ObservationTotals>> {
+    let page = observations::page::<R>(db, reference, &filter, request)
+        .await
+        .map_err(|e| e.extend())?;
+    Ok(connection(page, ObservationTotals { filter }, as_figure))
+}
+
 #[derive(Default)]
 pub struct ObservationQuery;
 
@@ -273,21 +288,11 @@ impl ObservationQuery {
         };
         let (db, reference) = (database(ctx)?, reference(ctx)?);
         if asks_only_readings(ctx.field()) {
-            let page = observations::page::<Reading>(db, reference, &filter, &request).await;
-            let page = page.map_err(|e| e.extend())?;
-            let totals = ObservationTotals { filter };
-            return Ok(connection(page, totals, |reading| {
-                Observation(Figure::Reading(reading))
-            }));
+            let as_reading = |reading| Observation(Figure::Reading(reading));
+            page_of::<Reading>(db, reference, filter, &request, as_reading).await
+        } else {
+            page_of::<CurrentObservation>(db, reference, filter, &request, Observation::from).await
         }
-        let page = observations::page::<CurrentObservation>(db, reference, &filter, &request)
-            .await
-            .map_err(|e| e.extend())?;
-        Ok(connection(
-            page,
-            ObservationTotals { filter },
-            Observation::from,
-        ))
     }
 
     /// One observation by id, retracted or not; `NOT_FOUND` when there is none.
