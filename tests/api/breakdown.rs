@@ -48,6 +48,31 @@ const JUNE: &str = "2025-06-01T00:00:00+07:00";
 const JULY: &str = "2025-07-01T00:00:00+07:00";
 
 on_both_databases! {
+    async fn a_breakdown_of_every_province_lists_each_with_its_own_figure_in_rank_order(app: TestApp) {
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        let empty = breakdown(&app, flow, "2025-06-01", "2025-06-30", "AS_RECORDED").await;
+        let provinces = codes(&empty["missing"], "code");
+        assert_eq!(provinces.len(), 63, "{empty}");
+        // Each province its own value, 1000 to 1062, sent in no order of rank.
+        let values: Vec<String> = (0..63).map(|n| (1000 + (n * 37) % 63).to_string()).collect();
+        let figures: Vec<_> = provinces.iter().zip(&values)
+            .map(|(code, value)| (code.as_str(), JULY, value.as_str(), "EXACT", Some(JUNE), None))
+            .collect();
+        app.record_as_reporter(flow, &figures).await;
+
+        let june = breakdown(&app, flow, "2025-06-01", "2025-06-30", "AS_RECORDED").await;
+        let entries = june["entries"].as_array().unwrap_or_else(|| panic!("{june}"));
+        assert_eq!(entries.len(), 63);
+        for (n, entry) in entries.iter().enumerate() {
+            assert_eq!(entry["rank"], n + 1, "{entry}");
+            assert_eq!(entry["value"], (1062 - n).to_string(), "{entry}");
+            let code = entry["agency"]["code"].as_str().unwrap();
+            let recorded = &values[provinces.iter().position(|p| p == code).unwrap()];
+            assert_eq!(entry["value"], recorded.as_str(), "{code}'s own figure");
+        }
+    }
+
     async fn a_breakdown_ranks_the_units_names_the_missing_and_adds_a_flow(app: TestApp) {
         let flow = "test.dossiers-filed-per-month";
         app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;

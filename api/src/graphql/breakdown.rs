@@ -3,7 +3,7 @@ use entity::values::Qualifier;
 
 use super::agencies::Agency;
 use super::metrics::Metric;
-use super::plain::Plain;
+use super::plain::{Plain, PlainList};
 use super::scalars::{Day, Exact, Instant};
 use super::{database, reference};
 use crate::error::GraphqlError;
@@ -89,12 +89,8 @@ impl Breakdown {
     }
 
     /// Highest first; equal values share a rank.
-    async fn entries(&self) -> Vec<Plain<BreakdownEntry<'_>>> {
-        self.0
-            .entries
-            .iter()
-            .map(|entry| Plain(BreakdownEntry(entry)))
-            .collect()
+    async fn entries(&self) -> PlainList<BreakdownEntry<'_>> {
+        PlainList(self.0.entries.iter().map(BreakdownEntry).collect())
     }
 
     /// The units expected that have no figure for the period: never dropped silently.

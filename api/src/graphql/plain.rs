@@ -15,8 +15,11 @@
 //! objects of a list still run together, so relations batch as before, but two fields of one
 //! object that each wait for the database would wait in turn.
 //!
-//! Per-field extension hooks are not called on this path: the schemas that execute have none
-//! (see `schema::build_schema`).
+//! Lists of such objects ([`PlainList`], and a page's edges) are joined by chunks rather than as
+//! async-graphql joins a long list (see [`PlainList`]).
+//!
+//! Per-field and per-item extension hooks are not called on this path: the schemas that execute
+//! have none (see `schema::build_schema`).
 
 use std::borrow::Cow;
 
@@ -143,19 +146,73 @@ impl<N: ContainerType, F: ObjectType> ContainerType for PageConnection<N, F> {
             return self.0.resolve_field(ctx).await;
         }
         let edges = ctx.with_selection_set(&ctx.item.node.selection_set);
-        // As async-graphql resolves a list: every item at its index, the first error for all.
-        let answers = join_all(self.0.edges.iter().enumerate().map(|(index, edge)| {
-            let edges = edges.clone();
-            async move {
-                let at_index = edges.with_index(index);
-                resolve_plain(&at_index, edge)
-                    .await
-                    .map_err(|error| at_index.set_error_path(error))
-            }
-        }))
-        .await;
-        Ok(Some(Value::List(
-            answers.into_iter().collect::<ServerResult<_>>()?,
-        )))
+        resolve_plain_list(&edges, &self.0.edges).await.map(Some)
     }
+}
+
+/// A list of objects answered by [`resolve_plain`]; the same type to clients as a `Vec` of
+/// [`Plain`] objects.
+///
+/// async-graphql joins a list's items through a `FuturesOrdered` past 30 of them, which moves
+/// each item's future into a task of its own. Here they are joined by chunks of 30, each on
+/// `join_all`'s small path (the futures side by side in one slice), and the chunks joined
+/// together: every item still runs with the others, so that relations batch as before.
+pub(crate) struct PlainList<T>(pub Vec<T>);
+
+/// Items `join_all` joins side by side; past this it uses a `FuturesOrdered`.
+const SIDE_BY_SIDE: usize = 30;
+
+impl<T: ContainerType> OutputType for PlainList<T> {
+    fn type_name() -> Cow<'static, str> {
+        Vec::<Plain<T>>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Vec::<Plain<T>>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Vec::<Plain<T>>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_plain_list(ctx, &self.0).await
+    }
+}
+
+/// Every item by [`resolve_plain`] at its index, the first error for all, as async-graphql
+/// resolves a list; joined by chunks (see [`PlainList`]).
+async fn resolve_plain_list<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+    items: &'a [T],
+) -> ServerResult<Value> {
+    let mut chunks = items
+        .chunks(SIDE_BY_SIDE)
+        .enumerate()
+        .map(|(chunk, items)| {
+            join_all(items.iter().enumerate().map(move |(index, item)| {
+                let index = chunk * SIDE_BY_SIDE + index;
+                async move {
+                    let at_index = ctx.with_index(index);
+                    resolve_plain(&at_index, item)
+                        .await
+                        .map_err(|error| at_index.set_error_path(error))
+                }
+            }))
+        });
+    let answers = if items.len() <= SIDE_BY_SIDE {
+        match chunks.next() {
+            Some(only) => only.await,
+            None => Vec::new(),
+        }
+    } else {
+        join_all(chunks).await.into_iter().flatten().collect()
+    };
+    Ok(Value::List(
+        answers.into_iter().collect::<ServerResult<_>>()?,
+    ))
 }

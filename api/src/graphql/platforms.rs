@@ -7,7 +7,7 @@ use super::events::Event;
 use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
-use super::plain::Plain;
+use super::plain::{Plain, PlainList};
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
 
@@ -44,13 +44,10 @@ impl Platform {
     }
 
     /// What the platform measures.
-    async fn metrics(&self, ctx: &Context<'_>) -> Result<Vec<Plain<Metric>>> {
+    async fn metrics(&self, ctx: &Context<'_>) -> Result<PlainList<Metric>> {
         let reference = reference_rows(ctx).await?;
-        Ok(reference
-            .metrics_of_platform(self.0.id)
-            .into_iter()
-            .map(|metric| Plain(Metric(metric)))
-            .collect())
+        let metrics = reference.metrics_of_platform(self.0.id).into_iter();
+        Ok(PlainList(metrics.map(Metric).collect()))
     }
 
     /// Launches and milestones, oldest first.
@@ -76,13 +73,16 @@ pub struct PlatformQuery;
 #[Object]
 impl PlatformQuery {
     /// Every platform.
-    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Plain<Platform>>> {
+    async fn platforms(&self, ctx: &Context<'_>) -> Result<PlainList<Platform>> {
         let reference = reference_rows(ctx).await?;
-        Ok(reference
-            .platforms()
-            .iter()
-            .map(|platform| Plain(Platform(platform.clone())))
-            .collect())
+        Ok(PlainList(
+            reference
+                .platforms()
+                .iter()
+                .cloned()
+                .map(Platform)
+                .collect(),
+        ))
     }
 
     /// One platform by code; `NOT_FOUND` when no platform has it.

@@ -5,7 +5,7 @@ use entity::values::{Qualifier, Scale, Unit};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
-use super::plain::Plain;
+use super::plain::PlainList;
 use super::platforms::Platform;
 use super::scalars::Exact;
 use super::{database, reference};
@@ -49,13 +49,8 @@ impl SavingsComparison {
     }
 
     /// Largest estimate first.
-    async fn entries(&self) -> Vec<Plain<SavingsRank>> {
-        self.0
-            .entries
-            .iter()
-            .cloned()
-            .map(|entry| Plain(SavingsRank(entry)))
-            .collect()
+    async fn entries(&self) -> PlainList<SavingsRank> {
+        PlainList(self.0.entries.iter().cloned().map(SavingsRank).collect())
     }
 
     /// The sum of the yearly rates, in billion VND per year; null before any estimate (no data
