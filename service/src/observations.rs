@@ -949,21 +949,23 @@ impl SeriesInstant {
 
 /// Stores new observations and the first revision of each (`revisions[i]` is of
 /// `observations[i]`; its `observation_id` is set here) and returns them as stored, in the order
-/// given. The places must be distinct. PostgreSQL takes both tables in one statement: a group of
-/// small writers pays one round trip for them, not two.
+/// given. The places must be distinct and free (read before). PostgreSQL takes both tables in one
+/// statement: a group of small writers pays one round trip for them, not two.
 pub async fn insert_with_first_revisions(
     db: &impl ConnectionTrait,
     observations: &[observation::Model],
     mut revisions: Vec<observation_revision::Model>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
-    let place =
-        |o: &observation::Model| SeriesInstant::new(o.metric_id, o.agency_id, o.observed_at);
     if observations.is_empty() {
         return Ok(Vec::new());
     }
     let stored: Vec<CurrentObservation> = match db.get_database_backend() {
         DbBackend::Postgres => {
-            read_all(db, with_first_revisions(observations, &revisions)?).await?
+            read_all(
+                db,
+                with_first_revisions(observations, &revisions, Places::Free)?,
+            )
+            .await?
         }
         _ => {
             let mut by_place: HashMap<SeriesInstant, observation::Model> =
@@ -992,7 +994,46 @@ pub async fn insert_with_first_revisions(
                 .collect()
         }
     };
-    // RETURNING promises no order: the rows are matched by place.
+    in_given_order(observations, stored)
+}
+
+/// Stores new observations and their first revisions as [`insert_with_first_revisions`] does,
+/// at places not read before: `None` when a figure is already recorded at one of them, the
+/// others being stored all the same (the caller rolls back and reads the places). PostgreSQL
+/// checks the places within the insert, so that the check costs no round trip of its own.
+pub async fn insert_where_free(
+    db: &impl ConnectionTrait,
+    observations: &[observation::Model],
+    revisions: Vec<observation_revision::Model>,
+) -> Result<Option<Vec<CurrentObservation>>, ApiError> {
+    if observations.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    if db.get_database_backend() != DbBackend::Postgres {
+        let places = observations
+            .iter()
+            .map(|o| (o.metric_id, o.agency_id, o.observed_at));
+        if !existing(db, places).await?.is_empty() {
+            return Ok(None);
+        }
+        return insert_with_first_revisions(db, observations, revisions)
+            .await
+            .map(Some);
+    }
+    let statement = with_first_revisions(observations, &revisions, Places::Unread)?;
+    let stored: Vec<CurrentObservation> = read_all(db, statement).await?;
+    if stored.len() < observations.len() {
+        return Ok(None);
+    }
+    in_given_order(observations, stored).map(Some)
+}
+
+/// The stored rows in the order of the observations sent (RETURNING promises no order): matched
+/// by place.
+fn in_given_order(
+    observations: &[observation::Model],
+    stored: Vec<CurrentObservation>,
+) -> Result<Vec<CurrentObservation>, ApiError> {
     let mut by_place: HashMap<SeriesInstant, CurrentObservation> = stored
         .into_iter()
         .map(|stored| (place(&stored.observation), stored))
@@ -1007,6 +1048,14 @@ pub async fn insert_with_first_revisions(
         .collect()
 }
 
+fn place(observation: &observation::Model) -> SeriesInstant {
+    SeriesInstant::new(
+        observation.metric_id,
+        observation.agency_id,
+        observation.observed_at,
+    )
+}
+
 fn not_returned(new: &observation::Model) -> ApiError {
     ApiError::from(DbErr::Custom(format!(
         "the observation of metric {} and agency {:?} at {} was not stored with its revision",
@@ -1017,10 +1066,13 @@ fn not_returned(new: &observation::Model) -> ApiError {
 /// `WITH o AS (INSERT INTO observation … RETURNING *), r AS (INSERT INTO observation_revision …
 /// SELECT o.id, … JOIN o ON its place RETURNING *) SELECT o.…, r.… FROM o JOIN r`: each revision
 /// sent with its observation's place (the observation's own arrays, named again) and given the id
-/// the observation got; the rows come back as [`CurrentObservation::read`] reads them.
+/// the observation got; the rows come back as [`CurrentObservation::read`] reads them. At places
+/// not read before, an observation is inserted only where none is recorded (and its revision
+/// only with it).
 fn with_first_revisions(
     observations: &[observation::Model],
     revisions: &[observation_revision::Model],
+    places: Places,
 ) -> Result<Statement, DbErr> {
     use crate::rows::Unnested;
     let mut values = Vec::new();
@@ -1050,8 +1102,24 @@ fn with_first_revisions(
         let columns: Vec<String> = names.iter().map(|n| format!("{table}.\"{n}\"")).collect();
         columns.join(", ")
     };
+    // Each arm one index's lookup, as `at_places` reads them: a national place is one whose
+    // agency is null. `OFFSET 0` keeps each a lookup per place: made a join, the national arm
+    // was hashed from every national figure of the table once it held a few thousand.
+    let only_where_free = match places {
+        Places::Free => String::new(),
+        Places::Unread => format!(
+            " WHERE NOT EXISTS (SELECT 1 FROM \"observation\" e WHERE e.\"metric_id\" = {m} \
+             AND e.\"observed_at\" = {t} AND e.\"agency_id\" = {a} OFFSET 0) \
+             AND NOT EXISTS (SELECT 1 FROM \"observation\" e WHERE {a} IS NULL \
+             AND e.\"agency_id\" IS NULL AND e.\"metric_id\" = {m} AND e.\"observed_at\" = {t} \
+             OFFSET 0)",
+            m = metric.selected,
+            t = at.selected,
+            a = agency.selected,
+        ),
+    };
     let sql = format!(
-        "WITH o AS (INSERT INTO \"observation\" ({}) SELECT {} FROM UNNEST({}) AS u({}) RETURNING *), \
+        "WITH o AS (INSERT INTO \"observation\" ({}) SELECT {} FROM UNNEST({}) AS u({}){} RETURNING *), \
          r AS (INSERT INTO \"observation_revision\" (\"observation_id\", {}) \
          SELECT o.\"id\", {} FROM UNNEST({}, {}) AS u({}, {}) \
          JOIN o ON o.\"metric_id\" = {} AND o.\"observed_at\" = {} \
@@ -1061,6 +1129,7 @@ fn with_first_revisions(
         o.selected(),
         o.arrays(),
         o.aliases(),
+        only_where_free,
         r.names(),
         r.selected(),
         r.arrays(),
@@ -1080,6 +1149,15 @@ fn with_first_revisions(
         sql,
         values,
     ))
+}
+
+/// What a write knows of the places it stores figures at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Places {
+    /// Read in the write's transaction and found free.
+    Free,
+    /// Not read: the store finds out.
+    Unread,
 }
 
 /// The observations already recorded at any of these places, by place (one batch's places).

@@ -390,6 +390,71 @@ on_both_databases! {
         assert_eq!(body["data"]["observations"]["totalCount"], 10, "{body}");
     }
 
+    async fn a_group_that_meets_a_figure_already_recorded_refuses_that_one_alone(app: TestApp) {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let reporter = app.key(Role::Reporter, None).await;
+        let at = |n: usize| format!("2021-08-{:02}T00:00:00Z", n + 1);
+        let in_ha_noi = |n: usize, value: &str| {
+            let mut item = figure(RATE, &at(n), value);
+            item["agency"] = json!("ha-noi");
+            item
+        };
+        // Figures already recorded, national and provincial, where two writers of the group
+        // will write again.
+        let mut earlier = Vec::new();
+        for item in [figure(RATE, &at(0), "30"), in_ha_noi(0, "31")] {
+            let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [item] })).await;
+            let id = body["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap_or_else(|| panic!("{body}"));
+            earlier.push(id.to_owned());
+        }
+        let inputs = vec![
+            figure(RATE, &at(1), "32"),
+            figure(RATE, &at(0), "33"),
+            in_ha_noi(1, "34"),
+            in_ha_noi(0, "35"),
+            figure(RATE, &at(2), "36"),
+        ];
+        // Held behind the chain's head until each has read its key, so that they are written
+        // as groups of more than one.
+        let holder = app.db.begin().await.unwrap();
+        holder.execute_unprepared("UPDATE audit_head SET sequence = sequence WHERE id = 1").await.unwrap();
+        let before = app.statements();
+        let release = async {
+            while app.statements() - before < inputs.len() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            holder.commit().await.unwrap();
+        };
+        let sends = inputs.iter().map(|item| {
+            let (app, reporter) = (&app, &reporter);
+            async move { app.graphql_as(reporter, RECORD, json!({ "input": [item] })).await.1 }
+        });
+        let (answers, ()) = tokio::join!(futures_util::future::join_all(sends), release);
+
+        for n in [0, 2, 4] {
+            assert!(answers[n]["errors"].is_null(), "figure {n}: {}", answers[n]);
+            assert_eq!(answers[n]["data"]["recordObservations"]["observations"][0]["value"], inputs[n]["value"]);
+        }
+        for (n, id) in [(1, &earlier[0]), (3, &earlier[1])] {
+            assert_eq!(code(&answers[n]), "BAD_USER_INPUT", "figure {n}: {}", answers[n]);
+            let failure = answers[n]["errors"][0]["extensions"]["failures"][0].to_string();
+            assert!(failure.contains(&format!("số liệu {id} đã ghi")), "figure {n}: {failure}");
+        }
+        // Each figure once: the refused ones not stored, the others not twice.
+        let month = |agency: &str| format!(
+            "{{ observations(filter: {{metric: \"{RATE}\", {agency} observedFrom: \"2021-08-01T00:00:00Z\", observedBefore: \"2021-09-01T00:00:00Z\"}}) {{ edges {{ node {{ value }} }} }} }}"
+        );
+        let values = |body: Value| -> Vec<String> {
+            let mut values: Vec<String> = body["data"]["observations"]["edges"].as_array().unwrap_or_else(|| panic!("{body}"))
+                .iter().map(|edge| edge["node"]["value"].as_str().unwrap().to_owned()).collect();
+            values.sort();
+            values
+        };
+        assert_eq!(values(app.graphql(&month(""), json!({})).await), ["30", "31", "32", "34", "36"]);
+        assert_eq!(values(app.graphql(&month("agency: \"ha-noi\","), json!({})).await), ["31", "34"]);
+    }
+
     async fn concurrent_corrections_lose_nothing(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let (_, body) = app.graphql_as(&reporter, RECORD, json!({ "input": [figure(RATE, "2021-06-30T00:00:00Z", "28.5")] })).await;

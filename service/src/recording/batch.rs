@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::values::MetricKind;
 use entity::{agency, metric, observation, observation_revision, source};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -14,7 +16,7 @@ use crate::audit::seal::{Seal, Sealed};
 use crate::audit::{self, Action, Caller, Event, APPLIED};
 use crate::error::{not_found_message, ApiError};
 use crate::message;
-use crate::observations::{self, CurrentObservation};
+use crate::observations::{self, CurrentObservation, Places};
 use crate::time::{local_date, VIETNAM};
 use crate::{catalog, exact};
 
@@ -296,16 +298,18 @@ async fn record_batch(
             valid,
             request_hash,
         } => {
-            let mut written = store(
+            let written = store(
                 &txn,
                 vec![ToStore {
                     batch,
                     valid,
                     request_hash,
                 }],
+                Places::Free,
             )
-            .await?;
-            let written = written.pop().expect("one batch stored");
+            .await?
+            .and_then(|mut written| written.pop())
+            .ok_or_else(|| DbErr::Custom("a batch read as free was not stored".to_owned()))?;
             audit::append_all(&txn, caller, APPLIED, written.entries).await?;
             txn.commit().await?;
             return Ok(written.recorded);
@@ -409,11 +413,13 @@ pub(super) async fn check(
 
 /// Stores checked batches together, in a few statements per thousand figures whatever the
 /// number of batches, and remembers each keyed batch's answer; returns each batch's figures and
-/// audit entries, in order.
+/// audit entries, in order. `None` when `places` were not read and one was found taken: the
+/// caller rolls back.
 pub(super) async fn store(
     txn: &DatabaseTransaction,
     batches: Vec<ToStore<'_>>,
-) -> Result<Vec<Written>, ApiError> {
+    places: Places,
+) -> Result<Option<Vec<Written>>, ApiError> {
     let recorded_at = Utc::now().trunc_subsecs(6);
     let sizes: Vec<usize> = batches.iter().map(|b| b.valid.len()).collect();
     let mut rows = Vec::with_capacity(sizes.iter().sum());
@@ -433,7 +439,9 @@ pub(super) async fn store(
                 .map(|(item, valid)| (batch.caller, item, valid)),
         );
     }
-    let (stored, entries) = insert_all(txn, rows, recorded_at).await?;
+    let Some((stored, entries)) = insert_all(txn, rows, recorded_at, places).await? else {
+        return Ok(None);
+    };
     let (mut stored, mut entries) = (stored.into_iter(), entries.into_iter());
     let mut written = Vec::with_capacity(sizes.len());
     for (size, (caller, key, request_hash)) in sizes.into_iter().zip(keyed) {
@@ -458,17 +466,18 @@ pub(super) async fn store(
             entries: entries.by_ref().take(size).collect(),
         });
     }
-    Ok(written)
+    Ok(Some(written))
 }
 
 /// Writes validated batches' observations and their first revisions (on PostgreSQL in one
 /// statement, on SQLite a few per thousand items); returns them with the audit entry that seals
-/// each.
+/// each, or `None` as [`store`] does.
 async fn insert_all(
     txn: &DatabaseTransaction,
     rows: Vec<(&Caller, &NewObservation, Valid)>,
     recorded_at: DateTime<Utc>,
-) -> Result<(Vec<CurrentObservation>, Vec<Event>), ApiError> {
+    places: Places,
+) -> Result<Option<(Vec<CurrentObservation>, Vec<Event>)>, ApiError> {
     let new_observations: Vec<observation::Model> = rows
         .iter()
         .map(|(_, item, valid)| observation::Model {
@@ -499,8 +508,17 @@ async fn insert_all(
             retracted: false,
         })
         .collect();
-    let stored =
-        observations::insert_with_first_revisions(txn, &new_observations, revisions).await?;
+    let stored = match places {
+        Places::Free => {
+            observations::insert_with_first_revisions(txn, &new_observations, revisions).await?
+        }
+        Places::Unread => {
+            match observations::insert_where_free(txn, &new_observations, revisions).await? {
+                Some(stored) => stored,
+                None => return Ok(None),
+            }
+        }
+    };
 
     let mut events = Vec::with_capacity(rows.len());
     for (
@@ -538,5 +556,5 @@ async fn insert_all(
             .sealing(seal),
         );
     }
-    Ok((stored, events))
+    Ok(Some((stored, events)))
 }

@@ -8,7 +8,7 @@
 //! answered with that error and nothing of it is stored. A batch whose caller has gone (a timed
 //! out request) is left out, and the group written again without it if it had been written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::{self, Action, Caller, APPLIED};
 use crate::error::ApiError;
 use crate::kinds;
-use crate::observations;
+use crate::observations::{self, Places};
 
 use super::batch::{check, places, store, Batch, Catalog, Checked, KnownRows, ToStore, Written};
 use super::rules::Valid;
@@ -106,6 +106,10 @@ async fn write_group(
     mut group: Vec<Job>,
     mut known: KnownRows,
 ) -> KnownRows {
+    // The places a group writes are checked by the statement that stores them, a round trip
+    // less on the chain's head; a group that finds one taken is written again, reading them
+    // first, so that each batch gets its own answer.
+    let mut places_known = Places::Unread;
     loop {
         // A caller that gave up (its request timed out, its connection closed) is answered
         // nothing and its batch is not stored: a request answered with an error stores nothing.
@@ -114,7 +118,7 @@ async fn write_group(
             return known;
         }
         let mut results = Vec::with_capacity(group.len());
-        match attempt(&db, &group, &mut results, &mut known).await {
+        match attempt(&db, &group, places_known, &mut results, &mut known).await {
             Ok(Attempt::Committed) => {
                 for (job, result) in group.into_iter().zip(results) {
                     let _ = job.answer.send(result);
@@ -123,6 +127,7 @@ async fn write_group(
             }
             // Someone left while the group was written: write it again without them.
             Ok(Attempt::Abandoned) => continue,
+            Ok(Attempt::PlaceTaken) => places_known = Places::Free,
             Err(error) => {
                 // Nothing of the group was stored: a batch that had been refused keeps its own
                 // reason, every other one is told why the group failed.
@@ -144,6 +149,8 @@ enum Attempt {
     Committed,
     /// Rolled back, because a caller of the group went away before the commit.
     Abandoned,
+    /// Rolled back, because a figure was found recorded at a place not read before.
+    PlaceTaken,
 }
 
 /// Checks each batch of the group in turn and stores those that pass together, then commits;
@@ -151,6 +158,7 @@ enum Attempt {
 async fn attempt(
     db: &DatabaseConnection,
     group: &[Job],
+    places_known: Places,
     results: &mut Vec<Result<Recorded, ApiError>>,
     known: &mut KnownRows,
 ) -> Result<Attempt, ApiError> {
@@ -158,13 +166,18 @@ async fn attempt(
     // The reference rows the group names, read once: each batch sees them as of the group's
     // start, as it would have had it arrived first.
     let catalog = Catalog::load(&txn, group.iter().flat_map(|job| &job.items), known).await?;
-    // The figures already recorded where the group's batches would write, read together: the
-    // small writers' lone figures in one statement rather than one each.
-    let already_recorded = observations::existing_in_batches(
-        &txn,
-        group.iter().map(|job| places(&job.items, &catalog)),
-    )
-    .await?;
+    // The figures already recorded where the group's batches would write, read together (the
+    // small writers' lone figures in one statement rather than one each), or taken to be none.
+    let already_recorded = match places_known {
+        Places::Free => {
+            observations::existing_in_batches(
+                &txn,
+                group.iter().map(|job| places(&job.items, &catalog)),
+            )
+            .await?
+        }
+        Places::Unread => HashMap::new(),
+    };
     let mut answers: Vec<Option<Result<Written, ApiError>>> = group.iter().map(|_| None).collect();
     let mut waiting = Waiting::default();
     let mut group_writes = GroupWrites::default();
@@ -180,8 +193,11 @@ async fn attempt(
         // a counter's series, an idempotency key) is checked after they are stored, reading
         // afresh, so that it sees them as it would have had it come later.
         let touched = group_writes.touched_by(&batch);
-        if touched || batch.idempotency_key.is_some() {
-            waiting.store(&txn, &mut answers).await?;
+        if (touched || batch.idempotency_key.is_some())
+            && !waiting.store(&txn, &mut answers, places_known).await?
+        {
+            txn.rollback().await?;
+            return Ok(Attempt::PlaceTaken);
         }
         if touched {
             batch.already_recorded = None;
@@ -212,7 +228,10 @@ async fn attempt(
             Err(error) => return Err(error),
         }
     }
-    waiting.store(&txn, &mut answers).await?;
+    if !waiting.store(&txn, &mut answers, places_known).await? {
+        txn.rollback().await?;
+        return Ok(Attempt::PlaceTaken);
+    }
     if group.iter().any(|job| job.answer.is_closed()) {
         txn.rollback().await?;
         return Ok(Attempt::Abandoned);
@@ -277,20 +296,25 @@ impl<'a> Waiting<'a> {
         self.batches.push((index, checked));
     }
 
-    /// Stores the waiting batches together and records each one's answer.
+    /// Stores the waiting batches together and records each one's answer; false when a place
+    /// not read before was found taken.
     async fn store(
         &mut self,
         txn: &DatabaseTransaction,
         answers: &mut [Option<Result<Written, ApiError>>],
-    ) -> Result<(), ApiError> {
+        places: Places,
+    ) -> Result<bool, ApiError> {
         if self.batches.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let (indexes, batches): (Vec<usize>, Vec<ToStore<'a>>) =
             std::mem::take(&mut self.batches).into_iter().unzip();
-        for (index, written) in indexes.into_iter().zip(store(txn, batches).await?) {
+        let Some(written) = store(txn, batches, places).await? else {
+            return Ok(false);
+        };
+        for (index, written) in indexes.into_iter().zip(written) {
             answers[index] = Some(Ok(written));
         }
-        Ok(())
+        Ok(true)
     }
 }
