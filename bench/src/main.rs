@@ -793,7 +793,7 @@ async fn measure_writes(
         let base = writes::first_free_instant(pool).await?;
         rounds[0].push(
             writes::through_api(
-                &client,
+                client,
                 load.url,
                 &load.options.key,
                 base,

@@ -181,14 +181,15 @@ fn literal(value: &Value, kind: &str) -> String {
     }
 }
 
-/// The fields of each type the generator knows: (name, arguments, type of the field).
-fn fields(
-    type_name: &str,
-) -> &'static [(
+/// A type's fields: (name, arguments as (name, type), type of the field).
+type Fields = &'static [(
     &'static str,
     &'static [(&'static str, &'static str)],
     &'static str,
-)] {
+)];
+
+/// The fields of each type the generator knows.
+fn fields(type_name: &str) -> Fields {
     match type_name {
         "QueryRoot" => &[
             ("platforms", &[], "Platform"),
@@ -601,7 +602,7 @@ async fn generated_documents_get_no_server_error_and_the_same_answer_on_both_dat
         })
         .await;
 
-    let differences = differences.lock().unwrap();
+    let differences = std::mem::take(&mut *differences.lock().unwrap());
     let executed = executed.load(Ordering::Relaxed);
     eprintln!(
         "{documents} generated documents (seed {seed}) on both databases in {:.0?}; {executed} executed",

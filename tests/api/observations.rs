@@ -240,7 +240,7 @@ async fn values_postgresql_sends_as_text_read_as_sqlx_reads_them() {
     use chrono::{DateTime, Utc};
     use rust_decimal::Decimal;
     use sea_orm::sqlx::postgres::PgValueFormat;
-    use sea_orm::sqlx::{Row, ValueRef};
+    use sea_orm::sqlx::Row;
 
     let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
     let row = sea_orm::sqlx::raw_sql(

@@ -407,7 +407,7 @@ on_both_databases! {
             let id = body["data"]["recordObservations"]["observations"][0]["id"].as_str().unwrap_or_else(|| panic!("{body}"));
             earlier.push(id.to_owned());
         }
-        let inputs = vec![
+        let inputs = [
             figure(RATE, &at(1), "32"),
             figure(RATE, &at(0), "33"),
             in_ha_noi(1, "34"),
