@@ -528,7 +528,8 @@ async fn ask(client: &reqwest::Client, address: &str, request: &Value) -> (u16, 
         .json(request)
         .send()
         .await
-        .expect("the server answers");
+        // The transport's own words (a reset, a closed connection): what a flake needs to say.
+        .unwrap_or_else(|error| panic!("no answer from {address} to {request}: {error:?}"));
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     (
