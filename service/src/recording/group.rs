@@ -28,9 +28,10 @@ const QUEUED_BATCHES: usize = 1024;
 /// Rows a group gathers at most: enough to share a commit among many small writers without
 /// making one of them wait behind a long group.
 const ROWS_PER_GROUP: usize = 2000;
-/// Rows a group stores without reading their places first. A round trip saved for a few small
-/// writers; a bulk batch's thousand lookups inside the insert took it from 0.45 of `COPY`'s rate
-/// to 0.25 (bench/RESULTS-writes.md).
+/// Rows a group stores without reading their places first: a round trip saved for a few small
+/// writers. Past a few, PostgreSQL, guessing that the guard lets almost none through, joins the
+/// stored figures to their revisions by a nested loop: a 1000-figure batch took twice as long
+/// (bench/RESULTS-writes.md).
 const ROWS_CHECKED_BY_THE_INSERT: usize = 64;
 
 /// The process's writer of batches; cloned handles share it.
@@ -112,8 +113,8 @@ async fn write_group(
 ) -> KnownRows {
     // The places of a few figures are checked by the statement that stores them, a round trip
     // less on the chain's head; a group that finds one taken is written again, reading them
-    // first, so that each batch gets its own answer. Many figures are read first: one read of
-    // a batch's range costs less than a lookup per figure inside the insert.
+    // first, so that each batch gets its own answer. Many figures are read first (see
+    // `ROWS_CHECKED_BY_THE_INSERT`).
     let rows: usize = group.iter().map(|job| job.items.len()).sum();
     let mut places_known = if rows <= ROWS_CHECKED_BY_THE_INSERT {
         Places::Unread
