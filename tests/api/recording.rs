@@ -23,6 +23,25 @@ fn code(body: &Value) -> &str {
         .unwrap_or("none")
 }
 
+/// Waits until the server's writer holds `count` batches (waiting for their group, or in the
+/// group held behind the chain's head), as its `/metrics` says.
+async fn writers_pending(app: &crate::helpers::TestApp, count: usize) {
+    let pending =
+        || crate::helpers::exported_metric(&app.address, "egov_kpi_write_batches_pending");
+    let started = std::time::Instant::now();
+    loop {
+        let now = pending().await;
+        if now >= count as u64 {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the writer holds {now} batches, not {count}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 on_both_databases! {
     async fn each_role_may_do_its_part_and_no_more(app: TestApp) {
         let input = json!({ "input": [figure(RATE, "2021-06-30T00:00:00+07:00", "28.5")] });
@@ -369,16 +388,13 @@ on_both_databases! {
         let lone = app.statements() - before;
 
         // Eight writers held behind the chain's head, which a transaction of the test holds
-        // until each has read its key and had a moment more to queue: the writer takes the
-        // first alone and the seven behind it as one group.
+        // until the server counts all eight with its writer: the writer takes those that came
+        // first as one group, blocked on the head, and the others behind it as a second.
         let holder = app.db.begin().await.unwrap();
         holder.execute_unprepared("UPDATE audit_head SET sequence = sequence WHERE id = 1").await.unwrap();
         let before = app.statements();
         let release = async {
-            while app.statements() - before < 8 {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            writers_pending(&app, 8).await;
             holder.commit().await.unwrap();
         };
         tokio::join!(futures_util::future::join_all((2..=9).map(record)), release);
@@ -388,6 +404,8 @@ on_both_databases! {
         assert!(together <= 8 + 2 * (lone - 1), "{together} statements for eight writers waiting together; a lone writer takes {lone}");
         let body = app.graphql(&format!("{{ observations(filter: {{metric: \"{RATE}\", observedFrom: \"2021-07-01T00:00:00Z\", observedBefore: \"2021-08-01T00:00:00Z\"}}) {{ totalCount }} }}"), json!({})).await;
         assert_eq!(body["data"]["observations"]["totalCount"], 10, "{body}");
+        // Every writer answered: none is left pending.
+        assert_eq!(crate::helpers::exported_metric(&app.address, "egov_kpi_write_batches_pending").await, 0);
     }
 
     async fn a_group_that_meets_a_figure_already_recorded_refuses_that_one_alone(app: TestApp) {
@@ -414,16 +432,12 @@ on_both_databases! {
             in_ha_noi(0, "35"),
             figure(RATE, &at(2), "36"),
         ];
-        // Held behind the chain's head until each has read its key, so that they are written
-        // as groups of more than one.
+        // Held behind the chain's head until all five are with the writer, so that they are
+        // written as groups of more than one.
         let holder = app.db.begin().await.unwrap();
         holder.execute_unprepared("UPDATE audit_head SET sequence = sequence WHERE id = 1").await.unwrap();
-        let before = app.statements();
         let release = async {
-            while app.statements() - before < inputs.len() {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            writers_pending(&app, inputs.len()).await;
             holder.commit().await.unwrap();
         };
         let sends = inputs.iter().map(|item| {

@@ -17,6 +17,7 @@ use crate::error::{ApiError, GraphqlError};
 use crate::service::audit::{self, anchor::Anchor};
 use crate::service::kept::Kept;
 use crate::service::receipts::{answer_digest, Receipt};
+use crate::service::recording::GroupCommit;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{DocumentOperations, SelectionSet};
@@ -38,6 +39,8 @@ pub struct Engine {
     anchor: Option<Arc<Anchor>>,
     db: DatabaseConnection,
     validated: ValidatedRequests,
+    /// The process's writer of batches, which the schemas share.
+    writer: GroupCommit,
 }
 
 /// The request extension that asks for a receipt.
@@ -50,6 +53,7 @@ impl Engine {
         collected: AppSchema,
         anchor: Option<Arc<Anchor>>,
         db: DatabaseConnection,
+        writer: GroupCommit,
     ) -> Self {
         Self {
             types: FieldTypes::of(&schema.sdl()),
@@ -59,7 +63,13 @@ impl Engine {
             anchor,
             db,
             validated: ValidatedRequests::default(),
+            writer,
         }
+    }
+
+    /// Batches of figures handed to the writer and not yet answered.
+    pub fn write_batches_pending(&self) -> usize {
+        self.writer.pending()
     }
 
     /// Whether a request asks for a receipt of its answer.

@@ -105,6 +105,7 @@ pub fn build_engine(
             build(Purpose::RunCollected),
             anchor.clone(),
             db.clone(),
+            writer.clone(),
         )
     })
 }

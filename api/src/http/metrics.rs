@@ -93,7 +93,12 @@ impl Metrics {
         }
     }
 
-    pub(super) fn render(&self, pool: Option<(u32, usize)>, subscribers: usize) -> String {
+    pub(super) fn render(
+        &self,
+        pool: Option<(u32, usize)>,
+        subscribers: usize,
+        write_batches_pending: usize,
+    ) -> String {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let _ = writeln!(
@@ -162,6 +167,15 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE egov_kpi_live_subscribers gauge");
         let _ = writeln!(out, "egov_kpi_live_subscribers {subscribers}");
+        let _ = writeln!(
+            out,
+            "# HELP egov_kpi_write_batches_pending Batches of figures handed to the writer and not yet answered (waiting for their group, or in the group being written)."
+        );
+        let _ = writeln!(out, "# TYPE egov_kpi_write_batches_pending gauge");
+        let _ = writeln!(
+            out,
+            "egov_kpi_write_batches_pending {write_batches_pending}"
+        );
         if let Some((size, idle)) = pool {
             let _ = writeln!(
                 out,
@@ -195,10 +209,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state
-            .metrics
-            .render(pool_use(&state.db), state.feed.subscribers())
-            + &replication(&state.replicas),
+        state.metrics.render(
+            pool_use(&state.db),
+            state.feed.subscribers(),
+            state.engine.write_batches_pending(),
+        ) + &replication(&state.replicas),
     )
 }
 
@@ -260,7 +275,7 @@ mod tests {
         ] {
             metrics.record(operation, Duration::from_millis(1), &["BAD\nCODE"]);
         }
-        let exported = metrics.render(None, 0);
+        let exported = metrics.render(None, 0, 0);
         assert!(exported.len() < 10_000, "{} bytes", exported.len());
         assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"other\"} 2"));
         assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"Board\"} 1"));

@@ -9,6 +9,8 @@
 //! out request) is left out, and the group written again without it if it had been written.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -39,6 +41,23 @@ const ROWS_CHECKED_BY_THE_INSERT: usize = 64;
 pub struct GroupCommit {
     db: DatabaseConnection,
     queue: mpsc::Sender<Job>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// A batch counted as pending while its request waits for the writer, however it ends.
+struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    fn count(pending: &Arc<AtomicUsize>) -> Self {
+        pending.fetch_add(1, Ordering::Relaxed);
+        Self(pending.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Job {
@@ -53,7 +72,17 @@ impl GroupCommit {
     pub fn start(db: DatabaseConnection) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUED_BATCHES);
         tokio::spawn(write_groups(db.clone(), jobs));
-        Self { db, queue }
+        Self {
+            db,
+            queue,
+            pending: Arc::default(),
+        }
+    }
+
+    /// Batches handed to the writer and not yet answered: waiting for their group, or in the
+    /// group being written.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Records a batch as `recording::record` does in `Mode::Apply`, sharing its transaction and
@@ -64,6 +93,7 @@ impl GroupCommit {
         items: Vec<NewObservation>,
         idempotency_key: Option<&str>,
     ) -> Result<Recorded, ApiError> {
+        let pending = Pending::count(&self.pending);
         let (answer, answered) = oneshot::channel();
         let job = Job {
             caller: caller.clone(),
@@ -81,6 +111,7 @@ impl GroupCommit {
             // The writer stops only with the process.
             Err(_) => Err(ApiError::Stopping),
         };
+        drop(pending);
         audit::log_refusal(&self.db, caller, Action::RecordObservation, None, result).await
     }
 }
