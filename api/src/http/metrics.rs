@@ -2,7 +2,7 @@
 //! code, and the database pool.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -139,15 +139,11 @@ impl Metrics {
                 latency.count
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP egov_kpi_response_cache_hits_total GraphQL requests answered from the response cache."
-        );
-        let _ = writeln!(out, "# TYPE egov_kpi_response_cache_hits_total counter");
-        let _ = writeln!(
-            out,
-            "egov_kpi_response_cache_hits_total {}",
-            self.response_cache_hits.load(Ordering::Relaxed)
+        unlabelled(
+            &mut out,
+            ("egov_kpi_response_cache_hits_total", "counter"),
+            "GraphQL requests answered from the response cache.",
+            self.response_cache_hits.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,
@@ -161,20 +157,17 @@ impl Metrics {
                 label(code)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP egov_kpi_live_subscribers Subscriptions following changes."
+        unlabelled(
+            &mut out,
+            ("egov_kpi_live_subscribers", "gauge"),
+            "Subscriptions following changes.",
+            subscribers,
         );
-        let _ = writeln!(out, "# TYPE egov_kpi_live_subscribers gauge");
-        let _ = writeln!(out, "egov_kpi_live_subscribers {subscribers}");
-        let _ = writeln!(
-            out,
-            "# HELP egov_kpi_write_batches_pending Batches of figures handed to the writer and not yet answered (waiting for their group, or in the group being written)."
-        );
-        let _ = writeln!(out, "# TYPE egov_kpi_write_batches_pending gauge");
-        let _ = writeln!(
-            out,
-            "egov_kpi_write_batches_pending {write_batches_pending}"
+        unlabelled(
+            &mut out,
+            ("egov_kpi_write_batches_pending", "gauge"),
+            "Batches of figures handed to the writer and not yet answered (waiting for their group, or in the group being written).",
+            write_batches_pending,
         );
         if let Some((size, idle)) = pool {
             let _ = writeln!(
@@ -215,6 +208,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             state.engine.write_batches_pending(),
         ) + &replication(&state.replicas),
     )
+}
+
+/// A metric of one value, with its help and type lines.
+fn unlabelled(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A label's value as Prometheus' text format quotes it.
