@@ -10,12 +10,15 @@ use tokio::net::TcpListener;
 use crate::config::{redacted, AuditSettings, DatabaseSettings, ServerSettings};
 use crate::replicas::Replicas;
 use crate::service::audit::anchor::{self, Anchor};
+use crate::service::held_connections::{self, Holding, StatementObserver};
 use crate::{db, graphql, http, service};
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     connection: DatabaseConnection,
+    /// The connections reads hold out of the pool (PostgreSQL only), handed back when it stops.
+    held: Option<Holding>,
     /// Signs the audit chain's checkpoints while the server runs, and once when it stops.
     checkpoints: Option<(
         tokio::sync::watch::Sender<bool>,
@@ -111,9 +114,18 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            held: held_connections::hold(&connection),
             connection,
             checkpoints,
         })
+    }
+
+    /// Calls `observer` with every statement the reads run on the connections they hold, which
+    /// the pool's own statement callback (sea-orm's metric callback) does not see.
+    pub fn observe_held_statements(&self, observer: StatementObserver) {
+        if let Some(held) = &self.held {
+            held.observe(observer);
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -138,6 +150,10 @@ impl Application {
             if let Err(error) = task.await {
                 tracing::error!(error = %error, "the checkpoint task failed");
             }
+        }
+        // The pool closes once every connection is back in it.
+        if let Some(held) = self.held {
+            held.release();
         }
         if let Err(error) = self.connection.close().await {
             tracing::warn!(error = %error, "closing the database pool");

@@ -221,11 +221,16 @@ impl From<Arc<DbErr>> for ApiError {
 /// A statement failed because the connection under it broke (the database went away while the
 /// connection sat in the pool), not because of the statement.
 fn connection_lost(cause: &sea_orm::RuntimeErr) -> bool {
-    use sea_orm::sqlx::Error;
     let sea_orm::RuntimeErr::SqlxError(error) = cause else {
         return false;
     };
-    match error.as_ref() {
+    database_unreachable(error)
+}
+
+/// The connection or the pool failed, not the statement: the database is not there to answer.
+pub(crate) fn database_unreachable(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
         Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
         // SQLSTATE classes 08 (connection exception) and 57P (the server is shutting down or
         // starting up), as PostgreSQL tells connected clients when it stops.

@@ -13,6 +13,7 @@ pub mod dhis2;
 pub mod error;
 pub mod exact;
 pub mod export;
+pub mod held_connections;
 pub mod history;
 pub mod idempotency;
 pub mod import;

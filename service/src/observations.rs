@@ -195,7 +195,10 @@ fn latest_revisions(as_of: Option<DateTime<Utc>>) -> Joined {
     }
 }
 
-async fn fetch<R: Row>(db: &impl ConnectionTrait, query: Joined) -> Result<Vec<R>, ApiError> {
+async fn fetch<R: Row>(
+    db: &(impl ConnectionTrait + 'static),
+    query: Joined,
+) -> Result<Vec<R>, ApiError> {
     read_all(db, statement::<R>(db.get_database_backend(), query)).await
 }
 
@@ -207,7 +210,7 @@ fn statement<R: Row>(backend: DbBackend, query: Joined) -> Statement {
 /// As [`fetch`], for the questions dashboards ask again with the same values: planned once per
 /// connection ([`crate::statements::with_written_values`]).
 async fn fetch_asked_again<R: Row>(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     query: Joined,
 ) -> Result<Vec<R>, ApiError> {
     let query = R::select(query);
@@ -216,10 +219,10 @@ async fn fetch_asked_again<R: Row>(
 }
 
 async fn read_all<R: Row>(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     statement: sea_orm::Statement,
 ) -> Result<Vec<R>, ApiError> {
-    let rows = db.query_all_raw(statement).await?;
+    let rows = crate::held_connections::query_all(db, statement).await?;
     Ok(rows.iter().map(R::read).collect::<Result<_, _>>()?)
 }
 
@@ -580,7 +583,7 @@ pub async fn totals_of_agencies_between(
         .into_query();
     query.clear_order_by();
     let statement = crate::statements::with_written_values(&query, db.get_database_backend());
-    let rows = db.query_all_raw(statement).await?;
+    let rows = crate::held_connections::query_all(db, statement).await?;
     let read = |row: &QueryResult| -> Result<FiledTotal, DbErr> {
         if let Some(row) = row.try_as_pg_row() {
             return read_postgres_total(row).map_err(|e| DbErr::Type(e.to_string()));
@@ -864,7 +867,7 @@ pub async fn latest_of_agencies_before(
 /// One observation with its latest revision, a retraction included (`retracted` says so);
 /// `NOT_FOUND` when there is none.
 pub async fn by_id(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     id: i32,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<CurrentObservation, ApiError> {
@@ -880,7 +883,7 @@ pub async fn by_id(
 /// The state of each of these observations (now, or `as_of` an instant), by id, a retraction
 /// included; ids that do not exist are left out.
 pub async fn by_ids(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     ids: &[i32],
     as_of: Option<DateTime<Utc>>,
 ) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
@@ -899,7 +902,7 @@ pub async fn by_ids(
 /// The current readings of one series (a metric, for one agency or nationally) just before and
 /// just after `at`, leaving out `except`: a counter must fit between them.
 pub async fn neighbours(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     metric_id: i32,
     agency_id: Option<i32>,
     at: DateTime<Utc>,
@@ -952,7 +955,7 @@ impl SeriesInstant {
 /// given. The places must be distinct and free (read before). PostgreSQL takes both tables in one
 /// statement: a group of small writers pays one round trip for them, not two.
 pub async fn insert_with_first_revisions(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     observations: &[observation::Model],
     mut revisions: Vec<observation_revision::Model>,
 ) -> Result<Vec<CurrentObservation>, ApiError> {
@@ -1002,7 +1005,7 @@ pub async fn insert_with_first_revisions(
 /// others being stored all the same (the caller rolls back and reads the places). PostgreSQL
 /// checks the places within the insert, so that the check costs no round trip of its own.
 pub async fn insert_where_free(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     observations: &[observation::Model],
     revisions: Vec<observation_revision::Model>,
 ) -> Result<Option<Vec<CurrentObservation>>, ApiError> {
@@ -1162,7 +1165,7 @@ pub enum Places {
 
 /// The observations already recorded at any of these places, by place (one batch's places).
 pub async fn existing(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     places: impl Iterator<Item = (i32, Option<i32>, DateTime<Utc>)>,
 ) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
     existing_in_batches(db, [places.collect()]).await
@@ -1177,7 +1180,7 @@ pub async fn existing(
 /// small writer's figure) may be far from the others' in the same series: those are looked up
 /// where they are, the lone places of all the batches in one statement per few hundred.
 pub async fn existing_in_batches(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     batches: impl IntoIterator<Item = Vec<(i32, Option<i32>, DateTime<Utc>)>>,
 ) -> Result<HashMap<SeriesInstant, i32>, ApiError> {
     let mut spans: Vec<(SeriesKey, Vec<DateTime<Utc>>)> = Vec::new();
@@ -1258,7 +1261,7 @@ type SeriesKey = (i32, Option<i32>);
 /// places were compared with each of its readings when the table had no statistics yet (a new
 /// database taking its first writes), a cost that grew with every write.
 async fn at_places(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     places: &[(SeriesKey, DateTime<Utc>)],
 ) -> Result<Vec<observation::Model>, DbErr> {
     type Place = (SeriesKey, DateTime<Utc>);

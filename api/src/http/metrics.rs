@@ -186,7 +186,9 @@ fn pool_use(db: &sea_orm::DatabaseConnection) -> Option<(u32, usize)> {
     match db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
-            Some((pool.size(), pool.num_idle()))
+            // Connections reads hold out of the pool between them are idle too.
+            let held = crate::service::held_connections::idle(db);
+            Some((pool.size(), pool.num_idle() + held))
         }
         sea_orm::DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool();

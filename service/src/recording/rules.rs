@@ -202,7 +202,7 @@ pub(super) fn check_shape(
 
 /// Checks a counter against the readings around it: it never goes down.
 pub(super) async fn check_counter(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + 'static),
     valid: &Valid,
     at: DateTime<Utc>,
     except: Option<i32>,

@@ -131,12 +131,14 @@ impl TestApp {
         // The live feed reads the audit log, and the reference snapshot checks its tables' row
         // counts when the feed has seen the log move, each on its own schedule: only the rest is
         // the requests'.
-        db.set_metric_callback(move |info| {
-            let sql = &info.statement.sql;
+        let count = move |sql: &str| {
             if !sql.contains("audit_") && sql != api::service::reference::ROW_COUNTS {
                 counter.fetch_add(1, Ordering::SeqCst);
             }
-        });
+        };
+        let count: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(count);
+        let counted = count.clone();
+        db.set_metric_callback(move |info| counted(&info.statement.sql));
         startup::prepare(&db, true).await.expect("migrate and seed");
 
         let server = ServerSettings {
@@ -155,6 +157,8 @@ impl TestApp {
         let app = Application::with_database(db.clone(), &server)
             .await
             .expect("bind");
+        // Reads on connections held out of the pool are not seen by the pool's callback.
+        app.observe_held_statements(Arc::new(move |statement| count(&statement.sql)));
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         TestApp {

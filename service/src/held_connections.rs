@@ -1,0 +1,359 @@
+//! PostgreSQL connections held out of sqlx's pool between reads.
+//!
+//! sqlx's pool answers every connection handed back to it with a task that sends PostgreSQL a
+//! `Sync` and waits for its `ReadyForQuery` before the connection is idle again (its release
+//! "ping"): a second round trip for every statement, a task spawned and a process woken on
+//! each side, though a statement read to its end has already left its connection ready. Reads
+//! (`query_all`) take their connection from here instead, and a read that ends well puts it
+//! back here, without the ping.
+//!
+//! A read that fails or is dropped before its end leaves its connection to the pool, whose
+//! release path cleans it as before (or closes it). So does a connection idle here longer than
+//! the pool would trust one without a test, the connections beyond half the pool's size (the
+//! other half is for writes and everything else), and every held connection when the server
+//! stops ([`Holding`]), so that the pool can close.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::postgres::Postgres;
+use sea_orm::sqlx::{self, AssertSqlSafe, PgPool};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+};
+use sea_query_sqlx::SqlxValues;
+
+/// As long as a connection may wait here: the pool tests one idle longer before handing it out.
+const IDLE_AT_MOST: Duration = Duration::from_secs(30);
+
+/// Sees every statement a held connection runs, as sea-orm's metric callback sees the pool's.
+pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
+
+/// The connections held for one pool.
+pub struct HeldConnections {
+    pool: PgPool,
+    idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    most: usize,
+    observer: RwLock<Option<StatementObserver>>,
+}
+
+/// The pools whose reads hold their connections. A pool is found by its connect options, which
+/// it shares with every clone of it and keeps while it lives.
+static HELD: RwLock<Vec<Arc<HeldConnections>>> = RwLock::new(Vec::new());
+
+/// Reads on a pool hold their connections while this lives; dropped, the connections go back to
+/// the pool.
+pub struct Holding(Arc<HeldConnections>);
+
+/// Has reads on `db` hold their connections; none for a database other than PostgreSQL (or one
+/// already held).
+pub fn hold(db: &DatabaseConnection) -> Option<Holding> {
+    if db.get_database_backend() != DbBackend::Postgres || held(db).is_some() {
+        return None;
+    }
+    let pool = db.get_postgres_connection_pool().clone();
+    let most = (pool.options().get_max_connections() as usize / 2).max(1);
+    let connections = Arc::new(HeldConnections {
+        pool,
+        idle: Mutex::new(Vec::new()),
+        most,
+        observer: RwLock::new(None),
+    });
+    write(&HELD).push(connections.clone());
+    Some(Holding(connections))
+}
+
+impl Holding {
+    /// Hands every held connection back to the pool; reads go on through the pool.
+    pub fn release(self) {}
+
+    /// Connections idle here, out of the pool.
+    pub fn idle(&self) -> usize {
+        self.0.idle()
+    }
+
+    /// Calls `observer` with every statement a held connection runs.
+    pub fn observe(&self, observer: StatementObserver) {
+        *write(&self.0.observer) = Some(observer);
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        write(&HELD).retain(|held| !Arc::ptr_eq(held, &self.0));
+        let connections = std::mem::take(&mut *lock(&self.0.idle));
+        // sqlx hands a connection back by a task of the runtime's: outside one (a runtime being
+        // torn down), the connections are let go with their sockets unclosed rather than panic.
+        if tokio::runtime::Handle::try_current().is_err() {
+            std::mem::forget(connections);
+        }
+    }
+}
+
+/// Runs `statement` on `db` and reads every row: on a held connection when `db` is a held pool,
+/// otherwise as `db.query_all_raw` does.
+pub async fn query_all<C: ConnectionTrait + 'static>(
+    db: &C,
+    statement: Statement,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let database = (db as &dyn Any).downcast_ref::<DatabaseConnection>();
+    match database.and_then(held) {
+        Some(connections) => connections.query_all(&statement).await,
+        None => db.query_all_raw(statement).await,
+    }
+}
+
+/// Connections held for `db`'s pool and idle now, out of the pool: none when it is not held.
+pub fn idle(db: &DatabaseConnection) -> usize {
+    held(db).map_or(0, |connections| connections.idle())
+}
+
+fn held(db: &DatabaseConnection) -> Option<Arc<HeldConnections>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let options = db.get_postgres_connection_pool().connect_options();
+    read(&HELD)
+        .iter()
+        .find(|held| Arc::ptr_eq(&held.pool.connect_options(), &options))
+        .cloned()
+}
+
+impl HeldConnections {
+    async fn query_all(&self, statement: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let mut answer = self.try_query_all(statement).await;
+        if answer.as_ref().is_err_and(connection_lost) {
+            // The database went away (a restart, say) since the held connections were last
+            // used: none of them is worth trying. Once more on one from the pool, which tests
+            // and replaces its own.
+            drop(std::mem::take(&mut *lock(&self.idle)));
+            answer = self.try_query_all(statement).await;
+        }
+        let rows = answer.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))?;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+
+    async fn try_query_all(
+        &self,
+        statement: &Statement,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        let mut connection = self.take().await?;
+        let values = statement
+            .values
+            .clone()
+            .unwrap_or(sea_orm::Values(Vec::new()));
+        let answer = sqlx::query_with(AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
+            .fetch_all(&mut *connection)
+            .await;
+        if let Some(observer) = &*read(&self.observer) {
+            observer(statement);
+        }
+        if answer.is_ok() {
+            // Read to its end: the connection is ready for the next statement.
+            self.put_back(connection);
+        }
+        answer
+    }
+
+    /// A held connection idle for less than [`IDLE_AT_MOST`], else one from the pool.
+    async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        let (fresh, stale) = {
+            let mut idle = lock(&self.idle);
+            let now = Instant::now();
+            // The newest are at the end: the oldest go to the pool to be tested there.
+            let stale = idle
+                .iter()
+                .position(|(_, since)| now.duration_since(*since) < IDLE_AT_MOST)
+                .unwrap_or(idle.len());
+            let stale: Vec<_> = idle.drain(..stale).collect();
+            (idle.pop(), stale)
+        };
+        drop(stale);
+        match fresh {
+            Some((connection, _)) => Ok(connection),
+            None => self.pool.acquire().await,
+        }
+    }
+
+    /// Keeps `connection` here if there is room; otherwise it goes back to the pool.
+    fn put_back(&self, connection: PoolConnection<Postgres>) {
+        let mut idle = lock(&self.idle);
+        if idle.len() < self.most && !self.pool.is_closed() {
+            idle.push((connection, Instant::now()));
+        }
+    }
+
+    fn idle(&self) -> usize {
+        lock(&self.idle).len()
+    }
+}
+
+/// Whether a read failed because its connection did (not the statement, nor the pool's wait).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    !matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        && crate::error::database_unreachable(error)
+}
+
+/// The locks here guard lists that every step leaves whole: one poisoned by a panic elsewhere
+/// is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectOptions, Database};
+
+    /// The PostgreSQL server the tests use (`scripts/test` makes sure it is up), as the
+    /// end-to-end tests find it.
+    fn postgres_url() -> String {
+        std::env::var("EGOV_KPI_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    async fn pool_of(connections: u32) -> DatabaseConnection {
+        let mut options = ConnectOptions::new(postgres_url());
+        options.max_connections(connections).sqlx_logging(false);
+        Database::connect(options).await.expect("PostgreSQL is up")
+    }
+
+    fn statement(sql: &str) -> Statement {
+        Statement::from_string(DbBackend::Postgres, sql)
+    }
+
+    async fn number(db: &DatabaseConnection, sql: &str) -> Result<i32, DbErr> {
+        let rows = query_all(db, statement(sql)).await?;
+        rows[0].try_get_by_index(0)
+    }
+
+    #[tokio::test]
+    async fn a_read_that_ends_keeps_its_connection_until_the_holding_ends() {
+        let db = pool_of(4).await;
+        let pool = db.get_postgres_connection_pool().clone();
+        let holding = hold(&db).expect("a PostgreSQL pool is held");
+        assert!(hold(&db).is_none(), "a pool is held once");
+        for expected in 1..=5 {
+            assert_eq!(
+                number(&db, &format!("SELECT {expected}")).await.unwrap(),
+                expected
+            );
+        }
+        assert_eq!(
+            holding.idle(),
+            1,
+            "one connection served five reads in turn"
+        );
+        assert_eq!(idle(&db), 1);
+        assert_eq!(pool.size(), 1);
+        assert_eq!(pool.num_idle(), 0, "the held connection is out of the pool");
+
+        holding.release();
+        assert_eq!(idle(&db), 0);
+        tokio::time::timeout(Duration::from_secs(10), pool.close())
+            .await
+            .expect("the pool closes once the held connection is back");
+    }
+
+    #[tokio::test]
+    async fn at_most_half_the_pool_is_held() {
+        let db = pool_of(4).await;
+        let holding = hold(&db).unwrap();
+        let reads = (0..4).map(|_| number(&db, "SELECT 1 FROM pg_sleep(0.2)"));
+        for read in futures_util::future::join_all(reads).await {
+            assert_eq!(read.unwrap(), 1);
+        }
+        assert_eq!(
+            holding.idle(),
+            2,
+            "four connections read together, two kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_that_fails_or_is_dropped_half_way_leaves_its_connection_to_the_pool() {
+        let db = pool_of(2).await;
+        let holding = hold(&db).unwrap();
+        assert_eq!(number(&db, "SELECT 1").await.unwrap(), 1);
+        assert_eq!(holding.idle(), 1);
+
+        let failed = number(&db, "SELECT 1 / (SELECT 0)").await.unwrap_err();
+        assert!(failed.to_string().contains("division by zero"), "{failed}");
+        assert_eq!(
+            holding.idle(),
+            0,
+            "the failed read's connection is not kept"
+        );
+        assert_eq!(number(&db, "SELECT 2").await.unwrap(), 2);
+        assert_eq!(holding.idle(), 1);
+
+        // Dropped while PostgreSQL still works on it: the connection is in the middle of an
+        // answer and must not serve the next read.
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(100),
+            number(&db, "SELECT 3 FROM pg_sleep(1)"),
+        );
+        assert!(dropped.await.is_err(), "the read was dropped half way");
+        assert_eq!(holding.idle(), 0);
+        assert_eq!(number(&db, "SELECT 4").await.unwrap(), 4);
+        assert_eq!(number(&db, "SELECT 5").await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_that_postgresql_ended_is_passed_over() {
+        let db = pool_of(2).await;
+        let holding = hold(&db).unwrap();
+        let backend = number(&db, "SELECT pg_backend_pid()").await.unwrap();
+        assert_eq!(holding.idle(), 1);
+        let other = pool_of(1).await;
+        let ended = format!("SELECT pg_terminate_backend({backend})::int");
+        assert_eq!(number(&other, &ended).await.unwrap(), 1);
+
+        assert_eq!(
+            number(&db, "SELECT 8").await.unwrap(),
+            8,
+            "read again on a new connection"
+        );
+        let now = number(&db, "SELECT pg_backend_pid()").await.unwrap();
+        assert_ne!(now, backend);
+        assert_eq!(holding.idle(), 1);
+    }
+
+    #[tokio::test]
+    async fn every_statement_on_a_held_connection_is_observed() {
+        let db = pool_of(2).await;
+        let holding = hold(&db).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        holding.observe(Arc::new(move |statement: &Statement| {
+            lock(&record).push(statement.sql.clone());
+        }));
+        number(&db, "SELECT 6").await.unwrap();
+        number(&db, "SELECT 1 / (SELECT 0)").await.unwrap_err();
+        assert_eq!(*lock(&seen), ["SELECT 6", "SELECT 1 / (SELECT 0)"]);
+    }
+
+    #[tokio::test]
+    async fn sqlite_reads_go_through_its_pool() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        assert!(hold(&db).is_none());
+        let rows = query_all(&db, Statement::from_string(DbBackend::Sqlite, "SELECT 7"))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].try_get_by_index::<i32>(0).unwrap(), 7);
+        assert_eq!(idle(&db), 0);
+    }
+}
