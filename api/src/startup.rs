@@ -17,8 +17,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     connection: DatabaseConnection,
-    /// The connections reads hold out of the pool (PostgreSQL only), handed back when it stops.
-    held: Option<Holding>,
+    /// The connections reads hold out of the primary's pool and each replica's (PostgreSQL
+    /// only), handed back when the server stops.
+    held: Vec<Holding>,
     /// Signs the audit chain's checkpoints while the server runs, and once when it stops.
     checkpoints: Option<(
         tokio::sync::watch::Sender<bool>,
@@ -81,7 +82,7 @@ impl Application {
             ));
             (stop, task)
         });
-        let replicas = connect_replicas(&connection, server).await?;
+        let (replicas, held) = connect_replicas(&connection, server).await?;
         let feed = service::live::LiveFeed::start(connection.clone()).await;
         let reference = Arc::new(service::reference::ReferenceCache::new(
             connection.clone(),
@@ -114,7 +115,10 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            held: held_connections::hold(&connection),
+            held: held_connections::hold(&connection)
+                .into_iter()
+                .chain(held)
+                .collect(),
             connection,
             checkpoints,
         })
@@ -123,8 +127,8 @@ impl Application {
     /// Calls `observer` with every statement the reads run on the connections they hold, which
     /// the pool's own statement callback (sea-orm's metric callback) does not see.
     pub fn observe_held_statements(&self, observer: StatementObserver) {
-        if let Some(held) = &self.held {
-            held.observe(observer);
+        for held in &self.held {
+            held.observe(observer.clone());
         }
     }
 
@@ -152,7 +156,7 @@ impl Application {
             }
         }
         // The pool closes once every connection is back in it.
-        if let Some(held) = self.held {
+        for held in self.held {
             held.release();
         }
         if let Err(error) = self.connection.close().await {
@@ -163,14 +167,15 @@ impl Application {
     }
 }
 
-/// The replicas the settings name, connected lazily and watched.
+/// The replicas the settings name, connected lazily and watched, their reads holding their
+/// connections.
 async fn connect_replicas(
     primary: &DatabaseConnection,
     server: &ServerSettings,
-) -> anyhow::Result<Arc<Replicas>> {
+) -> anyhow::Result<(Arc<Replicas>, Vec<Holding>)> {
     let settings = &server.replicas;
     if settings.urls.is_empty() {
-        return Ok(Replicas::primary_only(primary.clone()));
+        return Ok((Replicas::primary_only(primary.clone()), Vec::new()));
     }
     if primary.get_database_backend() != sea_orm::DbBackend::Postgres {
         anyhow::bail!("read replicas need a PostgreSQL primary (--database-url)");
@@ -189,7 +194,14 @@ async fn connect_replicas(
         members.push((name, db));
     }
     tracing::info!(replicas = members.len(), "reading from replicas");
-    Ok(Replicas::connect(primary.clone(), &members, settings.clone()).await)
+    let held = members
+        .iter()
+        .filter_map(|(_, db)| held_connections::hold(db))
+        .collect();
+    Ok((
+        Replicas::connect(primary.clone(), &members, settings.clone()).await,
+        held,
+    ))
 }
 
 /// Brings the schema up to date and, when asked, loads the seed figures.
