@@ -155,10 +155,8 @@ impl Application {
                 tracing::error!(error = %error, "the checkpoint task failed");
             }
         }
-        // The pool closes once every connection is back in it.
-        for held in self.held {
-            held.release();
-        }
+        // The pool closes once every connection is back in it: held ones go back when dropped.
+        drop(self.held);
         if let Err(error) = self.connection.close().await {
             tracing::warn!(error = %error, "closing the database pool");
         }

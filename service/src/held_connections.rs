@@ -14,7 +14,7 @@
 //! stops ([`Holding`]), so that the pool can close.
 
 use std::any::Any;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::pool::PoolConnection;
@@ -36,15 +36,15 @@ pub struct HeldConnections {
     pool: PgPool,
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
     most: usize,
-    observer: RwLock<Option<StatementObserver>>,
+    observer: OnceLock<StatementObserver>,
 }
 
 /// The pools whose reads hold their connections. A pool is found by its connect options, which
 /// it shares with every clone of it and keeps while it lives.
 static HELD: RwLock<Vec<Arc<HeldConnections>>> = RwLock::new(Vec::new());
 
-/// Reads on a pool hold their connections while this lives; dropped, the connections go back to
-/// the pool.
+/// Reads on a pool hold their connections while this lives; dropped, every held connection goes
+/// back to the pool and reads go on through it.
 pub struct Holding(Arc<HeldConnections>);
 
 /// Has reads on `db` hold their connections; none for a database other than PostgreSQL (or one
@@ -59,24 +59,22 @@ pub fn hold(db: &DatabaseConnection) -> Option<Holding> {
         pool,
         idle: Mutex::new(Vec::new()),
         most,
-        observer: RwLock::new(None),
+        observer: OnceLock::new(),
     });
     write(&HELD).push(connections.clone());
     Some(Holding(connections))
 }
 
 impl Holding {
-    /// Hands every held connection back to the pool; reads go on through the pool.
-    pub fn release(self) {}
-
     /// Connections idle here, out of the pool.
     pub fn idle(&self) -> usize {
         self.0.idle()
     }
 
-    /// Calls `observer` with every statement a held connection runs.
+    /// Calls `observer` with every statement a held connection runs; the first observer given
+    /// is the one kept.
     pub fn observe(&self, observer: StatementObserver) {
-        *write(&self.0.observer) = Some(observer);
+        let _ = self.0.observer.set(observer);
     }
 }
 
@@ -147,7 +145,7 @@ impl HeldConnections {
         let answer = sqlx::query_with(AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
             .fetch_all(&mut *connection)
             .await;
-        if let Some(observer) = &*read(&self.observer) {
+        if let Some(observer) = self.observer.get() {
             observer(statement);
         }
         if answer.is_ok() {
@@ -261,7 +259,7 @@ mod tests {
         assert_eq!(pool.size(), 1);
         assert_eq!(pool.num_idle(), 0, "the held connection is out of the pool");
 
-        holding.release();
+        drop(holding);
         assert_eq!(idle(&db), 0);
         tokio::time::timeout(Duration::from_secs(10), pool.close())
             .await
