@@ -66,6 +66,15 @@ pub struct Pair {
     pub from_graphql: fn(&Value) -> Vec<String>,
     /// Whether the 1.5× target holds with the response cache off too, not only as deployed.
     pub judged_cache_off: bool,
+    /// The same answer from egov-kpi's service layer behind a minimal handler, without GraphQL.
+    pub service: Option<ServiceQuery>,
+}
+
+/// Dashboard queries the floor also answers through egov-kpi's service layer (`floor`).
+#[derive(Debug, Clone, Copy)]
+pub enum ServiceQuery {
+    LatestPage,
+    Savings,
 }
 
 /// A decimal as both sides should print it: no trailing zeros.
@@ -107,6 +116,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: false,
+            service: Some(ServiceQuery::LatestPage),
         },
         Pair {
             name: "month buckets over 3 years, one series per platform",
@@ -140,6 +150,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: false,
+            service: None,
         },
         Pair {
             name: "latest value per platform (savings comparison)",
@@ -161,6 +172,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: false,
+            service: Some(ServiceQuery::Savings),
         },
         Pair {
             name: "3-level nested (platforms, metrics, latest reading and its source)",
@@ -191,6 +203,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: false,
+            service: None,
         },
         Pair {
             name: "breakdown of a monthly metric over all provinces (June 2025, 63 units)",
@@ -217,6 +230,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: true,
+            service: None,
         },
         Pair {
             name: "a line per province in today's boundaries (34 lines, 36 months)",
@@ -245,6 +259,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: true,
+            service: None,
         },
         Pair {
             name: "an indicator per month over 3 years (two counters' growth, one unit)",
@@ -264,6 +279,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: true,
+            service: None,
         },
         Pair {
             name: "a scored index ranking the provinces (2024, 63 units)",
@@ -289,6 +305,7 @@ pub fn pairs() -> Vec<Pair> {
                     .collect()
             },
             judged_cache_off: true,
+            service: None,
         },
     ]
 }

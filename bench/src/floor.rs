@@ -1,7 +1,9 @@
 //! The floors over HTTP: a minimal axum handler that returns a fixed payload (no database, no
-//! GraphQL), and one that runs a dashboard query's hand-written SQL and returns its rows as JSON
-//! (the database and HTTP, no GraphQL). They run in a process of their own, as egov-kpi does, so
-//! that neither shares the client's runtime.
+//! GraphQL), one that runs a dashboard query's hand-written SQL and returns its rows as JSON
+//! (the database and HTTP, no GraphQL), and one that asks egov-kpi's service layer for a
+//! dashboard query's answer and writes the GraphQL answer's JSON with serde (egov-kpi's reads
+//! and their decoding, no GraphQL). They run in a process of their own, as egov-kpi does, so
+//! that none shares the client's runtime.
 
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -14,15 +16,27 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use sea_orm::sqlx::PgPool;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use serde::Serialize;
 use serde_json::{json, Value};
+use service::audit::SeenHead;
+use service::held_connections::{self, Holding};
+use service::observations::{self, ObservationFilter, Reading};
+use service::pagination::PageRequest;
+use service::reference::ReferenceCache;
 
-use crate::dashboard;
+use crate::dashboard::{self, ServiceQuery};
 
 /// What the handlers share.
 struct Floor {
     payload: String,
     pool: PgPool,
     statements: Vec<&'static str>,
+    services: Vec<Option<ServiceQuery>>,
+    /// egov-kpi's service layer, connected as the server connects.
+    db: DatabaseConnection,
+    reference: ReferenceCache,
+    _held: Option<Holding>,
 }
 
 /// Serves `payload` as JSON at `/graphql`, and the answer of the `n`th dashboard query's SQL at
@@ -34,16 +48,29 @@ pub async fn serve(
     connections: u32,
 ) -> anyhow::Result<()> {
     let pool = dashboard::sql_pool(database_url, connections).await?;
-    let statements = dashboard::pairs().iter().map(|pair| pair.sql).collect();
+    let pairs = dashboard::pairs();
+    // The server's pool settings (`api::db::connect`), and its reads held as the server holds
+    // them.
+    let mut options = ConnectOptions::new(database_url);
+    options
+        .max_connections(connections)
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
     let floor = Arc::new(Floor {
         payload,
         pool,
-        statements,
+        statements: pairs.iter().map(|pair| pair.sql).collect(),
+        services: pairs.iter().map(|pair| pair.service).collect(),
+        _held: held_connections::hold(&db),
+        reference: ReferenceCache::new(db.clone(), SeenHead::new(0)),
+        db,
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let app = Router::new()
         .route("/graphql", post(fixed))
         .route("/sql/{n}", post(answer))
+        .route("/service/{n}", post(service_answer))
         .with_state(floor);
     axum::serve(listener, app).await?;
     Ok(())
@@ -65,6 +92,138 @@ async fn answer(State(floor): State<Arc<Floor>>, Path(n): Path<usize>) -> Respon
         Ok(rows) => Json(json!({ "data": { "rows": rows } })).into_response(),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
+}
+
+/// The `n`th dashboard query's GraphQL answer, computed by egov-kpi's service layer and written
+/// with serde: what egov-kpi costs without its GraphQL executor.
+async fn service_answer(State(floor): State<Arc<Floor>>, Path(n): Path<usize>) -> Response {
+    let Some(&Some(query)) = floor.services.get(n) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let answer = match query {
+        ServiceQuery::LatestPage => latest_page(&floor).await,
+        ServiceQuery::Savings => savings(&floor).await,
+    };
+    match answer {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct Answer<T> {
+    data: T,
+}
+
+#[derive(Serialize)]
+struct LatestPage {
+    observations: Edges,
+}
+
+#[derive(Serialize)]
+struct Edges {
+    edges: Vec<Edge>,
+}
+
+#[derive(Serialize)]
+struct Edge {
+    node: Node,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Node {
+    id: String,
+    observed_at: String,
+    value: String,
+    qualifier: String,
+}
+
+/// `{ observations(last: 20, filter: {includeSynthetic: true}) { edges { node { id observedAt
+/// value qualifier } } } }`, as the resolver asks the service for it.
+async fn latest_page(floor: &Floor) -> anyhow::Result<Vec<u8>> {
+    let request = PageRequest::new(None, None, Some(20), None)?;
+    let filter = ObservationFilter {
+        include_synthetic: true,
+        ..Default::default()
+    };
+    let page =
+        observations::page::<Reading>(&floor.db, &floor.reference, &filter, &request).await?;
+    let edges = page
+        .items
+        .into_iter()
+        .map(|(_, reading)| Edge {
+            node: Node {
+                id: reading.id.to_string(),
+                observed_at: reading.observed_at.to_rfc3339(),
+                value: reading.value.to_string(),
+                qualifier: enum_value(reading.qualifier),
+            },
+        })
+        .collect();
+    let answer = Answer {
+        data: LatestPage {
+            observations: Edges { edges },
+        },
+    };
+    Ok(serde_json::to_vec(&answer)?)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Savings {
+    savings_comparison: Comparison,
+}
+
+#[derive(Serialize)]
+struct Comparison {
+    entries: Vec<Entry>,
+    total: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    rank: usize,
+    platform: Platform,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Platform {
+    code: String,
+}
+
+/// `{ savingsComparison { entries { rank platform { code } value } total } }`.
+async fn savings(floor: &Floor) -> anyhow::Result<Vec<u8>> {
+    let comparison = service::savings::compare(&floor.db, &floor.reference, None).await?;
+    let entries = comparison
+        .entries
+        .into_iter()
+        .map(|entry| Entry {
+            rank: entry.rank,
+            platform: Platform {
+                code: entry.platform.code,
+            },
+            value: entry.value.to_string(),
+        })
+        .collect();
+    let answer = Answer {
+        data: Savings {
+            savings_comparison: Comparison {
+                entries,
+                total: comparison.total.map(|total| total.to_string()),
+            },
+        },
+    };
+    Ok(serde_json::to_vec(&answer)?)
+}
+
+/// A GraphQL enum's value as the schema names it: `MORE_THAN` for `more_than`.
+fn enum_value(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_ascii_uppercase))
+        .unwrap_or_default()
 }
 
 /// The rows of an answer from `/sql/n`.
@@ -119,6 +278,11 @@ impl Process {
     /// Where the `n`th dashboard query's SQL is answered.
     pub fn sql_url(&self, n: usize) -> String {
         format!("http://127.0.0.1:{}/sql/{n}", self.port)
+    }
+
+    /// Where egov-kpi's service layer answers the `n`th dashboard query without GraphQL.
+    pub fn service_url(&self, n: usize) -> String {
+        format!("http://127.0.0.1:{}/service/{n}", self.port)
     }
 
     pub fn pid(&self) -> u32 {

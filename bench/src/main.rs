@@ -295,34 +295,38 @@ enum Side {
     Egov,
     Sql,
     SqlOverHttp,
+    /// egov-kpi's service layer behind the minimal handler: egov-kpi without GraphQL.
+    Service,
 }
 
 impl Side {
-    const ALL: [Side; 3] = [Side::Egov, Side::Sql, Side::SqlOverHttp];
+    const ALL: [Side; 4] = [Side::Egov, Side::Sql, Side::SqlOverHttp, Side::Service];
 }
 
-/// The cache-off server, the SQL and the SQL over HTTP measured in turns, so that the machine's
-/// drift between windows falls on all three alike.
+/// The cache-off server, the SQL, the SQL over HTTP and, where the floor has it, the service
+/// layer without GraphQL, measured in turns, so that the machine's drift between windows falls
+/// on all alike.
 struct Alternated {
-    /// Per round: each side's p50 and server CPU per request, at `side as usize`.
-    rounds: Vec<[(f64, Option<f64>); 3]>,
+    /// Per round: each side's p50 and server CPU per request, at `side as usize` (a p50 of NaN
+    /// for a side not measured).
+    rounds: Vec<[(f64, Option<f64>); 4]>,
 }
 
 impl Alternated {
-    async fn measure<F, Fut>(rounds: usize, mut run: F) -> Self
+    async fn measure<F, Fut>(rounds: usize, sides: &[Side], mut run: F) -> Self
     where
         F: FnMut(Side) -> Fut,
         Fut: std::future::Future<Output = (Stats, CpuPerRequest)>,
     {
         let mut measured = Vec::with_capacity(rounds);
         for round in 0..rounds {
-            let mut sides = [(0.0, None); 3];
-            for turn in 0..Side::ALL.len() {
-                let side = Side::ALL[(round + turn) % Side::ALL.len()];
+            let mut measures = [(f64::NAN, None); 4];
+            for turn in 0..sides.len() {
+                let side = sides[(round + turn) % sides.len()];
                 let (stats, cpu) = run(side).await;
-                sides[side as usize] = (stats.p50.as_secs_f64() * 1000.0, cpu.server);
+                measures[side as usize] = (stats.p50.as_secs_f64() * 1000.0, cpu.server);
             }
-            measured.push(sides);
+            measured.push(measures);
         }
         Self { rounds: measured }
     }
@@ -332,6 +336,7 @@ impl Alternated {
             .rounds
             .iter()
             .map(|sides| sides[Side::Egov as usize].0 / sides[baseline as usize].0)
+            .filter(|ratio| !ratio.is_nan())
             .collect();
         ratios.sort_by(f64::total_cmp);
         ratios
@@ -354,7 +359,7 @@ impl Alternated {
         let mut values: Vec<f64> = self
             .rounds
             .iter()
-            .filter_map(|sides| value(sides[side as usize]))
+            .filter_map(|sides| value(sides[side as usize]).filter(|v| !v.is_nan()))
             .collect();
         values.sort_by(f64::total_cmp);
         median(&values)
@@ -363,8 +368,16 @@ impl Alternated {
     fn row(&self, name: &str) -> String {
         let p50 = |side| self.median_of(side, |(p50, _)| Some(p50));
         let cpu = |side| self.median_of(side, |(_, cpu)| cpu);
+        let or_dash = |value: f64, text: String| {
+            if value.is_nan() {
+                "–".to_owned()
+            } else {
+                text
+            }
+        };
+        let service = p50(Side::Service);
         format!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.2}× ({}) | {:.2}× ({}) | {:.3} | {:.3} |",
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2}× ({}) | {:.2}× ({}) | {:.3} | {:.3} | {} | {} |",
             p50(Side::Egov),
             p50(Side::Sql),
             p50(Side::SqlOverHttp),
@@ -374,6 +387,15 @@ impl Alternated {
             self.ratio_range(Side::SqlOverHttp),
             cpu(Side::Egov),
             cpu(Side::SqlOverHttp),
+            or_dash(
+                service,
+                format!(
+                    "{service:.2} ({:.2}×, {})",
+                    self.median_ratio(Side::Service),
+                    self.ratio_range(Side::Service)
+                )
+            ),
+            or_dash(service, format!("{:.3}", cpu(Side::Service))),
         )
     }
 }
@@ -503,6 +525,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "{}: the SQL over HTTP answers differently: {from_floor:?}",
             pair.name
         );
+        // egov-kpi's service layer without GraphQL writes the same answer as the server.
+        let service = floor.service_url(n);
+        if pair.service.is_some() {
+            let from_service =
+                (pair.from_graphql)(&dashboard::graphql(&client, &service, "").await?);
+            ensure!(
+                from_service == from_graphql,
+                "{}: the service layer answers differently: {from_service:?}",
+                pair.name
+            );
+        }
         // Each egov-kpi run also says which share of its requests the response cache answered.
         let measure = |server: &str, pid: u32| {
             let run =
@@ -610,7 +643,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             cold.p50.as_secs_f64() / http.p50.as_secs_f64()
         ));
 
-        let alternated = Alternated::measure(ALTERNATED_ROUNDS, |side| -> Measured<'_> {
+        let sides = if pair.service.is_some() {
+            &Side::ALL[..]
+        } else {
+            &Side::ALL[..3]
+        };
+        let alternated = Alternated::measure(ALTERNATED_ROUNDS, sides, |side| -> Measured<'_> {
             let round = ALTERNATED_ROUND;
             match side {
                 Side::Egov => Box::pin(CpuPerRequest::measure(
@@ -630,6 +668,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Side::SqlOverHttp => Box::pin(CpuPerRequest::measure(
                     Some(floor.pid()),
                     dashboard::graphql_load(&client, &over_http, "", args.clients, round),
+                )),
+                Side::Service => Box::pin(CpuPerRequest::measure(
+                    Some(floor.pid()),
+                    dashboard::graphql_load(&client, &service, "", args.clients, round),
                 )),
             }
         })
@@ -655,8 +697,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
          of {} s each, the order rotating every round, and each round's ratio compares windows \
          measured seconds apart: the median p50 of each side, the median and range of the \
          rounds' ratios, and the median server CPU per request.\n\n\
-         | query | egov-kpi p50 | SQL p50 | SQL over HTTP p50 | egov-kpi / SQL | egov-kpi / SQL over HTTP | egov-kpi server CPU ms/req | minimal handler CPU ms/req |\n\
-         |---|---|---|---|---|---|---|---|",
+         For the two smallest queries a fourth side takes its turn: the same answer from \
+         egov-kpi's own service layer (the reads, statements, held connections and decoding the \
+         resolvers call), written as JSON with serde behind the minimal handler: egov-kpi \
+         without its GraphQL executor. Its column gives its p50, egov-kpi's p50 over it, and \
+         the range over the rounds.\n\n\
+         | query | egov-kpi p50 | SQL p50 | SQL over HTTP p50 | egov-kpi / SQL | egov-kpi / SQL over HTTP | egov-kpi server CPU ms/req | minimal handler CPU ms/req | service without GraphQL p50 (egov-kpi / it) | service without GraphQL CPU ms/req |\n\
+         |---|---|---|---|---|---|---|---|---|---|",
         ALTERNATED_ROUND.as_secs()
     )?;
     for row in &alternated_rows {
