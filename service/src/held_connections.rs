@@ -36,6 +36,8 @@ pub struct HeldConnections {
     pool: PgPool,
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
     most: usize,
+    /// [`IDLE_AT_MOST`], shorter in tests.
+    idle_at_most: Duration,
     observer: OnceLock<StatementObserver>,
 }
 
@@ -50,6 +52,10 @@ pub struct Holding(Arc<HeldConnections>);
 /// Has reads on `db` hold their connections; none for a database other than PostgreSQL (or one
 /// already held).
 pub fn hold(db: &DatabaseConnection) -> Option<Holding> {
+    hold_idle_at_most(db, IDLE_AT_MOST)
+}
+
+fn hold_idle_at_most(db: &DatabaseConnection, idle_at_most: Duration) -> Option<Holding> {
     if db.get_database_backend() != DbBackend::Postgres || held(db).is_some() {
         return None;
     }
@@ -59,6 +65,7 @@ pub fn hold(db: &DatabaseConnection) -> Option<Holding> {
         pool,
         idle: Mutex::new(Vec::new()),
         most,
+        idle_at_most,
         observer: OnceLock::new(),
     });
     write(&HELD).push(connections.clone());
@@ -155,7 +162,7 @@ impl HeldConnections {
         answer
     }
 
-    /// A held connection idle for less than [`IDLE_AT_MOST`], else one from the pool.
+    /// A held connection idle for less than `idle_at_most`, else one from the pool.
     async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         let (fresh, stale) = {
             let mut idle = lock(&self.idle);
@@ -163,7 +170,7 @@ impl HeldConnections {
             // The newest are at the end: the oldest go to the pool to be tested there.
             let stale = idle
                 .iter()
-                .position(|(_, since)| now.duration_since(*since) < IDLE_AT_MOST)
+                .position(|(_, since)| now.duration_since(*since) < self.idle_at_most)
                 .unwrap_or(idle.len());
             let stale: Vec<_> = idle.drain(..stale).collect();
             (idle.pop(), stale)
@@ -278,6 +285,36 @@ mod tests {
             holding.idle(),
             2,
             "four connections read together, two kept"
+        );
+    }
+
+    /// Two connections held after two reads together, then one read after `pause`: how many
+    /// connections are held after it.
+    async fn held_after_a_pause(idle_at_most: Duration, pause: Duration) -> usize {
+        let db = pool_of(4).await;
+        let holding = hold_idle_at_most(&db, idle_at_most).unwrap();
+        let reads = (0..2).map(|_| number(&db, "SELECT 1 FROM pg_sleep(0.1)"));
+        for read in futures_util::future::join_all(reads).await {
+            assert_eq!(read.unwrap(), 1);
+        }
+        assert_eq!(holding.idle(), 2);
+        tokio::time::sleep(pause).await;
+        assert_eq!(number(&db, "SELECT 2").await.unwrap(), 2);
+        holding.idle()
+    }
+
+    #[tokio::test]
+    async fn connections_idle_past_the_bound_go_back_to_the_pool() {
+        let pause = Duration::from_millis(300);
+        assert_eq!(
+            held_after_a_pause(Duration::from_millis(200), pause).await,
+            1,
+            "both were idle too long: the read took one from the pool and kept only that"
+        );
+        assert_eq!(
+            held_after_a_pause(Duration::from_secs(60), pause).await,
+            2,
+            "within the bound both stay held"
         );
     }
 
