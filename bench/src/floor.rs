@@ -10,20 +10,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
+use api::config::DatabaseSettings;
+use api::service::audit::SeenHead;
+use api::service::dhis2::qualifier_name;
+use api::service::held_connections::{self, Holding};
+use api::service::observations::{self, ObservationFilter, Reading};
+use api::service::pagination::PageRequest;
+use api::service::reference::ReferenceCache;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use sea_orm::sqlx::PgPool;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{json, Value};
-use service::audit::SeenHead;
-use service::held_connections::{self, Holding};
-use service::observations::{self, ObservationFilter, Reading};
-use service::pagination::PageRequest;
-use service::reference::ReferenceCache;
 
 use crate::dashboard::{self, ServiceQuery};
 
@@ -49,14 +51,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let pool = dashboard::sql_pool(database_url, connections).await?;
     let pairs = dashboard::pairs();
-    // The server's pool settings (`api::db::connect`), and its reads held as the server holds
-    // them.
-    let mut options = ConnectOptions::new(database_url);
-    options
-        .max_connections(connections)
-        .test_before_acquire_if_idle_for(Duration::from_secs(30))
-        .sqlx_logging(false);
-    let db = Database::connect(options).await?;
+    // Connected as the server connects, its reads held as the server holds them.
+    let db = api::db::connect(&DatabaseSettings {
+        database_url: database_url.to_owned(),
+        max_connections: connections,
+        acquire_timeout_seconds: 3,
+    })
+    .await?;
     let floor = Arc::new(Floor {
         payload,
         pool,
@@ -157,7 +158,7 @@ async fn latest_page(floor: &Floor) -> anyhow::Result<Vec<u8>> {
                 id: reading.id.to_string(),
                 observed_at: reading.observed_at.to_rfc3339(),
                 value: reading.value.to_string(),
-                qualifier: enum_value(reading.qualifier),
+                qualifier: qualifier_name(reading.qualifier),
             },
         })
         .collect();
@@ -195,7 +196,7 @@ struct Platform {
 
 /// `{ savingsComparison { entries { rank platform { code } value } total } }`.
 async fn savings(floor: &Floor) -> anyhow::Result<Vec<u8>> {
-    let comparison = service::savings::compare(&floor.db, &floor.reference, None).await?;
+    let comparison = api::service::savings::compare(&floor.db, &floor.reference, None).await?;
     let entries = comparison
         .entries
         .into_iter()
@@ -216,14 +217,6 @@ async fn savings(floor: &Floor) -> anyhow::Result<Vec<u8>> {
         },
     };
     Ok(serde_json::to_vec(&answer)?)
-}
-
-/// A GraphQL enum's value as the schema names it: `MORE_THAN` for `more_than`.
-fn enum_value(value: impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_ascii_uppercase))
-        .unwrap_or_default()
 }
 
 /// The rows of an answer from `/sql/n`.

@@ -304,7 +304,7 @@ pub async fn export(
 }
 
 /// The qualifier as the GraphQL API names it (`MORE_THAN`).
-fn qualifier_name(qualifier: Qualifier) -> String {
+pub fn qualifier_name(qualifier: Qualifier) -> String {
     serde_json::to_value(qualifier)
         .ok()
         .and_then(|v| v.as_str().map(str::to_ascii_uppercase))
