@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, Statement};
 
 use crate::config::ReplicaSettings;
+use crate::service::held_connections;
 
 /// A point in PostgreSQL's write-ahead log, written `16/B374D848` as PostgreSQL writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -46,13 +47,12 @@ impl fmt::Display for Position {
 }
 
 async fn position_of(db: &DatabaseConnection, function: &str) -> Result<Option<Position>, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT {function}()::text"),
-        ))
-        .await?;
-    Ok(row
+    // Asked once a group of writes and by every wait for a replica: on a held connection.
+    let statement =
+        Statement::from_string(DbBackend::Postgres, format!("SELECT {function}()::text"));
+    let rows = held_connections::query_all(db, statement).await?;
+    Ok(rows
+        .first()
         .and_then(|row| row.try_get_by_index::<Option<String>>(0).ok().flatten())
         .and_then(|text| Position::parse(&text)))
 }

@@ -21,7 +21,8 @@ use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::Postgres;
 use sea_orm::sqlx::{self, AssertSqlSafe, PgPool};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryResult, QuerySelect, QueryTrait, RuntimeErr, Select, Statement,
 };
 use sea_query_sqlx::SqlxValues;
 
@@ -103,6 +104,25 @@ pub async fn query_all<C: ConnectionTrait + 'static>(
         Some(connections) => connections.query_all(&statement).await,
         None => db.query_all_raw(statement).await,
     }
+}
+
+/// As `select.all(db)`, its statement run as [`query_all`] runs it.
+pub async fn find_all<E: EntityTrait, C: ConnectionTrait + 'static>(
+    db: &C,
+    select: Select<E>,
+) -> Result<Vec<E::Model>, DbErr> {
+    let rows = query_all(db, select.build(db.get_database_backend())).await?;
+    rows.iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect()
+}
+
+/// As `select.one(db)`, its statement run as [`query_all`] runs it.
+pub async fn find_one<E: EntityTrait, C: ConnectionTrait + 'static>(
+    db: &C,
+    select: Select<E>,
+) -> Result<Option<E::Model>, DbErr> {
+    Ok(find_all(db, select.limit(1)).await?.into_iter().next())
 }
 
 /// Connections held for `db`'s pool and idle now, out of the pool: none when it is not held.
@@ -361,6 +381,53 @@ mod tests {
         number(&db, "SELECT 6").await.unwrap();
         number(&db, "SELECT 1 / (SELECT 0)").await.unwrap_err();
         assert_eq!(*lock(&seen), ["SELECT 6", "SELECT 1 / (SELECT 0)"]);
+    }
+
+    /// PostgreSQL's list of databases as an entity: rows to find on any server.
+    mod database {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "pg_database")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub datname: String,
+            pub datallowconn: bool,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    #[tokio::test]
+    async fn entities_found_by_the_helpers_are_read_on_held_connections() {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let db = pool_of(2).await;
+        let _holding = hold(&db).unwrap();
+        let named =
+            |name: &str| database::Entity::find().filter(database::Column::Datname.eq(name));
+
+        let postgres = find_one(&db, named("postgres")).await.unwrap();
+        assert_eq!(
+            postgres.map(|found| found.datname).as_deref(),
+            Some("postgres")
+        );
+        assert_eq!(
+            idle(&db),
+            1,
+            "the read's connection is held, not handed to the pool"
+        );
+        assert_eq!(
+            find_one(&db, named("no such database")).await.unwrap(),
+            None
+        );
+        let every = find_all(&db, database::Entity::find()).await.unwrap();
+        assert!(["postgres", "template0", "template1"]
+            .iter()
+            .all(|name| every.iter().any(|found| found.datname == *name)));
+        assert_eq!(idle(&db), 1, "one held connection served the three reads");
     }
 
     #[tokio::test]

@@ -106,9 +106,8 @@ struct Follower {
 }
 
 async fn head(db: &DatabaseConnection) -> Result<i64, ApiError> {
-    Ok(audit_entry::Entity::find()
-        .order_by_desc(audit_entry::Column::Sequence)
-        .one(db)
+    let newest = audit_entry::Entity::find().order_by_desc(audit_entry::Column::Sequence);
+    Ok(crate::held_connections::find_one(db, newest)
         .await?
         .map_or(0, |entry| entry.sequence))
 }
@@ -174,12 +173,11 @@ async fn try_catch_up(
             follower.head.set(*last);
             return Ok(());
         }
-        let entries = audit_entry::Entity::find()
+        let after_last = audit_entry::Entity::find()
             .filter(audit_entry::Column::Sequence.gt(*last))
             .order_by_asc(audit_entry::Column::Sequence)
-            .limit(500)
-            .all(db)
-            .await?;
+            .limit(500);
+        let entries = crate::held_connections::find_all(db, after_last).await?;
         let Some(newest) = entries.last().map(|entry| entry.sequence) else {
             return Ok(());
         };
