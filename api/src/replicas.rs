@@ -322,6 +322,17 @@ impl Replicas {
             .collect()
     }
 
+    /// Each replica's name and the connections its reads hold out of its pool now.
+    pub fn held_connections(&self) -> Vec<(String, usize)> {
+        self.members
+            .iter()
+            .map(|replica| {
+                let status = replica.status.lock().unwrap_or_else(|p| p.into_inner());
+                (status.name.clone(), held_connections::idle(&replica.db))
+            })
+            .collect()
+    }
+
     /// Reads answered on the primary and on replicas since start.
     pub fn reads(&self) -> (u64, u64) {
         (

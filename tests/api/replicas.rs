@@ -101,6 +101,21 @@ async fn until_replica(address: &str, what: &str, check: impl Fn(&Value) -> bool
     }
 }
 
+/// The line of the server's `/metrics` that starts with `start`.
+async fn metric_line(address: &str, start: &str) -> String {
+    let metrics = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start} in {metrics}"))
+        .to_owned()
+}
+
 async fn reads_on(address: &str, source: &str) -> u64 {
     exported_metric(
         address,
@@ -139,6 +154,24 @@ async fn reads_on_a_replica_include_every_acknowledged_write_and_survive_its_lag
         reads_on(&reader.address, "replica").await >= 1,
         "a query in rotation reads the replica"
     );
+    // The replica's reads hold their connections, as the primary's do (one may be in use by
+    // the monitor's read at the moment asked).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let held = metric_line(
+            &reader.address,
+            "egov_kpi_replica_connections_held{replica=",
+        )
+        .await;
+        if !held.ends_with("} 0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no connection held for the replica: {held}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The replica stops replaying: a write's caller still reads it, anywhere.
     assert_eq!(
@@ -189,21 +222,13 @@ async fn reads_on_a_replica_include_every_acknowledged_write_and_survive_its_lag
     .await;
     assert!(status["lagSeconds"].as_f64().unwrap() > 3.0, "{status}");
     assert!(status["lagBytes"].as_u64().unwrap() > 0, "{status}");
-    let metrics = reqwest::get(format!("{}/metrics", reader.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let in_rotation = metrics
-        .lines()
-        .find(|line| line.starts_with("egov_kpi_replica_in_rotation{replica=\"postgres://"))
-        .unwrap_or_else(|| panic!("{metrics}"));
+    let in_rotation = metric_line(
+        &reader.address,
+        "egov_kpi_replica_in_rotation{replica=\"postgres://",
+    )
+    .await;
     assert!(in_rotation.ends_with("} 0"), "{in_rotation}");
-    assert!(
-        metrics.contains("egov_kpi_replica_lag_seconds{replica="),
-        "{metrics}"
-    );
+    metric_line(&reader.address, "egov_kpi_replica_lag_seconds{replica=").await;
 
     // Replaying again, it catches up and comes back by itself.
     replica.sql("SELECT pg_wal_replay_resume()");

@@ -258,6 +258,15 @@ fn replication(replicas: &Replicas) -> String {
             }
         }
     }
+    let held = "egov_kpi_replica_connections_held";
+    let _ = writeln!(
+        out,
+        "# HELP {held} Connections the replica's reads keep out of its pool between reads."
+    );
+    let _ = writeln!(out, "# TYPE {held} gauge");
+    for (name, connections) in replicas.held_connections() {
+        let _ = writeln!(out, "{held}{{replica=\"{}\"}} {connections}", label(&name));
+    }
     out
 }
 
