@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use entity::values::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{exported_metric, Backend, Cluster, ServerProcess, TestApp};
+use crate::helpers::{exported_line, exported_metric, Backend, Cluster, ServerProcess, TestApp};
 use crate::on_both_databases;
 
 const RATE: &str = "public-service-portal.level4-online-dossier-rate";
@@ -101,21 +101,6 @@ async fn until_replica(address: &str, what: &str, check: impl Fn(&Value) -> bool
     }
 }
 
-/// The line of the server's `/metrics` that starts with `start`.
-async fn metric_line(address: &str, start: &str) -> String {
-    let metrics = reqwest::get(format!("{address}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find(|line| line.starts_with(start))
-        .unwrap_or_else(|| panic!("no {start} in {metrics}"))
-        .to_owned()
-}
-
 async fn reads_on(address: &str, source: &str) -> u64 {
     exported_metric(
         address,
@@ -158,7 +143,7 @@ async fn reads_on_a_replica_include_every_acknowledged_write_and_survive_its_lag
     // the monitor's read at the moment asked).
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let held = metric_line(
+        let held = exported_line(
             &reader.address,
             "egov_kpi_replica_connections_held{replica=",
         )
@@ -222,13 +207,13 @@ async fn reads_on_a_replica_include_every_acknowledged_write_and_survive_its_lag
     .await;
     assert!(status["lagSeconds"].as_f64().unwrap() > 3.0, "{status}");
     assert!(status["lagBytes"].as_u64().unwrap() > 0, "{status}");
-    let in_rotation = metric_line(
+    let in_rotation = exported_line(
         &reader.address,
         "egov_kpi_replica_in_rotation{replica=\"postgres://",
     )
     .await;
     assert!(in_rotation.ends_with("} 0"), "{in_rotation}");
-    metric_line(&reader.address, "egov_kpi_replica_lag_seconds{replica=").await;
+    exported_line(&reader.address, "egov_kpi_replica_lag_seconds{replica=").await;
 
     // Replaying again, it catches up and comes back by itself.
     replica.sql("SELECT pg_wal_replay_resume()");

@@ -152,8 +152,17 @@ pub fn instant(value: &Value) -> DateTime<Utc> {
         .unwrap()
 }
 
-/// The value of an unlabelled metric the server at `address` exports on `/metrics`.
+/// The value of a metric the server at `address` exports on `/metrics`, named with its labels.
 pub async fn exported_metric(address: &str, name: &str) -> u64 {
+    let line = exported_line(address, &format!("{name} ")).await;
+    line[name.len()..]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}: not a count"))
+}
+
+/// The first line of the server's `/metrics` that starts with `start`.
+pub async fn exported_line(address: &str, start: &str) -> String {
     let text = reqwest::get(format!("{address}/metrics"))
         .await
         .unwrap()
@@ -161,7 +170,7 @@ pub async fn exported_metric(address: &str, name: &str) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} is exported"))
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start} in {text}"))
+        .to_owned()
 }

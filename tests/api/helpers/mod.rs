@@ -15,7 +15,7 @@ mod fixtures;
 mod process;
 
 pub use app::{Options, TestApp};
-pub use client::{decimal, exported_metric, instant};
+pub use client::{decimal, exported_line, exported_metric, instant};
 pub use cluster::Cluster;
 pub use database::{row_counts, Backend};
 pub use fixtures::{figure, seeded_figures, Reading};
