@@ -25,6 +25,7 @@ use sea_orm::{
     QueryResult, QuerySelect, QueryTrait, RuntimeErr, Select, Statement,
 };
 use sea_query_sqlx::SqlxValues;
+use tokio::sync::Notify;
 
 /// As long as a connection may wait here: the pool tests one idle longer before handing it out.
 const IDLE_AT_MOST: Duration = Duration::from_secs(30);
@@ -36,6 +37,8 @@ pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
 pub struct HeldConnections {
     pool: PgPool,
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    /// Woken when a connection is put back here: a read waiting on the pool takes it instead.
+    put_back: Notify,
     most: usize,
     /// [`IDLE_AT_MOST`], shorter in tests.
     idle_at_most: Duration,
@@ -65,6 +68,7 @@ fn hold_idle_at_most(db: &DatabaseConnection, idle_at_most: Duration) -> Option<
     let connections = Arc::new(HeldConnections {
         pool,
         idle: Mutex::new(Vec::new()),
+        put_back: Notify::new(),
         most,
         idle_at_most,
         observer: OnceLock::new(),
@@ -177,12 +181,33 @@ impl HeldConnections {
         answer
     }
 
-    /// A held connection idle for less than `idle_at_most`, else one from the pool.
+    /// A held connection idle for less than `idle_at_most`, else one from the pool, else the
+    /// first put back here. A connection a read puts back here does not return to the pool, so
+    /// a read that waited on the pool alone could wait out its timeout while held connections
+    /// were free.
     async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        loop {
+            let put_back = self.put_back.notified();
+            tokio::pin!(put_back);
+            // Registered before looking, so that a connection put back after the look wakes it.
+            put_back.as_mut().enable();
+            if let Some(connection) = self.fresh() {
+                return Ok(connection);
+            }
+            tokio::select! {
+                acquired = self.pool.acquire() => return acquired,
+                () = put_back => continue,
+            }
+        }
+    }
+
+    /// The newest held connection idle for less than `idle_at_most`; the older ones go to the
+    /// pool, to be tested there.
+    fn fresh(&self) -> Option<PoolConnection<Postgres>> {
         let (fresh, stale) = {
             let mut idle = lock(&self.idle);
             let now = Instant::now();
-            // The newest are at the end: the oldest go to the pool to be tested there.
+            // The newest are at the end.
             let stale = idle
                 .iter()
                 .position(|(_, since)| now.duration_since(*since) < self.idle_at_most)
@@ -191,18 +216,20 @@ impl HeldConnections {
             (idle.pop(), stale)
         };
         drop(stale);
-        match fresh {
-            Some((connection, _)) => Ok(connection),
-            None => self.pool.acquire().await,
-        }
+        fresh.map(|(connection, _)| connection)
     }
 
-    /// Keeps `connection` here if there is room; otherwise it goes back to the pool.
+    /// Keeps `connection` here if there is room, for the next read or one waiting; otherwise it
+    /// goes back to the pool.
     fn put_back(&self, connection: PoolConnection<Postgres>) {
-        let mut idle = lock(&self.idle);
-        if idle.len() < self.most && !self.pool.is_closed() {
+        {
+            let mut idle = lock(&self.idle);
+            if idle.len() >= self.most || self.pool.is_closed() {
+                return;
+            }
             idle.push((connection, Instant::now()));
         }
+        self.put_back.notify_one();
     }
 
     fn idle(&self) -> usize {
@@ -381,6 +408,31 @@ mod tests {
         number(&db, "SELECT 6").await.unwrap();
         number(&db, "SELECT 1 / (SELECT 0)").await.unwrap_err();
         assert_eq!(*lock(&seen), ["SELECT 6", "SELECT 1 / (SELECT 0)"]);
+    }
+
+    #[tokio::test]
+    async fn a_read_waiting_for_a_connection_takes_one_put_back_here() {
+        let db = pool_of(2).await;
+        let pool = db.get_postgres_connection_pool().clone();
+        let _holding = hold(&db).unwrap();
+        number(&db, "SELECT 1").await.unwrap();
+        assert_eq!(idle(&db), 1);
+        // The pool's other connection in use elsewhere (a write, say): the pool has none left.
+        let _elsewhere = pool.acquire().await.unwrap();
+        let first = number(&db, "SELECT 1 FROM pg_sleep(0.3)");
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            number(&db, "SELECT 2").await
+        };
+        // The second read waits for the first one's connection, which comes back here, not to
+        // the pool (whose wait would last its acquire timeout, 30 s).
+        let (first, second) = tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::join!(first, second)
+        })
+        .await
+        .expect("the waiting read took the connection the first one put back");
+        assert_eq!((first.unwrap(), second.unwrap()), (1, 2));
+        assert_eq!(idle(&db), 1);
     }
 
     /// PostgreSQL's list of databases as an entity: rows to find on any server.
