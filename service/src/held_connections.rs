@@ -185,7 +185,13 @@ impl HeldConnections {
     /// first put back here. A connection a read puts back here does not return to the pool, so
     /// a read that waited on the pool alone could wait out its timeout while held connections
     /// were free.
+    ///
+    /// The pool is asked in a task of its own: when it has none idle it opens one, and a read
+    /// that took a connection put back here meanwhile leaves that task to finish and hand the
+    /// new connection to the pool. Dropped half way, the opening would be abandoned, and
+    /// PostgreSQL would have started a process for it in vain (under load, most of its work).
     async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        let mut from_pool = None;
         loop {
             let put_back = self.put_back.notified();
             tokio::pin!(put_back);
@@ -194,8 +200,14 @@ impl HeldConnections {
             if let Some(connection) = self.fresh() {
                 return Ok(connection);
             }
+            let acquiring = from_pool.get_or_insert_with(|| {
+                let pool = self.pool.clone();
+                tokio::spawn(async move { pool.acquire().await })
+            });
             tokio::select! {
-                acquired = self.pool.acquire() => return acquired,
+                acquired = acquiring => {
+                    return acquired.unwrap_or_else(|_| Err(sqlx::Error::PoolClosed));
+                }
                 () = put_back => continue,
             }
         }
@@ -433,6 +445,49 @@ mod tests {
         .expect("the waiting read took the connection the first one put back");
         assert_eq!((first.unwrap(), second.unwrap()), (1, 2));
         assert_eq!(idle(&db), 1);
+    }
+
+    /// A proxy to the test server that lets each connection through only after `delay`: time
+    /// for a read to stop waiting while the pool opens one. Its address, in a URL.
+    async fn slow_to_connect(delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let mut server = tokio::net::TcpStream::connect("127.0.0.1:5432").await?;
+                    tokio::io::copy_bidirectional(&mut client, &mut server).await
+                });
+            }
+        });
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    }
+
+    #[tokio::test]
+    async fn a_read_that_stops_waiting_leaves_the_connection_being_opened_to_the_pool() {
+        let mut options = ConnectOptions::new(slow_to_connect(Duration::from_millis(400)).await);
+        options.max_connections(3).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        let pool = db.get_postgres_connection_pool().clone();
+        let _holding = hold(&db).unwrap();
+        number(&db, "SELECT 1").await.unwrap();
+        assert_eq!((idle(&db), pool.size()), (1, 1));
+        let first = number(&db, "SELECT 1 FROM pg_sleep(0.1)");
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // No held connection idle: the pool opens one, which takes 400 ms here.
+            number(&db, "SELECT 2").await
+        };
+        let (first, second) = tokio::join!(first, second);
+        assert_eq!((first.unwrap(), second.unwrap()), (1, 2));
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            pool.size(),
+            2,
+            "the second read took the first one's connection, and the one opened for it went \
+             to the pool rather than being abandoned half open"
+        );
     }
 
     /// PostgreSQL's list of databases as an entity: rows to find on any server.
