@@ -167,6 +167,13 @@ on_both_databases! {
         let first_at = |key: &str| text.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {text}"));
         let order: Vec<usize> = ["__typename", "id", "observedAt", "value", "qualifier", "source"].map(first_at).into();
         assert!(order.is_sorted(), "fields in the order asked: {text}");
+        // Over HTTP the objects are written as JSON while they resolve; a receipt's answer is
+        // built whole, to be hashed: the same bytes either way.
+        let receipted = app.client.post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": plain, "extensions": { "receipt": true } }))
+            .send().await.unwrap().text().await.unwrap();
+        let built_whole = receipted.split_once(r#","extensions":"#).map(|(data, _)| data);
+        assert_eq!(built_whole, text.strip_suffix('}'), "{receipted}");
         assert_eq!(newest["__typename"], "Observation");
         assert_eq!(newest["value"], "1250");
         assert_eq!(instant(&newest["observedAt"]), instant(&json!("2026-07-01T01:02:03.456789Z")));

@@ -29,6 +29,7 @@ pub mod schema;
 pub mod series;
 pub mod sources;
 pub mod targets;
+pub mod written;
 
 pub use engine::Engine;
 pub use schema::{build_engine, schema_sdl, AppSchema};

@@ -24,7 +24,6 @@
 use std::borrow::Cow;
 
 use async_graphql::connection::Connection;
-use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
@@ -33,6 +32,7 @@ use async_graphql::{
 };
 use futures_util::future::join_all;
 
+use super::written::{self, writes_json, ObjectAnswer};
 use super::PageCursor;
 
 /// An object of the schema answered by [`resolve_plain`]: the same type to clients (name, fields,
@@ -66,7 +66,7 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
     let Some(fields) = plain_fields(ctx) else {
         return resolve_container(ctx, root).await;
     };
-    let mut object = IndexMap::with_capacity(fields.len());
+    let mut object = ObjectAnswer::new(writes_json(ctx), fields.len());
     for field in fields {
         let answer = if field.node.name.node == "__typename" {
             Ok(Some(Value::String(
@@ -77,20 +77,11 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
         };
         // As async-graphql does: a field that failed is reported and left out.
         match answer {
-            Ok(value) => {
-                object.insert(
-                    field.node.response_key().node.clone(),
-                    value.unwrap_or_default(),
-                );
-            }
+            Ok(value) => object.field(&field.node.response_key().node, value.unwrap_or_default()),
             Err(error) => ctx.add_error(error),
         }
     }
-    Ok(if object.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(object)
-    })
+    Ok(object.finish())
 }
 
 /// The fields of the selection when each is a field without directives and with its own response
@@ -212,7 +203,6 @@ async fn resolve_plain_list<'a, T: ContainerType>(
     } else {
         join_all(chunks).await.into_iter().flatten().collect()
     };
-    Ok(Value::List(
-        answers.into_iter().collect::<ServerResult<_>>()?,
-    ))
+    let answers = answers.into_iter().collect::<ServerResult<_>>()?;
+    Ok(written::list(writes_json(ctx), answers))
 }

@@ -26,6 +26,7 @@ use super::{position_required, POSITION_HEADER};
 use crate::config::Limits;
 use crate::error;
 use crate::graphql::limits::DocumentRefusal;
+use crate::graphql::written::{self, WrittenAsJson};
 use crate::graphql::Engine;
 use crate::message;
 use crate::messages::{catalogue, Lang, Message, Template};
@@ -344,6 +345,10 @@ impl Exchange<'_> {
         let receipted = checked.batch.iter().any(Engine::asks_for_receipt);
         let committed = caller.committed.clone();
         let mut batch = checked.batch.data(caller).data(self.lang);
+        // A receipt hashes its answer as a tree, in the process.
+        if !receipted {
+            batch = batch.data(WrittenAsJson);
+        }
         if !writes && !receipted {
             let replicas = &self.state.replicas;
             let routed = replicas
@@ -538,8 +543,7 @@ fn encode(answer: &BatchResponse, media: Media, request_error: bool) -> (StatusC
         }
         (StatusCode::BAD_REQUEST, Bytes::from(body.to_string()))
     } else {
-        let body = serde_json::to_vec(answer).unwrap_or_default();
-        (StatusCode::OK, Bytes::from(body))
+        (StatusCode::OK, Bytes::from(written::response_json(answer)))
     }
 }
 

@@ -1,0 +1,247 @@
+//! Answers written as JSON while they resolve, for the HTTP transport.
+//!
+//! async-graphql builds every object of an answer as a map (allocated, each key hashed), walks
+//! the tree again to serialise it and a third time to drop it: on a page of small objects, more
+//! than the resolvers' own work. When a request carries [`WrittenAsJson`], the objects answered
+//! by `plain` are written as JSON as soon as their fields resolve and handed up as
+//! `Value::Binary`, which no output of the schema otherwise produces; [`response_json`] copies
+//! them into the body as they are. The fields, their order, their errors and their paths are
+//! the same either way: only the representation between resolver and body changes.
+//!
+//! Only the HTTP transport sets the marker: answers that are read in the process (receipts'
+//! hashes) or serialised by async-graphql (subscriptions, GraphQL over WebSocket) are built as
+//! maps.
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::{BatchResponse, ContextBase, Name, Response, Value};
+use axum::body::Bytes;
+
+/// In a request's data: its answer is encoded by [`response_json`].
+#[derive(Clone, Copy)]
+pub struct WrittenAsJson;
+
+/// Whether the request being resolved is answered by [`response_json`].
+pub(crate) fn writes_json<T>(ctx: &ContextBase<'_, T>) -> bool {
+    ctx.data_opt::<WrittenAsJson>().is_some()
+}
+
+/// An object's answer, field by field: a map, or JSON written as they come.
+pub(crate) enum ObjectAnswer {
+    Map(IndexMap<Name, Value>),
+    Json(Vec<u8>),
+}
+
+/// Room for an object's JSON before the first field: a figure's four fields fit.
+const OBJECT_BYTES: usize = 128;
+
+impl ObjectAnswer {
+    pub fn new(json: bool, fields: usize) -> Self {
+        if json {
+            Self::Json(Vec::with_capacity(OBJECT_BYTES))
+        } else {
+            Self::Map(IndexMap::with_capacity(fields))
+        }
+    }
+
+    pub fn field(&mut self, key: &Name, value: Value) {
+        match self {
+            Self::Map(object) => {
+                object.insert(key.clone(), value);
+            }
+            Self::Json(out) => {
+                out.push(if out.is_empty() { b'{' } else { b',' });
+                write_key(out, key);
+                write_value(out, &value);
+            }
+        }
+    }
+
+    /// The object, or null when no field answered (as async-graphql answers it).
+    pub fn finish(self) -> Value {
+        match self {
+            Self::Map(object) if object.is_empty() => Value::Null,
+            Self::Map(object) => Value::Object(object),
+            Self::Json(out) if out.is_empty() => Value::Null,
+            Self::Json(mut out) => {
+                out.push(b'}');
+                Value::Binary(Bytes::from(out))
+            }
+        }
+    }
+}
+
+/// A list's answer from its items' answers, written as JSON when they were.
+pub(crate) fn list(json: bool, items: Vec<Value>) -> Value {
+    if !json {
+        return Value::List(items);
+    }
+    let mut out = Vec::with_capacity(items.len() * OBJECT_BYTES + 2);
+    write_list(&mut out, &items);
+    Value::Binary(Bytes::from(out))
+}
+
+/// A batch's body: as serde would write it from async-graphql's types, with the parts written
+/// as JSON while resolving copied in as they are.
+pub fn response_json(answer: &BatchResponse) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    match answer {
+        BatchResponse::Single(response) => write_response(&mut out, response),
+        BatchResponse::Batch(responses) => {
+            out.push(b'[');
+            for (index, response) in responses.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_response(&mut out, response);
+            }
+            out.push(b']');
+        }
+    }
+    out
+}
+
+/// Field by field as `Response`'s `Serialize` writes it: data, extensions if any, errors if any.
+fn write_response(out: &mut Vec<u8>, response: &Response) {
+    out.extend_from_slice(b"{\"data\":");
+    write_value(out, &response.data);
+    if !response.extensions.is_empty() {
+        out.extend_from_slice(b",\"extensions\":{");
+        for (index, (key, value)) in response.extensions.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_string(out, key);
+            out.push(b':');
+            write_value(out, value);
+        }
+        out.push(b'}');
+    }
+    if !response.errors.is_empty() {
+        out.extend_from_slice(b",\"errors\":");
+        write_serialized(out, &response.errors);
+    }
+    out.push(b'}');
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Binary(json) => out.extend_from_slice(json),
+        Value::List(items) => write_list(out, items),
+        Value::Object(object) => {
+            out.push(b'{');
+            for (index, (key, value)) in object.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_key(out, key);
+                write_value(out, value);
+            }
+            out.push(b'}');
+        }
+        Value::String(text) => write_string(out, text),
+        Value::Enum(name) => write_string(out, name.as_str()),
+        leaf => write_serialized(out, leaf),
+    }
+}
+
+fn write_list(out: &mut Vec<u8>, items: &[Value]) {
+    out.push(b'[');
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_value(out, item);
+    }
+    out.push(b']');
+}
+
+fn write_key(out: &mut Vec<u8>, key: &Name) {
+    write_string(out, key.as_str());
+    out.push(b':');
+}
+
+/// A string as serde_json writes it: as it is, quoted, unless it holds a quote, a backslash or
+/// a control character (names, identifiers, instants and decimals never do).
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+    {
+        return write_serialized(out, text);
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Leaves, keys and errors, escaped by serde_json as the rest of the answer would be.
+fn write_serialized<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing into memory fails only for a map with keys that are not strings, which none of
+    // these has: null keeps the body JSON should it ever.
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, Pos, ServerError};
+
+    use super::*;
+
+    fn sample() -> Response {
+        let data = Value::from_json(serde_json::json!({
+            "page": { "edges": [{ "node": { "id": "1", "value": "1200.5", "tag": "A\"b\\\u{1}",
+                                             "text": "Cổng Dịch vụ công\u{7f}/\n\t" } }],
+                      "total": 3, "odd\"key": 1, "empty": [], "nothing": null, "flag": true, "ratio": 0.25 },
+        }))
+        .unwrap();
+        let mut error = ServerError::new("no such metric", Some(Pos { line: 1, column: 3 }));
+        error.path = vec![PathSegment::Field("page".into()), PathSegment::Index(0)];
+        let mut response = Response::new(data);
+        response.errors.push(error);
+        response
+            .extensions
+            .insert("receipt".to_owned(), Value::from("token"));
+        response
+    }
+
+    #[test]
+    fn an_answer_without_written_parts_is_written_as_serde_writes_it() {
+        let single = BatchResponse::Single(sample());
+        assert_eq!(
+            String::from_utf8(response_json(&single)).unwrap(),
+            serde_json::to_string(&single).unwrap()
+        );
+        let batch = BatchResponse::Batch(vec![sample(), Response::new(Value::Null)]);
+        assert_eq!(
+            String::from_utf8(response_json(&batch)).unwrap(),
+            serde_json::to_string(&batch).unwrap()
+        );
+    }
+
+    #[test]
+    fn objects_and_lists_written_while_resolving_read_as_the_maps_they_replace() {
+        let key = |text: &str| Name::new(text);
+        let answer = |json| {
+            let mut node = ObjectAnswer::new(json, 2);
+            node.field(&key("id"), Value::from("7"));
+            node.field(&key("qualifier"), Value::Enum(key("ABOUT")));
+            let empty = ObjectAnswer::new(json, 1).finish();
+            let items = list(json, vec![node.finish(), empty]);
+            let mut page = ObjectAnswer::new(json, 1);
+            page.field(&key("edges"), items);
+            BatchResponse::Single(Response::new(page.finish()))
+        };
+        let written = String::from_utf8(response_json(&answer(true))).unwrap();
+        assert!(
+            matches!(&answer(true), BatchResponse::Single(r) if matches!(r.data, Value::Binary(_)))
+        );
+        assert_eq!(written, serde_json::to_string(&answer(false)).unwrap());
+        assert_eq!(
+            written,
+            r#"{"data":{"edges":[{"id":"7","qualifier":"ABOUT"},null]}}"#
+        );
+    }
+}
