@@ -186,12 +186,14 @@ impl HeldConnections {
     /// a read that waited on the pool alone could wait out its timeout while held connections
     /// were free.
     ///
-    /// The pool is asked in a task of its own: when it has none idle it opens one, and a read
-    /// that took a connection put back here meanwhile leaves that task to finish and hand the
-    /// new connection to the pool. Dropped half way, the opening would be abandoned, and
-    /// PostgreSQL would have started a process for it in vain (under load, most of its work).
+    /// When the pool has none idle and room for more, it opens one, and the opening is asked in
+    /// a task of its own: a read that took a connection put back here meanwhile leaves that task
+    /// to finish and hand the new connection to the pool. Dropped half way, the opening would be
+    /// abandoned, and PostgreSQL would have started a process for it in vain (under load, most of
+    /// its work). A full pool's wait is dropped as it is: left to run, it would take the next
+    /// connection another waiter needs only to hand it back.
     async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
-        let mut from_pool = None;
+        let mut opening = None;
         loop {
             let put_back = self.put_back.notified();
             tokio::pin!(put_back);
@@ -200,7 +202,13 @@ impl HeldConnections {
             if let Some(connection) = self.fresh() {
                 return Ok(connection);
             }
-            let acquiring = from_pool.get_or_insert_with(|| {
+            if opening.is_none() && !self.pool_would_open() {
+                tokio::select! {
+                    acquired = self.pool.acquire() => return acquired,
+                    () = put_back => continue,
+                }
+            }
+            let acquiring = opening.get_or_insert_with(|| {
                 let pool = self.pool.clone();
                 tokio::spawn(async move { pool.acquire().await })
             });
@@ -211,6 +219,11 @@ impl HeldConnections {
                 () = put_back => continue,
             }
         }
+    }
+
+    /// Whether the pool would open a connection to hand one out now.
+    fn pool_would_open(&self) -> bool {
+        self.pool.num_idle() == 0 && self.pool.size() < self.pool.options().get_max_connections()
     }
 
     /// The newest held connection idle for less than `idle_at_most`; the older ones go to the
