@@ -50,7 +50,10 @@ impl ObjectAnswer {
             }
             Self::Json(out) => {
                 out.push(if out.is_empty() { b'{' } else { b',' });
-                write_key(out, key);
+                // A response key is a GraphQL name (letters, digits, `_`): nothing to escape.
+                out.push(b'"');
+                out.extend_from_slice(key.as_str().as_bytes());
+                out.extend_from_slice(b"\":");
                 write_value(out, &value);
             }
         }
@@ -163,16 +166,38 @@ fn write_key(out: &mut Vec<u8>, key: &Name) {
 /// A string as serde_json writes it: as it is, quoted, unless it holds a quote, a backslash or
 /// a control character (names, identifiers, instants and decimals never do).
 fn write_string(out: &mut Vec<u8>, text: &str) {
-    if text
-        .bytes()
-        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
-    {
+    if needs_escaping(text.as_bytes()) {
         return write_serialized(out, text);
     }
     out.reserve(text.len() + 2);
     out.push(b'"');
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
+}
+
+/// Whether `bytes` hold a quote, a backslash or a control character: eight bytes at a time,
+/// as every string of an answer is scanned.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Exact for a whole word: some byte is zero (or below `n`) iff a high bit is left.
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS != 0;
+    let has_byte_below =
+        |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH_BITS != 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_ne_bytes(word.try_into().unwrap_or_default());
+        if has_byte_below(word, 0x20)
+            || has_zero_byte(word ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\')
 }
 
 /// Leaves, keys and errors, escaped by serde_json as the rest of the answer would be.
@@ -205,6 +230,29 @@ mod tests {
             .extensions
             .insert("receipt".to_owned(), Value::from("token"));
         response
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_when_serde_would_escape_them() {
+        let plain = |text: &str| serde_json::to_string(text).unwrap() == format!("\"{text}\"");
+        for length in 0..20 {
+            for at in 0..length {
+                for byte in 0u8..=0x7f {
+                    let mut text = vec![b'a'; length];
+                    text[at] = byte;
+                    let text = String::from_utf8(text).unwrap();
+                    assert_eq!(needs_escaping(text.as_bytes()), !plain(&text), "{text:?}");
+                }
+            }
+        }
+        for text in [
+            "Cổng Dịch vụ công",
+            "2025-06-30T00:00:00+00:00",
+            "ÿ€\u{2028}",
+            "\u{7f}x",
+        ] {
+            assert_eq!(needs_escaping(text.as_bytes()), !plain(text), "{text:?}");
+        }
     }
 
     #[test]
