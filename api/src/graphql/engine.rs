@@ -175,7 +175,11 @@ impl Engine {
             .flatten();
         let document = match request.parsed_query() {
             Ok(document) if uploads || !needs_collecting(document) => {
-                let asked = chosen_selection(document, name.as_deref());
+                // async-graphql answers a document that needs no collecting in its own order;
+                // one with uploads runs uncollected and is put in order.
+                let asked = uploads
+                    .then(|| chosen_selection(document, name.as_deref()))
+                    .flatten();
                 let Some(key) = validated else {
                     return run(&self.schema, request, asked).await;
                 };
