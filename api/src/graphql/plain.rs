@@ -63,11 +63,20 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
 ) -> ServerResult<Value> {
-    let Some(fields) = plain_fields(ctx) else {
-        return resolve_container(ctx, root).await;
-    };
+    match plain_fields(ctx) {
+        Some(fields) => resolve_fields(ctx, root, &fields).await,
+        None => resolve_container(ctx, root).await,
+    }
+}
+
+/// `fields` of `root`, each by the object's own resolver, in order.
+async fn resolve_fields<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &'a T,
+    fields: &[&'a Positioned<Field>],
+) -> ServerResult<Value> {
     let mut object = ObjectAnswer::new(writes_json(ctx), fields.len());
-    for field in fields {
+    for &field in fields {
         let answer = if field.node.name.node == "__typename" {
             Ok(Some(Value::String(
                 root.introspection_type_name().into_owned(),
@@ -176,11 +185,14 @@ impl<T: ContainerType> OutputType for PlainList<T> {
 }
 
 /// Every item by [`resolve_plain`] at its index, the first error for all, as async-graphql
-/// resolves a list; joined by chunks (see [`PlainList`]).
+/// resolves a list; joined by chunks (see [`PlainList`]). The items share their selection, read
+/// once for all.
 async fn resolve_plain_list<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     items: &'a [T],
 ) -> ServerResult<Value> {
+    let fields = plain_fields(ctx);
+    let fields = fields.as_deref();
     let mut chunks = items
         .chunks(SIDE_BY_SIDE)
         .enumerate()
@@ -189,9 +201,11 @@ async fn resolve_plain_list<'a, T: ContainerType>(
                 let index = chunk * SIDE_BY_SIDE + index;
                 async move {
                     let at_index = ctx.with_index(index);
-                    resolve_plain(&at_index, item)
-                        .await
-                        .map_err(|error| at_index.set_error_path(error))
+                    let answer = match fields {
+                        Some(fields) => resolve_fields(&at_index, item, fields).await,
+                        None => resolve_container(&at_index, item).await,
+                    };
+                    answer.map_err(|error| at_index.set_error_path(error))
                 }
             }))
         });
