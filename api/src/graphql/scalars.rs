@@ -6,7 +6,7 @@
 //! (`is_valid`), so a refusal names the argument.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use rust_decimal::Decimal;
 
 use crate::service::{exact, time};
@@ -45,8 +45,41 @@ impl ScalarType for Exact {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_string())
+        Value::String(decimal_text(self.0))
     }
+}
+
+/// `value` as `Decimal`'s `Display` writes it (every digit of its scale, `-` on a negative, `0.`
+/// before a fraction), written directly: a page of figures writes one per figure, and the
+/// formatter's general path cost more than the rest of the field.
+fn decimal_text(value: Decimal) -> String {
+    let mut buffer = itoa::Buffer::new();
+    let mantissa = value.mantissa().unsigned_abs();
+    let digits = if mantissa == 0 {
+        ""
+    } else {
+        buffer.format(mantissa)
+    };
+    let scale = value.scale() as usize;
+    let mut text = String::with_capacity(digits.len() + scale + 3);
+    if value.is_sign_negative() {
+        text.push('-');
+    }
+    if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        text.push_str(whole);
+        if scale > 0 {
+            text.push('.');
+            text.push_str(fraction);
+        }
+    } else if scale == 0 {
+        text.push('0');
+    } else {
+        text.push_str("0.");
+        text.extend(std::iter::repeat_n('0', scale - digits.len()));
+        text.push_str(digits);
+    }
+    text
 }
 
 impl From<Decimal> for Exact {
@@ -82,7 +115,50 @@ impl ScalarType for Instant {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339())
+        Value::String(instant_text(self.0))
+    }
+}
+
+/// `instant` as chrono's `to_rfc3339` writes it (`2021-06-30T00:00:00+00:00`, a fraction in
+/// milli-, micro- or nanoseconds when there is one), written directly for the years 0 to 9999;
+/// any other instant by chrono itself.
+fn instant_text(instant: DateTime<Utc>) -> String {
+    let (date, time) = (instant.date_naive(), instant.time());
+    let nanos = time.nanosecond();
+    let year = date.year();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return instant.to_rfc3339();
+    }
+    let mut text = String::with_capacity(32);
+    push_digits(&mut text, year.unsigned_abs(), 4);
+    text.push('-');
+    push_digits(&mut text, date.month(), 2);
+    text.push('-');
+    push_digits(&mut text, date.day(), 2);
+    text.push('T');
+    push_digits(&mut text, time.hour(), 2);
+    text.push(':');
+    push_digits(&mut text, time.minute(), 2);
+    text.push(':');
+    push_digits(&mut text, time.second(), 2);
+    let fraction = match nanos {
+        0 => None,
+        _ if nanos % 1_000_000 == 0 => Some((nanos / 1_000_000, 3)),
+        _ if nanos % 1_000 == 0 => Some((nanos / 1_000, 6)),
+        _ => Some((nanos, 9)),
+    };
+    if let Some((fraction, places)) = fraction {
+        text.push('.');
+        push_digits(&mut text, fraction, places);
+    }
+    text.push_str("+00:00");
+    text
+}
+
+/// The last `places` decimal digits of `number`, most significant first.
+fn push_digits(text: &mut String, number: u32, places: u32) {
+    for place in (0..places).rev() {
+        text.push(char::from(b'0' + (number / 10_u32.pow(place) % 10) as u8));
     }
 }
 
@@ -132,5 +208,82 @@ impl ScalarType for Day {
 impl From<NaiveDate> for Day {
     fn from(value: NaiveDate) -> Self {
         Self(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_their_display_writes_them() {
+        let mut values = vec![Decimal::ZERO, -Decimal::ZERO, Decimal::MAX, Decimal::MIN];
+        for mantissa in [
+            0_i64,
+            1,
+            5,
+            9,
+            10,
+            42,
+            100,
+            1_200,
+            123_456_789,
+            999_999_999_999_999,
+        ] {
+            for scale in [0, 1, 2, 3, 6, 9, 15, 18, 28] {
+                for sign in [1, -1] {
+                    values.push(Decimal::new(sign * mantissa, scale));
+                }
+            }
+        }
+        values.push(Decimal::from_i128_with_scale(
+            i128::from(u64::MAX) * 1_000,
+            4,
+        ));
+        values.push(Decimal::new(6_700, 0).normalize());
+        values.push(Decimal::new(12_000, 1));
+        for value in values {
+            assert_eq!(decimal_text(value), value.to_string(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn instants_are_written_as_chrono_writes_them_in_rfc_3339() {
+        let mut instants = Vec::new();
+        for (year, month, day, hour, minute, second) in [
+            (1, 1, 1, 0, 0, 0),
+            (2021, 6, 30, 0, 0, 0),
+            (2025, 7, 1, 7, 5, 9),
+            (9999, 12, 31, 23, 59, 59),
+            (999, 2, 28, 12, 30, 1),
+        ] {
+            let whole = Utc
+                .with_ymd_and_hms(year, month, day, hour, minute, second)
+                .unwrap();
+            for nanos in [
+                0,
+                1,
+                999,
+                1_000,
+                120_000,
+                5_000_000,
+                999_999_000,
+                999_999_999,
+            ] {
+                instants.push(whole + chrono::Duration::nanoseconds(nanos));
+            }
+        }
+        instants.push(DateTime::<Utc>::MIN_UTC);
+        instants.push(DateTime::<Utc>::MAX_UTC);
+        instants.push(Utc.with_ymd_and_hms(-5, 3, 1, 0, 0, 0).unwrap());
+        let leap_second = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|day| day.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .unwrap();
+        instants.push(Utc.from_utc_datetime(&leap_second));
+        for instant in instants {
+            assert_eq!(instant_text(instant), instant.to_rfc3339(), "{instant:?}");
+        }
     }
 }
