@@ -64,18 +64,19 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
     root: &'a T,
 ) -> ServerResult<Value> {
     match plain_fields(ctx) {
-        Some(fields) => resolve_fields(ctx, root, &fields).await,
+        Some(fields) => resolve_fields(ctx, root, &fields, writes_json(ctx)).await,
         None => resolve_container(ctx, root).await,
     }
 }
 
-/// `fields` of `root`, each by the object's own resolver, in order.
+/// `fields` of `root`, each by the object's own resolver, in order; written as JSON if `json`.
 async fn resolve_fields<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
     fields: &[&'a Positioned<Field>],
+    json: bool,
 ) -> ServerResult<Value> {
-    let mut object = ObjectAnswer::new(writes_json(ctx), fields.len());
+    let mut object = ObjectAnswer::new(json, fields.len());
     for &field in fields {
         let answer = if field.node.name.node == "__typename" {
             Ok(Some(Value::String(
@@ -185,14 +186,15 @@ impl<T: ContainerType> OutputType for PlainList<T> {
 }
 
 /// Every item by [`resolve_plain`] at its index, the first error for all, as async-graphql
-/// resolves a list; joined by chunks (see [`PlainList`]). The items share their selection, read
-/// once for all.
+/// resolves a list; joined by chunks (see [`PlainList`]). The items share their selection and
+/// their request, read once for all.
 async fn resolve_plain_list<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     items: &'a [T],
 ) -> ServerResult<Value> {
     let fields = plain_fields(ctx);
     let fields = fields.as_deref();
+    let json = writes_json(ctx);
     let mut chunks = items
         .chunks(SIDE_BY_SIDE)
         .enumerate()
@@ -202,7 +204,7 @@ async fn resolve_plain_list<'a, T: ContainerType>(
                 async move {
                     let at_index = ctx.with_index(index);
                     let answer = match fields {
-                        Some(fields) => resolve_fields(&at_index, item, fields).await,
+                        Some(fields) => resolve_fields(&at_index, item, fields, json).await,
                         None => resolve_container(&at_index, item).await,
                     };
                     answer.map_err(|error| at_index.set_error_path(error))
@@ -218,5 +220,5 @@ async fn resolve_plain_list<'a, T: ContainerType>(
         join_all(chunks).await.into_iter().flatten().collect()
     };
     let answers = answers.into_iter().collect::<ServerResult<_>>()?;
-    Ok(written::list(writes_json(ctx), answers))
+    Ok(written::list(json, answers))
 }
