@@ -49,8 +49,8 @@ impl SavingsComparison {
     }
 
     /// Largest estimate first.
-    async fn entries(&self) -> PlainList<SavingsRank> {
-        PlainList(self.0.entries.iter().cloned().map(SavingsRank).collect())
+    async fn entries(&self) -> PlainList<SavingsRank<'_>> {
+        PlainList(self.0.entries.iter().map(SavingsRank).collect())
     }
 
     /// The sum of the yearly rates, in billion VND per year; null before any estimate (no data
@@ -97,10 +97,10 @@ impl SavingsComparison {
 }
 
 /// One platform's place in the comparison.
-pub struct SavingsRank(pub SavingsEntry);
+pub struct SavingsRank<'a>(&'a SavingsEntry);
 
 #[Object(name = "SavingsEntry")]
-impl SavingsRank {
+impl SavingsRank<'_> {
     /// 1 for the largest estimate; equal estimates share a rank.
     async fn rank(&self) -> usize {
         self.0.rank
