@@ -175,11 +175,9 @@ impl Engine {
             .flatten();
         let document = match request.parsed_query() {
             Ok(document) if uploads || !needs_collecting(document) => {
-                // async-graphql answers a document that needs no collecting in its own order;
-                // one with uploads runs uncollected and is put in order.
-                let asked = uploads
-                    .then(|| chosen_selection(document, name.as_deref()))
-                    .flatten();
+                // Even uncollected, the root is answered grouped by the area that has each
+                // field (`MergedObject`), not in the order asked.
+                let asked = chosen_selection(document, name.as_deref());
                 let Some(key) = validated else {
                     return run(&self.schema, request, asked).await;
                 };
