@@ -63,8 +63,20 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
 ) -> ServerResult<Value> {
-    match plain_fields(ctx) {
-        Some(fields) => resolve_fields(ctx, root, &fields, writes_json(ctx)).await,
+    let fields = plain_fields(ctx);
+    resolve_selected(ctx, root, fields.as_deref(), writes_json(ctx)).await
+}
+
+/// `root` by its plain `fields` if the selection is only those, else by async-graphql's
+/// executor.
+async fn resolve_selected<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &'a T,
+    fields: Option<&[&'a Positioned<Field>]>,
+    json: bool,
+) -> ServerResult<Value> {
+    match fields {
+        Some(fields) => resolve_fields(ctx, root, fields, json).await,
         None => resolve_container(ctx, root).await,
     }
 }
@@ -185,7 +197,7 @@ impl<T: ContainerType> OutputType for PlainList<T> {
     }
 }
 
-/// Every item by [`resolve_plain`] at its index, the first error for all, as async-graphql
+/// Every item as [`resolve_plain`] answers it, at its index, the first error for all, as async-graphql
 /// resolves a list; joined by chunks (see [`PlainList`]). The items share their selection and
 /// their request, read once for all.
 async fn resolve_plain_list<'a, T: ContainerType>(
@@ -203,11 +215,9 @@ async fn resolve_plain_list<'a, T: ContainerType>(
                 let index = chunk * SIDE_BY_SIDE + index;
                 async move {
                     let at_index = ctx.with_index(index);
-                    let answer = match fields {
-                        Some(fields) => resolve_fields(&at_index, item, fields, json).await,
-                        None => resolve_container(&at_index, item).await,
-                    };
-                    answer.map_err(|error| at_index.set_error_path(error))
+                    resolve_selected(&at_index, item, fields, json)
+                        .await
+                        .map_err(|error| at_index.set_error_path(error))
                 }
             }))
         });
