@@ -34,6 +34,34 @@ pub fn parse(text: &str) -> Result<Decimal, Message> {
 
 /// The canonical form of a value read from the database.
 pub fn from_storage(value: Decimal) -> Decimal {
+    canonical_small(value).unwrap_or_else(|| canonical(value))
+}
+
+/// As [`canonical`], in 64-bit arithmetic, for a value whose digits fit in 64 bits and need no
+/// rounding: every stored value. PostgreSQL pads each to six places, and stripping them in
+/// `Decimal`'s 96-bit arithmetic cost more than reading the value.
+fn canonical_small(value: Decimal) -> Option<Decimal> {
+    let mut digits = u64::try_from(value.mantissa().unsigned_abs()).ok()?;
+    let mut scale = value.scale();
+    while scale > 0 && digits % 10 == 0 {
+        digits /= 10;
+        scale -= 1;
+    }
+    if digits >= 10_u64.pow(MAX_SIGNIFICANT_DIGITS) {
+        return None;
+    }
+    // A zero is positive once normalised, as `Decimal::normalize` leaves it.
+    let magnitude = i128::from(digits);
+    let signed = if value.is_sign_negative() {
+        -magnitude
+    } else {
+        magnitude
+    };
+    Decimal::try_from_i128_with_scale(signed, scale).ok()
+}
+
+/// Stripped of trailing zeros and rounded to the digits SQLite's doubles hold exactly.
+fn canonical(value: Decimal) -> Decimal {
     let value = value.normalize();
     // Only a double read from SQLite carries more digits than were stored.
     if significant_digits(value) <= MAX_SIGNIFICANT_DIGITS {
@@ -120,6 +148,43 @@ mod tests {
         assert_eq!(from_storage(from_double).to_string(), "123456789.012345");
         let from_double = Decimal::try_from(0.3_f64).unwrap();
         assert_eq!(from_storage(from_double).to_string(), "0.3");
+    }
+
+    #[test]
+    fn stored_values_are_made_canonical_as_the_general_path_makes_them() {
+        // Mantissas of every length up to 96 bits, at every scale, both signs and zero.
+        let mut mantissa: i128 = 0;
+        for _ in 0..31 {
+            for scale in 0..=28 {
+                for signed in [mantissa, -mantissa] {
+                    let value = Decimal::from_i128_with_scale(signed, scale);
+                    assert_eq!(
+                        from_storage(value).to_string(),
+                        canonical(value).to_string(),
+                        "{value:?}"
+                    );
+                    // The same value padded with zeros, as PostgreSQL returns it.
+                    if let Ok(padded) = Decimal::try_from_i128_with_scale(signed * 1000, scale + 3)
+                    {
+                        assert_eq!(
+                            from_storage(padded).to_string(),
+                            canonical(value).to_string(),
+                            "{padded:?}"
+                        );
+                    }
+                }
+            }
+            mantissa = mantissa * 9 + 7;
+        }
+        assert_eq!(from_storage(d("-0.000000")).to_string(), "0");
+        assert_eq!(
+            from_storage(d("999999999999999.000000")).to_string(),
+            "999999999999999"
+        );
+        assert_eq!(
+            from_storage(d("1234567890123456")).to_string(),
+            "1234567890123460"
+        );
     }
 
     #[test]
