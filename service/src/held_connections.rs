@@ -204,7 +204,9 @@ impl HeldConnections {
             }
             if opening.is_none() && !self.pool_would_open() {
                 tokio::select! {
-                    acquired = self.pool.acquire() => return acquired,
+                    // Boxed: sqlx's acquiring is 8.6 KB, and inline it made every read's future
+                    // that large, copied whole at each move even when a held connection answers.
+                    acquired = Box::pin(self.pool.acquire()) => return acquired,
                     () = put_back => continue,
                 }
             }

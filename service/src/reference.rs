@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use entity::values::AgencyKind;
 use entity::{agency, agency_succession, metric, platform, source};
+use futures_util::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrder, Statement};
 
 use super::audit::SeenHead;
@@ -363,7 +364,14 @@ impl ReferenceCache {
 
     /// Checks the snapshot against the tables; when only a stale snapshot is the reason, a
     /// check another request finished meanwhile is enough.
-    async fn check(&self, only_if_stale: bool) -> Result<Arc<Reference>, ApiError> {
+    ///
+    /// Boxed: its reads are 2 KB of future that every request asking for the snapshot would
+    /// otherwise carry, and copy at each move, for a check only a few requests make.
+    fn check(&self, only_if_stale: bool) -> BoxFuture<'_, Result<Arc<Reference>, ApiError>> {
+        Box::pin(self.check_now(only_if_stale))
+    }
+
+    async fn check_now(&self, only_if_stale: bool) -> Result<Arc<Reference>, ApiError> {
         let _turn = self.checking.lock().await;
         let head = self.head.get();
         if let Some(reference) = self.kept(head).filter(|_| only_if_stale) {
