@@ -163,19 +163,19 @@ pub fn qualifier(row: &PgRow, at: usize) -> Result<Qualifier, Error> {
             .collect()
     });
     let value = row.try_get_raw(at)?;
-    let known = binary(&value).and_then(|bytes| {
+    let stored = |bytes: &[u8]| {
         STORED
             .iter()
             .find(|(stored, _)| stored.as_bytes() == bytes)
             .map(|(_, qualifier)| *qualifier)
-    });
-    if let Some(qualifier) = known {
+    };
+    if let Some(qualifier) = binary(&value).and_then(stored) {
         return Ok(qualifier);
     }
     let text: &str = binary(&value)
         .and_then(|bytes| std::str::from_utf8(bytes).ok())
         .map_or_else(|| decoded(value, at), Ok)?;
-    Err(Error::ColumnDecode {
+    stored(text.as_bytes()).ok_or_else(|| Error::ColumnDecode {
         index: at.to_string(),
         source: format!("not a qualifier: {text:?}").into(),
     })

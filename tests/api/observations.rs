@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use entity::values::{Qualifier, Role};
+use entity::values::{MetricKind, Qualifier, Role, Unit};
 
 use crate::helpers::{instant, seeded_figures, Reading};
 use crate::on_both_databases;
@@ -153,19 +153,50 @@ on_both_databases! {
         // repeated keys do: both must give the same data, in the order asked, and the same errors.
         let savings = "document-exchange-axis.annual-savings";
         app.store_reading(Reading::at(savings, "2026-07-01T01:02:03.456789Z", "1250")).await;
-        let plain = r#"{ observations(last: 2, filter: {metric: "document-exchange-axis.annual-savings"}) {
-            totalCount edges { cursor node { __typename id observedAt value qualifier source { code } } } } }"#;
-        let general = r#"query { observations(last: 2, filter: {metric: "document-exchange-axis.annual-savings"}) {
-            ...Count edges { cursor @include(if: true) node { __typename ... on Observation { id }
-              observedAt value qualifier @skip(if: false) source { code code } } } } }
-            fragment Count on ObservationConnection { totalCount }"#;
+        // Written by the figure itself over HTTP (see `WrittenFields`): each with a value and
+        // without one, a ratio's denominator and a flow's period among them, as read whole
+        // (`source` asked) and as a reading alone.
+        let flow = "test.dossiers-filed-per-month";
+        app.add_metric(flow, MetricKind::Flow, Unit::Dossiers).await;
+        app.store_reading(Reading::at(flow, "2026-02-01T00:00:00+07:00", "120").since("2026-01-01T00:00:00+07:00")).await;
+        let page = |count: &str, cursor: &str, fields: &str| format!(r#"{{
+          observations(last: 2, filter: {{metric: "{savings}"}}) {{ {count} edges {{ {cursor} node {{ {fields} }} }} }}
+          ratios: observations(first: 1, filter: {{metric: "reporting-system.indicators-connected"}}) {{
+            edges {{ node {{ {fields} }} }} }}
+          flows: observations(first: 1, filter: {{metric: "{flow}"}}) {{ nodes {{ {fields} }} }} }}"#);
+        let figure = "__typename id observedAt periodStart value qualifier denominator";
+        let plain = &page("totalCount", "cursor", &format!("{figure} source {{ code }}"));
+        let general = format!("query {} fragment Count on ObservationConnection {{ totalCount }}", page(
+            "...Count", "cursor @include(if: true)",
+            "__typename ... on Observation { id } observedAt periodStart @include(if: true) value \
+             qualifier @skip(if: false) denominator source { code code }"));
         let asked_plainly = app.graphql(plain, json!({})).await;
-        assert_eq!(asked_plainly, app.graphql(general, json!({})).await);
+        assert_eq!(asked_plainly, app.graphql(&general, json!({})).await);
+        let ratio = &asked_plainly["data"]["ratios"]["edges"][0]["node"];
+        assert_eq!((ratio["value"].as_str(), ratio["denominator"].as_str()), (Some("106"), Some("200")), "{ratio}");
+        let flow_figure = &asked_plainly["data"]["flows"]["nodes"][0];
+        assert_eq!(flow_figure["value"], "120", "{flow_figure}");
+        assert_eq!(instant(&flow_figure["periodStart"]), instant(&json!("2026-01-01T00:00:00+07:00")));
         let newest = &asked_plainly["data"]["observations"]["edges"][1]["node"];
+        assert_eq!((&newest["periodStart"], &newest["denominator"]), (&Value::Null, &Value::Null), "{newest}");
+        // Read as readings alone (no source asked): the same figures.
+        fn without_sources(answer: &mut Value) {
+            match answer {
+                Value::Object(object) => {
+                    object.remove("source");
+                    object.values_mut().for_each(without_sources);
+                }
+                Value::Array(items) => items.iter_mut().for_each(without_sources),
+                _ => {}
+            }
+        }
+        let mut whole = asked_plainly.clone();
+        without_sources(&mut whole);
+        assert_eq!(app.graphql(&page("totalCount", "cursor", figure), json!({})).await, whole);
         let text = app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": plain }))
             .send().await.unwrap().text().await.unwrap();
         let first_at = |key: &str| text.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {text}"));
-        let order: Vec<usize> = ["__typename", "id", "observedAt", "value", "qualifier", "source"].map(first_at).into();
+        let order: Vec<usize> = ["__typename", "id", "observedAt", "periodStart", "value", "qualifier", "denominator", "source"].map(first_at).into();
         assert!(order.is_sorted(), "fields in the order asked: {text}");
         // Over HTTP the objects are written as JSON while they resolve; a receipt's answer is
         // built whole, to be hashed: the same bytes either way.

@@ -4,12 +4,16 @@ use entity::values::AgencyKind;
 
 use super::lang::{self, LangChoice};
 use super::scalars::Day;
+use super::written::WrittenFields;
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
 
 /// The Government, a ministry or ministerial-level agency, a province or municipality, or
 /// another body; in force from `validFrom` to `validTo`.
 pub struct Agency(pub agency::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for Agency {}
 
 fn agencies(rows: Vec<&agency::Model>) -> Vec<Agency> {
     rows.into_iter().cloned().map(Agency).collect()

@@ -6,6 +6,7 @@ use entity::audit_entry;
 use super::{caller, connection, database, page_cost, PageConnection};
 use std::sync::Arc;
 
+use super::written::WrittenFields;
 use crate::error::{ApiError, GraphqlError};
 use crate::service::access::Permission;
 use crate::service::audit::anchor::Trust;
@@ -16,6 +17,9 @@ use crate::service::pagination::PageRequest;
 
 /// An entry of the append-only audit log.
 pub struct AuditEntry(pub audit_entry::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for AuditEntry {}
 
 #[Object]
 impl AuditEntry {

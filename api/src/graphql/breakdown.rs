@@ -5,6 +5,7 @@ use super::agencies::Agency;
 use super::metrics::Metric;
 use super::plain::{Plain, PlainList};
 use super::scalars::{Day, Exact, Instant};
+use super::written::WrittenFields;
 use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::breakdown::{self, BreakdownRequest, Figure};
@@ -161,6 +162,9 @@ impl BreakdownFigure {
 
 /// One unit's place in a breakdown.
 pub struct BreakdownEntry<'a>(&'a breakdown::Entry);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for BreakdownEntry<'_> {}
 
 #[Object]
 impl BreakdownEntry<'_> {

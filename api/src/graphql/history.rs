@@ -7,9 +7,13 @@ use entity::values::Qualifier;
 use super::loaders::load_row;
 use super::scalars::Exact;
 use super::sources::Source;
+use super::written::WrittenFields;
 
 /// One value an observation has had: revisions are appended, never edited.
 pub struct Revision(pub observation_revision::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for Revision {}
 
 #[Object]
 impl Revision {

@@ -9,6 +9,7 @@ use super::loaders::{load, load_optional_row, LatestReading};
 use super::observations::Observation;
 use super::plain::Plain;
 use super::platforms::Platform;
+use super::written::WrittenFields;
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::GraphqlError;
 use crate::service::catalog::MetricFilter;
@@ -18,6 +19,9 @@ use crate::service::pagination::PageRequest;
 /// Something a platform, or the e-government programme as a whole, measures. Values are in
 /// `unit` × `scale`; `kind` says how they may be aggregated over time.
 pub struct Metric(pub metric::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for Metric {}
 
 #[Object]
 impl Metric {

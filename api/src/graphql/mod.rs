@@ -46,6 +46,7 @@ use crate::service::pagination::{Cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}
 use crate::service::reference::{Reference, ReferenceCache};
 pub(crate) use plain::PageConnection;
 use plain::Plain;
+use written::WrittenFields;
 
 /// The instant a request is answered as of, when it asked for a receipt: figures as they were
 /// recorded by then, wherever the query gives no `asOf` of its own.
@@ -142,7 +143,7 @@ impl CursorType for PageCursor {
 }
 
 /// A service page as a Relay connection, with `fields` beside the edges (`EmptyFields` for none).
-pub(crate) fn connection<T, N: ContainerType, F: ObjectType>(
+pub(crate) fn connection<T, N: ContainerType + WrittenFields, F: ObjectType>(
     page: Page<T>,
     fields: F,
     node: impl Fn(T) -> N,

@@ -10,8 +10,9 @@ use super::history::Revision;
 use super::loaders::{load_optional_row, load_row};
 use super::metrics::Metric;
 use super::plain::Plain;
-use super::scalars::{Exact, Instant};
+use super::scalars::{write_decimal, write_instant, Exact, Instant};
 use super::sources::Source;
+use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, ObservationFilter, Reading, Row};
@@ -86,6 +87,33 @@ impl Observation {
             ))))
             .extend()),
         }
+    }
+}
+
+/// The reading's leaves, as their resolvers below answer them.
+impl WrittenFields for Observation {
+    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let reading = self.reading();
+        match name {
+            "id" => written::write_plain_string(out, |out| {
+                out.extend_from_slice(itoa::Buffer::new().format(reading.id).as_bytes())
+            }),
+            "observedAt" => {
+                written::write_plain_string(out, |out| write_instant(out, reading.observed_at))
+            }
+            "periodStart" => match reading.period_start {
+                Some(start) => written::write_plain_string(out, |out| write_instant(out, start)),
+                None => out.extend_from_slice(b"null"),
+            },
+            "value" => written::write_plain_string(out, |out| write_decimal(out, reading.value)),
+            "qualifier" => return written::write_enum(out, reading.qualifier),
+            "denominator" => match reading.denominator {
+                Some(of) => written::write_plain_string(out, |out| write_decimal(out, of)),
+                None => out.extend_from_slice(b"null"),
+            },
+            _ => return false,
+        }
+        true
     }
 }
 

@@ -23,7 +23,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::Connection;
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
@@ -32,14 +32,14 @@ use async_graphql::{
 };
 use futures_util::future::join_all;
 
-use super::written::{self, writes_json, ObjectAnswer};
+use super::written::{self, writes_json, ObjectAnswer, WrittenFields};
 use super::PageCursor;
 
 /// An object of the schema answered by [`resolve_plain`]: the same type to clients (name, fields,
 /// descriptions), cheaper to execute. For objects at most one of whose fields waits.
 pub(crate) struct Plain<T>(pub T);
 
-impl<T: ContainerType> OutputType for Plain<T> {
+impl<T: ContainerType + WrittenFields> OutputType for Plain<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
     }
@@ -59,7 +59,7 @@ impl<T: ContainerType> OutputType for Plain<T> {
 
 /// The selected fields of `root`, each by the object's own resolver, or the whole object by
 /// async-graphql's executor when the selection is more than plain fields.
-pub(crate) async fn resolve_plain<'a, T: ContainerType>(
+pub(crate) async fn resolve_plain<'a, T: ContainerType + WrittenFields>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
 ) -> ServerResult<Value> {
@@ -69,7 +69,7 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType>(
 
 /// `root` by its plain `fields` if the selection is only those, else by async-graphql's
 /// executor.
-async fn resolve_selected<'a, T: ContainerType>(
+async fn resolve_selected<'a, T: ContainerType + WrittenFields>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
     fields: Option<&[&'a Positioned<Field>]>,
@@ -82,7 +82,7 @@ async fn resolve_selected<'a, T: ContainerType>(
 }
 
 /// `fields` of `root`, each by the object's own resolver, in order; written as JSON if `json`.
-async fn resolve_fields<'a, T: ContainerType>(
+async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
     fields: &[&'a Positioned<Field>],
@@ -90,7 +90,11 @@ async fn resolve_fields<'a, T: ContainerType>(
 ) -> ServerResult<Value> {
     let mut object = ObjectAnswer::new(json, fields.len());
     for &field in fields {
-        let answer = if field.node.name.node == "__typename" {
+        let (name, key) = (&field.node.name.node, &field.node.response_key().node);
+        if object.written_field(key, root, name) {
+            continue;
+        }
+        let answer = if *name == "__typename" {
             Ok(Some(Value::String(
                 root.introspection_type_name().into_owned(),
             )))
@@ -99,7 +103,7 @@ async fn resolve_fields<'a, T: ContainerType>(
         };
         // As async-graphql does: a field that failed is reported and left out.
         match answer {
-            Ok(value) => object.field(&field.node.response_key().node, value.unwrap_or_default()),
+            Ok(value) => object.field(key, value.unwrap_or_default()),
             Err(error) => ctx.add_error(error),
         }
     }
@@ -131,11 +135,11 @@ fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<
 /// A Relay connection of service pages, its edges and nodes answered by [`resolve_plain`]
 /// (async-graphql's own connection resolves each edge by its general executor); the same type
 /// to clients.
-pub(crate) struct PageConnection<N: ContainerType, F: ObjectType>(
+pub(crate) struct PageConnection<N: ContainerType + WrittenFields, F: ObjectType>(
     pub Connection<PageCursor, Plain<N>, F>,
 );
 
-impl<N: ContainerType, F: ObjectType> OutputType for PageConnection<N, F> {
+impl<N: ContainerType + WrittenFields, F: ObjectType> OutputType for PageConnection<N, F> {
     fn type_name() -> Cow<'static, str> {
         Connection::<PageCursor, Plain<N>, F>::type_name()
     }
@@ -153,7 +157,7 @@ impl<N: ContainerType, F: ObjectType> OutputType for PageConnection<N, F> {
     }
 }
 
-impl<N: ContainerType, F: ObjectType> ContainerType for PageConnection<N, F> {
+impl<N: ContainerType + WrittenFields, F: ObjectType> ContainerType for PageConnection<N, F> {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
         if ctx.item.node.name.node != "edges" {
             return self.0.resolve_field(ctx).await;
@@ -161,6 +165,13 @@ impl<N: ContainerType, F: ObjectType> ContainerType for PageConnection<N, F> {
         let edges = ctx.with_selection_set(&ctx.item.node.selection_set);
         resolve_plain_list(&edges, &self.0.edges).await.map(Some)
     }
+}
+
+impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields for PageConnection<N, F> {}
+
+impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields
+    for Edge<PageCursor, Plain<N>, F>
+{
 }
 
 /// A list of objects answered by [`resolve_plain`]; the same type to clients as a `Vec` of
@@ -175,7 +186,7 @@ pub(crate) struct PlainList<T>(pub Vec<T>);
 /// Items `join_all` joins side by side; past this it uses a `FuturesOrdered`.
 const SIDE_BY_SIDE: usize = 30;
 
-impl<T: ContainerType> OutputType for PlainList<T> {
+impl<T: ContainerType + WrittenFields> OutputType for PlainList<T> {
     fn type_name() -> Cow<'static, str> {
         Vec::<Plain<T>>::type_name()
     }
@@ -200,7 +211,7 @@ impl<T: ContainerType> OutputType for PlainList<T> {
 /// Every item as [`resolve_plain`] answers it, at its index, the first error for all, as async-graphql
 /// resolves a list; joined by chunks (see [`PlainList`]). The items share their selection and
 /// their request, read once for all.
-async fn resolve_plain_list<'a, T: ContainerType>(
+async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     ctx: &ContextSelectionSet<'a>,
     items: &'a [T],
 ) -> ServerResult<Value> {

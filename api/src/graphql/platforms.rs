@@ -8,11 +8,15 @@ use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
 use super::plain::{Plain, PlainList};
+use super::written::WrittenFields;
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for Platform {}
 
 #[Object]
 impl Platform {

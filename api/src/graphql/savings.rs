@@ -8,6 +8,7 @@ use super::observations::Observation;
 use super::plain::PlainList;
 use super::platforms::Platform;
 use super::scalars::Exact;
+use super::written::WrittenFields;
 use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
@@ -98,6 +99,9 @@ impl SavingsComparison {
 
 /// One platform's place in the comparison.
 pub struct SavingsRank<'a>(&'a SavingsEntry);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for SavingsRank<'_> {}
 
 #[Object(name = "SavingsEntry")]
 impl SavingsRank<'_> {

@@ -53,33 +53,44 @@ impl ScalarType for Exact {
 /// before a fraction), written directly: a page of figures writes one per figure, and the
 /// formatter's general path cost more than the rest of the field.
 fn decimal_text(value: Decimal) -> String {
+    ascii_text(|out| write_decimal(out, value))
+}
+
+/// [`decimal_text`], appended to `out`.
+pub(crate) fn write_decimal(out: &mut Vec<u8>, value: Decimal) {
     let mut buffer = itoa::Buffer::new();
     let mantissa = value.mantissa().unsigned_abs();
     let digits = if mantissa == 0 {
         ""
     } else {
         buffer.format(mantissa)
-    };
+    }
+    .as_bytes();
     let scale = value.scale() as usize;
-    let mut text = String::with_capacity(digits.len() + scale + 3);
     if value.is_sign_negative() {
-        text.push('-');
+        out.push(b'-');
     }
     if digits.len() > scale {
         let (whole, fraction) = digits.split_at(digits.len() - scale);
-        text.push_str(whole);
+        out.extend_from_slice(whole);
         if scale > 0 {
-            text.push('.');
-            text.push_str(fraction);
+            out.push(b'.');
+            out.extend_from_slice(fraction);
         }
     } else if scale == 0 {
-        text.push('0');
+        out.push(b'0');
     } else {
-        text.push_str("0.");
-        text.extend(std::iter::repeat_n('0', scale - digits.len()));
-        text.push_str(digits);
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits);
     }
-    text
+}
+
+/// The text `write` appends, which is ASCII, as a `String`.
+fn ascii_text(write: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut out = Vec::with_capacity(32);
+    write(&mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl From<Decimal> for Exact {
@@ -123,24 +134,29 @@ impl ScalarType for Instant {
 /// milli-, micro- or nanoseconds when there is one), written directly for the years 0 to 9999;
 /// any other instant by chrono itself.
 fn instant_text(instant: DateTime<Utc>) -> String {
+    ascii_text(|out| write_instant(out, instant))
+}
+
+/// [`instant_text`], appended to `out`.
+pub(crate) fn write_instant(out: &mut Vec<u8>, instant: DateTime<Utc>) {
     let (date, time) = (instant.date_naive(), instant.time());
     let nanos = time.nanosecond();
     let year = date.year();
     if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
-        return instant.to_rfc3339();
+        out.extend_from_slice(instant.to_rfc3339().as_bytes());
+        return;
     }
-    let mut text = String::with_capacity(32);
-    push_digits(&mut text, year.unsigned_abs(), 4);
-    text.push('-');
-    push_digits(&mut text, date.month(), 2);
-    text.push('-');
-    push_digits(&mut text, date.day(), 2);
-    text.push('T');
-    push_digits(&mut text, time.hour(), 2);
-    text.push(':');
-    push_digits(&mut text, time.minute(), 2);
-    text.push(':');
-    push_digits(&mut text, time.second(), 2);
+    push_digits(out, year.unsigned_abs(), 4);
+    out.push(b'-');
+    push_digits(out, date.month(), 2);
+    out.push(b'-');
+    push_digits(out, date.day(), 2);
+    out.push(b'T');
+    push_digits(out, time.hour(), 2);
+    out.push(b':');
+    push_digits(out, time.minute(), 2);
+    out.push(b':');
+    push_digits(out, time.second(), 2);
     let fraction = match nanos {
         0 => None,
         _ if nanos % 1_000_000 == 0 => Some((nanos / 1_000_000, 3)),
@@ -148,17 +164,16 @@ fn instant_text(instant: DateTime<Utc>) -> String {
         _ => Some((nanos, 9)),
     };
     if let Some((fraction, places)) = fraction {
-        text.push('.');
-        push_digits(&mut text, fraction, places);
+        out.push(b'.');
+        push_digits(out, fraction, places);
     }
-    text.push_str("+00:00");
-    text
+    out.extend_from_slice(b"+00:00");
 }
 
 /// The last `places` decimal digits of `number`, most significant first.
-fn push_digits(text: &mut String, number: u32, places: u32) {
+fn push_digits(out: &mut Vec<u8>, number: u32, places: u32) {
     for place in (0..places).rev() {
-        text.push(char::from(b'0' + (number / 10_u32.pow(place) % 10) as u8));
+        out.push(b'0' + (number / 10_u32.pow(place) % 10) as u8);
     }
 }
 

@@ -3,9 +3,13 @@ use async_graphql::{Context, Object, Result};
 use entity::source;
 
 use super::reference_rows;
+use super::written::WrittenFields;
 
 /// An article figures were taken from.
 pub struct Source(pub source::Model);
+
+/// Answered by its resolvers alone.
+impl WrittenFields for Source {}
 
 #[Object]
 impl Source {

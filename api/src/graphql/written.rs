@@ -13,6 +13,7 @@
 //! maps.
 
 use async_graphql::indexmap::IndexMap;
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{BatchResponse, ContextBase, Name, Response, Value};
 use axum::body::Bytes;
 
@@ -49,14 +50,25 @@ impl ObjectAnswer {
                 object.insert(key.clone(), value);
             }
             Self::Json(out) => {
-                out.push(if out.is_empty() { b'{' } else { b',' });
-                // A response key is a GraphQL name (letters, digits, `_`): nothing to escape.
-                out.push(b'"');
-                out.extend_from_slice(key.as_str().as_bytes());
-                out.extend_from_slice(b"\":");
+                push_key(out, key);
                 write_value(out, &value);
             }
         }
+    }
+
+    /// The field at `key` as `root` writes it itself ([`WrittenFields`]), when the answer is
+    /// written as JSON and `root` writes that field; otherwise false, the answer unchanged.
+    pub fn written_field<T: WrittenFields>(&mut self, key: &Name, root: &T, name: &str) -> bool {
+        let Self::Json(out) = self else {
+            return false;
+        };
+        let before = out.len();
+        push_key(out, key);
+        if root.write_field(name, out) {
+            return true;
+        }
+        out.truncate(before);
+        false
     }
 
     /// The object, or null when no field answered (as async-graphql answers it).
@@ -71,6 +83,46 @@ impl ObjectAnswer {
             }
         }
     }
+}
+
+/// The next key of an object being written.
+fn push_key(out: &mut Vec<u8>, key: &Name) {
+    out.push(if out.is_empty() { b'{' } else { b',' });
+    // A response key is a GraphQL name (letters, digits, `_`): nothing to escape.
+    out.push(b'"');
+    out.extend_from_slice(key.as_str().as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Fields an object writes into a JSON answer itself, without a resolver: leaves that take no
+/// argument, need no permission, cannot fail and read only the object, written exactly as their
+/// resolver's value would be. A page writes one per field of every figure, and the resolver's
+/// future, its `Value` and the value's string cost several times the writing. Every other field
+/// (and every field of an answer built as maps) goes to the object's resolvers.
+pub(crate) trait WrittenFields {
+    /// Writes the JSON value of the field named `name` and returns true, or returns false,
+    /// having written nothing, for a field the resolvers answer.
+    fn write_field(&self, _name: &str, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+}
+
+/// A JSON string whose text `write` appends: text that needs no escaping (digits, instants,
+/// enum names).
+pub(crate) fn write_plain_string(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    out.push(b'"');
+    write(out);
+    out.push(b'"');
+}
+
+/// An enum's value as its scalar writes it: its GraphQL name, as a string; false, having written
+/// nothing, for a value without one.
+pub(crate) fn write_enum<T: EnumType>(out: &mut Vec<u8>, value: T) -> bool {
+    let Some(item) = T::items().iter().find(|item| item.value == value) else {
+        return false;
+    };
+    write_plain_string(out, |out| out.extend_from_slice(item.name.as_bytes()));
+    true
 }
 
 /// A list's answer from its items' answers, written as JSON when they were.
