@@ -128,7 +128,7 @@ fn shifted_u64(mantissa: u64, shift: i32, negative: bool, places: u32) -> Option
     let power = 10_u64.checked_pow(shift.unsigned_abs())?;
     let mantissa = if shift >= 0 {
         mantissa.checked_mul(power)?
-    } else if mantissa % power == 0 {
+    } else if mantissa.is_multiple_of(power) {
         mantissa / power
     } else {
         return Some(None);
