@@ -1,13 +1,39 @@
 use entity::values::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::decimal;
+use crate::helpers::{decimal, TestApp};
 use crate::on_both_databases;
 
 const COMPARISON: &str = "query Savings($asOf: DateTime) { savingsComparison(asOf: $asOf) {
   unit scale unitLabel(lang: EN) total totalQualifier totalLabel(lang: EN) status platformsWithoutEstimate { code }
   entries { rank value qualifier platform { code } observation { id quote source { code } } }
 } }";
+
+/// Over HTTP the comparison, its entries and their platforms write their leaves into the answer
+/// themselves; a receipt's answer is built whole by the resolvers, to be hashed: the same bytes.
+async fn assert_written_as_the_resolvers_answer(app: &TestApp) {
+    let query = COMPARISON.replace("platform { code }", "platform { code nameVi nameEn }");
+    let post = |body: Value| async move {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        response.text().await.unwrap()
+    };
+    let written = post(json!({ "query": query })).await;
+    let receipted = post(json!({ "query": query, "extensions": { "receipt": true } })).await;
+    let built_whole = receipted
+        .split_once(r#","extensions":"#)
+        .map(|(data, _)| data);
+    assert_eq!(built_whole, written.strip_suffix('}'), "{receipted}");
+    assert!(
+        written.contains("Trục liên thông văn bản quốc gia"),
+        "{written}"
+    );
+}
 
 on_both_databases! {
     async fn platforms_are_ranked_by_yearly_savings_and_the_total_is_a_rate(app: TestApp) {
@@ -39,6 +65,7 @@ on_both_databases! {
         assert_eq!(first["qualifier"], "ABOUT");
         assert_eq!(first["observation"]["source"]["code"], "article-001");
         assert!(first["observation"]["quote"].as_str().unwrap().contains("6.700 tỷ đồng/năm"));
+        assert_written_as_the_resolvers_answer(&app).await;
     }
 
     async fn a_platform_without_an_estimate_is_named_not_counted_as_zero(app: TestApp) {
@@ -54,6 +81,7 @@ on_both_databases! {
         assert_eq!(partial["status"], "PARTIAL");
         assert_eq!(partial["platformsWithoutEstimate"], json!([{ "code": "e-cabinet" }]));
         assert_eq!(decimal(&partial["total"]), "8360".parse().unwrap(), "the total of those that have one");
+        assert_written_as_the_resolvers_answer(&app).await;
     }
 
     async fn as_of_answers_what_was_known_then(app: TestApp) {

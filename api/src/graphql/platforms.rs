@@ -8,15 +8,26 @@ use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform};
 use super::metrics::Metric;
 use super::plain::{Plain, PlainList};
-use super::written::WrittenFields;
+use super::written::{self, WrittenFields};
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);
 
-/// Answered by its resolvers alone.
-impl WrittenFields for Platform {}
+/// The platform's codes and names, as their resolvers below answer them.
+impl WrittenFields for Platform {
+    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let text = match name {
+            "code" => &self.0.code,
+            "nameVi" => &self.0.name_vi,
+            "nameEn" => &self.0.name_en,
+            _ => return false,
+        };
+        written::write_string(out, text);
+        true
+    }
+}
 
 #[Object]
 impl Platform {

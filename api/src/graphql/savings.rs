@@ -5,10 +5,10 @@ use entity::values::{Qualifier, Scale, Unit};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
-use super::plain::PlainList;
+use super::plain::{Plain, PlainList};
 use super::platforms::Platform;
-use super::scalars::Exact;
-use super::written::WrittenFields;
+use super::scalars::{write_decimal, Exact};
+use super::written::{self, WrittenFields};
 use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
@@ -27,6 +27,20 @@ pub enum SavingsStatus {
 
 /// Platforms ranked by their latest yearly savings estimate.
 pub struct SavingsComparison(pub savings::SavingsComparison);
+
+/// The total, as its resolver below answers it.
+impl WrittenFields for SavingsComparison {
+    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match (name, self.0.total) {
+            ("total", Some(total)) => {
+                written::write_plain_string(out, |out| write_decimal(out, total))
+            }
+            ("total", None) => out.extend_from_slice(b"null"),
+            _ => return false,
+        }
+        true
+    }
+}
 
 #[Object]
 impl SavingsComparison {
@@ -79,13 +93,15 @@ impl SavingsComparison {
     }
 
     /// Platforms with a savings metric but no estimate by then: the total leaves them out.
-    async fn platforms_without_estimate(&self) -> Vec<Platform> {
-        self.0
-            .without_estimate
-            .iter()
-            .cloned()
-            .map(Platform)
-            .collect()
+    async fn platforms_without_estimate(&self) -> PlainList<Platform> {
+        PlainList(
+            self.0
+                .without_estimate
+                .iter()
+                .cloned()
+                .map(Platform)
+                .collect(),
+        )
     }
 
     /// What the total is, and is not.
@@ -100,8 +116,18 @@ impl SavingsComparison {
 /// One platform's place in the comparison.
 pub struct SavingsRank<'a>(&'a SavingsEntry);
 
-/// Answered by its resolvers alone.
-impl WrittenFields for SavingsRank<'_> {}
+/// The entry's own leaves, as their resolvers below answer them.
+impl WrittenFields for SavingsRank<'_> {
+    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.0.rank).as_bytes()),
+            "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
+            "qualifier" => return written::write_enum(out, self.0.reading.revision.qualifier),
+            _ => return false,
+        }
+        true
+    }
+}
 
 #[Object(name = "SavingsEntry")]
 impl SavingsRank<'_> {
@@ -110,12 +136,12 @@ impl SavingsRank<'_> {
         self.0.rank
     }
 
-    async fn platform(&self) -> Platform {
-        Platform(self.0.platform.clone())
+    async fn platform(&self) -> Plain<Platform> {
+        Plain(Platform(self.0.platform.clone()))
     }
 
-    async fn metric(&self) -> Metric {
-        Metric(self.0.metric.clone())
+    async fn metric(&self) -> Plain<Metric> {
+        Plain(Metric(self.0.metric.clone()))
     }
 
     /// The estimate in billion VND per year.
@@ -151,10 +177,10 @@ impl SavingsQuery {
             desc = "Answer as the API did at this instant: estimates recorded and observed by then."
         )]
         as_of: Option<Instant>,
-    ) -> Result<SavingsComparison> {
+    ) -> Result<Plain<SavingsComparison>> {
         savings::compare(database(ctx)?, reference(ctx)?, super::as_of(ctx, as_of))
             .await
-            .map(SavingsComparison)
+            .map(|comparison| Plain(SavingsComparison(comparison)))
             .map_err(|e| e.extend())
     }
 }

@@ -217,7 +217,7 @@ fn write_key(out: &mut Vec<u8>, key: &Name) {
 
 /// A string as serde_json writes it: as it is, quoted, unless it holds a quote, a backslash or
 /// a control character (names, identifiers, instants and decimals never do).
-fn write_string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
     if needs_escaping(text.as_bytes()) {
         return write_serialized(out, text);
     }
