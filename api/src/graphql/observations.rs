@@ -18,6 +18,7 @@ use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, ObservationFilter, Reading, Row};
 use crate::service::pagination::PageRequest;
 use crate::service::{exact, history};
+use async_graphql::parser::types::Field;
 
 /// A reported figure: what it describes, its current value with qualifier, and where it came
 /// from.
@@ -92,7 +93,8 @@ impl Observation {
 
 /// The reading's leaves, as their resolvers below answer them.
 impl WrittenFields for Observation {
-    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let name = field.name.node.as_str();
         let reading = self.reading();
         match name {
             "id" => written::write_plain_string(out, |out| {

@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
 use async_graphql::{
@@ -90,11 +90,11 @@ async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
 ) -> ServerResult<Value> {
     let mut object = ObjectAnswer::new(json, fields.len());
     for &field in fields {
-        let (name, key) = (&field.node.name.node, &field.node.response_key().node);
-        if object.written_field(key, root, name) {
+        if object.written_field(root, &field.node) {
             continue;
         }
-        let answer = if *name == "__typename" {
+        let key = &field.node.response_key().node;
+        let answer = if field.node.name.node == "__typename" {
             Ok(Some(Value::String(
                 root.introspection_type_name().into_owned(),
             )))
@@ -110,10 +110,53 @@ async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
     Ok(object.finish())
 }
 
+/// `root` as a JSON object of its `fields`, each written by `root` itself ([`WrittenFields`]);
+/// false, having written nothing, as soon as one is not. Synchronous: no future, no answer of
+/// its own to copy, for objects whose every field asked is written.
+fn write_object<T: ContainerType + WrittenFields>(
+    root: &T,
+    fields: &[&Positioned<Field>],
+    out: &mut Vec<u8>,
+) -> bool {
+    if fields.is_empty() {
+        return false;
+    }
+    let before = out.len();
+    for (index, field) in fields.iter().enumerate() {
+        written::push_member_key(out, index == 0, &field.node.response_key().node);
+        let written = if field.node.name.node == "__typename" {
+            written::write_string(out, &root.introspection_type_name());
+            true
+        } else {
+            root.write_field(&field.node, out)
+        };
+        if !written {
+            out.truncate(before);
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
+
+/// `root` as a JSON object of what `selection` asks, when it asks plain fields only and `root`
+/// writes each; false, having written nothing, otherwise.
+pub(crate) fn write_selected<T: ContainerType + WrittenFields>(
+    root: &T,
+    selection: &SelectionSet,
+    out: &mut Vec<u8>,
+) -> bool {
+    plain_fields_of(selection).is_some_and(|fields| write_object(root, &fields, out))
+}
+
 /// The fields of the selection when each is a field without directives and with its own response
 /// key; none when anything needs the general executor.
 fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    let items = &ctx.item.node.items;
+    plain_fields_of(&ctx.item.node)
+}
+
+fn plain_fields_of(selection: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
+    let items = &selection.items;
     let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(items.len());
     for item in items {
         let Selection::Field(field) = &item.node else {
@@ -169,9 +212,13 @@ impl<N: ContainerType + WrittenFields, F: ObjectType> ContainerType for PageConn
 
 impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields for PageConnection<N, F> {}
 
+/// An edge writes its node when every field asked of the node is written.
 impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields
     for Edge<PageCursor, Plain<N>, F>
 {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        field.name.node == "node" && write_selected(&self.node.0, &field.selection_set.node, out)
+    }
 }
 
 /// A list of objects answered by [`resolve_plain`]; the same type to clients as a `Vec` of
@@ -218,6 +265,11 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     let fields = plain_fields(ctx);
     let fields = fields.as_deref();
     let json = writes_json(ctx);
+    if let Some(fields) = fields.filter(|_| json) {
+        if let Some(written) = write_list(items, fields) {
+            return Ok(written);
+        }
+    }
     let mut chunks = items
         .chunks(SIDE_BY_SIDE)
         .enumerate()
@@ -242,4 +294,23 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     };
     let answers = answers.into_iter().collect::<ServerResult<_>>()?;
     Ok(written::list(json, answers))
+}
+
+/// Every item written by [`write_object`], as one JSON list; none when an item is not.
+fn write_list<T: ContainerType + WrittenFields>(
+    items: &[T],
+    fields: &[&Positioned<Field>],
+) -> Option<Value> {
+    let mut out = Vec::with_capacity(items.len() * written::OBJECT_BYTES + 2);
+    out.push(b'[');
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        if !write_object(item, fields, &mut out) {
+            return None;
+        }
+    }
+    out.push(b']');
+    Some(Value::Binary(out.into()))
 }

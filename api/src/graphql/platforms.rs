@@ -11,13 +11,15 @@ use super::plain::{Plain, PlainList};
 use super::written::{self, WrittenFields};
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
+use async_graphql::parser::types::Field;
 
 /// A national e-government platform.
 pub struct Platform(pub platform::Model);
 
 /// The platform's codes and names, as their resolvers below answer them.
 impl WrittenFields for Platform {
-    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let name = field.name.node.as_str();
         let text = match name {
             "code" => &self.0.code,
             "nameVi" => &self.0.name_vi,

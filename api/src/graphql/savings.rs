@@ -5,7 +5,7 @@ use entity::values::{Qualifier, Scale, Unit};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::Observation;
-use super::plain::{Plain, PlainList};
+use super::plain::{write_selected, Plain, PlainList};
 use super::platforms::Platform;
 use super::scalars::{write_decimal, Exact};
 use super::written::{self, WrittenFields};
@@ -13,6 +13,7 @@ use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
+use async_graphql::parser::types::Field;
 
 /// How much of a savings comparison there is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -30,7 +31,8 @@ pub struct SavingsComparison(pub savings::SavingsComparison);
 
 /// The total, as its resolver below answers it.
 impl WrittenFields for SavingsComparison {
-    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let name = field.name.node.as_str();
         match (name, self.0.total) {
             ("total", Some(total)) => {
                 written::write_plain_string(out, |out| write_decimal(out, total))
@@ -116,13 +118,18 @@ impl SavingsComparison {
 /// One platform's place in the comparison.
 pub struct SavingsRank<'a>(&'a SavingsEntry);
 
-/// The entry's own leaves, as their resolvers below answer them.
+/// The entry's own leaves and its platform, as their resolvers below answer them.
 impl WrittenFields for SavingsRank<'_> {
-    fn write_field(&self, name: &str, out: &mut Vec<u8>) -> bool {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let name = field.name.node.as_str();
         match name {
             "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.0.rank).as_bytes()),
             "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
             "qualifier" => return written::write_enum(out, self.0.reading.revision.qualifier),
+            "platform" => {
+                let platform = Platform(self.0.platform.clone());
+                return write_selected(&platform, &field.selection_set.node, out);
+            }
             _ => return false,
         }
         true

@@ -13,6 +13,7 @@
 //! maps.
 
 use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::EnumType;
 use async_graphql::{BatchResponse, ContextBase, Name, Response, Value};
 use axum::body::Bytes;
@@ -33,7 +34,7 @@ pub(crate) enum ObjectAnswer {
 }
 
 /// Room for an object's JSON before the first field: a figure's four fields fit.
-const OBJECT_BYTES: usize = 128;
+pub(crate) const OBJECT_BYTES: usize = 128;
 
 impl ObjectAnswer {
     pub fn new(json: bool, fields: usize) -> Self {
@@ -58,13 +59,13 @@ impl ObjectAnswer {
 
     /// The field at `key` as `root` writes it itself ([`WrittenFields`]), when the answer is
     /// written as JSON and `root` writes that field; otherwise false, the answer unchanged.
-    pub fn written_field<T: WrittenFields>(&mut self, key: &Name, root: &T, name: &str) -> bool {
+    pub fn written_field<T: WrittenFields>(&mut self, root: &T, field: &Field) -> bool {
         let Self::Json(out) = self else {
             return false;
         };
         let before = out.len();
-        push_key(out, key);
-        if root.write_field(name, out) {
+        push_key(out, &field.response_key().node);
+        if root.write_field(field, out) {
             return true;
         }
         out.truncate(before);
@@ -85,9 +86,14 @@ impl ObjectAnswer {
     }
 }
 
-/// The next key of an object being written.
+/// The next key of an object being written on its own.
 fn push_key(out: &mut Vec<u8>, key: &Name) {
-    out.push(if out.is_empty() { b'{' } else { b',' });
+    push_member_key(out, out.is_empty(), key);
+}
+
+/// A key of an object being written, after `{` for the first, else after `,`.
+pub(crate) fn push_member_key(out: &mut Vec<u8>, first: bool, key: &Name) {
+    out.push(if first { b'{' } else { b',' });
     // A response key is a GraphQL name (letters, digits, `_`): nothing to escape.
     out.push(b'"');
     out.extend_from_slice(key.as_str().as_bytes());
@@ -99,10 +105,13 @@ fn push_key(out: &mut Vec<u8>, key: &Name) {
 /// resolver's value would be. A page writes one per field of every figure, and the resolver's
 /// future, its `Value` and the value's string cost several times the writing. Every other field
 /// (and every field of an answer built as maps) goes to the object's resolvers.
+///
+/// An object-valued field is written too when every field asked of it is (see
+/// `plain::write_selected`): a page's edge writes its figure.
 pub(crate) trait WrittenFields {
-    /// Writes the JSON value of the field named `name` and returns true, or returns false,
-    /// having written nothing, for a field the resolvers answer.
-    fn write_field(&self, _name: &str, _out: &mut Vec<u8>) -> bool {
+    /// Writes the JSON value of `field` and returns true, or returns false, having written
+    /// nothing, for a field the resolvers answer.
+    fn write_field(&self, _field: &Field, _out: &mut Vec<u8>) -> bool {
         false
     }
 }
