@@ -77,9 +77,11 @@ impl Engine {
         request.extensions.get(RECEIPT_EXTENSION) == Some(&async_graphql::Value::Boolean(true))
     }
 
+    /// Receipts and batches are boxed: the futures of their paths would otherwise make every
+    /// request's future larger, copied whole as axum's layers move it.
     pub async fn execute(&self, request: Request) -> Response {
         if Self::asks_for_receipt(&request) {
-            self.answer_with_receipt(request).await
+            Box::pin(self.answer_with_receipt(request)).await
         } else {
             self.answer(request).await
         }
@@ -223,9 +225,9 @@ impl Engine {
         match batch {
             BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
             BatchRequest::Batch(requests) => BatchResponse::Batch(
-                futures_util::future::join_all(
+                Box::pin(futures_util::future::join_all(
                     requests.into_iter().map(|request| self.execute(request)),
-                )
+                ))
                 .await,
             ),
         }

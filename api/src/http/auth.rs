@@ -43,8 +43,10 @@ pub async fn identify(
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::Unauthenticated(crate::message!(KEY_AS_BEARER)));
+    // Boxed, as the refusal's record below: keyed requests only, and their reads would make
+    // every request's future larger.
     let authenticated = match &presented {
-        Ok(key) => auth::authenticate(&state.db, key).await,
+        Ok(key) => Box::pin(auth::authenticate(&state.db, key)).await,
         Err(error) => Err(error.clone()),
     };
     match authenticated {
@@ -67,13 +69,13 @@ pub async fn identify(
                     .ok()
                     .and_then(|key| key.split('_').nth(1))
                     .map(|p| format!("key:{p}"));
-                if let Err(log_error) = audit::record_refusal(
+                if let Err(log_error) = Box::pin(audit::record_refusal(
                     &state.db,
                     &anonymous,
                     audit::Action::Authenticate,
                     key_prefix,
                     &error,
-                )
+                ))
                 .await
                 {
                     tracing::error!(error = %log_error, "could not log a refused key");

@@ -234,7 +234,9 @@ impl Exchange<'_> {
         let multipart = check_body_headers(&parts.method, &parts.headers, &self.state.limits)?;
         let caller = admitted(self.state, &parts.headers, peer).await?;
         if multipart {
-            self.may_upload(&caller).await?;
+            // Boxed, as the engine's future below: axum's layers move the handler's future
+            // twice, and an upload's audit record would double its size.
+            Box::pin(self.may_upload(&caller)).await?;
         }
         let body = read_body(body, &self.state.limits).await?;
         let caller_position = position_required(&parts.headers)?;
@@ -360,9 +362,10 @@ impl Exchange<'_> {
         }
         let span = tracing::info_span!("graphql", operation = %label);
         let limit = self.state.limits.request_timeout_seconds;
+        // Boxed: axum's layers move the handler's future twice, and the engine's was most of it.
         let executed = tokio::time::timeout(
             Duration::from_secs(limit),
-            self.state.engine.execute_batch(batch).instrument(span),
+            Box::pin(self.state.engine.execute_batch(batch)).instrument(span),
         )
         .await;
         // Later reads here require the write's position before answers kept earlier retire,
