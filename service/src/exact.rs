@@ -112,6 +112,19 @@ fn significant_digits(value: Decimal) -> u32 {
     mantissa.ilog10() + 1
 }
 
+/// Decimals with mantissas of every length up to 96 bits, at every scale a `Decimal` has, with
+/// both signs: what the tests of reading and canonical forms sweep.
+#[cfg(test)]
+pub(crate) fn decimals_of_every_shape() -> impl Iterator<Item = Decimal> {
+    let mantissas =
+        std::iter::successors(Some(7_i128), |m| Some(m * 9 + 7)).take_while(|m| *m < 1 << 96);
+    mantissas.flat_map(|mantissa| {
+        (0..=28).flat_map(move |scale| {
+            [mantissa, -mantissa].map(|signed| Decimal::from_i128_with_scale(signed, scale))
+        })
+    })
+}
+
 /// An approximate float beside the exact value, for charting libraries.
 pub fn approximate(value: Decimal) -> f64 {
     use rust_decimal::prelude::ToPrimitive;
@@ -152,30 +165,17 @@ mod tests {
 
     #[test]
     fn stored_values_are_made_canonical_as_the_general_path_makes_them() {
-        // Mantissas of every length up to 96 bits, at every scale, both signs and zero.
-        let mut mantissa: i128 = 0;
-        for _ in 0..31 {
-            for scale in 0..=28 {
-                for signed in [mantissa, -mantissa] {
-                    let value = Decimal::from_i128_with_scale(signed, scale);
-                    assert_eq!(
-                        from_storage(value).to_string(),
-                        canonical(value).to_string(),
-                        "{value:?}"
-                    );
-                    // The same value padded with zeros, as PostgreSQL returns it.
-                    if let Ok(padded) = Decimal::try_from_i128_with_scale(signed * 1000, scale + 3)
-                    {
-                        assert_eq!(
-                            from_storage(padded).to_string(),
-                            canonical(value).to_string(),
-                            "{padded:?}"
-                        );
-                    }
-                }
+        for value in decimals_of_every_shape() {
+            let canonical = canonical(value).to_string();
+            assert_eq!(from_storage(value).to_string(), canonical, "{value:?}");
+            // The same value padded with zeros, as PostgreSQL returns it.
+            let padded =
+                Decimal::try_from_i128_with_scale(value.mantissa() * 1000, value.scale() + 3);
+            if let Ok(padded) = padded {
+                assert_eq!(from_storage(padded).to_string(), canonical, "{padded:?}");
             }
-            mantissa = mantissa * 9 + 7;
         }
+        assert_eq!(from_storage(d("0.000")).to_string(), "0");
         assert_eq!(from_storage(d("-0.000000")).to_string(), "0");
         assert_eq!(
             from_storage(d("999999999999999.000000")).to_string(),
