@@ -37,6 +37,16 @@ on_both_databases! {
         assert_eq!(savings["scale"], "BILLION");
     }
 
+    async fn platforms_their_operators_metrics_and_sources_are_written_as_their_resolvers_answer(app: TestApp) {
+        // Their codes, names and kinds are written by the objects themselves over HTTP.
+        let written = app.written_as_built_whole("{ platforms { __typename code nameVi nameEn
+            operator { code nameVi nameEn kind } metrics { code nameVi nameEn unit scale kind
+              latest { value source { code fileName outlet language title } } } } }").await;
+        for text in ["Văn phòng Chính phủ", "BILLION", "\"kind\":\"GOVERNMENT_OFFICE\"", "\"kind\":\"ANNUAL_RATE\"", "article-001", "\"language\":\"vi\""] {
+            assert!(written.contains(text), "{text} in {written}");
+        }
+    }
+
     async fn names_follow_accept_language_and_the_lang_argument(app: TestApp) {
         let query = "{ platform(code: \"public-service-portal\") { name english: name(lang: EN) } }";
         let vietnamese = app.graphql_with_language(query, json!({}), None).await;

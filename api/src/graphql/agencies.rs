@@ -4,16 +4,29 @@ use entity::values::AgencyKind;
 
 use super::lang::{self, LangChoice};
 use super::scalars::Day;
-use super::written::WrittenFields;
+use super::written::{self, WrittenFields};
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
+use async_graphql::parser::types::Field;
 
 /// The Government, a ministry or ministerial-level agency, a province or municipality, or
 /// another body; in force from `validFrom` to `validTo`.
 pub struct Agency(pub agency::Model);
 
-/// Answered by its resolvers alone.
-impl WrittenFields for Agency {}
+/// The agency's code, names and kind, as their resolvers below answer them.
+impl WrittenFields for Agency {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let text = match field.name.node.as_str() {
+            "code" => &self.0.code,
+            "nameVi" => &self.0.name_vi,
+            "nameEn" => &self.0.name_en,
+            "kind" => return written::write_enum(out, self.0.kind),
+            _ => return false,
+        };
+        written::write_string(out, text);
+        true
+    }
+}
 
 fn agencies(rows: Vec<&agency::Model>) -> Vec<Agency> {
     rows.into_iter().cloned().map(Agency).collect()

@@ -9,19 +9,34 @@ use super::loaders::{load, load_optional_row, LatestReading};
 use super::observations::Observation;
 use super::plain::Plain;
 use super::platforms::Platform;
-use super::written::WrittenFields;
+use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::GraphqlError;
 use crate::service::catalog::MetricFilter;
 use crate::service::history;
 use crate::service::pagination::PageRequest;
+use async_graphql::parser::types::Field;
 
 /// Something a platform, or the e-government programme as a whole, measures. Values are in
 /// `unit` × `scale`; `kind` says how they may be aggregated over time.
 pub struct Metric(pub metric::Model);
 
-/// Answered by its resolvers alone.
-impl WrittenFields for Metric {}
+/// The metric's code, names, unit, scale and kind, as their resolvers below answer them.
+impl WrittenFields for Metric {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let text = match field.name.node.as_str() {
+            "code" => &self.0.code,
+            "nameVi" => &self.0.name_vi,
+            "nameEn" => &self.0.name_en,
+            "unit" => return written::write_enum(out, self.0.unit),
+            "scale" => return written::write_enum(out, self.0.scale),
+            "kind" => return written::write_enum(out, self.0.kind),
+            _ => return false,
+        };
+        written::write_string(out, text);
+        true
+    }
+}
 
 #[Object]
 impl Metric {

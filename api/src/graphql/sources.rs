@@ -3,13 +3,26 @@ use async_graphql::{Context, Object, Result};
 use entity::source;
 
 use super::reference_rows;
-use super::written::WrittenFields;
+use super::written::{self, WrittenFields};
+use async_graphql::parser::types::Field;
 
 /// An article figures were taken from.
 pub struct Source(pub source::Model);
 
-/// Answered by its resolvers alone.
-impl WrittenFields for Source {}
+/// The source's texts, as their resolvers below answer them.
+impl WrittenFields for Source {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let text = match field.name.node.as_str() {
+            "code" => &self.0.code,
+            "fileName" => &self.0.file_name,
+            "outlet" => &self.0.outlet,
+            "language" => &self.0.language,
+            _ => return false,
+        };
+        written::write_string(out, text);
+        true
+    }
+}
 
 #[Object]
 impl Source {

@@ -121,6 +121,27 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// The body of `query`'s answer over HTTP, which objects write as JSON while they resolve
+    /// (some fields written by the objects themselves), after checking it byte for byte against
+    /// the answer a receipt's resolvers build whole, to be hashed.
+    pub async fn written_as_built_whole(&self, query: &str) -> String {
+        let post = |body: Value| async move {
+            let response = self
+                .client
+                .post(format!("{}/graphql", self.address))
+                .json(&body)
+                .send();
+            response.await.unwrap().text().await.unwrap()
+        };
+        let written = post(json!({ "query": query })).await;
+        let receipted = post(json!({ "query": query, "extensions": { "receipt": true } })).await;
+        let built_whole = receipted
+            .split_once(r#","extensions":"#)
+            .map(|(data, _)| data);
+        assert_eq!(built_whole, written.strip_suffix('}'), "{receipted}");
+        written
+    }
+
     /// The first error of a response that must fail, as (code, message).
     pub async fn error(&self, query: &str, variables: Value) -> (String, String) {
         let body = self.graphql(query, variables).await;
