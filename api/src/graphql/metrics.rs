@@ -24,17 +24,15 @@ pub struct Metric(pub metric::Model);
 /// The metric's code, names, unit, scale and kind, as their resolvers below answer them.
 impl WrittenFields for Metric {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
-        let text = match field.name.node.as_str() {
-            "code" => &self.0.code,
-            "nameVi" => &self.0.name_vi,
-            "nameEn" => &self.0.name_en,
-            "unit" => return written::write_enum(out, self.0.unit),
-            "scale" => return written::write_enum(out, self.0.scale),
-            "kind" => return written::write_enum(out, self.0.kind),
-            _ => return false,
-        };
-        written::write_string(out, text);
-        true
+        let model = &self.0;
+        match field.name.node.as_str() {
+            "unit" => written::write_enum(out, model.unit),
+            "scale" => written::write_enum(out, model.scale),
+            "kind" => written::write_enum(out, model.kind),
+            name => {
+                written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
+            }
+        }
     }
 }
 

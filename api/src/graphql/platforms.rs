@@ -19,15 +19,9 @@ pub struct Platform(pub platform::Model);
 /// The platform's codes and names, as their resolvers below answer them.
 impl WrittenFields for Platform {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let model = &self.0;
         let name = field.name.node.as_str();
-        let text = match name {
-            "code" => &self.0.code,
-            "nameVi" => &self.0.name_vi,
-            "nameEn" => &self.0.name_en,
-            _ => return false,
-        };
-        written::write_string(out, text);
-        true
+        written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
     }
 }
 

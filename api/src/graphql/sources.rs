@@ -13,14 +13,13 @@ pub struct Source(pub source::Model);
 impl WrittenFields for Source {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         let text = match field.name.node.as_str() {
-            "code" => &self.0.code,
-            "fileName" => &self.0.file_name,
-            "outlet" => &self.0.outlet,
-            "language" => &self.0.language,
-            _ => return false,
+            "code" => Some(&self.0.code),
+            "fileName" => Some(&self.0.file_name),
+            "outlet" => Some(&self.0.outlet),
+            "language" => Some(&self.0.language),
+            _ => None,
         };
-        written::write_string(out, text);
-        true
+        written::write_text(out, text.map(String::as_str))
     }
 }
 

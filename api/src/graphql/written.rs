@@ -124,6 +124,30 @@ pub(crate) fn write_plain_string(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<
     out.push(b'"');
 }
 
+/// One of an object's texts as its resolver answers it, escaped as serde_json would; false,
+/// having written nothing, for none.
+pub(crate) fn write_text(out: &mut Vec<u8>, text: Option<&str>) -> bool {
+    text.map(|text| write_string(out, text)).is_some()
+}
+
+/// The code or a name of a catalogue row (`code`, `nameVi`, `nameEn`), as their resolvers
+/// answer them; false for any other field.
+pub(crate) fn write_code_or_name(
+    out: &mut Vec<u8>,
+    field: &str,
+    code: &str,
+    name_vi: &str,
+    name_en: &str,
+) -> bool {
+    let text = match field {
+        "code" => Some(code),
+        "nameVi" => Some(name_vi),
+        "nameEn" => Some(name_en),
+        _ => None,
+    };
+    write_text(out, text)
+}
+
 /// An enum's value as its scalar writes it: its GraphQL name, as a string; false, having written
 /// nothing, for a value without one.
 pub(crate) fn write_enum<T: EnumType>(out: &mut Vec<u8>, value: T) -> bool {
