@@ -19,9 +19,13 @@ use crate::service::kept::Kept;
 use crate::service::receipts::{answer_digest, Receipt};
 use crate::service::recording::GroupCommit;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation,
+};
 use async_graphql::parser::types::{DocumentOperations, Selection, SelectionSet};
-use async_graphql::{BatchRequest, BatchResponse, Data, Request, Response};
+use async_graphql::{
+    BatchRequest, BatchResponse, Data, Request, Response, ServerError, ValidationResult,
+};
 use futures_util::stream::BoxStream;
 
 use super::collect::{collect_fields, needs_collecting, order, FieldTypes};
@@ -32,7 +36,8 @@ pub struct Engine {
     schema: AppSchema,
     /// Validates documents as they are sent and runs nothing.
     validator: AppSchema,
-    /// Runs collected documents, whose originals `validator` passed.
+    /// Runs, without validating them again, requests that `schema` answered without errors
+    /// and collected documents whose originals `validator` passed.
     collected: AppSchema,
     types: FieldTypes,
     /// Signs receipts; none when the server has no signing key.
@@ -346,5 +351,41 @@ impl Extension for ValidateOnly {
         _next: NextExecute<'_>,
     ) -> Response {
         Response::default()
+    }
+}
+
+/// Makes a schema that runs documents without validating them: it runs only requests that
+/// passed validation on another schema, as sent or before their fields were collected, so
+/// validating again would repeat the same verdict (a fifth of a small query's work).
+pub struct AlreadyValidated(Arc<AlreadyValidatedHook>);
+
+impl Default for AlreadyValidated {
+    fn default() -> Self {
+        Self(Arc::new(AlreadyValidatedHook))
+    }
+}
+
+impl ExtensionFactory for AlreadyValidated {
+    // One shared hook: nothing is allocated for a request.
+    fn create(&self) -> Arc<dyn Extension> {
+        self.0.clone()
+    }
+}
+
+pub struct AlreadyValidatedHook;
+
+#[async_trait::async_trait]
+impl Extension for AlreadyValidatedHook {
+    async fn validation(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        _next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        // No cache hints, complexity or depth: the first validation enforced the limits.
+        Ok(ValidationResult {
+            cache_control: Default::default(),
+            complexity: 0,
+            depth: 0,
+        })
     }
 }

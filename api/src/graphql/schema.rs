@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::service::audit::anchor::Anchor;
@@ -12,7 +12,7 @@ use super::audit::AuditQuery;
 use super::breakdown::BreakdownQuery;
 use super::compare::CompareQuery;
 use super::dhis2::Dhis2Mutation;
-use super::engine::{Engine, ValidateOnly};
+use super::engine::{AlreadyValidated, Engine, ValidateOnly};
 use super::events::EventQuery;
 use super::indicators::{IndicatorMutation, IndicatorQuery};
 use super::indices::{IndexMutation, IndexQuery};
@@ -147,9 +147,8 @@ fn build_schema(
     builder = match purpose {
         Purpose::Run => builder,
         Purpose::Validate => builder.extension(ValidateOnly),
-        // Its documents were validated as sent; collected, they no longer use every
-        // variable and fragment they declare.
-        Purpose::RunCollected => builder.validation_mode(ValidationMode::Fast),
+        // It runs only requests that were validated as sent (see `engine`).
+        Purpose::RunCollected => builder.extension(AlreadyValidated::default()),
     };
     if limits.introspection {
         builder.finish()
