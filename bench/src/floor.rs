@@ -14,7 +14,7 @@ use api::config::DatabaseSettings;
 use api::service::audit::SeenHead;
 use api::service::dhis2::qualifier_name;
 use api::service::held_connections::{self, Holding};
-use api::service::observations::{self, ObservationFilter, Reading};
+use api::service::observations::{self, ObservationFilter, Reading, SourcedReading};
 use api::service::pagination::PageRequest;
 use api::service::reference::ReferenceCache;
 use axum::extract::{Path, State};
@@ -196,7 +196,9 @@ struct Platform {
 
 /// `{ savingsComparison { entries { rank platform { code } value } total } }`.
 async fn savings(floor: &Floor) -> anyhow::Result<Vec<u8>> {
-    let comparison = api::service::savings::compare(&floor.db, &floor.reference, None).await?;
+    // Read as the server reads an estimate whose quote and author are not asked.
+    let comparison =
+        api::service::savings::compare::<SourcedReading>(&floor.db, &floor.reference, None).await?;
     let entries = comparison
         .entries
         .into_iter()

@@ -144,6 +144,100 @@ impl Row for Reading {
     }
 }
 
+/// A reading with the metric it is of and the source it came from: a figure shown with its
+/// metric or source but not its quote, note or author (a savings estimate, a metric's latest).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourcedReading {
+    pub metric_id: i32,
+    pub source_id: i32,
+    pub reading: Reading,
+}
+
+impl Row for SourcedReading {
+    /// [`Reading`]'s columns, then the metric's and the source's ids.
+    fn select(query: Joined) -> SelectStatement {
+        let mut statement = Reading::select(query);
+        statement
+            .column((observation::Entity, observation::Column::MetricId))
+            .column((
+                observation_revision::Entity,
+                observation_revision::Column::SourceId,
+            ));
+        statement
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        let reading = Reading::read(row)?;
+        let (metric_id, source_id) = match row.try_as_pg_row() {
+            Some(row) => {
+                let id = |at| column(row, at).map_err(|e| DbErr::Type(e.to_string()));
+                (id(7)?, id(8)?)
+            }
+            None => (row.try_get_by_index(7)?, row.try_get_by_index(8)?),
+        };
+        Ok(Self {
+            metric_id,
+            source_id,
+            reading,
+        })
+    }
+
+    fn reading(&self) -> Reading {
+        self.reading
+    }
+
+    fn into_observation(self) -> Option<CurrentObservation> {
+        None
+    }
+}
+
+/// A row that belongs to one metric.
+pub trait OfMetric {
+    fn metric_id(&self) -> i32;
+}
+
+impl OfMetric for CurrentObservation {
+    fn metric_id(&self) -> i32 {
+        self.observation.metric_id
+    }
+}
+
+impl OfMetric for SourcedReading {
+    fn metric_id(&self) -> i32 {
+        self.metric_id
+    }
+}
+
+/// A figure as it was read: whole, or without the columns its answer does not show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    Whole(CurrentObservation),
+    Sourced(SourcedReading),
+    Reading(Reading),
+}
+
+impl Figure {
+    pub fn reading(&self) -> Reading {
+        match self {
+            Self::Whole(whole) => whole.reading(),
+            Self::Sourced(sourced) => sourced.reading,
+            Self::Reading(reading) => *reading,
+        }
+    }
+}
+
+impl From<CurrentObservation> for Figure {
+    fn from(whole: CurrentObservation) -> Self {
+        Self::Whole(whole)
+    }
+}
+
+impl From<SourcedReading> for Figure {
+    fn from(sourced: SourcedReading) -> Self {
+        Self::Sourced(sourced)
+    }
+}
+
 /// A PostgreSQL row of [`Reading::select`], decoded without asking each value whether it has the
 /// type its column has: the statement names the columns and the migrations fix their types. A
 /// chart of 1,200 points reads a few thousand rows, and the check took a fifth of the server's time.
@@ -764,21 +858,22 @@ pub async fn latest_before_each(
         .collect())
 }
 
-/// The statements of [`latest_of_metrics`], by (metrics, kind of bound, as of).
+/// The statements of [`latest_of_metrics`], by (metrics, kind of bound, as of, kind of row).
 #[allow(clippy::type_complexity)]
-static LATEST_OF_METRICS: LazyLock<StatementMemo<(Vec<i32>, Bound<()>, Option<DateTime<Utc>>)>> =
-    LazyLock::new(StatementMemo::default);
+static LATEST_OF_METRICS: LazyLock<
+    StatementMemo<(Vec<i32>, Bound<()>, Option<DateTime<Utc>>, TypeId)>,
+> = LazyLock::new(StatementMemo::default);
 
 /// The latest current national reading of each metric observed up to `until`.
 ///
 /// One statement however long the series: for each metric, a correlated subquery walks its
 /// series index backwards to the newest reading, and only those rows are read.
-pub async fn latest_of_metrics(
+pub async fn latest_of_metrics<R: Row + OfMetric + 'static>(
     db: &DatabaseConnection,
     metric_ids: &[i32],
     until: Bound<DateTime<Utc>>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
+) -> Result<HashMap<i32, R>, ApiError> {
     // In one order, so that the same metrics asked in another order are the same question.
     let mut metric_ids = metric_ids.to_vec();
     metric_ids.sort_unstable();
@@ -811,11 +906,16 @@ pub async fn latest_of_metrics(
             Expr::col((observation::Entity, observation::Column::Id))
                 .eq(newest_id(newest_of_the_metric)),
         );
-        statement::<CurrentObservation>(db.get_database_backend(), query)
+        statement::<R>(db.get_database_backend(), query)
     };
     // Up to now, asked with a new instant each time, the instant is bound into a kept statement.
     let backend = db.get_database_backend();
-    let question = (metric_ids.clone(), until.map(|_| ()), as_of);
+    let question = (
+        metric_ids.clone(),
+        until.map(|_| ()),
+        as_of,
+        TypeId::of::<R>(),
+    );
     let statement =
         match until {
             Bound::Included(at) => LATEST_OF_METRICS
@@ -824,10 +924,10 @@ pub async fn latest_of_metrics(
                 .statement_at(backend, question, at, |at| query(Bound::Excluded(at))),
             Bound::Unbounded => LATEST_OF_METRICS.statement(backend, question, || query(until)),
         };
-    Ok(read_all::<CurrentObservation>(db, statement)
+    Ok(read_all::<R>(db, statement)
         .await?
         .into_iter()
-        .map(|row| (row.observation.metric_id, row))
+        .map(|row| (row.metric_id(), row))
         .collect())
 }
 

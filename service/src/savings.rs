@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::catalog::MetricFilter;
 use super::exact;
 use super::kinds::sum_qualifier;
-use super::observations::{self, CurrentObservation};
+use super::observations::{self, Figure, OfMetric, Row};
 use super::reference::{ByIdInReference, ReferenceCache};
 use crate::error::ApiError;
 
@@ -28,7 +28,8 @@ pub struct SavingsEntry {
     pub rank: usize,
     pub platform: platform::Model,
     pub metric: metric::Model,
-    pub reading: CurrentObservation,
+    /// The estimate as read: whole when its quote, note or author is shown.
+    pub reading: Figure,
     /// The estimate in billion VND per year.
     pub value: Decimal,
 }
@@ -81,18 +82,22 @@ pub fn rescale(value: Decimal, from: Scale, to: Scale) -> Decimal {
 }
 
 /// The latest estimate of each platform, largest first: as known now, or as the API answered
-/// at `as_of` (estimates recorded and observed by then).
-pub async fn compare(
+/// at `as_of` (estimates recorded and observed by then). Each estimate is read as an `R`: a
+/// whole figure, or one without the columns the answer does not show.
+pub async fn compare<R>(
     db: &DatabaseConnection,
     reference: &ReferenceCache,
     as_of: Option<DateTime<Utc>>,
-) -> Result<SavingsComparison, ApiError> {
+) -> Result<SavingsComparison, ApiError>
+where
+    R: Row + OfMetric + Into<Figure> + 'static,
+{
     let metrics = reference.metrics(&MetricFilter::savings()).await?;
     let snapshot = reference.current().await?;
     let ids: Vec<i32> = metrics.iter().map(|m| m.id).collect();
     let instant = as_of.unwrap_or_else(Utc::now);
     let mut latest =
-        observations::latest_of_metrics(db, &ids, Bound::Included(instant), as_of).await?;
+        observations::latest_of_metrics::<R>(db, &ids, Bound::Included(instant), as_of).await?;
 
     let mut entries: Vec<SavingsEntry> = Vec::new();
     let mut without_estimate: Vec<platform::Model> = Vec::new();
@@ -110,9 +115,9 @@ pub async fn compare(
         entries.push(SavingsEntry {
             rank: 0,
             platform: platform.clone(),
-            value: rescale(reading.revision.value, metric.scale, COMPARISON_SCALE),
+            value: rescale(reading.reading().value, metric.scale, COMPARISON_SCALE),
             metric,
-            reading,
+            reading: reading.into(),
         });
     }
     crate::ranking::rank(
@@ -130,7 +135,7 @@ pub async fn compare(
         as_of: instant,
         total: any.then(|| exact::from_storage(entries.iter().map(|e| e.value).sum())),
         total_qualifier: any
-            .then(|| sum_qualifier(entries.iter().map(|e| e.reading.revision.qualifier))),
+            .then(|| sum_qualifier(entries.iter().map(|e| e.reading.reading().qualifier))),
         without_estimate,
         entries,
     })

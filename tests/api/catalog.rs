@@ -47,6 +47,27 @@ on_both_databases! {
         }
     }
 
+    async fn a_metric_latest_figure_is_read_with_what_it_asks(app: TestApp) {
+        // Asked only for fields a reading with its metric and source answers, the latest figure
+        // is read without its quote and note; asked for those too, here in a fragment, whole.
+        let metric = "reporting-system.indicators-connected";
+        let shown = "id value denominator qualifier observedAt metric { code } source { code }";
+        let sourced = app
+            .data(&format!("{{ metric(code: \"{metric}\") {{ latest {{ {shown} }} }} }}"), json!({}))
+            .await;
+        let whole = app
+            .data(&format!("{{ metric(code: \"{metric}\") {{ latest {{ ...Figure }} }} }}
+                            fragment Figure on Observation {{ {shown} quote }}"), json!({}))
+            .await;
+        let (sourced, whole) = (&sourced["metric"]["latest"], &whole["metric"]["latest"]);
+        for field in ["id", "value", "denominator", "qualifier", "observedAt", "metric", "source"] {
+            assert_eq!(sourced[field], whole[field], "{field}");
+        }
+        assert_eq!((&sourced["value"], &sourced["denominator"]), (&json!("106"), &json!("200")));
+        assert_eq!(sourced["metric"]["code"], metric);
+        assert!(whole["quote"].as_str().is_some_and(|quote| quote.contains("106")), "{whole}");
+    }
+
     async fn names_follow_accept_language_and_the_lang_argument(app: TestApp) {
         let query = "{ platform(code: \"public-service-portal\") { name english: name(lang: EN) } }";
         let vietnamese = app.graphql_with_language(query, json!({}), None).await;

@@ -88,4 +88,29 @@ on_both_databases! {
         let data = app.data(COMPARISON, json!({ "asOf": now })).await;
         assert_eq!(data["savingsComparison"]["entries"].as_array().unwrap().len(), 4);
     }
+
+    async fn an_estimate_is_read_with_what_its_figure_asks(app: TestApp) {
+        // Entries whose figure asks only its value, metric and source are read without the
+        // figure's quote and author; asked for those too, here in a fragment, it is read whole.
+        // Both answer alike what both show.
+        let shown = "id value qualifier metric { code } source { code }";
+        let sourced = app
+            .data(&format!("{{ savingsComparison {{ entries {{ platform {{ code }} observation {{ {shown} }} }} }} }}"), json!({}))
+            .await;
+        let whole = app
+            .data(&format!("{{ savingsComparison {{ entries {{ platform {{ code }} observation {{ ...Figure }} }} }} }}
+                            fragment Figure on Observation {{ {shown} quote recordedBy }}"), json!({}))
+            .await;
+        let entries = |data: &Value| data["savingsComparison"]["entries"].as_array().unwrap().clone();
+        assert_eq!(entries(&sourced).len(), 4, "{sourced}");
+        for (sourced, whole) in entries(&sourced).iter().zip(entries(&whole)) {
+            assert_eq!(sourced["platform"], whole["platform"]);
+            for field in ["id", "value", "qualifier", "metric", "source"] {
+                assert_eq!(sourced["observation"][field], whole["observation"][field], "{field}");
+            }
+            assert!(sourced["observation"]["metric"]["code"].as_str().unwrap().ends_with("annual-savings"), "{sourced}");
+            assert!(whole["observation"]["quote"].as_str().is_some_and(|quote| quote.contains("tỷ")), "{whole}");
+            assert!(whole["observation"]["recordedBy"].is_string(), "{whole}");
+        }
+    }
 }

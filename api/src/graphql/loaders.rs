@@ -11,16 +11,20 @@ use entity::event;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::{ApiError, GraphqlError};
-use crate::service::observations::{self, CurrentObservation};
+use crate::service::observations::{self, CurrentObservation, OfMetric, Row, SourcedReading};
 use crate::service::reference::ByIdInReference;
 
 /// The events of a platform, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventsOfPlatform(pub i32);
 
-/// The latest current reading of a metric.
+/// The latest current reading of a metric, whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LatestReading(pub i32);
+
+/// The latest current reading of a metric, without its quote, note and author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LatestSourcedReading(pub i32);
 
 pub struct DatabaseLoader {
     db: DatabaseConnection,
@@ -64,14 +68,35 @@ impl Loader<LatestReading> for DatabaseLoader {
         &self,
         keys: &[LatestReading],
     ) -> Result<HashMap<LatestReading, Self::Value>, Self::Error> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let latest =
-            observations::latest_of_metrics(&self.db, &ids, Bound::Unbounded, None).await?;
-        Ok(latest
-            .into_iter()
-            .map(|(metric_id, reading)| (LatestReading(metric_id), reading))
-            .collect())
+        latest_of_metrics(&self.db, keys, |key| key.0, LatestReading).await
     }
+}
+
+impl Loader<LatestSourcedReading> for DatabaseLoader {
+    type Value = SourcedReading;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[LatestSourcedReading],
+    ) -> Result<HashMap<LatestSourcedReading, Self::Value>, Self::Error> {
+        latest_of_metrics(&self.db, keys, |key| key.0, LatestSourcedReading).await
+    }
+}
+
+/// The latest reading of each metric a key names, read as an `R`, by key.
+async fn latest_of_metrics<K: Hash + Eq, R: Row + OfMetric + 'static>(
+    db: &DatabaseConnection,
+    keys: &[K],
+    metric_of: impl Fn(&K) -> i32,
+    key_of: impl Fn(i32) -> K,
+) -> Result<HashMap<K, R>, ApiError> {
+    let ids: Vec<i32> = keys.iter().map(metric_of).collect();
+    let latest = observations::latest_of_metrics::<R>(db, &ids, Bound::Unbounded, None).await?;
+    Ok(latest
+        .into_iter()
+        .map(|(metric_id, reading)| (key_of(metric_id), reading))
+        .collect())
 }
 
 /// Every key gets a list, empty when no row belongs to it.

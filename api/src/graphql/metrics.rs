@@ -5,8 +5,8 @@ use entity::{metric, platform};
 
 use super::history::Revision;
 use super::lang::{self, LangChoice};
-use super::loaders::{load, load_optional_row, LatestReading};
-use super::observations::Observation;
+use super::loaders::{load, load_optional_row, LatestReading, LatestSourcedReading};
+use super::observations::{asks_only_sourced, Observation};
 use super::plain::Plain;
 use super::platforms::Platform;
 use super::written::{self, WrittenFields};
@@ -92,9 +92,16 @@ impl Metric {
 
     /// The most recent current reading, if any.
     async fn latest(&self, ctx: &Context<'_>) -> Result<Option<Plain<Observation>>> {
-        Ok(load(ctx, LatestReading(self.0.id))
-            .await?
-            .map(|reading| Plain(Observation::from(reading))))
+        let latest = if asks_only_sourced(ctx.field()) {
+            load(ctx, LatestSourcedReading(self.0.id))
+                .await?
+                .map(Observation::from)
+        } else {
+            load(ctx, LatestReading(self.0.id))
+                .await?
+                .map(Observation::from)
+        };
+        Ok(latest.map(Plain))
     }
 
     /// Every revision of every observation of the metric, in the order they were recorded

@@ -15,7 +15,9 @@ use super::sources::Source;
 use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
-use crate::service::observations::{self, CurrentObservation, ObservationFilter, Reading, Row};
+use crate::service::observations::{
+    self, CurrentObservation, Figure, ObservationFilter, Reading, Row, SourcedReading,
+};
 use crate::service::pagination::PageRequest;
 use crate::service::{exact, history};
 use async_graphql::parser::types::Field;
@@ -24,16 +26,21 @@ use async_graphql::parser::types::Field;
 /// from.
 pub struct Observation(Figure);
 
-/// What a figure was read with: the whole row, or its reading alone where the query asks only
-/// for fields a reading answers ([`READING_FIELDS`]).
-enum Figure {
-    Whole(CurrentObservation),
-    Reading(Reading),
+impl From<Figure> for Observation {
+    fn from(figure: Figure) -> Self {
+        Self(figure)
+    }
 }
 
 impl From<CurrentObservation> for Observation {
     fn from(whole: CurrentObservation) -> Self {
         Self(Figure::Whole(whole))
+    }
+}
+
+impl From<SourcedReading> for Observation {
+    fn from(sourced: SourcedReading) -> Self {
+        Self(Figure::Sourced(sourced))
     }
 }
 
@@ -51,6 +58,17 @@ const READING_FIELDS: &[&str] = &[
     "denominator",
     "revisions",
 ];
+
+/// The fields a [`SourcedReading`] answers besides a reading's.
+const SOURCED_FIELDS: &[&str] = &["metric", "source"];
+
+/// Whether every field asked of `figure` (fragments included) is one a [`SourcedReading`]
+/// answers: a figure asked for no other is read without its quote, note and author.
+pub(crate) fn asks_only_sourced(figure: SelectionField<'_>) -> bool {
+    figure.selection_set().all(|field| {
+        READING_FIELDS.contains(&field.name()) || SOURCED_FIELDS.contains(&field.name())
+    })
+}
 
 /// Whether every field asked of the page's figures (in `edges { node }` and `nodes`, fragments
 /// included) is one a reading answers.
@@ -72,23 +90,34 @@ fn asks_only_readings(page: SelectionField<'_>) -> bool {
 
 impl Observation {
     fn reading(&self) -> Reading {
-        match &self.0 {
-            Figure::Whole(whole) => whole.reading(),
-            Figure::Reading(reading) => *reading,
-        }
+        self.0.reading()
     }
 
-    /// The whole figure; a page reads it whole whenever a field outside [`READING_FIELDS`] is
-    /// asked, so a figure read as a reading alone is never asked for more.
+    /// The whole figure; a figure is read whole whenever a field outside [`READING_FIELDS`]
+    /// (or [`SOURCED_FIELDS`], where it was read with them) is asked, so one read without
+    /// those columns is never asked for more.
     fn whole(&self, field: &str) -> Result<&CurrentObservation> {
         match &self.0 {
             Figure::Whole(whole) => Ok(whole),
-            Figure::Reading(_) => Err(ApiError::Database(Arc::new(DbErr::Custom(format!(
-                "`{field}` of a figure read without its source columns"
-            ))))
-            .extend()),
+            Figure::Sourced(_) | Figure::Reading(_) => Err(not_read(field)),
         }
     }
+
+    /// The ids of the figure's metric and source.
+    fn sourced(&self, field: &str) -> Result<(i32, i32)> {
+        match &self.0 {
+            Figure::Whole(whole) => Ok((whole.observation.metric_id, whole.revision.source_id)),
+            Figure::Sourced(sourced) => Ok((sourced.metric_id, sourced.source_id)),
+            Figure::Reading(_) => Err(not_read(field)),
+        }
+    }
+}
+
+fn not_read(field: &str) -> async_graphql::Error {
+    ApiError::Database(Arc::new(DbErr::Custom(format!(
+        "`{field}` of a figure read without its column"
+    ))))
+    .extend()
 }
 
 /// The reading's leaves, as their resolvers below answer them.
@@ -126,7 +155,7 @@ impl Observation {
     }
 
     async fn metric(&self, ctx: &Context<'_>) -> Result<Metric> {
-        let metric_id = self.whole("metric")?.observation.metric_id;
+        let (metric_id, _) = self.sourced("metric")?;
         load_row::<metric::Entity>(ctx, metric_id).await.map(Metric)
     }
 
@@ -171,7 +200,7 @@ impl Observation {
     }
 
     async fn source(&self, ctx: &Context<'_>) -> Result<Plain<Source>> {
-        let source_id = self.whole("source")?.revision.source_id;
+        let (_, source_id) = self.sourced("source")?;
         load_row::<source::Entity>(ctx, source_id)
             .await
             .map(|source| Plain(Source(source)))

@@ -1,10 +1,10 @@
 use super::scalars::Instant;
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object, Result, SelectionField};
 use entity::values::{Qualifier, Scale, Unit};
 
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
-use super::observations::Observation;
+use super::observations::{asks_only_sourced, Observation};
 use super::plain::{write_selected, Plain, PlainList};
 use super::platforms::Platform;
 use super::scalars::{write_decimal, Exact};
@@ -12,6 +12,7 @@ use super::written::{self, WrittenFields};
 use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
+use crate::service::observations::{CurrentObservation, SourcedReading};
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
 use async_graphql::parser::types::Field;
 
@@ -125,7 +126,7 @@ impl WrittenFields for SavingsRank<'_> {
         match name {
             "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.0.rank).as_bytes()),
             "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
-            "qualifier" => return written::write_enum(out, self.0.reading.revision.qualifier),
+            "qualifier" => return written::write_enum(out, self.0.reading.reading().qualifier),
             "platform" => {
                 let platform = Platform(self.0.platform.clone());
                 return write_selected(&platform, &field.selection_set.node, out);
@@ -161,13 +162,26 @@ impl SavingsRank<'_> {
     }
 
     async fn qualifier(&self) -> Qualifier {
-        self.0.reading.revision.qualifier
+        self.0.reading.reading().qualifier
     }
 
     /// The reading the estimate comes from, with its source and quote.
     async fn observation(&self) -> Observation {
         Observation::from(self.0.reading.clone())
     }
+}
+
+/// Whether no entry's `observation` asks for more than a sourced reading answers.
+fn asks_only_sourced_estimates(comparison: SelectionField<'_>) -> bool {
+    comparison
+        .selection_set()
+        .filter(|field| field.name() == "entries")
+        .all(|entries| {
+            entries
+                .selection_set()
+                .filter(|field| field.name() == "observation")
+                .all(asks_only_sourced)
+        })
 }
 
 #[derive(Default)]
@@ -185,8 +199,13 @@ impl SavingsQuery {
         )]
         as_of: Option<Instant>,
     ) -> Result<Plain<SavingsComparison>> {
-        savings::compare(database(ctx)?, reference(ctx)?, super::as_of(ctx, as_of))
-            .await
+        let (db, reference, as_of) = (database(ctx)?, reference(ctx)?, super::as_of(ctx, as_of));
+        let compared = if asks_only_sourced_estimates(ctx.field()) {
+            savings::compare::<SourcedReading>(db, reference, as_of).await
+        } else {
+            savings::compare::<CurrentObservation>(db, reference, as_of).await
+        };
+        compared
             .map(|comparison| Plain(SavingsComparison(comparison)))
             .map_err(|e| e.extend())
     }
