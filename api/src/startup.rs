@@ -88,6 +88,7 @@ impl Application {
             connection.clone(),
             feed.seen_head(),
         ));
+        let limits = Arc::new(server.limits.clone());
         let router = http::router(http::AppState {
             engine: graphql::build_engine(
                 connection.clone(),
@@ -100,14 +101,14 @@ impl Application {
             db: connection.clone(),
             replicas,
             public_read: server.public_read,
-            limits: Arc::new(server.limits.clone()),
+            limits: limits.clone(),
             rate_limiter: Default::default(),
             metrics: Default::default(),
             feed,
             response_cache: Arc::new(http::ResponseCache::new(std::time::Duration::from_millis(
                 server.response_cache_ms,
             ))),
-            documents: Default::default(),
+            documents: Arc::new(http::DocumentCache::new(limits)),
             reference,
             subscriptions: Default::default(),
             refusals: Default::default(),

@@ -1,8 +1,11 @@
 //! Parsed GraphQL documents, by their text, checked against the limits before they run.
 //!
 //! Dashboards send the same few documents again and again, and parsing one costs more than
-//! resolving the fields of a small query. A document that parsed is kept and handed to execution
-//! already parsed; validation still runs for every request, against its variables.
+//! resolving the fields of a small query. A document that parsed is kept with its verdict
+//! against the limits, and handed to execution already parsed; validation still runs for every
+//! request that was not validated before, against its variables.
+
+use std::sync::Arc;
 
 use async_graphql::parser::types::ExecutableDocument;
 
@@ -17,62 +20,65 @@ use crate::service::kept::Kept;
 const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 const MAX_DOCUMENTS: usize = 1024;
 
+/// Documents checked against one set of limits: a kept verdict holds as long as they do.
 pub struct DocumentCache {
-    by_text: Kept<String, ExecutableDocument>,
+    limits: Arc<Limits>,
+    by_text: Kept<String, (ExecutableDocument, Verdict)>,
 }
 
-impl Default for DocumentCache {
-    fn default() -> Self {
+/// A parsed document's shape, or why it is refused.
+type Verdict = Result<Shape, DocumentRefusal>;
+
+impl DocumentCache {
+    pub fn new(limits: Arc<Limits>) -> Self {
         Self {
+            limits,
             by_text: Kept::new(MAX_DOCUMENTS),
         }
     }
-}
 
-impl DocumentCache {
     /// Parses the request's document and refuses it if it is over the limits, on every
     /// transport alike. `None` when the document does not parse: execution reports why.
     pub fn prepare(
         &self,
         request: &mut async_graphql::Request,
-        limits: &Limits,
     ) -> Result<Option<Shape>, DocumentRefusal> {
-        if !self.parse_cached(request) {
-            check_tokens(&request.query, limits)?;
-            self.parse(request);
-        }
-        check_variables(&request.variables)?;
-        match request.parsed_query() {
-            Ok(document) => check_document(document, limits).map(Some),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// Gives the request its kept document, if the same text was parsed before.
-    fn parse_cached(&self, request: &mut async_graphql::Request) -> bool {
-        if request.query.len() > MAX_DOCUMENT_BYTES {
-            return false;
-        }
-        let kept = self.by_text.get(&request.query);
-        let found = kept.is_some();
-        if let Some(document) = kept {
-            request.set_parsed_query(document);
-        }
-        found
-    }
-
-    /// Parses the request's document and keeps it; a document that does not parse is left for
-    /// execution to report.
-    fn parse(&self, request: &mut async_graphql::Request) {
-        let keep = request.query.len() <= MAX_DOCUMENT_BYTES;
-        let Ok(document) = request.parsed_query() else {
-            return;
+        let verdict = match self.kept_verdict(request) {
+            Some(verdict) => verdict,
+            None => {
+                check_tokens(&request.query, &self.limits)?;
+                match self.parse(request) {
+                    Some(verdict) => verdict,
+                    None => return check_variables(&request.variables).map(|()| None),
+                }
+            }
         };
-        if !keep {
-            return;
+        check_variables(&request.variables)?;
+        verdict.map(Some)
+    }
+
+    /// Gives the request its kept document and returns the document's verdict, if the same
+    /// text was parsed before.
+    fn kept_verdict(&self, request: &mut async_graphql::Request) -> Option<Verdict> {
+        if request.query.len() > MAX_DOCUMENT_BYTES {
+            return None;
         }
-        let document = document.clone();
-        self.by_text.insert(request.query.clone(), document);
+        let (document, verdict) = self.by_text.get(&request.query)?;
+        request.set_parsed_query(document);
+        Some(verdict)
+    }
+
+    /// Parses the request's document, checks it and keeps both; a document that does not parse
+    /// is left for execution to report.
+    fn parse(&self, request: &mut async_graphql::Request) -> Option<Verdict> {
+        let keep = request.query.len() <= MAX_DOCUMENT_BYTES;
+        let document = request.parsed_query().ok()?;
+        let verdict = check_document(document, &self.limits);
+        if keep {
+            let kept = (document.clone(), verdict.clone());
+            self.by_text.insert(request.query.clone(), kept);
+        }
+        Some(verdict)
     }
 }
 
@@ -82,12 +88,11 @@ mod tests {
 
     #[test]
     fn a_document_is_parsed_once_and_a_broken_one_is_not_kept() {
-        let cache = DocumentCache::default();
-        let limits = Limits::default();
+        let cache = DocumentCache::new(Arc::default());
         let mut first = async_graphql::Request::new("{ platforms { code } }");
-        cache.prepare(&mut first, &limits).unwrap();
+        cache.prepare(&mut first).unwrap();
         let mut again = async_graphql::Request::new("{ platforms { code } }");
-        cache.prepare(&mut again, &limits).unwrap();
+        cache.prepare(&mut again).unwrap();
         assert_eq!(
             format!("{:?}", again.parsed_query().unwrap()),
             format!("{:?}", first.parsed_query().unwrap())
@@ -95,37 +100,49 @@ mod tests {
         assert_eq!(cache.by_text.len(), 1);
 
         let mut broken = async_graphql::Request::new("{ platforms { code }");
-        assert_eq!(cache.prepare(&mut broken, &limits), Ok(None));
+        assert_eq!(cache.prepare(&mut broken), Ok(None));
         assert!(broken.parsed_query().is_err());
         assert_eq!(cache.by_text.len(), 1);
     }
 
     #[test]
     fn a_document_over_the_limits_is_refused_before_or_after_it_is_parsed() {
-        let cache = DocumentCache::default();
-        let limits = Limits {
+        let few_tokens = DocumentCache::new(Arc::new(Limits {
             max_tokens: 20,
             ..Limits::default()
-        };
+        }));
         let mut long = async_graphql::Request::new("{ platforms { code } }".repeat(5));
         assert_eq!(
-            cache.prepare(&mut long, &limits).unwrap_err().code,
+            few_tokens.prepare(&mut long).unwrap_err().code,
             "TOO_MANY_TOKENS"
         );
+        let cache = DocumentCache::new(Arc::default());
         let mut deep = async_graphql::Request::new(format!(
             "{{ platforms {}code{} }}",
             "{ metrics { platform ".repeat(7),
             " } }".repeat(7)
         ));
-        let limits = Limits::default();
+        assert_eq!(cache.prepare(&mut deep).unwrap_err().code, "QUERY_TOO_DEEP");
+        // Kept once parsed, and refused again when read from the cache, before it runs.
+        let mut again = async_graphql::Request::new(deep.query.clone());
         assert_eq!(
-            cache.prepare(&mut deep, &limits).unwrap_err().code,
+            cache.prepare(&mut again).unwrap_err().code,
             "QUERY_TOO_DEEP"
         );
-        // Kept once parsed, and refused again when read from the cache.
-        assert_eq!(
-            cache.prepare(&mut deep, &limits).unwrap_err().code,
-            "QUERY_TOO_DEEP"
+        assert_eq!(cache.by_text.len(), 1);
+    }
+
+    #[test]
+    fn a_kept_document_is_still_refused_for_its_variables() {
+        let cache = DocumentCache::new(Arc::default());
+        let query = "query Find($code: String!) { platform(code: $code) { code } }";
+        let mut clean = async_graphql::Request::new(query).variables(
+            async_graphql::Variables::from_json(serde_json::json!({"code": "e-cabinet"})),
         );
+        assert!(cache.prepare(&mut clean).unwrap().is_some());
+        let mut nul = async_graphql::Request::new(query).variables(
+            async_graphql::Variables::from_json(serde_json::json!({"code": "e-\u{0}"})),
+        );
+        assert_eq!(cache.prepare(&mut nul).unwrap_err().code, "BAD_USER_INPUT");
     }
 }

@@ -110,7 +110,6 @@ pub(super) struct Operation {
 pub(super) fn inspect(
     request: &mut async_graphql::Request,
     documents: &DocumentCache,
-    limits: &Limits,
 ) -> Operation {
     let chosen_name = request.operation_name.clone();
     let unread = |refused| Operation {
@@ -119,7 +118,7 @@ pub(super) fn inspect(
         refused,
     };
     // A refused document is not parsed (again): refusing must cost less than running.
-    let parsed = match documents.prepare(request, limits) {
+    let parsed = match documents.prepare(request) {
         Ok(parsed) => parsed,
         Err(refused) => return unread(Some(refused)),
     };
@@ -163,21 +162,20 @@ pub(super) fn inspect(
 async fn inspect_batch(
     mut batch: BatchRequest,
     documents: &Arc<DocumentCache>,
-    limits: &Arc<Limits>,
 ) -> (BatchRequest, Vec<Operation>) {
     let text: usize = batch.iter().map(|request| request.query.len()).sum();
     if text <= PARSE_INLINE_BYTES {
         let inspected = batch
             .iter_mut()
-            .map(|request| inspect(request, documents, limits))
+            .map(|request| inspect(request, documents))
             .collect();
         return (batch, inspected);
     }
-    let (documents, limits) = (documents.clone(), limits.clone());
+    let documents = documents.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let inspected = batch
             .iter_mut()
-            .map(|request| inspect(request, &documents, &limits))
+            .map(|request| inspect(request, &documents))
             .collect();
         (batch, inspected)
     })
@@ -315,8 +313,7 @@ impl Exchange<'_> {
 
     /// Holds every operation to the document limits; a mutation must come by `POST`.
     async fn check(&self, batch: BatchRequest, is_get: bool) -> Result<Checked, Refusal> {
-        let (batch, operations) =
-            inspect_batch(batch, &self.state.documents, &self.state.limits).await;
+        let (batch, operations) = inspect_batch(batch, &self.state.documents).await;
         if let Some(refused) = operations.iter().find_map(|o| o.refused.clone()) {
             // A document refused as validation would refuse it: 200 in the legacy media type.
             let status = match self.media {

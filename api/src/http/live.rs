@@ -247,7 +247,7 @@ impl SocketExecutor {
     > {
         let headers = self.authorization.get().cloned().unwrap_or_default();
         let caller = admitted(&self.state, &headers, self.peer).await?;
-        let operation = inspect(&mut request, &self.state.documents, &self.state.limits);
+        let operation = inspect(&mut request, &self.state.documents);
         if let Some(refused) = operation.refused {
             return Err(Refusal::document(refused, StatusCode::BAD_REQUEST));
         }
