@@ -113,17 +113,16 @@ async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
 /// `root` as a JSON object of its `fields`, each written by `root` itself ([`WrittenFields`]);
 /// false, having written nothing, as soon as one is not. Synchronous: no future, no answer of
 /// its own to copy, for objects whose every field asked is written.
-fn write_object<T: ContainerType + WrittenFields>(
+fn write_object<'f, T: ContainerType + WrittenFields>(
     root: &T,
-    fields: &[&Positioned<Field>],
+    fields: impl IntoIterator<Item = &'f Positioned<Field>>,
     out: &mut Vec<u8>,
 ) -> bool {
-    if fields.is_empty() {
-        return false;
-    }
     let before = out.len();
-    for (index, field) in fields.iter().enumerate() {
-        written::push_member_key(out, index == 0, &field.node.response_key().node);
+    let mut first = true;
+    for field in fields {
+        written::push_member_key(out, first, &field.node.response_key().node);
+        first = false;
         let written = if field.node.name.node == "__typename" {
             written::write_string(out, &root.introspection_type_name());
             true
@@ -135,44 +134,54 @@ fn write_object<T: ContainerType + WrittenFields>(
             return false;
         }
     }
+    if first {
+        return false;
+    }
     out.push(b'}');
     true
 }
 
 /// `root` as a JSON object of what `selection` asks, when it asks plain fields only and `root`
-/// writes each; false, having written nothing, otherwise.
+/// writes each; false, having written nothing, otherwise. Nothing is allocated: a page's edges
+/// write their figures one after the other.
 pub(crate) fn write_selected<T: ContainerType + WrittenFields>(
     root: &T,
     selection: &SelectionSet,
     out: &mut Vec<u8>,
 ) -> bool {
-    plain_fields_of(selection).is_some_and(|fields| write_object(root, &fields, out))
+    is_plain(selection) && write_object(root, fields_of(selection), out)
 }
 
 /// The fields of the selection when each is a field without directives and with its own response
 /// key; none when anything needs the general executor.
 fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    plain_fields_of(&ctx.item.node)
+    let selection = &ctx.item.node;
+    is_plain(selection).then(|| fields_of(selection).collect())
 }
 
-fn plain_fields_of(selection: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
+/// Whether each item of the selection is a field without directives and with its own response
+/// key.
+fn is_plain(selection: &SelectionSet) -> bool {
     let items = &selection.items;
-    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(items.len());
-    for item in items {
+    items.iter().enumerate().all(|(at, item)| {
         let Selection::Field(field) = &item.node else {
-            return None;
+            return false;
         };
         let key = &field.node.response_key().node;
-        if !field.node.directives.is_empty()
-            || fields
-                .iter()
-                .any(|seen| seen.node.response_key().node == *key)
-        {
-            return None;
-        }
-        fields.push(field);
-    }
-    Some(fields)
+        field.node.directives.is_empty()
+            && !fields_of_items(&items[..at]).any(|seen| seen.node.response_key().node == *key)
+    })
+}
+
+fn fields_of(selection: &SelectionSet) -> impl Iterator<Item = &Positioned<Field>> {
+    fields_of_items(&selection.items)
+}
+
+fn fields_of_items(items: &[Positioned<Selection>]) -> impl Iterator<Item = &Positioned<Field>> {
+    items.iter().filter_map(|item| match &item.node {
+        Selection::Field(field) => Some(field),
+        _ => None,
+    })
 }
 
 /// A Relay connection of service pages, its edges and nodes answered by [`resolve_plain`]
@@ -307,7 +316,7 @@ fn write_list<T: ContainerType + WrittenFields>(
         if index > 0 {
             out.push(b',');
         }
-        if !write_object(item, fields, &mut out) {
+        if !write_object(item, fields.iter().copied(), &mut out) {
             return None;
         }
     }

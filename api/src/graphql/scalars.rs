@@ -137,7 +137,8 @@ fn instant_text(instant: DateTime<Utc>) -> String {
     ascii_text(|out| write_instant(out, instant))
 }
 
-/// [`instant_text`], appended to `out`.
+/// [`instant_text`], appended to `out`: composed in a buffer of the longest such text and
+/// appended at once.
 pub(crate) fn write_instant(out: &mut Vec<u8>, instant: DateTime<Utc>) {
     let (date, time) = (instant.date_naive(), instant.time());
     let nanos = time.nanosecond();
@@ -146,17 +147,18 @@ pub(crate) fn write_instant(out: &mut Vec<u8>, instant: DateTime<Utc>) {
         out.extend_from_slice(instant.to_rfc3339().as_bytes());
         return;
     }
-    push_digits(out, year.unsigned_abs(), 4);
-    out.push(b'-');
-    push_digits(out, date.month(), 2);
-    out.push(b'-');
-    push_digits(out, date.day(), 2);
-    out.push(b'T');
-    push_digits(out, time.hour(), 2);
-    out.push(b':');
-    push_digits(out, time.minute(), 2);
-    out.push(b':');
-    push_digits(out, time.second(), 2);
+    let mut text = Digits::default();
+    text.number(year.unsigned_abs(), 4);
+    text.byte(b'-');
+    text.number(date.month(), 2);
+    text.byte(b'-');
+    text.number(date.day(), 2);
+    text.byte(b'T');
+    text.number(time.hour(), 2);
+    text.byte(b':');
+    text.number(time.minute(), 2);
+    text.byte(b':');
+    text.number(time.second(), 2);
     let fraction = match nanos {
         0 => None,
         _ if nanos % 1_000_000 == 0 => Some((nanos / 1_000_000, 3)),
@@ -164,16 +166,45 @@ pub(crate) fn write_instant(out: &mut Vec<u8>, instant: DateTime<Utc>) {
         _ => Some((nanos, 9)),
     };
     if let Some((fraction, places)) = fraction {
-        out.push(b'.');
-        push_digits(out, fraction, places);
+        text.byte(b'.');
+        text.number(fraction, places);
     }
-    out.extend_from_slice(b"+00:00");
+    for &byte in b"+00:00" {
+        text.byte(byte);
+    }
+    out.extend_from_slice(text.written());
 }
 
-/// The last `places` decimal digits of `number`, most significant first.
-fn push_digits(out: &mut Vec<u8>, number: u32, places: u32) {
-    for place in (0..places).rev() {
-        out.push(b'0' + (number / 10_u32.pow(place) % 10) as u8);
+/// Room for `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+00:00` (35 bytes).
+struct Digits {
+    bytes: [u8; 35],
+    len: usize,
+}
+
+impl Default for Digits {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 35],
+            len: 0,
+        }
+    }
+}
+
+impl Digits {
+    fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// The last `places` decimal digits of `number`, most significant first.
+    fn number(&mut self, number: u32, places: u32) {
+        for place in (0..places).rev() {
+            self.byte(b'0' + (number / 10_u32.pow(place) % 10) as u8);
+        }
+    }
+
+    fn written(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
