@@ -66,15 +66,23 @@ impl Reading {
     }
 }
 
-/// A row the readers here return: a whole observation with its revision, or only its
-/// [`Reading`]. Each reader takes the one its caller needs.
+/// A row the readers here return: a whole observation with its revision, its [`Reading`] with
+/// its metric and source, or only its reading. Each reader takes the one its caller needs.
 pub trait Row: Sized {
     /// The columns to select from observations joined to their revisions.
     fn select(query: Joined) -> SelectStatement;
     fn read(row: &QueryResult) -> Result<Self, DbErr>;
     fn reading(&self) -> Reading;
+    /// The figure as it was read.
+    fn into_figure(self) -> Figure;
+
     /// The whole observation, when the row holds it.
-    fn into_observation(self) -> Option<CurrentObservation>;
+    fn into_observation(self) -> Option<CurrentObservation> {
+        match self.into_figure() {
+            Figure::Whole(whole) => Some(whole),
+            Figure::Sourced(_) | Figure::Reading(_) => None,
+        }
+    }
 }
 
 impl Row for CurrentObservation {
@@ -98,8 +106,8 @@ impl Row for CurrentObservation {
         }
     }
 
-    fn into_observation(self) -> Option<CurrentObservation> {
-        Some(self)
+    fn into_figure(self) -> Figure {
+        Figure::Whole(self)
     }
 }
 
@@ -139,8 +147,8 @@ impl Row for Reading {
         *self
     }
 
-    fn into_observation(self) -> Option<CurrentObservation> {
-        None
+    fn into_figure(self) -> Figure {
+        Figure::Reading(self)
     }
 }
 
@@ -186,8 +194,8 @@ impl Row for SourcedReading {
         self.reading
     }
 
-    fn into_observation(self) -> Option<CurrentObservation> {
-        None
+    fn into_figure(self) -> Figure {
+        Figure::Sourced(self)
     }
 }
 
@@ -223,18 +231,6 @@ impl Figure {
             Self::Sourced(sourced) => sourced.reading,
             Self::Reading(reading) => *reading,
         }
-    }
-}
-
-impl From<CurrentObservation> for Figure {
-    fn from(whole: CurrentObservation) -> Self {
-        Self::Whole(whole)
-    }
-}
-
-impl From<SourcedReading> for Figure {
-    fn from(sourced: SourcedReading) -> Self {
-        Self::Sourced(sourced)
     }
 }
 

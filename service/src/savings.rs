@@ -90,7 +90,7 @@ pub async fn compare<R>(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<SavingsComparison, ApiError>
 where
-    R: Row + OfMetric + Into<Figure> + 'static,
+    R: Row + OfMetric + 'static,
 {
     let metrics = reference.metrics(&MetricFilter::savings()).await?;
     let snapshot = reference.current().await?;
@@ -117,7 +117,7 @@ where
             platform: platform.clone(),
             value: rescale(reading.reading().value, metric.scale, COMPARISON_SCALE),
             metric,
-            reading: reading.into(),
+            reading: reading.into_figure(),
         });
     }
     crate::ranking::rank(

@@ -34,13 +34,13 @@ impl From<Figure> for Observation {
 
 impl From<CurrentObservation> for Observation {
     fn from(whole: CurrentObservation) -> Self {
-        Self(Figure::Whole(whole))
+        Self(whole.into_figure())
     }
 }
 
 impl From<SourcedReading> for Observation {
     fn from(sourced: SourcedReading) -> Self {
-        Self(Figure::Sourced(sourced))
+        Self(sourced.into_figure())
     }
 }
 
@@ -347,7 +347,7 @@ impl ObservationQuery {
         };
         let (db, reference) = (database(ctx)?, reference(ctx)?);
         if asks_only_readings(ctx.field()) {
-            let as_reading = |reading| Observation(Figure::Reading(reading));
+            let as_reading = |reading: Reading| Observation(reading.into_figure());
             page_of::<Reading>(db, reference, filter, &request, as_reading).await
         } else {
             page_of::<CurrentObservation>(db, reference, filter, &request, Observation::from).await
