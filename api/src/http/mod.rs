@@ -27,9 +27,12 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
@@ -150,7 +153,10 @@ fn with_layers(routes: Router, metrics: Arc<Metrics>) -> Router {
     // Layers run top-down on the way in: the id is set before the span that logs it, and a
     // panic is answered before the answer is counted.
     let layered = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            request_id.clone(),
+            RequestIds::default(),
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request
@@ -171,6 +177,46 @@ fn with_layers(routes: Router, metrics: Arc<Metrics>) -> Router {
         .layer(CatchPanicLayer::custom(internal_error))
         .service(routes);
     Router::new().fallback_service(layered)
+}
+
+/// Ids for requests that come without one: UUIDs (version 4 in form) made of a random prefix
+/// drawn once per process and a counter, unique within the process and, by the prefix, across
+/// processes. Request ids correlate logs and need not be secret: this spares a `getrandom`
+/// system call a request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u64,
+    next: Arc<AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl RequestIds {
+    fn next_id(&self) -> uuid::Uuid {
+        let count = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = [0; 16];
+        bytes[..8].copy_from_slice(&self.prefix.to_be_bytes());
+        bytes[8..].copy_from_slice(&count.to_be_bytes());
+        // Version and variant bits land in the prefix's byte 6 and the counter's top two bits.
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let mut text = uuid::Uuid::encode_buffer();
+        let id = self.next_id().hyphenated().encode_lower(&mut text);
+        axum::http::HeaderValue::from_str(id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// A panic becomes a coded GraphQL-shaped error; its message stays in the log.
@@ -225,6 +271,24 @@ mod tests {
         assert!(
             exported.contains("egov_kpi_graphql_errors_total{code=\"INTERNAL_SERVER_ERROR\"} 1"),
             "{exported}"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let ids = RequestIds::default();
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let id = ids.clone().make_request_id(&request).unwrap();
+            let id = uuid::Uuid::parse_str(id.header_value().to_str().unwrap()).unwrap();
+            assert_eq!(id.get_version_num(), 4);
+            assert!(seen.insert(id), "{id} repeated");
+        }
+        let other = RequestIds::default().next_id();
+        assert!(
+            !seen.contains(&other),
+            "another process's first id is its own"
         );
     }
 }
