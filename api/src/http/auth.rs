@@ -21,7 +21,7 @@ pub async fn identify(
 ) -> Result<Caller, Refusal> {
     let anonymous = Caller {
         principal: Principal::anonymous(state.public_read),
-        client_address: Some(peer.ip().to_string()),
+        client_address: Some(peer.ip()),
         request_id: headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -37,7 +37,7 @@ pub async fn identify(
         }
         return Ok(anonymous);
     };
-    let address = peer.ip().to_string();
+    let address = peer.ip();
     let presented = value
         .to_str()
         .ok()
@@ -58,13 +58,13 @@ pub async fn identify(
             if error.is_refusal() {
                 // Valid keys always pass; past its budget of refusals an address is only told
                 // to slow down, and the audit log is not filled with its guesses.
-                if let Err(wait) = state.rate_limiter.may_present_key(&address) {
+                if let Err(wait) = state.rate_limiter.may_present_key(address) {
                     return Err(Refusal::rate_limited(
                         &catalogue::KEYS_REFUSED_LIMITED,
                         wait,
                     ));
                 }
-                state.rate_limiter.key_refused(&address);
+                state.rate_limiter.key_refused(address);
                 let key_prefix = presented
                     .ok()
                     .and_then(|key| key.split('_').nth(1))

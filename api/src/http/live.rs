@@ -30,6 +30,7 @@ use super::refusal::{lang_of, Refusal};
 use super::AppState;
 use crate::error;
 use crate::messages::{self, catalogue, Lang, Template};
+use crate::service::audit::Identity;
 
 pub async fn subscriptions(
     State(state): State<AppState>,
@@ -258,7 +259,7 @@ impl SocketExecutor {
         Ok((request.data(caller).data(self.lang), operation.kind, slot))
     }
 
-    fn take_slot(&self, caller: String) -> Result<SubscriptionSlot, Refusal> {
+    fn take_slot(&self, caller: Identity) -> Result<SubscriptionSlot, Refusal> {
         let limits = &self.state.limits;
         let too_many = |whose: &'static Template, allowed: usize| {
             Refusal::new(
@@ -275,7 +276,7 @@ impl SocketExecutor {
                 limits.max_subscriptions_per_socket,
             ));
         }
-        let live = by_caller.entry(caller.clone()).or_default();
+        let live = by_caller.entry(caller).or_default();
         if *live >= limits.max_subscriptions_per_caller {
             return Err(too_many(
                 &catalogue::SUBSCRIPTIONS_OF_CALLER,
@@ -360,11 +361,11 @@ impl Executor for SocketExecutor {
 /// Live subscriptions of each caller, over all of its sockets in this process.
 #[derive(Default)]
 pub struct LiveSubscriptions {
-    by_caller: Mutex<HashMap<String, usize>>,
+    by_caller: Mutex<HashMap<Identity, usize>>,
 }
 
 impl LiveSubscriptions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Identity, usize>> {
         self.by_caller.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -373,7 +374,7 @@ impl LiveSubscriptions {
 struct SubscriptionSlot {
     on_socket: Arc<AtomicUsize>,
     by_caller: Arc<LiveSubscriptions>,
-    caller: String,
+    caller: Identity,
 }
 
 impl Drop for SubscriptionSlot {

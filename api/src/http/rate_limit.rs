@@ -2,11 +2,12 @@
 //! bucket each, refilled continuously, kept in memory (each server process counts its own).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::Limits;
-use crate::service::audit::Caller;
+use crate::service::audit::{Caller, Identity};
 
 /// Refused keys an address may present per minute. Checking a key costs a database read and
 /// its refusal an audit entry: past this, the address is answered 429 before either.
@@ -20,9 +21,18 @@ struct Bucket {
     updated: Instant,
 }
 
+/// What a bucket counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Budget {
+    /// A caller's requests.
+    Requests(Identity),
+    /// The keys an address presented and had refused.
+    RefusedKeys(IpAddr),
+}
+
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<Budget, Bucket>>,
 }
 
 impl RateLimiter {
@@ -32,14 +42,18 @@ impl RateLimiter {
             Some(_) => limits.rate_per_key,
             None => limits.rate_per_address,
         };
-        self.take(caller.identity(), per_minute, Instant::now())
+        self.take(
+            Budget::Requests(caller.identity()),
+            per_minute,
+            Instant::now(),
+        )
     }
 
     /// Whether `address` may still present a key; if its refused keys used up the minute's
     /// budget, how long until it may again.
-    pub fn may_present_key(&self, address: &str) -> Result<(), Duration> {
+    pub fn may_present_key(&self, address: IpAddr) -> Result<(), Duration> {
         self.check(
-            format!("refused:{address}"),
+            Budget::RefusedKeys(address),
             REFUSED_KEYS_PER_MINUTE,
             Instant::now(),
             false,
@@ -47,21 +61,21 @@ impl RateLimiter {
     }
 
     /// Counts a refused key against `address`.
-    pub fn key_refused(&self, address: &str) {
+    pub fn key_refused(&self, address: IpAddr) {
         let _ = self.take(
-            format!("refused:{address}"),
+            Budget::RefusedKeys(address),
             REFUSED_KEYS_PER_MINUTE,
             Instant::now(),
         );
     }
 
-    fn take(&self, identity: String, per_minute: u32, now: Instant) -> Result<(), Duration> {
-        self.check(identity, per_minute, now, true)
+    fn take(&self, budget: Budget, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        self.check(budget, per_minute, now, true)
     }
 
     fn check(
         &self,
-        identity: String,
+        budget: Budget,
         per_minute: u32,
         now: Instant,
         consume: bool,
@@ -75,7 +89,7 @@ impl RateLimiter {
         if buckets.len() > 10_000 {
             buckets.retain(|_, bucket| now.duration_since(bucket.updated) < FORGET_AFTER);
         }
-        let bucket = buckets.entry(identity).or_insert(Bucket {
+        let bucket = buckets.entry(budget).or_insert(Bucket {
             tokens: capacity,
             updated: now,
         });
@@ -97,24 +111,28 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    fn key(id: i32) -> Budget {
+        Budget::Requests(Identity::Key(id))
+    }
+
     #[test]
     fn a_full_bucket_empties_then_refills_with_time() {
         let limiter = RateLimiter::default();
         let start = Instant::now();
         for _ in 0..3 {
-            assert!(limiter.take("key:1".into(), 3, start).is_ok());
+            assert!(limiter.take(key(1), 3, start).is_ok());
         }
-        let wait = limiter.take("key:1".into(), 3, start).unwrap_err();
+        let wait = limiter.take(key(1), 3, start).unwrap_err();
         assert!(
             wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
         assert!(
-            limiter.take("key:2".into(), 3, start).is_ok(),
+            limiter.take(key(2), 3, start).is_ok(),
             "buckets are per caller"
         );
         assert!(limiter
-            .take("key:1".into(), 3, start + Duration::from_secs(20))
+            .take(key(1), 3, start + Duration::from_secs(20))
             .is_ok());
     }
 }

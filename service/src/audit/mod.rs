@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
-    pub client_address: Option<String>,
+    pub client_address: Option<IpAddr>,
     pub request_id: Option<String>,
     /// How this request's refusals are logged.
     pub refusals: RefusalScope,
@@ -74,15 +75,21 @@ impl Caller {
     }
 
     /// Whom budgets are kept for: the API key, or the client address of a caller without one.
-    pub fn identity(&self) -> String {
+    pub fn identity(&self) -> Identity {
         match self.principal.key_id {
-            Some(id) => format!("key:{id}"),
-            None => format!(
-                "address:{}",
-                self.client_address.as_deref().unwrap_or("unknown")
-            ),
+            Some(id) => Identity::Key(id),
+            None => Identity::Address(self.client_address),
         }
     }
+}
+
+/// Whom a budget (of requests, subscriptions or logged refusals) is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// An API key, by its id.
+    Key(i32),
+    /// A caller without a key, by its client address (none from the command line).
+    Address(Option<IpAddr>),
 }
 
 /// Refused writes logged one by one per caller and minute; past that they are counted, and the
@@ -108,7 +115,7 @@ impl RefusalScope {
 
     /// Whether this refusal gets an entry of its own, and then how many of the caller's were
     /// counted without one since its last entry.
-    fn admit(&self, identity: String) -> Option<u64> {
+    fn admit(&self, identity: Identity) -> Option<u64> {
         let first_of_request = self.in_request.fetch_add(1, Ordering::SeqCst) == 0;
         match &self.budget {
             None => Some(0),
@@ -120,7 +127,7 @@ impl RefusalScope {
 /// Entries written for each caller's refusals in the current minute, and those only counted.
 #[derive(Debug, Default)]
 pub struct RefusalBudget {
-    by_caller: Mutex<HashMap<String, RefusalWindow>>,
+    by_caller: Mutex<HashMap<Identity, RefusalWindow>>,
 }
 
 #[derive(Debug)]
@@ -131,7 +138,7 @@ struct RefusalWindow {
 }
 
 impl RefusalBudget {
-    fn admit(&self, identity: String, first_of_request: bool, now: Instant) -> Option<u64> {
+    fn admit(&self, identity: Identity, first_of_request: bool, now: Instant) -> Option<u64> {
         const MINUTE: Duration = Duration::from_secs(60);
         let mut by_caller = self.by_caller.lock().unwrap_or_else(|p| p.into_inner());
         if by_caller.len() > 10_000 {
@@ -463,7 +470,7 @@ pub async fn append_each<'a>(
             outcome: outcome.to_owned(),
             subject: event.subject,
             detail: event.detail.to_string(),
-            client_address: caller.client_address.clone(),
+            client_address: caller.client_address.map(|address| address.to_string()),
             request_id: caller.request_id.clone(),
             previous_hash,
             hash: String::new(),
