@@ -17,6 +17,7 @@ use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::Postgres;
 use sea_orm::sqlx::{self, AssertSqlSafe, PgPool};
@@ -29,6 +30,9 @@ use tokio::sync::Notify;
 
 /// As long as a connection may wait here: the pool tests one idle longer before handing it out.
 const IDLE_AT_MOST: Duration = Duration::from_secs(30);
+
+/// Room for the rows of a dashboard's page (20 and one more) before the vector grows.
+const ROWS_AT_FIRST: usize = 32;
 
 /// Sees every statement a held connection runs, as sea-orm's metric callback sees the pool's.
 pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
@@ -155,22 +159,28 @@ impl HeldConnections {
             drop(std::mem::take(&mut *lock(&self.idle)));
             answer = self.try_query_all(statement).await;
         }
-        let rows = answer.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))?;
-        Ok(rows.into_iter().map(QueryResult::from).collect())
+        answer.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))
     }
 
-    async fn try_query_all(
-        &self,
-        statement: &Statement,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+    async fn try_query_all(&self, statement: &Statement) -> Result<Vec<QueryResult>, sqlx::Error> {
         let mut connection = self.take().await?;
         let values = statement
             .values
             .clone()
             .unwrap_or(sea_orm::Values(Vec::new()));
-        let answer = sqlx::query_with(AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
-            .fetch_all(&mut *connection)
-            .await;
+        // Rows go straight into the vector returned, sized for a page at first: collected by
+        // sqlx and then converted, they would fill two vectors, the first grown row by row.
+        let answer = async {
+            let mut rows = Vec::with_capacity(ROWS_AT_FIRST);
+            let mut fetched =
+                sqlx::query_with(AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
+                    .fetch(&mut *connection);
+            while let Some(row) = fetched.try_next().await? {
+                rows.push(QueryResult::from(row));
+            }
+            Ok(rows)
+        }
+        .await;
         if let Some(observer) = self.observer.get() {
             observer(statement);
         }

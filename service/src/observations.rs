@@ -313,7 +313,12 @@ async fn read_all<R: Row>(
     statement: sea_orm::Statement,
 ) -> Result<Vec<R>, ApiError> {
     let rows = crate::held_connections::query_all(db, statement).await?;
-    Ok(rows.iter().map(R::read).collect::<Result<_, _>>()?)
+    // Sized once: collecting results would grow the vector row by row.
+    let mut read = Vec::with_capacity(rows.len());
+    for row in &rows {
+        read.push(R::read(row)?);
+    }
+    Ok(read)
 }
 
 /// A row of `Joined` read by position: the observation's columns, then the revision's, each in
