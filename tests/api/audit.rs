@@ -50,6 +50,31 @@ on_both_databases! {
         assert_eq!(body["data"]["verifyAuditChain"]["intact"], true, "{body}");
     }
 
+    async fn a_write_is_logged_with_its_client_address_and_the_request_id_it_was_answered_with(app: TestApp) {
+        let auditor = app.key(Role::Auditor, None).await;
+        let reporter = app.key(Role::Reporter, None).await;
+        let input = json!({ "input": [{ "metric": RATE, "observedAt": "2021-06-30T00:00:00+07:00", "value": "31",
+            "source": "article-003", "quote": "tỉ lệ hồ sơ trực tuyến" }] });
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let response = app.client.post(format!("{}/graphql", app.address)).bearer_auth(&reporter)
+                .json(&json!({ "query": RECORD, "variables": input })).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            ids.push(response.headers()["x-request-id"].to_str().unwrap().to_owned());
+        }
+        assert_ne!(ids[0], ids[1], "each request its own id");
+        let (_, body) = app.graphql_as(&auditor,
+            "{ auditLog(last: 2, filter: {action: \"observation.record\"}) { edges { node { clientAddress requestId } } } }",
+            json!({})).await;
+        let logged: Vec<(Value, Value)> = body["data"]["auditLog"]["edges"].as_array().unwrap_or_else(|| panic!("{body}"))
+            .iter().map(|edge| (edge["node"]["clientAddress"].clone(), edge["node"]["requestId"].clone())).collect();
+        assert_eq!(logged, ids.iter().map(|id| (json!("127.0.0.1"), json!(id))).collect::<Vec<_>>(), "{body}");
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+        }
+    }
+
     async fn as_of_answers_before_and_after_a_correction_and_a_retraction(app: TestApp) {
         let reporter = app.key(Role::Reporter, None).await;
         let auditor = app.key(Role::Auditor, None).await;
