@@ -272,7 +272,7 @@ impl Exchange<'_> {
         }
 
         let is_get = parts.method == Method::GET;
-        let batch = read_batch(parts, body, &self.state.limits).await?;
+        let batch = read_batch(parts, body, multipart, &self.state.limits).await?;
         let checked = self.check(batch, is_get).await?;
         let single_query = matches!(checked.batch, BatchRequest::Single(_))
             && checked.operations.first().and_then(|o| o.kind) == Some(OperationType::Query);
@@ -494,6 +494,7 @@ async fn read_body(body: Body, limits: &Limits) -> Result<Bytes, Refusal> {
 async fn read_batch(
     parts: axum::http::request::Parts,
     body: Bytes,
+    multipart: bool,
     limits: &Limits,
 ) -> Result<BatchRequest, Refusal> {
     // async-graphql reads `operation_name` from a GET query string; the specification's name is
@@ -502,13 +503,21 @@ async fn read_batch(
         .then(|| Query::<GetParameters>::try_from_uri(&parts.uri).ok())
         .flatten()
         .and_then(|Query(parameters)| parameters.operation_name);
-    let read = GraphQLBatchRequest::<GraphQLRejection>::from_request(
-        Request::from_parts(parts, Body::from(body)),
-        &(),
-    )
-    .await;
+    // A JSON body, already read, is parsed as async-graphql would after copying it through a
+    // reader; GET and uploads are read by async-graphql.
+    let read = if parts.method == Method::POST && !multipart {
+        serde_json::from_slice::<BatchRequest>(&body)
+            .map_err(|error| GraphQLRejection(ParseRequestError::InvalidRequest(Box::new(error))))
+    } else {
+        GraphQLBatchRequest::<GraphQLRejection>::from_request(
+            Request::from_parts(parts, Body::from(body)),
+            &(),
+        )
+        .await
+        .map(GraphQLBatchRequest::into_inner)
+    };
     let mut batch = match read {
-        Ok(batch) => batch.into_inner(),
+        Ok(batch) => batch,
         Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => return Err(too_large(limits)),
         Err(GraphQLRejection(other)) => {
             return Err(Refusal::bad_request(Message::new(describe(&other))))
