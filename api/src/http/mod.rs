@@ -200,10 +200,7 @@ impl tower::Service<Request<Body>> for Envelope {
                     Ok(Err(never)) => match never {},
                     Err(panic) => internal_error(panic),
                 };
-                response
-                    .headers_mut()
-                    .entry(REQUEST_ID)
-                    .or_insert(id);
+                response.headers_mut().entry(REQUEST_ID).or_insert(id);
                 if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
                     metrics.answered_error(code);
                 }
@@ -212,7 +209,11 @@ impl tower::Service<Request<Body>> for Envelope {
                 if status.is_server_error() {
                     tracing::error!(status = status.as_u16(), ?latency, "response failed");
                 } else {
-                    tracing::debug!(status = status.as_u16(), ?latency, "finished processing request");
+                    tracing::debug!(
+                        status = status.as_u16(),
+                        ?latency,
+                        "finished processing request"
+                    );
                 }
                 Ok(response)
             }
