@@ -62,7 +62,10 @@ type Answer<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, ApiErro
 /// keys meanwhile, as do requests that run on the worker then. async-graphql's `DataLoader`
 /// gathers them with a spawned task and a timer, and a hash map and a channel for every key:
 /// on a three-level dashboard query that cost a tenth of its work and a wait of the timer.
-pub struct Batches<K, V>(Arc<Mutex<Option<(Vec<K>, Answer<K, V>)>>>);
+pub struct Batches<K, V>(Arc<Mutex<Option<OpenBatch<K, V>>>>);
+
+/// The keys a batch has gathered so far, and its answer to come.
+type OpenBatch<K, V> = (Vec<K>, Answer<K, V>);
 
 impl<K, V> Default for Batches<K, V> {
     fn default() -> Self {
@@ -304,4 +307,53 @@ where
             })
         })
         .map_err(|error| error.extend())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Reads = Arc<Mutex<Vec<Vec<i32>>>>;
+
+    /// Answers each key with ten times itself, and notes the keys of each read.
+    fn tenfold(
+        reads: &Reads,
+    ) -> impl FnOnce(Vec<i32>) -> BoxFuture<'static, Result<HashMap<i32, i32>, ApiError>> {
+        let reads = reads.clone();
+        move |keys| {
+            reads.lock().unwrap().push(keys.clone());
+            async move { Ok(keys.iter().map(|&key| (key, key * 10)).collect()) }.boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_named_together_are_read_once_and_a_later_key_in_a_batch_of_its_own() {
+        let batches = Batches::<i32, i32>::default();
+        let reads = Reads::default();
+        let together = [3, 1, 2, 1].map(|key| batches.load(key, tenfold(&reads)));
+        let answers: Vec<_> = futures_util::future::join_all(together)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(answers, [Some(30), Some(10), Some(20), Some(10)]);
+        assert_eq!(*reads.lock().unwrap(), [vec![1, 2, 3]]);
+
+        let later = batches.load(4, tenfold(&reads)).await.unwrap();
+        assert_eq!(later, Some(40));
+        assert_eq!(*reads.lock().unwrap(), [vec![1, 2, 3], vec![4]]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_first_caller_went_away_still_answers_the_others() {
+        let batches = Batches::<i32, i32>::default();
+        let reads = Reads::default();
+        let mut first = Box::pin(batches.load(1, tenfold(&reads)));
+        // Opens the batch and yields, then is dropped before the batch is read.
+        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        let second = batches.load(2, tenfold(&reads));
+        drop(first);
+        assert_eq!(second.await.unwrap(), Some(20));
+        assert_eq!(*reads.lock().unwrap(), [vec![1, 2]]);
+    }
 }
