@@ -47,6 +47,34 @@ on_both_databases! {
         }
     }
 
+    async fn platforms_metrics_and_latest_figures_read_ahead_are_written_as_their_resolvers_answer(app: TestApp) {
+        // Every field asked is one the objects write: the latest figures of every listed metric
+        // are read in one query before the list is written.
+        let figure = "__typename id value qualifier denominator observedAt periodStart source { code outlet }";
+        let queries = [
+            format!("{{ platforms {{ code operator {{ code kind }} metrics {{ code unit latest {{ {figure} }} }} }} }}"),
+            format!("{{ platform(code: \"reporting-system\") {{ code metrics {{ code latest {{ {figure} }} }} }} }}"),
+            format!("{{ metrics(filter: {{kind: ANNUAL_RATE}}) {{ code scale latest {{ {figure} }} }} }}"),
+        ];
+        app.data("{ platforms { code } }", json!({})).await;
+        for query in &queries {
+            let before = app.statements();
+            let written = app.written_as_built_whole(query).await;
+            // Twice: as written, and as built whole; each reads the figures once.
+            assert_eq!(app.statements() - before, 2, "{query}");
+            assert!(written.contains("\"source\":{\"code\":\"article-"), "{written}");
+        }
+        let data = app.data(&queries[0], json!({})).await;
+        let indicators = data["platforms"][2]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|metric| metric["code"] == "reporting-system.indicators-connected")
+            .unwrap();
+        assert_eq!((&indicators["latest"]["value"], &indicators["latest"]["denominator"]), (&json!("106"), &json!("200")));
+        assert_eq!(indicators["latest"]["__typename"], "Observation");
+    }
+
     async fn a_metric_latest_figure_is_read_with_what_it_asks(app: TestApp) {
         // Asked only for fields a reading with its metric and source answers, the latest figure
         // is read without its quote and note; asked for those too, here in a fragment, whole.

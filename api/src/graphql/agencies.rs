@@ -24,6 +24,13 @@ impl WrittenFields for Agency {
             }
         }
     }
+
+    fn writes(field: &Field) -> bool {
+        matches!(
+            field.name.node.as_str(),
+            "kind" | "code" | "nameVi" | "nameEn"
+        )
+    }
 }
 
 fn agencies(rows: Vec<&agency::Model>) -> Vec<Agency> {

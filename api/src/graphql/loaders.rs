@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
-use async_graphql::Context;
+use async_graphql::{Context, ContextBase};
 use entity::event;
 use futures_util::future::{BoxFuture, Shared};
 use futures_util::FutureExt;
@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, OfMetric, Row, SourcedReading};
-use crate::service::reference::ByIdInReference;
+use crate::service::reference::{ByIdInReference, Reference};
 
 /// The events of a platform, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,34 +86,54 @@ where
     where
         F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
     {
-        let answer = {
-            let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            match open.as_mut() {
-                Some((keys, answer)) => {
-                    keys.push(key);
-                    answer.clone()
-                }
-                None => {
-                    let batch = self.0.clone();
-                    let gathered = move || {
-                        let open = batch.lock().unwrap_or_else(|p| p.into_inner()).take();
-                        let mut keys = open.map(|(keys, _)| keys).unwrap_or_default();
-                        keys.sort_unstable();
-                        keys.dedup();
-                        keys
-                    };
-                    let answer = async move {
-                        YieldOnce::default().await;
-                        read(gathered()).await.map(Arc::new)
-                    }
-                    .boxed()
-                    .shared();
-                    *open = Some((vec![key], answer.clone()));
-                    answer
-                }
-            }
+        Ok(self.join([key], read).await?.get(&key).cloned())
+    }
+
+    /// The values of `keys`, by key, read in one batch with whatever else is asked meanwhile.
+    async fn load_all<F>(
+        &self,
+        keys: Vec<K>,
+        read: impl FnOnce(Vec<K>) -> F + Send + 'static,
+    ) -> Result<Arc<HashMap<K, V>>, ApiError>
+    where
+        F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
+    {
+        if keys.is_empty() {
+            return Ok(Arc::default());
+        }
+        self.join(keys, read).await
+    }
+
+    /// The answer of the open batch, `keys` added to it; of a new batch if none is open.
+    fn join<F>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        read: impl FnOnce(Vec<K>) -> F + Send + 'static,
+    ) -> Answer<K, V>
+    where
+        F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
+    {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((gathered, answer)) = open.as_mut() {
+            gathered.extend(keys);
+            return answer.clone();
+        }
+        let batch = self.0.clone();
+        let gathered = move || {
+            let open = batch.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let mut keys = open.map(|(keys, _)| keys).unwrap_or_default();
+            keys.sort_unstable();
+            keys.dedup();
+            keys
         };
-        Ok(answer.await?.get(&key).cloned())
+        let answer = async move {
+            YieldOnce::default().await;
+            read(gathered()).await.map(Arc::new)
+        }
+        .boxed()
+        .shared();
+        *open = Some((keys.into_iter().collect(), answer.clone()));
+        answer
     }
 }
 
@@ -262,8 +282,8 @@ fn group<K: Copy + Eq + Hash, V>(
 }
 
 /// Loads one value through the request's loader, with database errors coded like all others.
-pub async fn load<K: Relation>(
-    ctx: &Context<'_>,
+pub async fn load<K: Relation, T>(
+    ctx: &ContextBase<'_, T>,
     key: K,
 ) -> async_graphql::Result<Option<K::Value>> {
     let loader = ctx.data::<DatabaseLoader>()?;
@@ -272,6 +292,47 @@ pub async fn load<K: Relation>(
         .load(key, |keys| K::read(db, keys))
         .await
         .map_err(|error| error.extend())
+}
+
+/// Loads the values of `keys` through the request's loader, in one batch, by key.
+pub async fn load_all<K: Relation, T>(
+    ctx: &ContextBase<'_, T>,
+    keys: Vec<K>,
+) -> async_graphql::Result<Arc<HashMap<K, K::Value>>> {
+    let loader = ctx.data::<DatabaseLoader>()?;
+    let db = loader.db.clone();
+    K::batches(loader)
+        .load_all(keys, |keys| K::read(db, keys))
+        .await
+        .map_err(|error| error.extend())
+}
+
+/// Relations read for a list of objects before it is written, so that each object writes them
+/// without a future of its own (see `WrittenFields::read_ahead`): the reference rows, and the
+/// latest readings of the metrics the list asks them of.
+pub(crate) struct ReadAhead {
+    pub reference: Arc<Reference>,
+    /// By metric; none when the list does not ask them.
+    pub latest: Option<Arc<HashMap<LatestSourcedReading, SourcedReading>>>,
+}
+
+impl ReadAhead {
+    /// The reference rows, and the latest readings of the metrics `latest_of` names in them;
+    /// none when a read fails (the resolvers then answer, and report the failure, as without).
+    pub async fn read<T>(
+        ctx: &ContextBase<'_, T>,
+        latest_of: impl FnOnce(&Reference) -> Option<Vec<i32>>,
+    ) -> Option<Self> {
+        let reference = super::reference(ctx).ok()?.current().await.ok()?;
+        let latest = match latest_of(&reference) {
+            Some(metrics) => {
+                let keys = metrics.into_iter().map(LatestSourcedReading).collect();
+                Some(load_all(ctx, keys).await.ok()?)
+            }
+            None => None,
+        };
+        Some(Self { reference, latest })
+    }
 }
 
 /// The reference row a nullable foreign key points to, if it points to one.

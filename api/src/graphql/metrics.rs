@@ -1,13 +1,13 @@
 use async_graphql::connection::EmptyFields;
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, ContextSelectionSet, InputObject, Object, Positioned, Result};
 use entity::values::{MetricKind, Scale, Unit};
 use entity::{metric, platform};
 
 use super::history::Revision;
 use super::lang::{self, LangChoice};
-use super::loaders::{load, load_optional_row, LatestReading, LatestSourcedReading};
+use super::loaders::{load, load_optional_row, LatestReading, LatestSourcedReading, ReadAhead};
 use super::observations::{asks_only_sourced, Observation};
-use super::plain::Plain;
+use super::plain::{write_selected_ahead, writes_all, writes_selected, Plain, PlainList};
 use super::platforms::Platform;
 use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
@@ -34,6 +34,57 @@ impl WrittenFields for Metric {
             }
         }
     }
+
+    /// The latest reading too, when the list read it ahead.
+    fn write_field_ahead(&self, ahead: &ReadAhead, field: &Field, out: &mut Vec<u8>) -> bool {
+        if field.name.node != "latest" {
+            return self.write_field(field, out);
+        }
+        let Some(latest) = &ahead.latest else {
+            return false;
+        };
+        match latest.get(&LatestSourcedReading(self.0.id)) {
+            Some(&reading) => write_selected_ahead(
+                &Observation::from(reading),
+                ahead,
+                &field.selection_set.node,
+                out,
+            ),
+            None => {
+                out.extend_from_slice(b"null");
+                true
+            }
+        }
+    }
+
+    fn writes(field: &Field) -> bool {
+        match field.name.node.as_str() {
+            "unit" | "scale" | "kind" | "code" | "nameVi" | "nameEn" => true,
+            "latest" => writes_selected::<Observation>(&field.selection_set.node),
+            _ => false,
+        }
+    }
+
+    /// The latest readings of the metrics, when the list asks for them and writes every field
+    /// asked.
+    async fn read_ahead<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        items: &'a [Self],
+        fields: &'a [&'a Positioned<Field>],
+    ) -> Option<ReadAhead> {
+        if !(asks_latest(fields.iter().copied()) && writes_all::<Self>(fields)) {
+            return None;
+        }
+        ReadAhead::read(ctx, |_| {
+            Some(items.iter().map(|metric| metric.0.id).collect())
+        })
+        .await
+    }
+}
+
+/// Whether the fields asked of a metric ask its latest reading.
+pub(crate) fn asks_latest<'a>(mut fields: impl Iterator<Item = &'a Positioned<Field>>) -> bool {
+    fields.any(|field| field.node.name.node == "latest")
 }
 
 #[Object]
@@ -145,7 +196,7 @@ impl MetricQuery {
         &self,
         ctx: &Context<'_>,
         filter: Option<MetricFilterInput>,
-    ) -> Result<Vec<Metric>> {
+    ) -> Result<PlainList<Metric>> {
         let filter = filter.unwrap_or_default();
         let filter = MetricFilter {
             platform: filter.platform,
@@ -157,7 +208,7 @@ impl MetricQuery {
             .metrics(&filter)
             .await
             .map_err(|e| e.extend())?;
-        Ok(metrics.into_iter().map(Metric).collect())
+        Ok(PlainList(metrics.into_iter().map(Metric).collect()))
     }
 
     /// One metric by code; `NOT_FOUND` when no metric has it.

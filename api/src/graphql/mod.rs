@@ -36,7 +36,7 @@ pub use schema::{build_engine, schema_sdl, AppSchema};
 
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::resolver_utils::ContainerType;
-use async_graphql::{Context, ObjectType};
+use async_graphql::{Context, ContextBase, ObjectType};
 use sea_orm::DatabaseConnection;
 
 use crate::error::GraphqlError;
@@ -93,7 +93,9 @@ pub(crate) fn database<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Datab
 }
 
 /// The reference rows (platforms, agencies, metrics, sources) resolvers read.
-pub(crate) fn reference<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ReferenceCache> {
+pub(crate) fn reference<'a, T>(
+    ctx: &ContextBase<'a, T>,
+) -> async_graphql::Result<&'a ReferenceCache> {
     ctx.data::<std::sync::Arc<ReferenceCache>>()
         .map(std::sync::Arc::as_ref)
 }

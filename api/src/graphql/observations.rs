@@ -7,9 +7,9 @@ use sea_orm::DbErr;
 
 use super::agencies::Agency;
 use super::history::Revision;
-use super::loaders::{load_optional_row, load_row};
+use super::loaders::{load_optional_row, load_row, ReadAhead};
 use super::metrics::Metric;
-use super::plain::Plain;
+use super::plain::{write_selected, writes_selected, Plain};
 use super::scalars::{write_decimal, write_instant, Exact, Instant};
 use super::sources::Source;
 use super::written::{self, WrittenFields};
@@ -19,6 +19,7 @@ use crate::service::observations::{
     self, CurrentObservation, Figure, ObservationFilter, Reading, Row, SourcedReading,
 };
 use crate::service::pagination::PageRequest;
+use crate::service::reference::ByIdInReference;
 use crate::service::{exact, history};
 use async_graphql::parser::types::Field;
 
@@ -145,6 +146,30 @@ impl WrittenFields for Observation {
             _ => return false,
         }
         true
+    }
+
+    fn writes(field: &Field) -> bool {
+        match field.name.node.as_str() {
+            "id" | "observedAt" | "periodStart" | "value" | "qualifier" | "denominator" => true,
+            "source" => writes_selected::<Source>(&field.selection_set.node),
+            _ => false,
+        }
+    }
+
+    /// The source too, from the reference rows.
+    fn write_field_ahead(&self, ahead: &ReadAhead, field: &Field, out: &mut Vec<u8>) -> bool {
+        if field.name.node != "source" {
+            return self.write_field(field, out);
+        }
+        let source_id = match &self.0 {
+            Figure::Whole(whole) => whole.revision.source_id,
+            Figure::Sourced(sourced) => sourced.source_id,
+            Figure::Reading(_) => return false,
+        };
+        match source::Entity::by_id(&ahead.reference, source_id) {
+            Some(row) => write_selected(&Source(row.clone()), &field.selection_set.node, out),
+            None => false,
+        }
     }
 }
 

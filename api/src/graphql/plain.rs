@@ -18,6 +18,11 @@
 //! Lists of such objects ([`PlainList`], and a page's edges) are joined by chunks rather than as
 //! async-graphql joins a long list (see [`PlainList`]).
 //!
+//! A list whose objects write every field asked, relations included, reads those relations for
+//! all of them first ([`WrittenFields::read_ahead`]: platforms' operators and metrics from the
+//! reference rows, the metrics' latest readings in one query) and is then written in one pass,
+//! with no future per object or per field.
+//!
 //! Per-field and per-item extension hooks are not called on this path: the schemas that execute
 //! have none (see `schema::build_schema`).
 
@@ -32,6 +37,7 @@ use async_graphql::{
 };
 use futures_util::future::join_all;
 
+use super::loaders::ReadAhead;
 use super::written::{self, writes_json, ObjectAnswer, WrittenFields};
 use super::PageCursor;
 
@@ -64,7 +70,17 @@ pub(crate) async fn resolve_plain<'a, T: ContainerType + WrittenFields>(
     root: &'a T,
 ) -> ServerResult<Value> {
     let fields = plain_fields(ctx);
-    resolve_selected(ctx, root, fields.as_deref(), writes_json(ctx)).await
+    let fields = fields.as_deref();
+    let json = writes_json(ctx);
+    if let Some(fields) = fields.filter(|_| json) {
+        if let Some(ahead) = T::read_ahead(ctx, std::slice::from_ref(root), fields).await {
+            let mut out = Vec::with_capacity(written::OBJECT_BYTES);
+            if write_object(root, fields.iter().copied(), Some(&ahead), &mut out) {
+                return Ok(Value::Binary(out.into()));
+            }
+        }
+    }
+    resolve_selected(ctx, root, fields, json).await
 }
 
 /// `root` by its plain `fields` if the selection is only those, else by async-graphql's
@@ -110,12 +126,14 @@ async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
     Ok(object.finish())
 }
 
-/// `root` as a JSON object of its `fields`, each written by `root` itself ([`WrittenFields`]);
-/// false, having written nothing, as soon as one is not. Synchronous: no future, no answer of
-/// its own to copy, for objects whose every field asked is written.
+/// `root` as a JSON object of its `fields`, each written by `root` itself ([`WrittenFields`]),
+/// relations too if they were read `ahead`; false, having written nothing, as soon as one is
+/// not. Synchronous: no future, no answer of its own to copy, for objects whose every field
+/// asked is written.
 fn write_object<'f, T: ContainerType + WrittenFields>(
     root: &T,
     fields: impl IntoIterator<Item = &'f Positioned<Field>>,
+    ahead: Option<&ReadAhead>,
     out: &mut Vec<u8>,
 ) -> bool {
     let before = out.len();
@@ -126,6 +144,8 @@ fn write_object<'f, T: ContainerType + WrittenFields>(
         let written = if field.node.name.node == "__typename" {
             written::write_string(out, &root.introspection_type_name());
             true
+        } else if let Some(ahead) = ahead {
+            root.write_field_ahead(ahead, &field.node, out)
         } else {
             root.write_field(&field.node, out)
         };
@@ -149,7 +169,47 @@ pub(crate) fn write_selected<T: ContainerType + WrittenFields>(
     selection: &SelectionSet,
     out: &mut Vec<u8>,
 ) -> bool {
-    is_plain(selection) && write_object(root, fields_of(selection), out)
+    is_plain(selection) && write_object(root, fields_of(selection), None, out)
+}
+
+/// As [`write_selected`], relations included: they were read `ahead`.
+pub(crate) fn write_selected_ahead<T: ContainerType + WrittenFields>(
+    root: &T,
+    ahead: &ReadAhead,
+    selection: &SelectionSet,
+    out: &mut Vec<u8>,
+) -> bool {
+    is_plain(selection) && write_object(root, fields_of(selection), Some(ahead), out)
+}
+
+/// `items` as a JSON list of what `selection` asks of each, relations included (read `ahead`),
+/// when every item writes it; false, having written nothing, otherwise.
+pub(crate) fn write_list_ahead<T: ContainerType + WrittenFields>(
+    items: &[T],
+    ahead: &ReadAhead,
+    selection: &SelectionSet,
+    out: &mut Vec<u8>,
+) -> bool {
+    if !is_plain(selection) {
+        return false;
+    }
+    let fields: Vec<_> = fields_of(selection).collect();
+    write_items(items, &fields, Some(ahead), out)
+}
+
+/// Whether `T` writes every field `selection` asks, relations read ahead included
+/// ([`WrittenFields::writes`]).
+pub(crate) fn writes_selected<T: WrittenFields>(selection: &SelectionSet) -> bool {
+    is_plain(selection) && fields_of(selection).all(writes::<T>)
+}
+
+/// Whether `T` writes every one of the plain `fields`, relations read ahead included.
+pub(crate) fn writes_all<T: WrittenFields>(fields: &[&Positioned<Field>]) -> bool {
+    fields.iter().all(|field| writes::<T>(field))
+}
+
+fn writes<T: WrittenFields>(field: &Positioned<Field>) -> bool {
+    field.node.name.node == "__typename" || T::writes(&field.node)
 }
 
 /// The fields of the selection when each is a field without directives and with its own response
@@ -161,7 +221,7 @@ fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<
 
 /// Whether each item of the selection is a field without directives and with its own response
 /// key.
-fn is_plain(selection: &SelectionSet) -> bool {
+pub(crate) fn is_plain(selection: &SelectionSet) -> bool {
     let items = &selection.items;
     items.iter().enumerate().all(|(at, item)| {
         let Selection::Field(field) = &item.node else {
@@ -173,7 +233,7 @@ fn is_plain(selection: &SelectionSet) -> bool {
     })
 }
 
-fn fields_of(selection: &SelectionSet) -> impl Iterator<Item = &Positioned<Field>> {
+pub(crate) fn fields_of(selection: &SelectionSet) -> impl Iterator<Item = &Positioned<Field>> {
     fields_of_items(&selection.items)
 }
 
@@ -275,7 +335,8 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     let fields = fields.as_deref();
     let json = writes_json(ctx);
     if let Some(fields) = fields.filter(|_| json) {
-        if let Some(written) = write_list(items, fields) {
+        let ahead = T::read_ahead(ctx, items, fields).await;
+        if let Some(written) = write_list(items, fields, ahead.as_ref()) {
             return Ok(written);
         }
     }
@@ -309,17 +370,31 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
 fn write_list<T: ContainerType + WrittenFields>(
     items: &[T],
     fields: &[&Positioned<Field>],
+    ahead: Option<&ReadAhead>,
 ) -> Option<Value> {
     let mut out = Vec::with_capacity(items.len() * written::OBJECT_BYTES + 2);
+    write_items(items, fields, ahead, &mut out).then(|| Value::Binary(out.into()))
+}
+
+/// Every item written by [`write_object`], as a JSON list appended to `out`; false, having
+/// written nothing, when an item is not.
+fn write_items<T: ContainerType + WrittenFields>(
+    items: &[T],
+    fields: &[&Positioned<Field>],
+    ahead: Option<&ReadAhead>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let before = out.len();
     out.push(b'[');
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        if !write_object(item, fields.iter().copied(), &mut out) {
-            return None;
+        if !write_object(item, fields.iter().copied(), ahead, out) {
+            out.truncate(before);
+            return false;
         }
     }
     out.push(b']');
-    Some(Value::Binary(out.into()))
+    true
 }

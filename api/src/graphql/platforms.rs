@@ -1,16 +1,19 @@
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, ContextSelectionSet, Object, Positioned, Result};
 use entity::values::EventKind;
 use entity::{agency, platform};
 
 use super::agencies::Agency;
 use super::events::Event;
 use super::lang::{self, LangChoice};
-use super::loaders::{load, load_row, EventsOfPlatform};
-use super::metrics::Metric;
-use super::plain::{Plain, PlainList};
+use super::loaders::{load, load_row, EventsOfPlatform, ReadAhead};
+use super::metrics::{asks_latest, Metric};
+use super::plain::{
+    fields_of, write_list_ahead, write_selected, writes_all, writes_selected, Plain, PlainList,
+};
 use super::written::{self, WrittenFields};
 use super::{reference, reference_rows};
 use crate::error::GraphqlError;
+use crate::service::reference::ByIdInReference;
 use async_graphql::parser::types::Field;
 
 /// A national e-government platform.
@@ -22,6 +25,64 @@ impl WrittenFields for Platform {
         let model = &self.0;
         let name = field.name.node.as_str();
         written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
+    }
+
+    /// The operator and the metrics too, from the reference rows; the metrics' latest readings
+    /// when the list read them ahead.
+    fn write_field_ahead(&self, ahead: &ReadAhead, field: &Field, out: &mut Vec<u8>) -> bool {
+        let selection = &field.selection_set.node;
+        match field.name.node.as_str() {
+            "operator" => {
+                match agency::Entity::by_id(&ahead.reference, self.0.operator_agency_id) {
+                    Some(operator) => write_selected(&Agency(operator.clone()), selection, out),
+                    None => false,
+                }
+            }
+            "metrics" => {
+                let metrics = ahead.reference.metrics_of_platform(self.0.id);
+                let metrics: Vec<_> = metrics.into_iter().map(Metric).collect();
+                write_list_ahead(&metrics, ahead, selection, out)
+            }
+            _ => self.write_field(field, out),
+        }
+    }
+
+    fn writes(field: &Field) -> bool {
+        let selection = &field.selection_set.node;
+        match field.name.node.as_str() {
+            "code" | "nameVi" | "nameEn" => true,
+            "operator" => writes_selected::<Agency>(selection),
+            "metrics" => writes_selected::<Metric>(selection),
+            _ => false,
+        }
+    }
+
+    /// The reference rows when the list asks for operators or metrics and writes every field
+    /// asked, and the metrics' latest readings when it asks for those.
+    async fn read_ahead<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        items: &'a [Self],
+        fields: &'a [&'a Positioned<Field>],
+    ) -> Option<ReadAhead> {
+        let related = |name: &str| fields.iter().find(|field| field.node.name.node == name);
+        let metrics = related("metrics");
+        if related("operator").is_none() && metrics.is_none() || !writes_all::<Self>(fields) {
+            return None;
+        }
+        let asks_latest =
+            metrics.is_some_and(|metrics| asks_latest(fields_of(&metrics.node.selection_set.node)));
+        ReadAhead::read(ctx, |reference| {
+            asks_latest.then(|| {
+                let platforms: Vec<i32> = items.iter().map(|platform| platform.0.id).collect();
+                reference
+                    .metrics()
+                    .iter()
+                    .filter(|metric| metric.platform_id.is_some_and(|id| platforms.contains(&id)))
+                    .map(|metric| metric.id)
+                    .collect()
+            })
+        })
+        .await
     }
 }
 

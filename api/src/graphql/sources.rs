@@ -21,6 +21,13 @@ impl WrittenFields for Source {
         };
         written::write_text(out, text.map(String::as_str))
     }
+
+    fn writes(field: &Field) -> bool {
+        matches!(
+            field.name.node.as_str(),
+            "code" | "fileName" | "outlet" | "language"
+        )
+    }
 }
 
 #[Object]

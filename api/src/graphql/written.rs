@@ -12,11 +12,17 @@
 //! hashes) or serialised by async-graphql (subscriptions, GraphQL over WebSocket) are built as
 //! maps.
 
+use std::future::Future;
+
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::EnumType;
-use async_graphql::{BatchResponse, ContextBase, Name, Response, Value};
+use async_graphql::{
+    BatchResponse, ContextBase, ContextSelectionSet, Name, Positioned, Response, Value,
+};
 use axum::body::Bytes;
+
+use super::loaders::ReadAhead;
 
 /// In a request's data: its answer is encoded by [`response_json`].
 #[derive(Clone, Copy)]
@@ -108,11 +114,46 @@ pub(crate) fn push_member_key(out: &mut Vec<u8>, first: bool, key: &Name) {
 ///
 /// An object-valued field is written too when every field asked of it is (see
 /// `plain::write_selected`): a page's edge writes its figure.
+///
+/// A list of objects may read their relations ahead, all at once ([`read_ahead`]), and then
+/// write relation-valued fields too ([`write_field_ahead`]): a list of platforms with their
+/// metrics and each metric's latest reading is written in one pass, after one query.
+///
+/// [`read_ahead`]: WrittenFields::read_ahead
+/// [`write_field_ahead`]: WrittenFields::write_field_ahead
 pub(crate) trait WrittenFields {
     /// Writes the JSON value of `field` and returns true, or returns false, having written
     /// nothing, for a field the resolvers answer.
     fn write_field(&self, _field: &Field, _out: &mut Vec<u8>) -> bool {
         false
+    }
+
+    /// Whether [`write_field_ahead`](WrittenFields::write_field_ahead) writes `field`, asked as
+    /// it is: what a list checks before it reads relations ahead.
+    fn writes(_field: &Field) -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
+    /// As [`write_field`](WrittenFields::write_field), with the relations read ahead for the
+    /// object's list.
+    fn write_field_ahead(&self, _ahead: &ReadAhead, field: &Field, out: &mut Vec<u8>) -> bool {
+        self.write_field(field, out)
+    }
+
+    /// The relations `fields` ask of `items`, read for all of them at once; none when the
+    /// objects write none of them ahead.
+    fn read_ahead<'a>(
+        _ctx: &'a ContextSelectionSet<'a>,
+        _items: &'a [Self],
+        _fields: &'a [&'a Positioned<Field>],
+    ) -> impl Future<Output = Option<ReadAhead>> + Send + 'a
+    where
+        Self: Sized + Sync,
+    {
+        std::future::ready(None)
     }
 }
 
