@@ -16,13 +16,7 @@ pub struct Agency(pub agency::Model);
 /// The agency's code, names and kind, as their resolvers below answer them.
 impl WrittenFields for Agency {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
-        let model = &self.0;
-        match field.name.node.as_str() {
-            "kind" => written::write_enum(out, model.kind),
-            name => {
-                written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
-            }
-        }
+        write_agency_field(&self.0, field, out)
     }
 
     fn writes(field: &Field) -> bool {
@@ -30,6 +24,16 @@ impl WrittenFields for Agency {
             field.name.node.as_str(),
             "kind" | "code" | "nameVi" | "nameEn"
         )
+    }
+}
+
+/// What an [`Agency`] writes of its row, for a row written in place (see `plain::write_row`).
+pub(crate) fn write_agency_field(agency: &agency::Model, field: &Field, out: &mut Vec<u8>) -> bool {
+    match field.name.node.as_str() {
+        "kind" => written::write_enum(out, agency.kind),
+        name => {
+            written::write_code_or_name(out, name, &agency.code, &agency.name_vi, &agency.name_en)
+        }
     }
 }
 

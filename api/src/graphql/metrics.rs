@@ -24,37 +24,12 @@ pub struct Metric(pub metric::Model);
 /// The metric's code, names, unit, scale and kind, as their resolvers below answer them.
 impl WrittenFields for Metric {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
-        let model = &self.0;
-        match field.name.node.as_str() {
-            "unit" => written::write_enum(out, model.unit),
-            "scale" => written::write_enum(out, model.scale),
-            "kind" => written::write_enum(out, model.kind),
-            name => {
-                written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
-            }
-        }
+        write_metric_field(&self.0, None, field, out)
     }
 
     /// The latest reading too, when the list read it ahead.
     fn write_field_ahead(&self, ahead: &ReadAhead, field: &Field, out: &mut Vec<u8>) -> bool {
-        if field.name.node != "latest" {
-            return self.write_field(field, out);
-        }
-        let Some(latest) = &ahead.latest else {
-            return false;
-        };
-        match latest.get(&LatestSourcedReading(self.0.id)) {
-            Some(&reading) => write_selected_ahead(
-                &Observation::from(reading),
-                ahead,
-                &field.selection_set.node,
-                out,
-            ),
-            None => {
-                out.extend_from_slice(b"null");
-                true
-            }
-        }
+        write_metric_field(&self.0, Some(ahead), field, out)
     }
 
     fn writes(field: &Field) -> bool {
@@ -79,6 +54,42 @@ impl WrittenFields for Metric {
             Some(items.iter().map(|metric| metric.0.id).collect())
         })
         .await
+    }
+}
+
+/// What a [`Metric`] writes of its row, its latest reading too if read `ahead`; for a row
+/// written in place (see `plain::write_rows`).
+pub(crate) fn write_metric_field(
+    metric: &metric::Model,
+    ahead: Option<&ReadAhead>,
+    field: &Field,
+    out: &mut Vec<u8>,
+) -> bool {
+    match field.name.node.as_str() {
+        "unit" => written::write_enum(out, metric.unit),
+        "scale" => written::write_enum(out, metric.scale),
+        "kind" => written::write_enum(out, metric.kind),
+        "latest" => {
+            let Some((ahead, Some(latest))) = ahead.map(|ahead| (ahead, ahead.latest.as_ref()))
+            else {
+                return false;
+            };
+            match latest.get(&LatestSourcedReading(metric.id)) {
+                Some(&reading) => write_selected_ahead(
+                    &Observation::from(reading),
+                    ahead,
+                    &field.selection_set.node,
+                    out,
+                ),
+                None => {
+                    out.extend_from_slice(b"null");
+                    true
+                }
+            }
+        }
+        name => {
+            written::write_code_or_name(out, name, &metric.code, &metric.name_vi, &metric.name_en)
+        }
     }
 }
 

@@ -9,9 +9,9 @@ use super::agencies::Agency;
 use super::history::Revision;
 use super::loaders::{load_optional_row, load_row, ReadAhead};
 use super::metrics::Metric;
-use super::plain::{write_selected, writes_selected, Plain};
+use super::plain::{write_row, writes_selected, Plain};
 use super::scalars::{write_decimal, write_instant, Exact, Instant};
-use super::sources::Source;
+use super::sources::{write_source_field, Source};
 use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
@@ -167,7 +167,11 @@ impl WrittenFields for Observation {
             Figure::Reading(_) => return false,
         };
         match source::Entity::by_id(&ahead.reference, source_id) {
-            Some(row) => write_selected(&Source(row.clone()), &field.selection_set.node, out),
+            Some(row) => write_row::<Source>(
+                &field.selection_set.node,
+                |field, out| write_source_field(row, field, out),
+                out,
+            ),
             None => false,
         }
     }

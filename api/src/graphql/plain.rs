@@ -130,10 +130,38 @@ async fn resolve_fields<'a, T: ContainerType + WrittenFields>(
 /// relations too if they were read `ahead`; false, having written nothing, as soon as one is
 /// not. Synchronous: no future, no answer of its own to copy, for objects whose every field
 /// asked is written.
-fn write_object<'f, T: ContainerType + WrittenFields>(
+fn write_object<'f, T: OutputType + WrittenFields>(
     root: &T,
     fields: impl IntoIterator<Item = &'f Positioned<Field>>,
     ahead: Option<&ReadAhead>,
+    out: &mut Vec<u8>,
+) -> bool {
+    write_fields(
+        fields,
+        T::type_name,
+        |field, out| write_one(root, ahead, field, out),
+        out,
+    )
+}
+
+fn write_one<T: WrittenFields>(
+    root: &T,
+    ahead: Option<&ReadAhead>,
+    field: &Field,
+    out: &mut Vec<u8>,
+) -> bool {
+    match ahead {
+        Some(ahead) => root.write_field_ahead(ahead, field, out),
+        None => root.write_field(field, out),
+    }
+}
+
+/// An object of the type `type_name` names, as a JSON object of its `fields`, each written by
+/// `write`; false, having written nothing, as soon as one is not.
+fn write_fields<'f>(
+    fields: impl IntoIterator<Item = &'f Positioned<Field>>,
+    type_name: fn() -> Cow<'static, str>,
+    mut write: impl FnMut(&Field, &mut Vec<u8>) -> bool,
     out: &mut Vec<u8>,
 ) -> bool {
     let before = out.len();
@@ -142,12 +170,10 @@ fn write_object<'f, T: ContainerType + WrittenFields>(
         written::push_member_key(out, first, &field.node.response_key().node);
         first = false;
         let written = if field.node.name.node == "__typename" {
-            written::write_string(out, &root.introspection_type_name());
+            written::write_string(out, &type_name());
             true
-        } else if let Some(ahead) = ahead {
-            root.write_field_ahead(ahead, &field.node, out)
         } else {
-            root.write_field(&field.node, out)
+            write(&field.node, out)
         };
         if !written {
             out.truncate(before);
@@ -164,7 +190,7 @@ fn write_object<'f, T: ContainerType + WrittenFields>(
 /// `root` as a JSON object of what `selection` asks, when it asks plain fields only and `root`
 /// writes each; false, having written nothing, otherwise. Nothing is allocated: a page's edges
 /// write their figures one after the other.
-pub(crate) fn write_selected<T: ContainerType + WrittenFields>(
+pub(crate) fn write_selected<T: OutputType + WrittenFields>(
     root: &T,
     selection: &SelectionSet,
     out: &mut Vec<u8>,
@@ -173,7 +199,7 @@ pub(crate) fn write_selected<T: ContainerType + WrittenFields>(
 }
 
 /// As [`write_selected`], relations included: they were read `ahead`.
-pub(crate) fn write_selected_ahead<T: ContainerType + WrittenFields>(
+pub(crate) fn write_selected_ahead<T: OutputType + WrittenFields>(
     root: &T,
     ahead: &ReadAhead,
     selection: &SelectionSet,
@@ -182,19 +208,29 @@ pub(crate) fn write_selected_ahead<T: ContainerType + WrittenFields>(
     is_plain(selection) && write_object(root, fields_of(selection), Some(ahead), out)
 }
 
-/// `items` as a JSON list of what `selection` asks of each, relations included (read `ahead`),
-/// when every item writes it; false, having written nothing, otherwise.
-pub(crate) fn write_list_ahead<T: ContainerType + WrittenFields>(
-    items: &[T],
-    ahead: &ReadAhead,
+/// A row of the reference snapshot as an object of `T` (a wrapper of such rows), written in
+/// place by `write` (what `T` writes of its row) rather than from a copy of the row in a `T`.
+pub(crate) fn write_row<T: OutputType>(
     selection: &SelectionSet,
+    write: impl FnMut(&Field, &mut Vec<u8>) -> bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    is_plain(selection) && write_fields(fields_of(selection), T::type_name, write, out)
+}
+
+/// Rows of the reference snapshot as a JSON list of objects of `T`, each written in place as
+/// [`write_row`] writes one.
+pub(crate) fn write_rows<'r, T: OutputType, R: 'r>(
+    rows: impl IntoIterator<Item = &'r R>,
+    selection: &SelectionSet,
+    write: impl FnMut(&R, &Field, &mut Vec<u8>) -> bool,
     out: &mut Vec<u8>,
 ) -> bool {
     if !is_plain(selection) {
         return false;
     }
     let fields: Vec<_> = fields_of(selection).collect();
-    write_items(items, &fields, Some(ahead), out)
+    write_items(rows, &fields, T::type_name, write, out)
 }
 
 /// Whether `T` writes every field `selection` asks, relations read ahead included
@@ -373,24 +409,28 @@ fn write_list<T: ContainerType + WrittenFields>(
     ahead: Option<&ReadAhead>,
 ) -> Option<Value> {
     let mut out = Vec::with_capacity(items.len() * written::OBJECT_BYTES + 2);
-    write_items(items, fields, ahead, &mut out).then(|| Value::Binary(out.into()))
+    let write = |item: &T, field: &Field, out: &mut Vec<u8>| write_one(item, ahead, field, out);
+    write_items(items, fields, T::type_name, write, &mut out).then(|| Value::Binary(out.into()))
 }
 
-/// Every item written by [`write_object`], as a JSON list appended to `out`; false, having
-/// written nothing, when an item is not.
-fn write_items<T: ContainerType + WrittenFields>(
-    items: &[T],
+/// Every item as a JSON object of `fields` of the type `type_name` names, each field written by
+/// `write`, as a JSON list appended to `out`; false, having written nothing, when an item is not
+/// written.
+fn write_items<'r, R: 'r>(
+    items: impl IntoIterator<Item = &'r R>,
     fields: &[&Positioned<Field>],
-    ahead: Option<&ReadAhead>,
+    type_name: fn() -> Cow<'static, str>,
+    mut write: impl FnMut(&R, &Field, &mut Vec<u8>) -> bool,
     out: &mut Vec<u8>,
 ) -> bool {
     let before = out.len();
     out.push(b'[');
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        if !write_object(item, fields.iter().copied(), ahead, out) {
+        let write = |field: &Field, out: &mut Vec<u8>| write(item, field, out);
+        if !write_fields(fields.iter().copied(), type_name, write, out) {
             out.truncate(before);
             return false;
         }

@@ -2,13 +2,13 @@ use async_graphql::{Context, ContextSelectionSet, Object, Positioned, Result};
 use entity::values::EventKind;
 use entity::{agency, platform};
 
-use super::agencies::Agency;
+use super::agencies::{write_agency_field, Agency};
 use super::events::Event;
 use super::lang::{self, LangChoice};
 use super::loaders::{load, load_row, EventsOfPlatform, ReadAhead};
-use super::metrics::{asks_latest, Metric};
+use super::metrics::{asks_latest, write_metric_field, Metric};
 use super::plain::{
-    fields_of, write_list_ahead, write_selected, writes_all, writes_selected, Plain, PlainList,
+    fields_of, write_row, write_rows, writes_all, writes_selected, Plain, PlainList,
 };
 use super::written::{self, WrittenFields};
 use super::{reference, reference_rows};
@@ -34,14 +34,23 @@ impl WrittenFields for Platform {
         match field.name.node.as_str() {
             "operator" => {
                 match agency::Entity::by_id(&ahead.reference, self.0.operator_agency_id) {
-                    Some(operator) => write_selected(&Agency(operator.clone()), selection, out),
+                    Some(operator) => write_row::<Agency>(
+                        selection,
+                        |field, out| write_agency_field(operator, field, out),
+                        out,
+                    ),
                     None => false,
                 }
             }
             "metrics" => {
-                let metrics = ahead.reference.metrics_of_platform(self.0.id);
-                let metrics: Vec<_> = metrics.into_iter().map(Metric).collect();
-                write_list_ahead(&metrics, ahead, selection, out)
+                let platform = Some(self.0.id);
+                let metrics = ahead.reference.metrics().iter();
+                write_rows::<Metric, _>(
+                    metrics.filter(|metric| metric.platform_id == platform),
+                    selection,
+                    |metric, field, out| write_metric_field(metric, Some(ahead), field, out),
+                    out,
+                )
             }
             _ => self.write_field(field, out),
         }

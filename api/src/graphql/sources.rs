@@ -12,14 +12,7 @@ pub struct Source(pub source::Model);
 /// The source's texts, as their resolvers below answer them.
 impl WrittenFields for Source {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
-        let text = match field.name.node.as_str() {
-            "code" => Some(&self.0.code),
-            "fileName" => Some(&self.0.file_name),
-            "outlet" => Some(&self.0.outlet),
-            "language" => Some(&self.0.language),
-            _ => None,
-        };
-        written::write_text(out, text.map(String::as_str))
+        write_source_field(&self.0, field, out)
     }
 
     fn writes(field: &Field) -> bool {
@@ -28,6 +21,18 @@ impl WrittenFields for Source {
             "code" | "fileName" | "outlet" | "language"
         )
     }
+}
+
+/// What a [`Source`] writes of its row, for a row written in place (see `plain::write_row`).
+pub(crate) fn write_source_field(source: &source::Model, field: &Field, out: &mut Vec<u8>) -> bool {
+    let text = match field.name.node.as_str() {
+        "code" => Some(&source.code),
+        "fileName" => Some(&source.file_name),
+        "outlet" => Some(&source.outlet),
+        "language" => Some(&source.language),
+        _ => None,
+    };
+    written::write_text(out, text.map(String::as_str))
 }
 
 #[Object]
