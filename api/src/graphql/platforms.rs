@@ -22,9 +22,7 @@ pub struct Platform(pub platform::Model);
 /// The platform's codes and names, as their resolvers below answer them.
 impl WrittenFields for Platform {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
-        let model = &self.0;
-        let name = field.name.node.as_str();
-        written::write_code_or_name(out, name, &model.code, &model.name_vi, &model.name_en)
+        write_platform_field(&self.0, field, out)
     }
 
     /// The operator and the metrics too, from the reference rows; the metrics' latest readings
@@ -93,6 +91,22 @@ impl WrittenFields for Platform {
         })
         .await
     }
+}
+
+/// What a [`Platform`] writes of its row, for a row written in place (see `plain::write_row`).
+pub(crate) fn write_platform_field(
+    platform: &platform::Model,
+    field: &Field,
+    out: &mut Vec<u8>,
+) -> bool {
+    let name = field.name.node.as_str();
+    written::write_code_or_name(
+        out,
+        name,
+        &platform.code,
+        &platform.name_vi,
+        &platform.name_en,
+    )
 }
 
 #[Object]

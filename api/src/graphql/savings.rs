@@ -5,8 +5,8 @@ use entity::values::{Qualifier, Scale, Unit};
 use super::lang::{self, LangChoice};
 use super::metrics::Metric;
 use super::observations::{asks_only_sourced, Observation};
-use super::plain::{write_selected, Plain, PlainList};
-use super::platforms::Platform;
+use super::plain::{write_row, write_rows, Plain, PlainList};
+use super::platforms::{write_platform_field, Platform};
 use super::scalars::{write_decimal, Exact};
 use super::written::{self, WrittenFields};
 use super::{database, reference};
@@ -30,7 +30,7 @@ pub enum SavingsStatus {
 /// Platforms ranked by their latest yearly savings estimate.
 pub struct SavingsComparison(pub savings::SavingsComparison);
 
-/// The total, as its resolver below answers it.
+/// The total and the entries, as their resolvers below answer them.
 impl WrittenFields for SavingsComparison {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         let name = field.name.node.as_str();
@@ -39,6 +39,14 @@ impl WrittenFields for SavingsComparison {
                 written::write_plain_string(out, |out| write_decimal(out, total))
             }
             ("total", None) => out.extend_from_slice(b"null"),
+            ("entries", _) => {
+                return write_rows::<SavingsRank<'_>, _>(
+                    &self.0.entries,
+                    &field.selection_set.node,
+                    |entry, field, out| SavingsRank(entry).write_field(field, out),
+                    out,
+                )
+            }
             _ => return false,
         }
         true
@@ -128,8 +136,11 @@ impl WrittenFields for SavingsRank<'_> {
             "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
             "qualifier" => return written::write_enum(out, self.0.reading.reading().qualifier),
             "platform" => {
-                let platform = Platform(self.0.platform.clone());
-                return write_selected(&platform, &field.selection_set.node, out);
+                return write_row::<Platform>(
+                    &field.selection_set.node,
+                    |field, out| write_platform_field(&self.0.platform, field, out),
+                    out,
+                )
             }
             _ => return false,
         }
