@@ -19,6 +19,7 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr, Statement};
 
 use crate::config::ReplicaSettings;
 use crate::service::held_connections;
+use crate::service::unpoisoned::LockUnpoisoned;
 
 /// A point in PostgreSQL's write-ahead log, written `16/B374D848` as PostgreSQL writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -101,10 +102,7 @@ impl Replica {
     }
 
     fn in_rotation(&self) -> bool {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .in_rotation
+        self.status.lock_unpoisoned().in_rotation
     }
 }
 
@@ -318,7 +316,7 @@ impl Replicas {
     pub fn statuses(&self) -> Vec<ReplicaStatus> {
         self.members
             .iter()
-            .map(|r| r.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .map(|r| r.status.lock_unpoisoned().clone())
             .collect()
     }
 
@@ -327,7 +325,7 @@ impl Replicas {
         self.members
             .iter()
             .map(|replica| {
-                let status = replica.status.lock().unwrap_or_else(|p| p.into_inner());
+                let status = replica.status.lock_unpoisoned();
                 (status.name.clone(), held_connections::idle(&replica.db))
             })
             .collect()
@@ -369,7 +367,7 @@ impl Monitor {
         }
         for replica in &replicas.members {
             let replayed = replayed_position(&replica.db).await;
-            let mut status = replica.status.lock().unwrap_or_else(|p| p.into_inner());
+            let mut status = replica.status.lock_unpoisoned();
             let was_in_rotation = status.in_rotation;
             match replayed {
                 Ok(Some(replayed)) => {

@@ -28,6 +28,8 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Notify;
 
+use crate::unpoisoned::{LockUnpoisoned, ReadWriteUnpoisoned};
+
 /// As long as a connection may wait here: the pool tests one idle longer before handing it out.
 const IDLE_AT_MOST: Duration = Duration::from_secs(30);
 
@@ -77,7 +79,7 @@ fn hold_idle_at_most(db: &DatabaseConnection, idle_at_most: Duration) -> Option<
         idle_at_most,
         observer: OnceLock::new(),
     });
-    write(&HELD).push(connections.clone());
+    HELD.write_unpoisoned().push(connections.clone());
     Some(Holding(connections))
 }
 
@@ -91,8 +93,9 @@ impl Holding {
 
 impl Drop for Holding {
     fn drop(&mut self) {
-        write(&HELD).retain(|held| !Arc::ptr_eq(held, &self.0));
-        let connections = std::mem::take(&mut *lock(&self.0.idle));
+        HELD.write_unpoisoned()
+            .retain(|held| !Arc::ptr_eq(held, &self.0));
+        let connections = std::mem::take(&mut *self.0.idle.lock_unpoisoned());
         // sqlx hands a connection back by a task of the runtime's: outside one (a runtime being
         // torn down), the connections are let go with their sockets unclosed rather than panic.
         if tokio::runtime::Handle::try_current().is_err() {
@@ -143,7 +146,7 @@ fn held(db: &DatabaseConnection) -> Option<Arc<HeldConnections>> {
         return None;
     }
     let options = db.get_postgres_connection_pool().connect_options();
-    read(&HELD)
+    HELD.read_unpoisoned()
         .iter()
         .find(|held| Arc::ptr_eq(&held.pool.connect_options(), &options))
         .cloned()
@@ -156,7 +159,7 @@ impl HeldConnections {
             // The database went away (a restart, say) since the held connections were last
             // used: none of them is worth trying. Once more on one from the pool, which tests
             // and replaces its own.
-            drop(std::mem::take(&mut *lock(&self.idle)));
+            drop(std::mem::take(&mut *self.idle.lock_unpoisoned()));
             answer = self.try_query_all(statement).await;
         }
         answer.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))
@@ -242,7 +245,7 @@ impl HeldConnections {
     /// pool, to be tested there.
     fn fresh(&self) -> Option<PoolConnection<Postgres>> {
         let (fresh, stale) = {
-            let mut idle = lock(&self.idle);
+            let mut idle = self.idle.lock_unpoisoned();
             let now = Instant::now();
             // The newest are at the end.
             let stale = idle
@@ -260,7 +263,7 @@ impl HeldConnections {
     /// goes back to the pool.
     fn put_back(&self, connection: PoolConnection<Postgres>) {
         {
-            let mut idle = lock(&self.idle);
+            let mut idle = self.idle.lock_unpoisoned();
             if idle.len() >= self.most || self.pool.is_closed() {
                 return;
             }
@@ -270,7 +273,7 @@ impl HeldConnections {
     }
 
     fn idle(&self) -> usize {
-        lock(&self.idle).len()
+        self.idle.lock_unpoisoned().len()
     }
 }
 
@@ -278,23 +281,6 @@ impl HeldConnections {
 fn connection_lost(error: &sqlx::Error) -> bool {
     !matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
         && crate::error::database_unreachable(error)
-}
-
-/// The locks here guard lists that every step leaves whole: one poisoned by a panic elsewhere
-/// is used as it is.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -440,11 +426,14 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         holding.observe(Arc::new(move |statement: &Statement| {
-            lock(&record).push(statement.sql.clone());
+            record.lock_unpoisoned().push(statement.sql.clone());
         }));
         number(&db, "SELECT 6").await.unwrap();
         number(&db, "SELECT 1 / (SELECT 0)").await.unwrap_err();
-        assert_eq!(*lock(&seen), ["SELECT 6", "SELECT 1 / (SELECT 0)"]);
+        assert_eq!(
+            *seen.lock_unpoisoned(),
+            ["SELECT 6", "SELECT 1 / (SELECT 0)"]
+        );
     }
 
     #[tokio::test]

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::unpoisoned::LockUnpoisoned;
+
 pub struct Kept<K, V> {
     entries: Mutex<HashMap<K, V>>,
     capacity: usize,
@@ -45,7 +47,7 @@ impl<K: Hash + Eq, V: Clone> Kept<K, V> {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<K, V>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        self.entries.lock_unpoisoned()
     }
 }
 

@@ -39,6 +39,7 @@ pub mod series;
 pub mod statements;
 pub mod targets;
 pub mod time;
+pub mod unpoisoned;
 pub mod versions;
 
 /// Rows written or looked up per statement in bulk work: well under both databases' limits on

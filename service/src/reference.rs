@@ -21,6 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrde
 use super::audit::SeenHead;
 use super::catalog::MetricFilter;
 use crate::error::ApiError;
+use crate::unpoisoned::ReadWriteUnpoisoned;
 use crate::versions::KeptDefinitions;
 use crate::{indicators, indices};
 
@@ -345,7 +346,7 @@ impl ReferenceCache {
     }
 
     fn kept(&self, head: i64) -> Option<Arc<Reference>> {
-        let checked = self.checked.read().unwrap_or_else(|p| p.into_inner());
+        let checked = self.checked.read_unpoisoned();
         checked
             .as_ref()
             .filter(|c| c.head == head && c.at.elapsed() < RECHECK)
@@ -381,15 +382,14 @@ impl ReferenceCache {
         let marks = Marks::read(&self.db).await?;
         let previous = self
             .checked
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .read_unpoisoned()
             .as_ref()
             .map(|c| c.reference.clone());
         let reference = match previous {
             Some(reference) if reference.marks == marks => reference,
             _ => Arc::new(Reference::read(&self.db, marks).await?),
         };
-        *self.checked.write().unwrap_or_else(|p| p.into_inner()) = Some(Checked {
+        *self.checked.write_unpoisoned() = Some(Checked {
             reference: reference.clone(),
             head,
             at: started,

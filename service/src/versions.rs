@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::message;
 use crate::recording::MAX_TEXT;
 use crate::reference::{ReferenceCache, RECHECK};
+use crate::unpoisoned::ReadWriteUnpoisoned;
 
 /// What the rules need of a stored version.
 pub trait Dated {
@@ -160,7 +161,7 @@ impl<D: Clone> KeptDefinitions<D> {
         let whole = |kept: &Kept<D>| {
             kept.head == head && kept.writes == writes && kept.at.elapsed() < RECHECK
         };
-        let found = (self.kept.read().unwrap_or_else(|p| p.into_inner()))
+        let found = (self.kept.read_unpoisoned())
             .get(code)
             .filter(|k| whole(k))
             .map(|k| k.definition.clone());
@@ -169,7 +170,7 @@ impl<D: Clone> KeptDefinitions<D> {
         }
         let at = Instant::now();
         let definition = read.await?;
-        self.kept.write().unwrap_or_else(|p| p.into_inner()).insert(
+        self.kept.write_unpoisoned().insert(
             code.to_owned(),
             Kept {
                 definition: definition.clone(),

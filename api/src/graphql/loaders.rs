@@ -19,6 +19,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{self, CurrentObservation, OfMetric, Row, SourcedReading};
 use crate::service::reference::{ByIdInReference, Reference};
+use crate::service::unpoisoned::LockUnpoisoned;
 
 /// The events of a platform, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,14 +114,14 @@ where
     where
         F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
     {
-        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.0.lock_unpoisoned();
         if let Some((gathered, answer)) = open.as_mut() {
             gathered.extend(keys);
             return answer.clone();
         }
         let batch = self.0.clone();
         let gathered = move || {
-            let open = batch.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let open = batch.lock_unpoisoned().take();
             let mut keys = open.map(|(keys, _)| keys).unwrap_or_default();
             keys.sort_unstable();
             keys.dedup();
@@ -156,10 +157,7 @@ impl Wake for Nudge {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        self.waiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .wake_by_ref();
+        self.waiter.lock_unpoisoned().wake_by_ref();
     }
 }
 
@@ -171,7 +169,7 @@ impl Future for YieldOnce {
             if nudge.woken.load(Ordering::Acquire) {
                 return Poll::Ready(());
             }
-            *nudge.waiter.lock().unwrap_or_else(|p| p.into_inner()) = cx.waker().clone();
+            *nudge.waiter.lock_unpoisoned() = cx.waker().clone();
             return Poll::Pending;
         }
         let nudge = Arc::new(Nudge {

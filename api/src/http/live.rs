@@ -31,6 +31,7 @@ use super::AppState;
 use crate::error;
 use crate::messages::{self, catalogue, Lang, Template};
 use crate::service::audit::Identity;
+use crate::service::unpoisoned::LockUnpoisoned;
 
 pub async fn subscriptions(
     State(state): State<AppState>,
@@ -144,10 +145,10 @@ async fn serve<F, R>(
                     let message: serde_json::Value =
                         serde_json::from_slice(bytes).unwrap_or_default();
                     let id = message["id"].as_str().map(str::to_owned);
-                    let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut running = running.lock_unpoisoned();
                     match (message["type"].as_str(), id) {
                         (Some("subscribe"), Some(id)) if !running.insert(id.clone()) => {
-                            *duplicate.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+                            *duplicate.lock_unpoisoned() = Some(id);
                             false
                         }
                         (Some("complete"), Some(id)) => {
@@ -173,7 +174,7 @@ async fn serve<F, R>(
                         serde_json::from_str(&text).unwrap_or_default();
                     if matches!(message["type"].as_str(), Some("complete" | "error")) {
                         if let Some(id) = message["id"].as_str() {
-                            running.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+                            running.lock_unpoisoned().remove(id);
                         }
                     }
                 }
@@ -199,7 +200,7 @@ async fn serve<F, R>(
     if closed {
         return;
     }
-    let taken = duplicate.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let taken = duplicate.lock_unpoisoned().take();
     let last = match taken {
         Some(id) => close_frame(
             close::SUBSCRIBER_EXISTS,
@@ -366,7 +367,7 @@ pub struct LiveSubscriptions {
 
 impl LiveSubscriptions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Identity, usize>> {
-        self.by_caller.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_caller.lock_unpoisoned()
     }
 }
 

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 
 use super::AppState;
 use crate::replicas::{ReplicaStatus, Replicas};
+use crate::service::unpoisoned::LockUnpoisoned;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -62,13 +63,13 @@ impl Metrics {
 
     /// Counts an error answered outside GraphQL execution (a refusal, or a panic), by its code.
     pub fn answered_error(&self, code: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.counts.lock_unpoisoned();
         *counts.errors_by_code.entry(code.to_owned()).or_default() += 1;
     }
 
     /// Counts one GraphQL request of `operation` and the codes of its errors.
     pub fn record(&self, operation: &str, elapsed: Duration, error_codes: &[&str]) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.counts.lock_unpoisoned();
         // Operation names come from clients: only names (or a batch's names) of bounded length
         // become labels, and only so many distinct ones.
         let operation = if is_label(operation) {
@@ -99,7 +100,7 @@ impl Metrics {
         subscribers: usize,
         write_batches_pending: usize,
     ) -> String {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts.lock_unpoisoned();
         let mut out = String::new();
         let _ = writeln!(
             out,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Limits;
 use crate::service::audit::{Caller, Identity};
+use crate::service::unpoisoned::LockUnpoisoned;
 
 /// Refused keys an address may present per minute. Checking a key costs a database read and
 /// its refusal an audit entry: past this, the address is answered 429 before either.
@@ -82,10 +83,7 @@ impl RateLimiter {
     ) -> Result<(), Duration> {
         let capacity = f64::from(per_minute.max(1));
         let per_second = capacity / 60.0;
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self.buckets.lock_unpoisoned();
         if buckets.len() > 10_000 {
             buckets.retain(|_, bucket| now.duration_since(bucket.updated) < FORGET_AFTER);
         }

@@ -16,6 +16,8 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
+use crate::service::unpoisoned::LockUnpoisoned;
+
 /// Largest answer kept, and the most kept in all: past it, everything is dropped and refilled.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
@@ -95,7 +97,7 @@ impl ResponseCache {
     }
 
     pub fn get(&self, key: &Key, now: Version) -> Option<Answer> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.entries.lock_unpoisoned();
         let kept = entries.by_key.get(key)?;
         (kept.version == now && kept.stored.elapsed() < self.ttl).then(|| kept.answer.clone())
     }
@@ -106,7 +108,7 @@ impl ResponseCache {
         if !self.enabled() || size > MAX_ANSWER_BYTES {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.entries.lock_unpoisoned();
         if entries.bytes + size > MAX_TOTAL_BYTES {
             entries.by_key.clear();
             entries.bytes = 0;

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use super::access::{Permission, Principal};
 use super::pagination::{Cursor, Direction, Page, PageRequest};
 use crate::error::ApiError;
+use crate::unpoisoned::LockUnpoisoned;
 
 /// Who made a request and from where: what every audit entry records.
 #[derive(Debug, Clone)]
@@ -53,12 +54,12 @@ pub struct CommittedAt(Arc<Mutex<Option<Instant>>>);
 
 impl CommittedAt {
     pub fn get(&self) -> Option<Instant> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *self.0.lock_unpoisoned()
     }
 
     /// The later of the two: writes of one request may commit in any order.
     fn set(&self, at: Instant) {
-        let mut committed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut committed = self.0.lock_unpoisoned();
         *committed = (*committed).max(Some(at));
     }
 }
@@ -140,7 +141,7 @@ struct RefusalWindow {
 impl RefusalBudget {
     fn admit(&self, identity: Identity, first_of_request: bool, now: Instant) -> Option<u64> {
         const MINUTE: Duration = Duration::from_secs(60);
-        let mut by_caller = self.by_caller.lock().unwrap_or_else(|p| p.into_inner());
+        let mut by_caller = self.by_caller.lock_unpoisoned();
         if by_caller.len() > 10_000 {
             by_caller.retain(|_, window| now.duration_since(window.started) < MINUTE);
         }
@@ -343,11 +344,11 @@ impl ChainWrite {
     }
 
     fn head(&self) -> Head {
-        self.head.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.head.lock_unpoisoned().clone()
     }
 
     fn moved_to(&self, head: Head) {
-        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        *self.head.lock_unpoisoned() = head;
     }
 }
 
@@ -488,10 +489,7 @@ pub async fn append_each<'a>(
     };
     write_entries(txn, &entries, &head).await?;
     txn.moved_to(head);
-    txn.committers
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .extend(committers);
+    txn.committers.lock_unpoisoned().extend(committers);
     Ok(entries)
 }
 
