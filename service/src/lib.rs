@@ -15,6 +15,7 @@ pub mod exact;
 pub mod export;
 pub mod held_connections;
 pub mod history;
+pub mod id_map;
 pub mod idempotency;
 pub mod import;
 pub mod indicators;

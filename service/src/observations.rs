@@ -29,6 +29,7 @@ use super::pg_columns::{self, column, optional_column};
 use super::reference::ReferenceCache;
 use super::statements::StatementMemo;
 use crate::error::ApiError;
+use crate::id_map::{self, IdMap};
 
 /// What a figure describes and the value it has now.
 #[derive(Debug, Clone, PartialEq)]
@@ -874,7 +875,7 @@ pub async fn latest_of_metrics<R: Row + OfMetric + 'static>(
     metric_ids: &[i32],
     until: Bound<DateTime<Utc>>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, R>, ApiError> {
+) -> Result<IdMap<i32, R>, ApiError> {
     // In one order, so that the same metrics asked in another order are the same question.
     let mut metric_ids = metric_ids.to_vec();
     metric_ids.sort_unstable();
@@ -939,7 +940,7 @@ pub async fn latest_of_agencies_before(
     of: OfAgencies<'_>,
     before: DateTime<Utc>,
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, Reading>, ApiError> {
+) -> Result<IdMap<i32, Reading>, ApiError> {
     let each = Alias::new("each_agency");
     let mut newest_of_the_agency = current(as_of)
         .filter(observation::Column::MetricId.eq(of.metric_id))
@@ -987,8 +988,8 @@ pub async fn by_ids(
     db: &(impl ConnectionTrait + 'static),
     ids: &[i32],
     as_of: Option<DateTime<Utc>>,
-) -> Result<HashMap<i32, CurrentObservation>, ApiError> {
-    let mut found = HashMap::with_capacity(ids.len());
+) -> Result<IdMap<i32, CurrentObservation>, ApiError> {
+    let mut found = id_map::with_capacity(ids.len());
     for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
         let rows = fetch::<CurrentObservation>(
             db,

@@ -10,7 +10,6 @@
 //! Every bucket from the first to the last is returned, empty ones included, and a bucket that
 //! has not ended yet is marked open.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
@@ -27,6 +26,7 @@ use super::observations::{self, CurrentObservation, Reading, Row};
 use super::reference::ReferenceCache;
 use super::time::{day_range, local_date, start_of_day};
 use crate::error::ApiError;
+use crate::id_map::IdMap;
 
 /// More points than any chart draws; a larger request is refused rather than computed.
 pub const MAX_POINTS: usize = 5000;
@@ -464,7 +464,7 @@ async fn totals_of_group(
     if totals.iter().any(|t| t.latest_observed_at > bucket.end) {
         return Ok(None);
     }
-    let mut by_agency: HashMap<i32, Vec<observations::FiledTotal>> = HashMap::new();
+    let mut by_agency: IdMap<i32, Vec<observations::FiledTotal>> = IdMap::default();
     for total in totals {
         by_agency.entry(total.agency_id).or_default().push(total);
     }
@@ -511,9 +511,9 @@ async fn lines_of_group<R: Row>(
     let mut baselines = if kinds::measures_change(metric.kind) {
         observations::latest_of_agencies_before(db, of, plan.window_start, request.as_of).await?
     } else {
-        HashMap::new()
+        IdMap::default()
     };
-    let mut by_agency: HashMap<i32, Vec<R>> = HashMap::new();
+    let mut by_agency: IdMap<i32, Vec<R>> = IdMap::default();
     for row in rows {
         if let Some(agency) = row.reading().agency_id {
             by_agency.entry(agency).or_default().push(row);

@@ -1,7 +1,6 @@
 //! Relations: reference rows from the in-memory snapshot, and the rest batched, one query per
 //! relation and request whatever the nesting.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::ops::Bound;
@@ -17,6 +16,7 @@ use futures_util::FutureExt;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::{ApiError, GraphqlError};
+use crate::service::id_map::IdMap;
 use crate::service::observations::{self, CurrentObservation, OfMetric, Row, SourcedReading};
 use crate::service::reference::{ByIdInReference, Reference};
 use crate::service::unpoisoned::LockUnpoisoned;
@@ -54,7 +54,7 @@ impl DatabaseLoader {
 }
 
 /// What one query answers for a batch of keys: the value of each key that has one.
-type Answer<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, ApiError>>>;
+type Answer<K, V> = Shared<BoxFuture<'static, Result<Arc<IdMap<K, V>>, ApiError>>>;
 
 /// The keys of a relation asked together, answered by one query.
 ///
@@ -85,7 +85,7 @@ where
         read: impl FnOnce(Vec<K>) -> F + Send + 'static,
     ) -> Result<Option<V>, ApiError>
     where
-        F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
+        F: Future<Output = Result<IdMap<K, V>, ApiError>> + Send + 'static,
     {
         Ok(self.join([key], read).await?.get(&key).cloned())
     }
@@ -95,9 +95,9 @@ where
         &self,
         keys: Vec<K>,
         read: impl FnOnce(Vec<K>) -> F + Send + 'static,
-    ) -> Result<Arc<HashMap<K, V>>, ApiError>
+    ) -> Result<Arc<IdMap<K, V>>, ApiError>
     where
-        F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
+        F: Future<Output = Result<IdMap<K, V>, ApiError>> + Send + 'static,
     {
         if keys.is_empty() {
             return Ok(Arc::default());
@@ -112,7 +112,7 @@ where
         read: impl FnOnce(Vec<K>) -> F + Send + 'static,
     ) -> Answer<K, V>
     where
-        F: Future<Output = Result<HashMap<K, V>, ApiError>> + Send + 'static,
+        F: Future<Output = Result<IdMap<K, V>, ApiError>> + Send + 'static,
     {
         let mut open = self.0.lock_unpoisoned();
         if let Some((gathered, answer)) = open.as_mut() {
@@ -193,7 +193,7 @@ pub trait Relation: Copy + Eq + Hash + Ord + Send + Sync + 'static {
     fn read(
         db: DatabaseConnection,
         keys: Vec<Self>,
-    ) -> impl Future<Output = Result<HashMap<Self, Self::Value>, ApiError>> + Send + 'static;
+    ) -> impl Future<Output = Result<IdMap<Self, Self::Value>, ApiError>> + Send + 'static;
 }
 
 impl Relation for EventsOfPlatform {
@@ -206,7 +206,7 @@ impl Relation for EventsOfPlatform {
     async fn read(
         db: DatabaseConnection,
         keys: Vec<Self>,
-    ) -> Result<HashMap<Self, Self::Value>, ApiError> {
+    ) -> Result<IdMap<Self, Self::Value>, ApiError> {
         let rows = event::Entity::find()
             .filter(event::Column::PlatformId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(event::Column::OccurredOn)
@@ -229,7 +229,7 @@ impl Relation for LatestReading {
     async fn read(
         db: DatabaseConnection,
         keys: Vec<Self>,
-    ) -> Result<HashMap<Self, Self::Value>, ApiError> {
+    ) -> Result<IdMap<Self, Self::Value>, ApiError> {
         latest_of_metrics(&db, &keys, |key| key.0, LatestReading).await
     }
 }
@@ -244,7 +244,7 @@ impl Relation for LatestSourcedReading {
     async fn read(
         db: DatabaseConnection,
         keys: Vec<Self>,
-    ) -> Result<HashMap<Self, Self::Value>, ApiError> {
+    ) -> Result<IdMap<Self, Self::Value>, ApiError> {
         latest_of_metrics(&db, &keys, |key| key.0, LatestSourcedReading).await
     }
 }
@@ -255,7 +255,7 @@ async fn latest_of_metrics<K: Hash + Eq, R: Row + OfMetric + 'static>(
     keys: &[K],
     metric_of: impl Fn(&K) -> i32,
     key_of: impl Fn(i32) -> K,
-) -> Result<HashMap<K, R>, ApiError> {
+) -> Result<IdMap<K, R>, ApiError> {
     let ids: Vec<i32> = keys.iter().map(metric_of).collect();
     let latest = observations::latest_of_metrics::<R>(db, &ids, Bound::Unbounded, None).await?;
     Ok(latest
@@ -269,8 +269,8 @@ fn group<K: Copy + Eq + Hash, V>(
     keys: &[K],
     rows: Vec<V>,
     key_of: impl Fn(&V) -> K,
-) -> HashMap<K, Vec<V>> {
-    let mut groups: HashMap<K, Vec<V>> = keys.iter().map(|&k| (k, Vec::new())).collect();
+) -> IdMap<K, Vec<V>> {
+    let mut groups: IdMap<K, Vec<V>> = keys.iter().map(|&k| (k, Vec::new())).collect();
     for row in rows {
         if let Some(group) = groups.get_mut(&key_of(&row)) {
             group.push(row);
@@ -296,7 +296,7 @@ pub async fn load<K: Relation, T>(
 pub async fn load_all<K: Relation, T>(
     ctx: &ContextBase<'_, T>,
     keys: Vec<K>,
-) -> async_graphql::Result<Arc<HashMap<K, K::Value>>> {
+) -> async_graphql::Result<Arc<IdMap<K, K::Value>>> {
     let loader = ctx.data::<DatabaseLoader>()?;
     let db = loader.db.clone();
     K::batches(loader)
@@ -311,7 +311,7 @@ pub async fn load_all<K: Relation, T>(
 pub(crate) struct ReadAhead {
     pub reference: Arc<Reference>,
     /// By metric; none when the list does not ask them.
-    pub latest: Option<Arc<HashMap<LatestSourcedReading, SourcedReading>>>,
+    pub latest: Option<Arc<IdMap<LatestSourcedReading, SourcedReading>>>,
 }
 
 impl ReadAhead {
@@ -377,7 +377,7 @@ mod tests {
     /// Answers each key with ten times itself, and notes the keys of each read.
     fn tenfold(
         reads: &Reads,
-    ) -> impl FnOnce(Vec<i32>) -> BoxFuture<'static, Result<HashMap<i32, i32>, ApiError>> {
+    ) -> impl FnOnce(Vec<i32>) -> BoxFuture<'static, Result<IdMap<i32, i32>, ApiError>> {
         let reads = reads.clone();
         move |keys| {
             reads.lock().unwrap().push(keys.clone());
