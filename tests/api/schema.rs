@@ -65,3 +65,62 @@ async fn the_standard_introspection_query_is_answered_and_deep_queries_are_still
     let (code, _) = app.error(&deep, serde_json::json!({})).await;
     assert_eq!(code, "QUERY_TOO_DEEP");
 }
+
+/// Requests that validated once run on a schema of their own the next time (see the engine):
+/// introspection must describe the schema served however often it is asked, and a field only
+/// that schema has must stay out of reach.
+#[tokio::test]
+async fn introspection_asked_again_describes_the_same_schema_and_nothing_more() {
+    use crate::helpers::{Backend, TestApp};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let plain = "{ __schema { types { name } queryType { fields { name } } } }";
+    let first = app.graphql(plain, serde_json::json!({})).await;
+    assert!(first.get("errors").is_none(), "{}", first["errors"]);
+    for _ in 0..2 {
+        assert_eq!(app.graphql(plain, serde_json::json!({})).await, first);
+    }
+    let standard = app
+        .graphql(STANDARD_INTROSPECTION, serde_json::json!({}))
+        .await;
+    assert_eq!(
+        app.graphql(STANDARD_INTROSPECTION, serde_json::json!({}))
+            .await,
+        standard
+    );
+
+    // Every type and root field introspection names is one `schema.graphql` declares.
+    let sdl = api::graphql::schema_sdl();
+    let declared = |name: &str| {
+        sdl.lines().any(|line| {
+            line.split_whitespace().nth(1) == Some(name)
+                || line.trim_start().starts_with(&format!("{name}("))
+                || line.trim_start().starts_with(&format!("{name}:"))
+        })
+    };
+    let types = first["data"]["__schema"]["types"].as_array().unwrap();
+    for name in types.iter().filter_map(|t| t["name"].as_str()) {
+        let built_in =
+            name.starts_with("__") || ["String", "Int", "Float", "Boolean", "ID"].contains(&name);
+        assert!(
+            built_in || declared(name),
+            "introspection names type {name}"
+        );
+    }
+    let root = first["data"]["__schema"]["queryType"]["fields"]
+        .as_array()
+        .unwrap();
+    for name in root.iter().filter_map(|f| f["name"].as_str()) {
+        assert!(declared(name), "introspection names root field {name}");
+    }
+    assert!(types.iter().all(|t| t["name"] != "_Service"));
+
+    // A validated query first, so that the next requests may run on the other schema.
+    app.graphql("{ platforms { code } }", serde_json::json!({}))
+        .await;
+    for _ in 0..2 {
+        let (code, _) = app
+            .error("{ _service { sdl } }", serde_json::json!({}))
+            .await;
+        assert_eq!(code, "GRAPHQL_VALIDATION_FAILED");
+    }
+}

@@ -191,8 +191,11 @@ impl Engine {
                 if self.validated.contains(&key) {
                     return run(&self.collected, request, asked).await;
                 }
+                // An introspecting request always runs on `schema`: `collected` has types of
+                // its own (see `schema::build_schema`).
+                let introspects = introspects(document, name.as_deref());
                 let response = run(&self.schema, request, asked).await;
-                if response.errors.is_empty() {
+                if response.errors.is_empty() && !introspects {
                     self.validated.insert(key);
                 }
                 return response;
@@ -314,6 +317,20 @@ fn chosen_operation<'a>(
         }
         _ => None,
     }
+}
+
+/// Whether the operation a request runs, written without fragments, asks for `__schema` or
+/// `__type` (which only the root has).
+fn introspects(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    chosen_operation(document, operation_name).is_some_and(|operation| {
+        operation.node.selection_set.node.items.iter().any(|item| {
+            matches!(&item.node, Selection::Field(field)
+                if matches!(field.node.name.node.as_str(), "__schema" | "__type"))
+        })
+    })
 }
 
 /// The selection set of the operation a request runs, to put its answer in order: none when it
