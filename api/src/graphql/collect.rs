@@ -59,13 +59,14 @@ impl FieldTypes {
 /// Whether async-graphql could answer `document` differently from one run to the next: it
 /// spreads fragments, uses inline fragments, or selects a response key twice somewhere.
 pub fn needs_collecting(document: &ExecutableDocument) -> bool {
+    // Compared with the keys before each, as selection sets are short: nothing is allocated.
     fn repeats(set: &SelectionSet) -> bool {
-        let mut keys = Vec::with_capacity(set.items.len());
-        set.items.iter().any(|item| match &item.node {
+        set.items.iter().enumerate().any(|(at, item)| match &item.node {
             Selection::Field(field) => {
-                let key = field.node.response_key().node.as_str();
-                let twice = keys.contains(&key);
-                keys.push(key);
+                let key = &field.node.response_key().node;
+                let twice = set.items[..at].iter().any(|before| {
+                    matches!(&before.node, Selection::Field(seen) if seen.node.response_key().node == *key)
+                });
                 twice || repeats(&field.node.selection_set.node)
             }
             _ => true,

@@ -506,7 +506,7 @@ async fn read_batch(
     // A JSON body, already read, is parsed as async-graphql would after copying it through a
     // reader; GET and uploads are read by async-graphql.
     let read = if parts.method == Method::POST && !multipart {
-        serde_json::from_slice::<BatchRequest>(&body)
+        batch_from_json(&body)
             .map_err(|error| GraphQLRejection(ParseRequestError::InvalidRequest(Box::new(error))))
     } else {
         GraphQLBatchRequest::<GraphQLRejection>::from_request(
@@ -540,6 +540,16 @@ async fn read_batch(
         }
     }
     Ok(batch)
+}
+
+/// A JSON body read as `BatchRequest` reads it: one request, or a list of them. `BatchRequest`
+/// tries each form in turn on a copy of the whole body in serde's own tree; a body that opens
+/// an object can only be one request, as nearly every body is, and is read as one directly.
+fn batch_from_json(body: &[u8]) -> serde_json::Result<BatchRequest> {
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body).map(BatchRequest::Single),
+        _ => serde_json::from_slice(body),
+    }
 }
 
 /// The answer's status and body: with the newer media type, a request that never executed has
@@ -586,6 +596,29 @@ fn describe(error: &ParseRequestError) -> &'static Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_body_is_read_as_batch_request_reads_it() {
+        let forms = [
+            r#"{"query": "{ platforms { code } }", "variables": {"a": 1}}"#,
+            r#"  {"query": "{ a }", "operationName": "A"}"#,
+            r#"[{"query": "{ a }"}, {"query": "{ b }"}]"#,
+            r#"["{ a }"]"#,
+            r#"{"query": 7}"#,
+            r#"{"query": "{ a }""#,
+            "[]",
+            "7",
+            "",
+        ];
+        for body in forms {
+            let direct = batch_from_json(body.as_bytes()).map(|batch| format!("{batch:?}"));
+            let general = serde_json::from_str::<BatchRequest>(body).map(|b| format!("{b:?}"));
+            assert_eq!(direct.is_ok(), general.is_ok(), "{body}");
+            if let (Ok(direct), Ok(general)) = (direct, general) {
+                assert_eq!(direct, general, "{body}");
+            }
+        }
+    }
 
     fn accept(value: &str) -> Option<Media> {
         let mut headers = HeaderMap::new();
