@@ -9,13 +9,11 @@
 
 use std::collections::HashMap;
 
+/// Its constructors (`IdMap::new`, `IdMap::with_capacity`), as foldhash gives them.
+pub use foldhash::HashMapExt;
+
 /// A `HashMap` keyed by database ids, hashed with foldhash (seeded for each process).
 pub type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// An empty map with room for `capacity` entries.
-pub fn with_capacity<K, V>(capacity: usize) -> IdMap<K, V> {
-    IdMap::with_capacity_and_hasher(capacity, Default::default())
-}
 
 #[cfg(test)]
 mod tests {
@@ -23,7 +21,7 @@ mod tests {
 
     #[test]
     fn ids_are_found_as_in_a_map_of_std() {
-        let mut by_id = with_capacity(3);
+        let mut by_id = IdMap::with_capacity(3);
         for id in [7, -1, 1_000_000] {
             by_id.insert(id, id.to_string());
         }

@@ -29,7 +29,7 @@ use super::pg_columns::{self, column, optional_column};
 use super::reference::ReferenceCache;
 use super::statements::StatementMemo;
 use crate::error::ApiError;
-use crate::id_map::{self, IdMap};
+use crate::id_map::{HashMapExt, IdMap};
 
 /// What a figure describes and the value it has now.
 #[derive(Debug, Clone, PartialEq)]
@@ -989,7 +989,7 @@ pub async fn by_ids(
     ids: &[i32],
     as_of: Option<DateTime<Utc>>,
 ) -> Result<IdMap<i32, CurrentObservation>, ApiError> {
-    let mut found = id_map::with_capacity(ids.len());
+    let mut found = IdMap::with_capacity(ids.len());
     for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
         let rows = fetch::<CurrentObservation>(
             db,

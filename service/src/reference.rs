@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryOrde
 use super::audit::SeenHead;
 use super::catalog::MetricFilter;
 use crate::error::ApiError;
-use crate::id_map::{self, IdMap};
+use crate::id_map::{HashMapExt, IdMap};
 use crate::unpoisoned::ReadWriteUnpoisoned;
 use crate::versions::KeptDefinitions;
 use crate::{indicators, indices};
@@ -68,7 +68,7 @@ struct Table<M> {
 
 impl<M> Table<M> {
     fn new(rows: Vec<M>, id_and_code: impl Fn(&M) -> (i32, &str)) -> Self {
-        let mut at_id = id_map::with_capacity(rows.len());
+        let mut at_id = IdMap::with_capacity(rows.len());
         let mut at_code = HashMap::with_capacity(rows.len());
         for (at, row) in rows.iter().enumerate() {
             let (id, code) = id_and_code(row);

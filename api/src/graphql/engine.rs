@@ -11,7 +11,7 @@ use async_graphql::Pos;
 use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
-use super::limits::DocumentRefusal;
+use super::limits::{is_introspection, DocumentRefusal};
 use super::AnswerAsOf;
 use crate::error::{ApiError, GraphqlError};
 use crate::service::audit::{self, anchor::Anchor};
@@ -326,10 +326,9 @@ fn introspects(
     operation_name: Option<&str>,
 ) -> bool {
     chosen_operation(document, operation_name).is_some_and(|operation| {
-        operation.node.selection_set.node.items.iter().any(|item| {
-            matches!(&item.node, Selection::Field(field)
-                if matches!(field.node.name.node.as_str(), "__schema" | "__type"))
-        })
+        operation.node.selection_set.node.items.iter().any(
+            |item| matches!(&item.node, Selection::Field(field) if is_introspection(&field.node)),
+        )
     })
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 
 use crate::config::Limits;
@@ -240,6 +240,11 @@ pub fn check_document(
     Ok(shape)
 }
 
+/// Whether `field` is one of the root's introspection fields (`__schema`, `__type`).
+pub(crate) fn is_introspection(field: &Field) -> bool {
+    matches!(field.name.node.as_str(), "__schema" | "__type")
+}
+
 /// A saturated count reads as a bound ("> …") rather than as a number nobody sent.
 fn shown(count: u64) -> String {
     if count == u64::MAX {
@@ -342,8 +347,7 @@ impl<'a> Measure<'a> {
             let selected = match &item.node {
                 Selection::Field(field) => {
                     let below = self.selection_set(&field.node.selection_set.node)?;
-                    let introspection =
-                        matches!(field.node.name.node.as_str(), "__schema" | "__type");
+                    let introspection = is_introspection(&field.node);
                     Shape {
                         fields: below.fields.saturating_add(1),
                         aliases: below
