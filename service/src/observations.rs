@@ -60,10 +60,71 @@ impl Reading {
 
     /// Where the figure stands in pages of observations.
     pub fn cursor(&self) -> Cursor {
+        self.point().cursor()
+    }
+
+    pub fn point(&self) -> Point {
+        Point {
+            id: self.id,
+            observed_at: self.observed_at,
+            value: self.value,
+            qualifier: self.qualifier,
+        }
+    }
+}
+
+/// A figure as a chart plots it: which one, when, how much and how it is stated. A page asked for
+/// nothing more reads these four of a [`Reading`]'s seven columns; a field that needs another is
+/// refused on a point rather than answered as if the column were empty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub id: i32,
+    pub observed_at: DateTime<Utc>,
+    pub value: Decimal,
+    pub qualifier: Qualifier,
+}
+
+impl Point {
+    pub fn cursor(&self) -> Cursor {
         Cursor {
             at: self.observed_at,
             id: self.id.into(),
         }
+    }
+}
+
+impl Row for Point {
+    fn select(query: Joined) -> SelectStatement {
+        use observation::Column as O;
+        use observation_revision::Column as R;
+        query
+            .select_only()
+            .column(O::Id)
+            .column(O::ObservedAt)
+            .column(R::Value)
+            .column(R::Qualifier)
+            .into_query()
+    }
+
+    /// By position, in the order `select` names the columns.
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        if let Some(row) = row.try_as_pg_row() {
+            return read_postgres_point(row).map_err(|e| DbErr::Type(e.to_string()));
+        }
+        Ok(Point {
+            id: row.try_get_by_index(0)?,
+            observed_at: row.try_get_by_index(1)?,
+            value: exact::from_storage(row.try_get_by_index(2)?),
+            qualifier: row.try_get_by_index(3)?,
+        })
+    }
+
+    fn cursor(&self) -> Cursor {
+        Point::cursor(self)
+    }
+
+    fn into_figure(self) -> Figure {
+        Figure::Point(self)
     }
 }
 
@@ -73,7 +134,8 @@ pub trait Row: Sized {
     /// The columns to select from observations joined to their revisions.
     fn select(query: Joined) -> SelectStatement;
     fn read(row: &QueryResult) -> Result<Self, DbErr>;
-    fn reading(&self) -> Reading;
+    /// Where the figure stands in pages of observations.
+    fn cursor(&self) -> Cursor;
     /// The figure as it was read.
     fn into_figure(self) -> Figure;
 
@@ -81,9 +143,14 @@ pub trait Row: Sized {
     fn into_observation(self) -> Option<CurrentObservation> {
         match self.into_figure() {
             Figure::Whole(whole) => Some(whole),
-            Figure::Sourced(_) | Figure::Reading(_) => None,
+            Figure::Sourced(_) | Figure::Reading(_) | Figure::Point(_) => None,
         }
     }
+}
+
+/// A row that holds a whole [`Reading`]: every row but a [`Point`].
+pub trait ReadingRow: Row {
+    fn reading(&self) -> Reading;
 }
 
 impl Row for CurrentObservation {
@@ -95,6 +162,16 @@ impl Row for CurrentObservation {
         read_joined(row)
     }
 
+    fn cursor(&self) -> Cursor {
+        self.reading().cursor()
+    }
+
+    fn into_figure(self) -> Figure {
+        Figure::Whole(self)
+    }
+}
+
+impl ReadingRow for CurrentObservation {
     fn reading(&self) -> Reading {
         Reading {
             id: self.observation.id,
@@ -105,10 +182,6 @@ impl Row for CurrentObservation {
             qualifier: self.revision.qualifier,
             denominator: self.revision.denominator,
         }
-    }
-
-    fn into_figure(self) -> Figure {
-        Figure::Whole(self)
     }
 }
 
@@ -144,12 +217,18 @@ impl Row for Reading {
         })
     }
 
-    fn reading(&self) -> Reading {
-        *self
+    fn cursor(&self) -> Cursor {
+        Reading::cursor(self)
     }
 
     fn into_figure(self) -> Figure {
         Figure::Reading(self)
+    }
+}
+
+impl ReadingRow for Reading {
+    fn reading(&self) -> Reading {
+        *self
     }
 }
 
@@ -191,12 +270,18 @@ impl Row for SourcedReading {
         })
     }
 
-    fn reading(&self) -> Reading {
-        self.reading
+    fn cursor(&self) -> Cursor {
+        self.reading.cursor()
     }
 
     fn into_figure(self) -> Figure {
         Figure::Sourced(self)
+    }
+}
+
+impl ReadingRow for SourcedReading {
+    fn reading(&self) -> Reading {
+        self.reading
     }
 }
 
@@ -223,14 +308,27 @@ pub enum Figure {
     Whole(CurrentObservation),
     Sourced(SourcedReading),
     Reading(Reading),
+    Point(Point),
 }
 
 impl Figure {
-    pub fn reading(&self) -> Reading {
+    /// The reading; none for a point, read without the reading's other columns.
+    pub fn reading(&self) -> Option<Reading> {
         match self {
-            Self::Whole(whole) => whole.reading(),
-            Self::Sourced(sourced) => sourced.reading,
-            Self::Reading(reading) => *reading,
+            Self::Whole(whole) => Some(whole.reading()),
+            Self::Sourced(sourced) => Some(sourced.reading),
+            Self::Reading(reading) => Some(*reading),
+            Self::Point(_) => None,
+        }
+    }
+
+    /// What every figure holds, however it was read.
+    pub fn point(&self) -> Point {
+        match self {
+            Self::Whole(whole) => whole.reading().point(),
+            Self::Sourced(sourced) => sourced.reading.point(),
+            Self::Reading(reading) => reading.point(),
+            Self::Point(point) => *point,
         }
     }
 }
@@ -249,6 +347,18 @@ fn read_postgres_reading(
         value: exact::from_storage(column(row, 4)?),
         qualifier: pg_columns::qualifier(row, 5)?,
         denominator: exact::from_storage_opt(optional_column(row, 6)?),
+    })
+}
+
+/// A PostgreSQL row of [`Point::select`], decoded as [`read_postgres_reading`] decodes a reading.
+fn read_postgres_point(
+    row: &sea_orm::sqlx::postgres::PgRow,
+) -> Result<Point, sea_orm::sqlx::Error> {
+    Ok(Point {
+        id: column(row, 0)?,
+        observed_at: column(row, 1)?,
+        value: exact::from_storage(column(row, 2)?),
+        qualifier: pg_columns::qualifier(row, 3)?,
     })
 }
 
@@ -540,10 +650,7 @@ pub async fn page<R: Row + 'static>(
         Some(_) => build(&filter),
     };
     let rows: Vec<R> = read_all(db, statement).await?;
-    let rows = rows
-        .into_iter()
-        .map(|row| (row.reading().cursor(), row))
-        .collect();
+    let rows = rows.into_iter().map(|row| (row.cursor(), row)).collect();
     Ok(Page::from_fetched(request, rows))
 }
 

@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::catalog::MetricFilter;
 use super::exact;
 use super::kinds::sum_qualifier;
-use super::observations::{self, Figure, OfMetric, Row};
+use super::observations::{self, Figure, OfMetric, ReadingRow};
 use super::reference::{ByIdInReference, ReferenceCache};
 use crate::error::ApiError;
 
@@ -90,7 +90,7 @@ pub async fn compare<R>(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<SavingsComparison, ApiError>
 where
-    R: Row + OfMetric + 'static,
+    R: ReadingRow + OfMetric + 'static,
 {
     let metrics = reference.metrics(&MetricFilter::savings()).await?;
     let snapshot = reference.current().await?;
@@ -135,7 +135,7 @@ where
         as_of: instant,
         total: any.then(|| exact::from_storage(entries.iter().map(|e| e.value).sum())),
         total_qualifier: any
-            .then(|| sum_qualifier(entries.iter().map(|e| e.reading.reading().qualifier))),
+            .then(|| sum_qualifier(entries.iter().map(|e| e.reading.point().qualifier))),
         without_estimate,
         entries,
     })

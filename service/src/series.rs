@@ -22,7 +22,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use super::breakdown::{AgencyGroup, Boundaries};
 use super::exact;
 use super::kinds::{self, AcrossAgencies, BucketValue};
-use super::observations::{self, CurrentObservation, Reading, Row};
+use super::observations::{self, CurrentObservation, Reading, ReadingRow};
 use super::reference::ReferenceCache;
 use super::time::{day_range, local_date, start_of_day};
 use crate::error::ApiError;
@@ -302,7 +302,7 @@ async fn line(
 }
 
 /// Every reading of the window bucketed; `R` says whether the points keep whole observations.
-async fn read_and_bucket<R: Row>(
+async fn read_and_bucket<R: ReadingRow>(
     db: &DatabaseConnection,
     metric: &metric::Model,
     plan: &Plan,
@@ -328,7 +328,7 @@ async fn read_and_bucket<R: Row>(
 
 /// Readings put in the buckets they are filed under, each bucket's value made as the kind says;
 /// the points keep the whole observations when the rows hold them.
-fn bucketed<R: Row>(
+fn bucketed<R: ReadingRow>(
     metric: &metric::Model,
     plan: &Plan,
     request: &SeriesRequest,
@@ -481,7 +481,7 @@ async fn totals_of_group(
 }
 
 /// The lines of a group's units; `R` says whether the points keep whole observations.
-async fn lines_of_group<R: Row>(
+async fn lines_of_group<R: ReadingRow>(
     db: &DatabaseConnection,
     reference: &ReferenceCache,
     request: &SeriesRequest,

@@ -219,9 +219,9 @@ on_both_databases! {
     }
 
     async fn a_page_answers_each_field_alike_however_few_columns_it_reads(app: TestApp) {
-        // A page asking only for what a reading holds reads fewer columns: every field of a
-        // figure, asked alone and asked beside one that needs the whole row, answers the same,
-        // in `edges` and in `nodes`, fragments included.
+        // A page asking only for what a point (id, instant, value, qualifier) or a reading holds
+        // reads fewer columns: every field of a figure, asked alone and asked beside one that
+        // needs the whole row, answers the same, in `edges` and in `nodes`, fragments included.
         let auditor = app.key(Role::Auditor, None).await;
         let savings = "document-exchange-axis.annual-savings";
         app.store_reading(Reading::at(savings, "2026-06-01T00:00:00Z", "1200.5").qualified(Qualifier::MoreThan)).await;

@@ -16,7 +16,7 @@ use super::written::{self, WrittenFields};
 use super::{caller, connection, database, page_cost, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{
-    self, CurrentObservation, Figure, ObservationFilter, Reading, Row, SourcedReading,
+    self, CurrentObservation, Figure, ObservationFilter, Point, Reading, Row, SourcedReading,
 };
 use crate::service::pagination::PageRequest;
 use crate::service::reference::ByIdInReference;
@@ -45,6 +45,16 @@ impl From<SourcedReading> for Observation {
     }
 }
 
+/// The fields of `Observation` that a [`Point`] answers: what a chart plots.
+const POINT_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "observedAt",
+    "value",
+    "valueFloat",
+    "qualifier",
+];
+
 /// The fields of `Observation` that a [`Reading`] answers: a page asking for no other is read
 /// with a third of the columns.
 const READING_FIELDS: &[&str] = &[
@@ -72,8 +82,8 @@ pub(crate) fn asks_only_sourced(figure: SelectionField<'_>) -> bool {
 }
 
 /// Whether every field asked of the page's figures (in `edges { node }` and `nodes`, fragments
-/// included) is one a reading answers.
-fn asks_only_readings(page: SelectionField<'_>) -> bool {
+/// included) is one of `answered`.
+fn asks_only(page: SelectionField<'_>, answered: &[&str]) -> bool {
     let mut figures = Vec::new();
     for field in page.selection_set() {
         match field.name() {
@@ -85,13 +95,19 @@ fn asks_only_readings(page: SelectionField<'_>) -> bool {
     figures.iter().all(|figure| {
         figure
             .selection_set()
-            .all(|field| READING_FIELDS.contains(&field.name()))
+            .all(|field| answered.contains(&field.name()))
     })
 }
 
 impl Observation {
-    fn reading(&self) -> Reading {
-        self.0.reading()
+    fn point(&self) -> Point {
+        self.0.point()
+    }
+
+    /// The reading, for `field`; a figure read as a point is read so only when no field outside
+    /// [`POINT_FIELDS`] is asked.
+    fn reading(&self, field: &str) -> Result<Reading> {
+        self.0.reading().ok_or_else(|| not_read(field))
     }
 
     /// The whole figure; a figure is read whole whenever a field outside [`READING_FIELDS`]
@@ -100,7 +116,7 @@ impl Observation {
     fn whole(&self, field: &str) -> Result<&CurrentObservation> {
         match &self.0 {
             Figure::Whole(whole) => Ok(whole),
-            Figure::Sourced(_) | Figure::Reading(_) => Err(not_read(field)),
+            Figure::Sourced(_) | Figure::Reading(_) | Figure::Point(_) => Err(not_read(field)),
         }
     }
 
@@ -109,7 +125,7 @@ impl Observation {
         match &self.0 {
             Figure::Whole(whole) => Ok((whole.observation.metric_id, whole.revision.source_id)),
             Figure::Sourced(sourced) => Ok((sourced.metric_id, sourced.source_id)),
-            Figure::Reading(_) => Err(not_read(field)),
+            Figure::Reading(_) | Figure::Point(_) => Err(not_read(field)),
         }
     }
 }
@@ -125,23 +141,28 @@ fn not_read(field: &str) -> async_graphql::Error {
 impl WrittenFields for Observation {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         let name = field.name.node.as_str();
-        let reading = self.reading();
+        let point = self.point();
         match name {
             "id" => written::write_plain_string(out, |out| {
-                out.extend_from_slice(itoa::Buffer::new().format(reading.id).as_bytes())
+                out.extend_from_slice(itoa::Buffer::new().format(point.id).as_bytes())
             }),
             "observedAt" => {
-                written::write_plain_string(out, |out| write_instant(out, reading.observed_at))
+                written::write_plain_string(out, |out| write_instant(out, point.observed_at))
             }
-            "periodStart" => match reading.period_start {
-                Some(start) => written::write_plain_string(out, |out| write_instant(out, start)),
-                None => out.extend_from_slice(b"null"),
+            "value" => written::write_plain_string(out, |out| write_decimal(out, point.value)),
+            "qualifier" => return written::write_enum(out, point.qualifier),
+            // Left to the resolvers, which refuse them, on a figure read as a point.
+            "periodStart" => match self.0.reading().map(|reading| reading.period_start) {
+                Some(Some(start)) => {
+                    written::write_plain_string(out, |out| write_instant(out, start))
+                }
+                Some(None) => out.extend_from_slice(b"null"),
+                None => return false,
             },
-            "value" => written::write_plain_string(out, |out| write_decimal(out, reading.value)),
-            "qualifier" => return written::write_enum(out, reading.qualifier),
-            "denominator" => match reading.denominator {
-                Some(of) => written::write_plain_string(out, |out| write_decimal(out, of)),
-                None => out.extend_from_slice(b"null"),
+            "denominator" => match self.0.reading().map(|reading| reading.denominator) {
+                Some(Some(of)) => written::write_plain_string(out, |out| write_decimal(out, of)),
+                Some(None) => out.extend_from_slice(b"null"),
+                None => return false,
             },
             _ => return false,
         }
@@ -164,7 +185,7 @@ impl WrittenFields for Observation {
         let source_id = match &self.0 {
             Figure::Whole(whole) => whole.revision.source_id,
             Figure::Sourced(sourced) => sourced.source_id,
-            Figure::Reading(_) => return false,
+            Figure::Reading(_) | Figure::Point(_) => return false,
         };
         match source::Entity::by_id(&ahead.reference, source_id) {
             Some(row) => write_row::<Source>(
@@ -180,7 +201,7 @@ impl WrittenFields for Observation {
 #[Object]
 impl Observation {
     async fn id(&self) -> ID {
-        ID::from(self.reading().id)
+        ID::from(self.point().id)
     }
 
     async fn metric(&self, ctx: &Context<'_>) -> Result<Metric> {
@@ -190,42 +211,41 @@ impl Observation {
 
     /// The agency the figure is about; null for a national figure.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        Ok(
-            load_optional_row::<agency::Entity>(ctx, self.reading().agency_id)
-                .await?
-                .map(Agency),
-        )
+        let agency_id = self.reading("agency")?.agency_id;
+        Ok(load_optional_row::<agency::Entity>(ctx, agency_id)
+            .await?
+            .map(Agency))
     }
 
     /// The instant the value describes; for a flow, the end of its period. A figure dated by
     /// day in its source is placed at 00:00 of that day, Vietnam time.
     async fn observed_at(&self) -> Instant {
-        Instant(self.reading().observed_at)
+        Instant(self.point().observed_at)
     }
 
     /// For a flow, the start of its period.
-    async fn period_start(&self) -> Option<Instant> {
-        self.reading().period_start.map(Instant)
+    async fn period_start(&self) -> Result<Option<Instant>> {
+        Ok(self.reading("periodStart")?.period_start.map(Instant))
     }
 
     /// The exact value, in the metric's unit and scale.
     async fn value(&self) -> Exact {
-        Exact(self.reading().value)
+        Exact(self.point().value)
     }
 
     /// The value as a float for charting libraries: approximate, never for sums or comparisons.
     async fn value_float(&self) -> f64 {
-        exact::approximate(self.reading().value)
+        exact::approximate(self.point().value)
     }
 
     /// How the source states the value ("more than", "about"…): part of the figure.
     async fn qualifier(&self) -> Qualifier {
-        self.reading().qualifier
+        self.point().qualifier
     }
 
     /// For a ratio, what the value is out of (106 of 200).
-    async fn denominator(&self) -> Option<Exact> {
-        self.reading().denominator.map(Exact)
+    async fn denominator(&self) -> Result<Option<Exact>> {
+        Ok(self.reading("denominator")?.denominator.map(Exact))
     }
 
     async fn source(&self, ctx: &Context<'_>) -> Result<Plain<Source>> {
@@ -277,10 +297,9 @@ impl Observation {
 
     /// Every value the figure has had, oldest first (auditors and admins).
     async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<Revision>> {
-        let revisions =
-            history::revisions(database(ctx)?, &caller(ctx).principal, self.reading().id)
-                .await
-                .map_err(|e| e.extend())?;
+        let revisions = history::revisions(database(ctx)?, &caller(ctx).principal, self.point().id)
+            .await
+            .map_err(|e| e.extend())?;
         Ok(revisions.into_iter().map(Revision).collect())
     }
 }
@@ -375,7 +394,10 @@ impl ObservationQuery {
             ..ObservationFilter::from(filter.unwrap_or_default())
         };
         let (db, reference) = (database(ctx)?, reference(ctx)?);
-        if asks_only_readings(ctx.field()) {
+        if asks_only(ctx.field(), POINT_FIELDS) {
+            let as_point = |point: Point| Observation(point.into_figure());
+            page_of::<Point>(db, reference, filter, &request, as_point).await
+        } else if asks_only(ctx.field(), READING_FIELDS) {
             let as_reading = |reading: Reading| Observation(reading.into_figure());
             page_of::<Reading>(db, reference, filter, &request, as_reading).await
         } else {

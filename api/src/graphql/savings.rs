@@ -134,7 +134,7 @@ impl WrittenFields for SavingsRank<'_> {
         match name {
             "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.0.rank).as_bytes()),
             "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
-            "qualifier" => return written::write_enum(out, self.0.reading.reading().qualifier),
+            "qualifier" => return written::write_enum(out, self.0.reading.point().qualifier),
             "platform" => {
                 return write_row::<Platform>(
                     &field.selection_set.node,
@@ -173,7 +173,7 @@ impl SavingsRank<'_> {
     }
 
     async fn qualifier(&self) -> Qualifier {
-        self.0.reading.reading().qualifier
+        self.0.reading.point().qualifier
     }
 
     /// The reading the estimate comes from, with its source and quote.
