@@ -350,6 +350,46 @@ fn read_postgres_reading(
     })
 }
 
+/// A point with the metric it is of: a figure compared by its value alone (a savings estimate
+/// whose observation is not asked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricPoint {
+    pub metric_id: i32,
+    pub point: Point,
+}
+
+impl Row for MetricPoint {
+    /// [`Point`]'s columns, then the metric's id.
+    fn select(query: Joined) -> SelectStatement {
+        let mut statement = Point::select(query);
+        statement.column((observation::Entity, observation::Column::MetricId));
+        statement
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        let point = Point::read(row)?;
+        let metric_id = match row.try_as_pg_row() {
+            Some(row) => column(row, 4).map_err(|e| DbErr::Type(e.to_string()))?,
+            None => row.try_get_by_index(4)?,
+        };
+        Ok(Self { metric_id, point })
+    }
+
+    fn cursor(&self) -> Cursor {
+        self.point.cursor()
+    }
+
+    fn into_figure(self) -> Figure {
+        Figure::Point(self.point)
+    }
+}
+
+impl OfMetric for MetricPoint {
+    fn metric_id(&self) -> i32 {
+        self.metric_id
+    }
+}
+
 /// A PostgreSQL row of [`Point::select`], decoded as [`read_postgres_reading`] decodes a reading.
 fn read_postgres_point(
     row: &sea_orm::sqlx::postgres::PgRow,

@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::catalog::MetricFilter;
 use super::exact;
 use super::kinds::sum_qualifier;
-use super::observations::{self, Figure, OfMetric, ReadingRow};
+use super::observations::{self, Figure, OfMetric, Row};
 use super::reference::{ByIdInReference, ReferenceCache};
 use crate::error::ApiError;
 
@@ -28,7 +28,8 @@ pub struct SavingsEntry {
     pub rank: usize,
     pub platform: platform::Model,
     pub metric: metric::Model,
-    /// The estimate as read: whole when its quote, note or author is shown.
+    /// The estimate as read: a point when its observation is not shown, whole when its quote,
+    /// note or author is.
     pub reading: Figure,
     /// The estimate in billion VND per year.
     pub value: Decimal,
@@ -90,7 +91,7 @@ pub async fn compare<R>(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<SavingsComparison, ApiError>
 where
-    R: ReadingRow + OfMetric + 'static,
+    R: Row + OfMetric + 'static,
 {
     let metrics = reference.metrics(&MetricFilter::savings()).await?;
     let snapshot = reference.current().await?;
@@ -112,12 +113,13 @@ where
             without_estimate.push(platform.clone());
             continue;
         };
+        let reading = reading.into_figure();
         entries.push(SavingsEntry {
             rank: 0,
             platform: platform.clone(),
-            value: rescale(reading.reading().value, metric.scale, COMPARISON_SCALE),
+            value: rescale(reading.point().value, metric.scale, COMPARISON_SCALE),
             metric,
-            reading: reading.into_figure(),
+            reading,
         });
     }
     crate::ranking::rank(

@@ -112,5 +112,20 @@ on_both_databases! {
             assert!(whole["observation"]["quote"].as_str().is_some_and(|quote| quote.contains("tỷ")), "{whole}");
             assert!(whole["observation"]["recordedBy"].is_string(), "{whole}");
         }
+        // Asked for no figure at all, each estimate is read as a point: the same ranks, values
+        // and qualifiers, and the same total, as when its whole figure is read beside them.
+        let shown = "rank platform { code } value qualifier";
+        let points = app
+            .data(&format!("{{ savingsComparison {{ total totalQualifier entries {{ {shown} }} }} }}"), json!({}))
+            .await;
+        let mut read_whole = app
+            .data(&format!("{{ savingsComparison {{ total totalQualifier entries {{ {shown} observation {{ quote }} }} }} }}"), json!({}))
+            .await;
+        assert_eq!(entries(&points).len(), 4, "{points}");
+        for entry in read_whole["savingsComparison"]["entries"].as_array_mut().unwrap() {
+            assert!(entry["observation"]["quote"].is_string(), "{entry}");
+            entry.as_object_mut().unwrap().remove("observation");
+        }
+        assert_eq!(points, read_whole);
     }
 }

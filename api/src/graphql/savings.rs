@@ -12,7 +12,7 @@ use super::written::{self, WrittenFields};
 use super::{database, reference};
 use crate::error::GraphqlError;
 use crate::service::exact;
-use crate::service::observations::{CurrentObservation, SourcedReading};
+use crate::service::observations::{CurrentObservation, MetricPoint, SourcedReading};
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
 use async_graphql::parser::types::Field;
 
@@ -183,16 +183,17 @@ impl SavingsRank<'_> {
 }
 
 /// Whether no entry's `observation` asks for more than a sourced reading answers.
-fn asks_only_sourced_estimates(comparison: SelectionField<'_>) -> bool {
-    comparison
-        .selection_set()
-        .filter(|field| field.name() == "entries")
-        .all(|entries| {
+/// The `observation`s asked of the comparison's entries, fragments included.
+fn observations_asked(comparison: SelectionField<'_>) -> Vec<SelectionField<'_>> {
+    let mut asked = Vec::new();
+    for entries in comparison.selection_set().filter(|f| f.name() == "entries") {
+        asked.extend(
             entries
                 .selection_set()
-                .filter(|field| field.name() == "observation")
-                .all(asks_only_sourced)
-        })
+                .filter(|f| f.name() == "observation"),
+        );
+    }
+    asked
 }
 
 #[derive(Default)]
@@ -211,7 +212,10 @@ impl SavingsQuery {
         as_of: Option<Instant>,
     ) -> Result<Plain<SavingsComparison>> {
         let (db, reference, as_of) = (database(ctx)?, reference(ctx)?, super::as_of(ctx, as_of));
-        let compared = if asks_only_sourced_estimates(ctx.field()) {
+        let observations = observations_asked(ctx.field());
+        let compared = if observations.is_empty() {
+            savings::compare::<MetricPoint>(db, reference, as_of).await
+        } else if observations.into_iter().all(asks_only_sourced) {
             savings::compare::<SourcedReading>(db, reference, as_of).await
         } else {
             savings::compare::<CurrentObservation>(db, reference, as_of).await
