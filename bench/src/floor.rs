@@ -14,7 +14,7 @@ use api::config::DatabaseSettings;
 use api::service::audit::SeenHead;
 use api::service::dhis2::qualifier_name;
 use api::service::held_connections::{self, Holding};
-use api::service::observations::{self, ObservationFilter, Reading, SourcedReading};
+use api::service::observations::{self, MetricPoint, ObservationFilter, Point};
 use api::service::pagination::PageRequest;
 use api::service::reference::ReferenceCache;
 use axum::extract::{Path, State};
@@ -148,17 +148,16 @@ async fn latest_page(floor: &Floor) -> anyhow::Result<Vec<u8>> {
         include_synthetic: true,
         ..Default::default()
     };
-    let page =
-        observations::page::<Reading>(&floor.db, &floor.reference, &filter, &request).await?;
+    let page = observations::page::<Point>(&floor.db, &floor.reference, &filter, &request).await?;
     let edges = page
         .items
         .into_iter()
-        .map(|(_, reading)| Edge {
+        .map(|(_, point)| Edge {
             node: Node {
-                id: reading.id.to_string(),
-                observed_at: reading.observed_at.to_rfc3339(),
-                value: reading.value.to_string(),
-                qualifier: qualifier_name(reading.qualifier),
+                id: point.id.to_string(),
+                observed_at: point.observed_at.to_rfc3339(),
+                value: point.value.to_string(),
+                qualifier: qualifier_name(point.qualifier),
             },
         })
         .collect();
@@ -196,16 +195,19 @@ struct Platform {
 
 /// `{ savingsComparison { entries { rank platform { code } value } total } }`.
 async fn savings(floor: &Floor) -> anyhow::Result<Vec<u8>> {
-    // Read as the server reads an estimate whose quote and author are not asked.
+    // Read as the server reads an estimate whose observation is not asked.
     let comparison =
-        api::service::savings::compare::<SourcedReading>(&floor.db, &floor.reference, None).await?;
+        api::service::savings::compare::<MetricPoint>(&floor.db, &floor.reference, None).await?;
     let entries = comparison
         .entries
-        .into_iter()
+        .iter()
         .map(|entry| Entry {
             rank: entry.rank,
             platform: Platform {
-                code: entry.platform.code,
+                code: comparison
+                    .platform(entry)
+                    .map(|p| p.code.clone())
+                    .unwrap_or_default(),
             },
             value: entry.value.to_string(),
         })

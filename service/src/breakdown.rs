@@ -358,7 +358,7 @@ fn rank(entries: &mut [Entry]) {
     crate::ranking::rank(
         entries,
         |e| Some(standing(&e.figure)),
-        |e| &e.agency.code,
+        |e| e.agency.code.clone(),
         |e, rank| e.rank = rank.unwrap_or_default(),
     );
 }

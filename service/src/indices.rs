@@ -602,7 +602,7 @@ fn ranked(version: &Version, units: Vec<agency::Model>, values: &MeasureValues) 
     crate::ranking::rank(
         &mut scores,
         |s| s.total.map(|t| t.value),
-        |s| &s.agency.code,
+        |s| s.agency.code.clone(),
         |s, rank| s.rank = rank,
     );
     scores

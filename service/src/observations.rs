@@ -63,6 +63,7 @@ impl Reading {
         self.point().cursor()
     }
 
+    /// The reading as a chart plots it.
     pub fn point(&self) -> Point {
         Point {
             id: self.id,
@@ -129,7 +130,8 @@ impl Row for Point {
 }
 
 /// A row the readers here return: a whole observation with its revision, its [`Reading`] with
-/// its metric and source, or only its reading. Each reader takes the one its caller needs.
+/// its metric and source, only its reading, or only its [`Point`] (with its metric or not). Each
+/// reader takes the one its caller needs.
 pub trait Row: Sized {
     /// The columns to select from observations joined to their revisions.
     fn select(query: Joined) -> SelectStatement;

@@ -201,6 +201,24 @@ impl Reference {
         &self.sources.rows
     }
 
+    /// The metrics `filter` keeps, its platform (if it names one) given by id.
+    pub fn metrics_matching<'r>(
+        &'r self,
+        filter: &'r MetricFilter,
+        platform_id: Option<i32>,
+    ) -> impl Iterator<Item = &'r metric::Model> {
+        self.metrics()
+            .iter()
+            .filter(move |m| platform_id.is_none_or(|id| m.platform_id == Some(id)))
+            .filter(|m| {
+                filter
+                    .programme
+                    .is_none_or(|programme| m.platform_id.is_none() == programme)
+            })
+            .filter(|m| filter.kind.is_none_or(|kind| m.kind == kind))
+            .filter(|m| filter.unit.is_none_or(|unit| m.unit == unit))
+    }
+
     /// Every unit `group` has had, in force or not, by id.
     pub fn group(&self, group: AgencyGroup) -> impl Iterator<Item = &agency::Model> {
         self.groups[group as usize]
@@ -444,16 +462,7 @@ impl ReferenceCache {
         Ok(self
             .current()
             .await?
-            .metrics()
-            .iter()
-            .filter(|m| platform_id.is_none_or(|id| m.platform_id == Some(id)))
-            .filter(|m| {
-                filter
-                    .programme
-                    .is_none_or(|programme| m.platform_id.is_none() == programme)
-            })
-            .filter(|m| filter.kind.is_none_or(|kind| m.kind == kind))
-            .filter(|m| filter.unit.is_none_or(|unit| m.unit == unit))
+            .metrics_matching(filter, platform_id)
             .cloned()
             .collect())
     }

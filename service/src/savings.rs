@@ -5,6 +5,7 @@
 //! labelled as such, never as money saved over some period.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::values::{Qualifier, Scale};
@@ -16,7 +17,7 @@ use super::catalog::MetricFilter;
 use super::exact;
 use super::kinds::sum_qualifier;
 use super::observations::{self, Figure, OfMetric, Row};
-use super::reference::{ByIdInReference, ReferenceCache};
+use super::reference::{ByIdInReference, Reference, ReferenceCache};
 use crate::error::ApiError;
 
 /// Savings are compared in billion VND per year, the scale the sources use.
@@ -26,8 +27,10 @@ pub const COMPARISON_SCALE: Scale = Scale::Billion;
 pub struct SavingsEntry {
     /// 1 for the largest estimate; equal estimates share a rank.
     pub rank: usize,
-    pub platform: platform::Model,
-    pub metric: metric::Model,
+    /// In the comparison's reference rows ([`SavingsComparison::platform`]).
+    pub platform_id: i32,
+    /// In the comparison's reference rows ([`SavingsComparison::metric`]).
+    pub metric_id: i32,
     /// The estimate as read: a point when its observation is not shown, whole when its quote,
     /// note or author is.
     pub reading: Figure,
@@ -45,6 +48,9 @@ pub struct SavingsComparison {
     pub total_qualifier: Option<Qualifier>,
     /// Platforms with a savings metric but no estimate by then, which the total leaves out.
     pub without_estimate: Vec<platform::Model>,
+    /// The reference rows the comparison was made with, which its entries name: shared, not
+    /// copied into each entry.
+    pub reference: Arc<Reference>,
 }
 
 /// How much of the comparison there is.
@@ -59,6 +65,16 @@ pub enum Coverage {
 }
 
 impl SavingsComparison {
+    /// The platform an entry ranks; always in the rows the comparison was made with.
+    pub fn platform(&self, entry: &SavingsEntry) -> Option<&platform::Model> {
+        platform::Entity::by_id(&self.reference, entry.platform_id)
+    }
+
+    /// The metric an entry's estimate is of; always in the rows the comparison was made with.
+    pub fn metric(&self, entry: &SavingsEntry) -> Option<&metric::Model> {
+        metric::Entity::by_id(&self.reference, entry.metric_id)
+    }
+
     pub fn coverage(&self) -> Coverage {
         match (self.entries.is_empty(), self.without_estimate.is_empty()) {
             (true, _) => Coverage::NoData,
@@ -93,8 +109,9 @@ pub async fn compare<R>(
 where
     R: Row + OfMetric + 'static,
 {
-    let metrics = reference.metrics(&MetricFilter::savings()).await?;
     let snapshot = reference.current().await?;
+    let savings = MetricFilter::savings();
+    let metrics: Vec<&metric::Model> = snapshot.metrics_matching(&savings, None).collect();
     let ids: Vec<i32> = metrics.iter().map(|m| m.id).collect();
     let instant = as_of.unwrap_or_else(Utc::now);
     let mut latest =
@@ -116,20 +133,23 @@ where
         let reading = reading.into_figure();
         entries.push(SavingsEntry {
             rank: 0,
-            platform: platform.clone(),
+            platform_id: platform.id,
+            metric_id: metric.id,
             value: rescale(reading.point().value, metric.scale, COMPARISON_SCALE),
-            metric,
             reading,
         });
     }
     crate::ranking::rank(
         &mut entries,
         |e| Some(e.value),
-        |e| &e.platform.code,
+        |e| {
+            platform::Entity::by_id(&snapshot, e.platform_id)
+                .map_or_else(String::new, |p| p.code.clone())
+        },
         |e, rank| e.rank = rank.unwrap_or_default(),
     );
 
-    without_estimate.retain(|platform| entries.iter().all(|e| e.platform.id != platform.id));
+    without_estimate.retain(|platform| entries.iter().all(|e| e.platform_id != platform.id));
     without_estimate.sort_by(|a, b| a.code.cmp(&b.code));
     without_estimate.dedup_by_key(|platform| platform.id);
     let any = !entries.is_empty();
@@ -140,6 +160,7 @@ where
             .then(|| sum_qualifier(entries.iter().map(|e| e.reading.point().qualifier))),
         without_estimate,
         entries,
+        reference: snapshot,
     })
 }
 

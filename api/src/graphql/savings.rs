@@ -10,7 +10,7 @@ use super::platforms::{write_platform_field, Platform};
 use super::scalars::{write_decimal, Exact};
 use super::written::{self, WrittenFields};
 use super::{database, reference};
-use crate::error::GraphqlError;
+use crate::error::{ApiError, GraphqlError};
 use crate::service::exact;
 use crate::service::observations::{CurrentObservation, MetricPoint, SourcedReading};
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
@@ -43,7 +43,7 @@ impl WrittenFields for SavingsComparison {
                 return write_rows::<SavingsRank<'_>, _>(
                     &self.0.entries,
                     &field.selection_set.node,
-                    |entry, field, out| SavingsRank(entry).write_field(field, out),
+                    |entry, field, out| self.rank(entry).write_field(field, out),
                     out,
                 )
             }
@@ -76,7 +76,13 @@ impl SavingsComparison {
 
     /// Largest estimate first.
     async fn entries(&self) -> PlainList<SavingsRank<'_>> {
-        PlainList(self.0.entries.iter().map(SavingsRank).collect())
+        PlainList(
+            self.0
+                .entries
+                .iter()
+                .map(|entry| self.rank(entry))
+                .collect(),
+        )
     }
 
     /// The sum of the yearly rates, in billion VND per year; null before any estimate (no data
@@ -125,22 +131,38 @@ impl SavingsComparison {
 }
 
 /// One platform's place in the comparison.
-pub struct SavingsRank<'a>(&'a SavingsEntry);
+/// An entry with the comparison that names its platform and metric.
+pub struct SavingsRank<'a> {
+    entry: &'a SavingsEntry,
+    comparison: &'a savings::SavingsComparison,
+}
+
+impl SavingsComparison {
+    fn rank<'a>(&'a self, entry: &'a SavingsEntry) -> SavingsRank<'a> {
+        SavingsRank {
+            entry,
+            comparison: &self.0,
+        }
+    }
+}
 
 /// The entry's own leaves and its platform, as their resolvers below answer them.
 impl WrittenFields for SavingsRank<'_> {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         let name = field.name.node.as_str();
         match name {
-            "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.0.rank).as_bytes()),
-            "value" => written::write_plain_string(out, |out| write_decimal(out, self.0.value)),
-            "qualifier" => return written::write_enum(out, self.0.reading.point().qualifier),
+            "rank" => out.extend_from_slice(itoa::Buffer::new().format(self.entry.rank).as_bytes()),
+            "value" => written::write_plain_string(out, |out| write_decimal(out, self.entry.value)),
+            "qualifier" => return written::write_enum(out, self.entry.reading.point().qualifier),
             "platform" => {
+                let Some(platform) = self.comparison.platform(self.entry) else {
+                    return false;
+                };
                 return write_row::<Platform>(
                     &field.selection_set.node,
-                    |field, out| write_platform_field(&self.0.platform, field, out),
+                    |field, out| write_platform_field(platform, field, out),
                     out,
-                )
+                );
             }
             _ => return false,
         }
@@ -152,37 +174,40 @@ impl WrittenFields for SavingsRank<'_> {
 impl SavingsRank<'_> {
     /// 1 for the largest estimate; equal estimates share a rank.
     async fn rank(&self) -> usize {
-        self.0.rank
+        self.entry.rank
     }
 
-    async fn platform(&self) -> Plain<Platform> {
-        Plain(Platform(self.0.platform.clone()))
+    async fn platform(&self) -> Result<Plain<Platform>> {
+        let platform = self.comparison.platform(self.entry);
+        let missing = || not_in_reference("platform", self.entry.platform_id);
+        Ok(Plain(Platform(platform.ok_or_else(missing)?.clone())))
     }
 
-    async fn metric(&self) -> Plain<Metric> {
-        Plain(Metric(self.0.metric.clone()))
+    async fn metric(&self) -> Result<Plain<Metric>> {
+        let metric = self.comparison.metric(self.entry);
+        let missing = || not_in_reference("metric", self.entry.metric_id);
+        Ok(Plain(Metric(metric.ok_or_else(missing)?.clone())))
     }
 
     /// The estimate in billion VND per year.
     async fn value(&self) -> Exact {
-        Exact(self.0.value)
+        Exact(self.entry.value)
     }
 
     async fn value_float(&self) -> f64 {
-        exact::approximate(self.0.value)
+        exact::approximate(self.entry.value)
     }
 
     async fn qualifier(&self) -> Qualifier {
-        self.0.reading.point().qualifier
+        self.entry.reading.point().qualifier
     }
 
     /// The reading the estimate comes from, with its source and quote.
     async fn observation(&self) -> Observation {
-        Observation::from(self.0.reading.clone())
+        Observation::from(self.entry.reading.clone())
     }
 }
 
-/// Whether no entry's `observation` asks for more than a sourced reading answers.
 /// The `observation`s asked of the comparison's entries, fragments included.
 fn observations_asked(comparison: SelectionField<'_>) -> Vec<SelectionField<'_>> {
     let mut asked = Vec::new();
@@ -194,6 +219,12 @@ fn observations_asked(comparison: SelectionField<'_>) -> Vec<SelectionField<'_>>
         );
     }
     asked
+}
+
+/// An entry whose platform or metric is not in the rows its comparison was made with: never, as
+/// the comparison ranks only platforms and metrics found there.
+fn not_in_reference(entity: &'static str, id: i32) -> async_graphql::Error {
+    ApiError::not_found(entity, id.to_string()).extend()
 }
 
 #[derive(Default)]

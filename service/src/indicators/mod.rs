@@ -545,7 +545,7 @@ pub async fn by_agency(
     crate::ranking::rank(
         &mut ranked,
         |unit| unit.point.value.as_ref().ok().map(|q| q.value),
-        |unit| &unit.agency.code,
+        |unit| unit.agency.code.clone(),
         |unit, rank| unit.rank = rank,
     );
     Ok(IndicatorRanking {
