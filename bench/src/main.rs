@@ -283,6 +283,8 @@ impl CpuPerRequest {
 
 /// Rounds of the cache-off comparison taken in turns, and how long each side runs in a round.
 const ALTERNATED_ROUNDS: usize = 5;
+/// How far the small queries' server CPU and p50, cache off, may be from the minimal handler's.
+const HANDLER_TARGET: f64 = 1.3;
 const ALTERNATED_ROUND: Duration = Duration::from_secs(3);
 
 /// One side's run in a round: its latencies and where the CPU went.
@@ -363,6 +365,25 @@ impl Alternated {
             .collect();
         values.sort_by(f64::total_cmp);
         median(&values)
+    }
+
+    /// Whether egov-kpi's server CPU per request and p50 are within [`HANDLER_TARGET`] of the
+    /// minimal handler's, the same SQL behind HTTP.
+    fn against_handler(&self, name: &str) -> String {
+        let cpu = |side| self.median_of(side, |(_, cpu)| cpu);
+        let (server, handler) = (cpu(Side::Egov), cpu(Side::SqlOverHttp));
+        let cpu_ratio = server / handler;
+        let p50_ratio = self.median_ratio(Side::SqlOverHttp);
+        let met = cpu_ratio <= HANDLER_TARGET && p50_ratio <= HANDLER_TARGET;
+        format!(
+            "{name} (cache off against the minimal handler, alternating rounds: {}): server CPU \
+             {cpu_ratio:.2}× the handler's ({server:.3} against {handler:.3} ms a request), p50 \
+             {p50_ratio:.2}× the SQL over HTTP's, the median of {} rounds ({}); {HANDLER_TARGET}× \
+             asked of each",
+            if met { "met" } else { "NOT met" },
+            self.rounds.len(),
+            self.ratio_range(Side::SqlOverHttp),
+        )
     }
 
     fn row(&self, name: &str) -> String {
@@ -677,6 +698,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         })
         .await;
         alternated_rows.push(alternated.row(pair.name));
+        if pair.judged_against_handler {
+            verdicts.push(alternated.against_handler(pair.name));
+        }
         if pair.judged_cache_off {
             let median = alternated.median_ratio(Side::Sql);
             verdicts.push(format!(
