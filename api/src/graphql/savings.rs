@@ -130,8 +130,8 @@ impl SavingsComparison {
     }
 }
 
-/// One platform's place in the comparison.
-/// An entry with the comparison that names its platform and metric.
+/// One platform's place in the comparison, with the comparison, whose reference rows hold the
+/// entry's platform and metric.
 pub struct SavingsRank<'a> {
     entry: &'a SavingsEntry,
     comparison: &'a savings::SavingsComparison,
