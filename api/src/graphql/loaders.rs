@@ -357,15 +357,17 @@ where
     super::reference(ctx)?
         .row::<E>(id)
         .await
-        .and_then(|row| {
-            row.ok_or_else(|| {
-                ApiError::from(DbErr::RecordNotFound(format!(
-                    "{} {id}",
-                    E::default().table_name()
-                )))
-            })
-        })
+        .and_then(|row| row.ok_or_else(|| missing_row::<E>(id)))
         .map_err(|error| error.extend())
+}
+
+/// A reference row that a foreign key, or the snapshot a result was made with, guarantees, and
+/// that is not there.
+pub(crate) fn missing_row<E: ByIdInReference>(id: i32) -> ApiError {
+    ApiError::from(DbErr::RecordNotFound(format!(
+        "{} {id}",
+        E::default().table_name()
+    )))
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 use super::scalars::Instant;
 use async_graphql::{Context, Object, Result, SelectionField};
 use entity::values::{Qualifier, Scale, Unit};
+use entity::{metric, platform};
 
 use super::lang::{self, LangChoice};
+use super::loaders::missing_row;
 use super::metrics::Metric;
 use super::observations::{asks_only_sourced, Observation};
 use super::plain::{write_row, write_rows, Plain, PlainList};
@@ -10,7 +12,7 @@ use super::platforms::{write_platform_field, Platform};
 use super::scalars::{write_decimal, Exact};
 use super::written::{self, WrittenFields};
 use super::{database, reference};
-use crate::error::{ApiError, GraphqlError};
+use crate::error::GraphqlError;
 use crate::service::exact;
 use crate::service::observations::{CurrentObservation, MetricPoint, SourcedReading};
 use crate::service::savings::{self, Coverage, SavingsEntry, COMPARISON_SCALE};
@@ -178,15 +180,17 @@ impl SavingsRank<'_> {
     }
 
     async fn platform(&self) -> Result<Plain<Platform>> {
-        let platform = self.comparison.platform(self.entry);
-        let missing = || not_in_reference("platform", self.entry.platform_id);
-        Ok(Plain(Platform(platform.ok_or_else(missing)?.clone())))
+        let id = self.entry.platform_id;
+        let missing = || missing_row::<platform::Entity>(id).extend();
+        let platform = self.comparison.platform(self.entry).ok_or_else(missing)?;
+        Ok(Plain(Platform(platform.clone())))
     }
 
     async fn metric(&self) -> Result<Plain<Metric>> {
-        let metric = self.comparison.metric(self.entry);
-        let missing = || not_in_reference("metric", self.entry.metric_id);
-        Ok(Plain(Metric(metric.ok_or_else(missing)?.clone())))
+        let id = self.entry.metric_id;
+        let missing = || missing_row::<metric::Entity>(id).extend();
+        let metric = self.comparison.metric(self.entry).ok_or_else(missing)?;
+        Ok(Plain(Metric(metric.clone())))
     }
 
     /// The estimate in billion VND per year.
@@ -219,12 +223,6 @@ fn observations_asked(comparison: SelectionField<'_>) -> Vec<SelectionField<'_>>
         );
     }
     asked
-}
-
-/// An entry whose platform or metric is not in the rows its comparison was made with: never, as
-/// the comparison ranks only platforms and metrics found there.
-fn not_in_reference(entity: &'static str, id: i32) -> async_graphql::Error {
-    ApiError::not_found(entity, id.to_string()).extend()
 }
 
 #[derive(Default)]
