@@ -143,7 +143,7 @@ struct Node {
 /// `{ observations(last: 20, filter: {includeSynthetic: true}) { edges { node { id observedAt
 /// value qualifier } } } }`, as the resolver asks the service for it.
 async fn latest_page(floor: &Floor) -> anyhow::Result<Vec<u8>> {
-    let request = PageRequest::new(None, None, Some(20), None)?;
+    let request = PageRequest::new(None, None, Some(20), None)?.beyond_not_asked();
     let filter = ObservationFilter {
         include_synthetic: true,
         ..Default::default()

@@ -42,7 +42,7 @@ pub async fn of_metric(
             observation_revision::Column::RecordedAt,
             observation_revision::Column::Id,
         )
-        .limit(request.size + 1)
+        .limit(request.rows())
         .all(db)
         .await?;
     let rows = rows

@@ -676,7 +676,7 @@ pub async fn page<R: Row + 'static>(
             observation::Column::ObservedAt,
             observation::Column::Id,
         );
-        statement::<R>(backend, query.limit(request.size + 1))
+        statement::<R>(backend, query.limit(request.rows()))
     };
     let statement = match request.cursor {
         None => {

@@ -53,6 +53,9 @@ pub struct PageRequest {
     pub size: u64,
     pub direction: Direction,
     pub cursor: Option<Cursor>,
+    /// Whether the page must tell if more lie beyond it (Relay's `pageInfo`): one row more is
+    /// read to know.
+    pub beyond_asked: bool,
 }
 
 impl PageRequest {
@@ -113,7 +116,22 @@ impl PageRequest {
                 Direction::Forward
             },
             cursor,
+            beyond_asked: true,
         })
+    }
+
+    /// The request of a caller that does not ask whether more lie beyond the page: it is read
+    /// without the extra row that would tell.
+    pub fn beyond_not_asked(self) -> Self {
+        Self {
+            beyond_asked: false,
+            ..self
+        }
+    }
+
+    /// How many rows to read: the page, and one more when the caller asks what lies beyond.
+    pub fn rows(&self) -> u64 {
+        self.size + u64::from(self.beyond_asked)
     }
 }
 
@@ -154,8 +172,8 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Builds a page from up to `size + 1` rows fetched in the request's direction: the extra row
-    /// only says that more exist.
+    /// Builds a page from up to [`PageRequest::rows`] rows fetched in the request's direction:
+    /// the extra row, if read, only says that more exist.
     pub fn from_fetched(request: &PageRequest, mut rows: Vec<(Cursor, T)>) -> Self {
         let more = rows.len() as u64 > request.size;
         rows.truncate(request.size as usize);

@@ -3,7 +3,7 @@ use async_graphql::connection::EmptyFields;
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use entity::audit_entry;
 
-use super::{caller, connection, database, page_cost, PageConnection};
+use super::{caller, connection, database, page_cost, page_request, PageConnection};
 use std::sync::Arc;
 
 use super::written::WrittenFields;
@@ -13,7 +13,6 @@ use crate::service::audit::anchor::Trust;
 use crate::service::audit::anchor::{self, Anchor};
 use crate::service::audit::verify::{Anchoring, Status, Verification};
 use crate::service::audit::{self, AuditFilter};
-use crate::service::pagination::PageRequest;
 
 /// An entry of the append-only audit log.
 pub struct AuditEntry(pub audit_entry::Model);
@@ -225,8 +224,7 @@ impl AuditQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<PageConnection<AuditEntry, EmptyFields>> {
-        let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
-            .map_err(|e| e.extend())?;
+        let request = page_request(ctx, first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             actor: filter.actor,

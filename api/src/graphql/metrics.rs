@@ -10,11 +10,10 @@ use super::observations::{asks_only_sourced, Observation};
 use super::plain::{write_selected_ahead, writes_all, writes_selected, Plain, PlainList};
 use super::platforms::Platform;
 use super::written::{self, WrittenFields};
-use super::{caller, connection, database, page_cost, reference, PageConnection};
+use super::{caller, connection, database, page_cost, page_request, reference, PageConnection};
 use crate::error::GraphqlError;
 use crate::service::catalog::MetricFilter;
 use crate::service::history;
-use crate::service::pagination::PageRequest;
 use async_graphql::parser::types::Field;
 
 /// Something a platform, or the e-government programme as a whole, measures. Values are in
@@ -177,8 +176,7 @@ impl Metric {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<PageConnection<Revision, EmptyFields>> {
-        let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
-            .map_err(|e| e.extend())?;
+        let request = page_request(ctx, first, after.as_deref(), last, before.as_deref())?;
         let page = history::of_metric(database(ctx)?, &caller(ctx).principal, self.0.id, &request)
             .await
             .map_err(|e| e.extend())?;

@@ -42,7 +42,7 @@ use sea_orm::DatabaseConnection;
 use crate::error::GraphqlError;
 use crate::service::access::Principal;
 use crate::service::audit::Caller;
-use crate::service::pagination::{Cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::service::pagination::{Cursor, Page, PageRequest, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::service::reference::{Reference, ReferenceCache};
 pub(crate) use plain::PageConnection;
 use plain::Plain;
@@ -126,6 +126,23 @@ pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity:
         .map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize)
         .min(MAX_PAGE_SIZE as usize);
     size.max(1).saturating_mul(child_complexity.max(1))
+}
+
+/// Relay's page arguments as a service request; a page whose `pageInfo` is not asked (fragments
+/// included) is read without the row that would tell whether more lie beyond it.
+pub(crate) fn page_request(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> async_graphql::Result<PageRequest> {
+    let request = PageRequest::new(first, after, last, before).map_err(|e| e.extend())?;
+    Ok(if ctx.look_ahead().field("pageInfo").exists() {
+        request
+    } else {
+        request.beyond_not_asked()
+    })
 }
 
 /// A page's position as a Relay cursor: encoded only when a client asks for it, as most

@@ -670,7 +670,7 @@ pub async fn entries(
         Direction::Forward => query.order_by_asc(sequence),
         Direction::Backward => query.order_by_desc(sequence),
     };
-    let rows = query.limit(request.size + 1).all(db).await?;
+    let rows = query.limit(request.rows()).all(db).await?;
     let rows = rows
         .into_iter()
         .map(|entry| {
