@@ -62,6 +62,18 @@ on_both_databases! {
             before = page["pageInfo"]["startCursor"].clone();
         }
         assert_eq!(backwards, all);
+
+        // A page that does not ask what lies beyond it is read without the row that would
+        // tell: the same figures, from either end and from a cursor.
+        let bare = "query Bare($first: Int, $after: String, $last: Int, $before: String) {
+          observations(first: $first, after: $after, last: $last, before: $before) { edges { node { id } } } }";
+        let cursor = &everything["edges"][4]["cursor"];
+        for asked in [json!({ "first": 3 }), json!({ "last": 4 }), json!({ "first": 3, "after": cursor }),
+                      json!({ "last": 2, "before": cursor })] {
+            let told = ids(&app.data(PAGE, asked.clone()).await["observations"]);
+            assert_eq!(ids(&app.data(bare, asked.clone()).await["observations"]), told, "{asked}");
+            assert_eq!(told.len(), asked["first"].as_u64().or(asked["last"].as_u64()).unwrap() as usize, "{asked}");
+        }
     }
 
     async fn filters_narrow_by_platform_metric_and_time(app: TestApp) {
@@ -205,6 +217,25 @@ on_both_databases! {
             .send().await.unwrap().text().await.unwrap();
         let built_whole = receipted.split_once(r#","extensions":"#).map(|(data, _)| data);
         assert_eq!(built_whole, text.strip_suffix('}'), "{receipted}");
+        // A page asking only what a point holds is written by one layout for all its figures
+        // (`plain::Layout`): the same answer as the executor's, cursors and type names included,
+        // and the same bytes as the answer built whole.
+        let point = "__typename id observedAt value qualifier";
+        let laid_out = &page("totalCount", "__typename cursor", point);
+        let general = format!("query {} fragment Count on ObservationConnection {{ totalCount }}", page(
+            "...Count", "__typename cursor @include(if: true)",
+            "__typename ... on Observation { id } observedAt value qualifier @skip(if: false)"));
+        let asked_for_points = app.graphql(laid_out, json!({})).await;
+        assert_eq!(asked_for_points, app.graphql(&general, json!({})).await);
+        assert_eq!(asked_for_points["data"]["observations"]["edges"][1]["node"]["value"], "1250", "{asked_for_points}");
+        let app = &app;
+        let answer_text = |extensions: Value| async move {
+            app.client.post(format!("{}/graphql", app.address))
+                .json(&json!({ "query": laid_out, "extensions": extensions }))
+                .send().await.unwrap().text().await.unwrap()
+        };
+        let (text, receipted) = (answer_text(json!({})).await, answer_text(json!({ "receipt": true })).await);
+        assert_eq!(receipted.split_once(r#","extensions":"#).map(|(data, _)| data), text.strip_suffix('}'), "{receipted}");
         assert_eq!(newest["__typename"], "Observation");
         assert_eq!(newest["value"], "1250");
         assert_eq!(instant(&newest["observedAt"]), instant(&json!("2026-07-01T01:02:03.456789Z")));

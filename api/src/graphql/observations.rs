@@ -13,7 +13,7 @@ use super::plain::{write_row, writes_selected, Plain};
 use super::scalars::{write_decimal, write_instant, Exact, Instant};
 use super::sources::{write_source_field, Source};
 use super::written::{self, WrittenFields};
-use super::{caller, connection, database, page_cost, reference, PageConnection};
+use super::{caller, connection, database, page_cost, page_request, reference, PageConnection};
 use crate::error::{ApiError, GraphqlError};
 use crate::service::observations::{
     self, CurrentObservation, Figure, ObservationFilter, Point, Reading, Row, SourcedReading,
@@ -137,20 +137,37 @@ fn not_read(field: &str) -> async_graphql::Error {
     .extend()
 }
 
+/// How the point's leaves are written, as their resolvers below answer them; none for another
+/// field.
+fn point_writer(field: &str) -> Option<fn(&Point, &mut Vec<u8>) -> bool> {
+    Some(match field {
+        "id" => |point, out| {
+            written::write_plain_string(out, |out| {
+                out.extend_from_slice(itoa::Buffer::new().format(point.id).as_bytes())
+            });
+            true
+        },
+        "observedAt" => |point, out| {
+            written::write_plain_string(out, |out| write_instant(out, point.observed_at));
+            true
+        },
+        "value" => |point, out| {
+            written::write_plain_string(out, |out| write_decimal(out, point.value));
+            true
+        },
+        "qualifier" => |point, out| written::write_enum(out, point.qualifier),
+        _ => return None,
+    })
+}
+
 /// The reading's leaves, as their resolvers below answer them.
 impl WrittenFields for Observation {
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         let name = field.name.node.as_str();
-        let point = self.point();
+        if let Some(write) = point_writer(name) {
+            return write(&self.point(), out);
+        }
         match name {
-            "id" => written::write_plain_string(out, |out| {
-                out.extend_from_slice(itoa::Buffer::new().format(point.id).as_bytes())
-            }),
-            "observedAt" => {
-                written::write_plain_string(out, |out| write_instant(out, point.observed_at))
-            }
-            "value" => written::write_plain_string(out, |out| write_decimal(out, point.value)),
-            "qualifier" => return written::write_enum(out, point.qualifier),
             // Left to the resolvers, which refuse them, on a figure read as a point.
             "periodStart" => match self.0.reading().map(|reading| reading.period_start) {
                 Some(Some(start)) => {
@@ -167,6 +184,17 @@ impl WrittenFields for Observation {
             _ => return false,
         }
         true
+    }
+
+    /// The point's leaves: what a chart's page asks.
+    fn field_writer<'f>(field: &'f Field) -> Option<written::FieldWriter<'f, Self>>
+    where
+        Self: 'f,
+    {
+        let write = point_writer(field.name.node.as_str())?;
+        Some(Box::new(move |figure: &Self, out: &mut Vec<u8>| {
+            write(&figure.point(), out)
+        }))
     }
 
     fn writes(field: &Field) -> bool {
@@ -387,8 +415,7 @@ impl ObservationQuery {
         )]
         as_of: Option<Instant>,
     ) -> Result<PageConnection<Observation, ObservationTotals>> {
-        let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
-            .map_err(|e| e.extend())?;
+        let request = page_request(ctx, first, after.as_deref(), last, before.as_deref())?;
         let filter = ObservationFilter {
             as_of: super::as_of(ctx, as_of),
             ..ObservationFilter::from(filter.unwrap_or_default())

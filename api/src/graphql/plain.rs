@@ -28,7 +28,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
@@ -38,7 +38,7 @@ use async_graphql::{
 use futures_util::future::join_all;
 
 use super::loaders::ReadAhead;
-use super::written::{self, writes_json, ObjectAnswer, WrittenFields};
+use super::written::{self, writes_json, FieldWriter, ObjectAnswer, WrittenFields};
 use super::PageCursor;
 
 /// An object of the schema answered by [`resolve_plain`]: the same type to clients (name, fields,
@@ -324,6 +324,26 @@ impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields
     fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
         field.name.node == "node" && write_selected(&self.node.0, &field.selection_set.node, out)
     }
+
+    /// Its node, by the node's layout, and its cursor.
+    fn field_writer<'f>(field: &'f Field) -> Option<FieldWriter<'f, Self>>
+    where
+        Self: 'f,
+    {
+        match field.name.node.as_str() {
+            "node" => {
+                let node = Layout::<N>::of(&field.selection_set.node)?;
+                Some(Box::new(move |edge: &Self, out: &mut Vec<u8>| {
+                    node.write(&edge.node.0, out)
+                }))
+            }
+            "cursor" => Some(Box::new(|edge: &Self, out: &mut Vec<u8>| {
+                written::write_string(out, &edge.cursor.encode_cursor());
+                true
+            })),
+            _ => None,
+        }
+    }
 }
 
 /// A list of objects answered by [`resolve_plain`]; the same type to clients as a `Vec` of
@@ -367,9 +387,14 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     ctx: &ContextSelectionSet<'a>,
     items: &'a [T],
 ) -> ServerResult<Value> {
+    let json = writes_json(ctx);
+    if json {
+        if let Some(written) = Layout::<T>::of(&ctx.item.node).and_then(|at| at.list(items)) {
+            return Ok(written);
+        }
+    }
     let fields = plain_fields(ctx);
     let fields = fields.as_deref();
-    let json = writes_json(ctx);
     if let Some(fields) = fields.filter(|_| json) {
         let ahead = T::read_ahead(ctx, items, fields).await;
         if let Some(written) = write_list(items, fields, ahead.as_ref()) {
@@ -400,6 +425,71 @@ async fn resolve_plain_list<'a, T: ContainerType + WrittenFields>(
     };
     let answers = answers.into_iter().collect::<ServerResult<_>>()?;
     Ok(written::list(json, answers))
+}
+
+/// Objects of `T` asked the same plain fields, each of which `T` writes by a
+/// [`FieldWriter`]: their JSON laid out once for a list (keys, commas, `__typename`), and each
+/// field's writer chosen once, rather than matched by name in every object of the list.
+pub(crate) struct Layout<'f, T> {
+    /// The text before each value, and the value's writer.
+    values: Vec<(Vec<u8>, FieldWriter<'f, T>)>,
+    /// The text after the last value.
+    end: Vec<u8>,
+}
+
+impl<'f, T: OutputType + WrittenFields + 'f> Layout<'f, T> {
+    /// The layout of what `selection` asks; none when it asks more than plain fields or a
+    /// field that `T` has no writer for.
+    pub fn of(selection: &'f SelectionSet) -> Option<Self> {
+        if !is_plain(selection) {
+            return None;
+        }
+        let mut values = Vec::new();
+        let mut text = Vec::new();
+        for (at, field) in fields_of(selection).enumerate() {
+            written::push_member_key(&mut text, at == 0, &field.node.response_key().node);
+            if field.node.name.node == "__typename" {
+                written::write_string(&mut text, &T::type_name());
+            } else {
+                values.push((std::mem::take(&mut text), T::field_writer(&field.node)?));
+            }
+        }
+        if text.is_empty() && values.is_empty() {
+            return None;
+        }
+        text.push(b'}');
+        Some(Self { values, end: text })
+    }
+
+    /// `item` as a JSON object; false, having written nothing, when a writer refuses it.
+    pub fn write(&self, item: &T, out: &mut Vec<u8>) -> bool {
+        let before = out.len();
+        for (text, write) in &self.values {
+            out.extend_from_slice(text);
+            if !write(item, out) {
+                out.truncate(before);
+                return false;
+            }
+        }
+        out.extend_from_slice(&self.end);
+        true
+    }
+
+    /// `items` as a JSON list; none when a writer refuses one.
+    fn list(&self, items: &[T]) -> Option<Value> {
+        let mut out = Vec::with_capacity(items.len() * written::OBJECT_BYTES + 2);
+        out.push(b'[');
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            if !self.write(item, &mut out) {
+                return None;
+            }
+        }
+        out.push(b']');
+        Some(Value::Binary(out.into()))
+    }
 }
 
 /// Every item written by [`write_object`], as one JSON list; none when an item is not.

@@ -143,6 +143,16 @@ pub(crate) trait WrittenFields {
         self.write_field(field, out)
     }
 
+    /// How every object of a list writes `field`, chosen once for the list (see
+    /// `plain::Layout`): none for a field the objects leave to their resolvers. A writer that
+    /// returns false has written nothing, and the list is answered as if it had none.
+    fn field_writer<'f>(_field: &'f Field) -> Option<FieldWriter<'f, Self>>
+    where
+        Self: Sized + 'f,
+    {
+        None
+    }
+
     /// The relations `fields` ask of `items`, read for all of them at once; none when the
     /// objects write none of them ahead.
     fn read_ahead<'a>(
@@ -156,6 +166,10 @@ pub(crate) trait WrittenFields {
         std::future::ready(None)
     }
 }
+
+/// Writes one field of an object into its JSON answer, as `write_field` would; false, having
+/// written nothing, for a value it leaves to the resolvers.
+pub(crate) type FieldWriter<'f, T> = Box<dyn Fn(&T, &mut Vec<u8>) -> bool + 'f>;
 
 /// A JSON string whose text `write` appends: text that needs no escaping (digits, instants,
 /// enum names).
@@ -212,7 +226,11 @@ pub(crate) fn list(json: bool, items: Vec<Value>) -> Value {
 /// A batch's body: as serde would write it from async-graphql's types, with the parts written
 /// as JSON while resolving copied in as they are.
 pub fn response_json(answer: &BatchResponse) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1024);
+    let written = match answer {
+        BatchResponse::Single(response) => written_len(&response.data),
+        BatchResponse::Batch(responses) => responses.iter().map(|r| written_len(&r.data)).sum(),
+    };
+    let mut out = Vec::with_capacity(written + 1024);
     match answer {
         BatchResponse::Single(response) => write_response(&mut out, response),
         BatchResponse::Batch(responses) => {
@@ -227,6 +245,17 @@ pub fn response_json(answer: &BatchResponse) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The length of the parts of `value` written as JSON while resolving: most of a body, which is
+/// then written without growing.
+fn written_len(value: &Value) -> usize {
+    match value {
+        Value::Binary(json) => json.len(),
+        Value::List(items) => items.iter().map(written_len).sum(),
+        Value::Object(object) => object.values().map(written_len).sum(),
+        _ => 0,
+    }
 }
 
 /// Field by field as `Response`'s `Serialize` writes it: data, extensions if any, errors if any.
