@@ -89,7 +89,7 @@ impl Application {
             feed.seen_head(),
         ));
         let limits = Arc::new(server.limits.clone());
-        let router = http::router(http::AppState {
+        let router = http::router(http::AppState::from(http::AppStateInner {
             engine: graphql::build_engine(
                 connection.clone(),
                 &server.limits,
@@ -112,7 +112,7 @@ impl Application {
             reference,
             subscriptions: Default::default(),
             refusals: Default::default(),
-        });
+        }));
         Ok(Self {
             listener,
             router,

@@ -57,9 +57,26 @@ const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorCode(pub &'static str);
 
-/// What every route may use.
+/// What every route may use, behind one `Arc`: axum clones the state for each request, and a
+/// struct of fifteen `Arc`s took and dropped fifteen counts shared by every core.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl From<AppStateInner> for AppState {
+    fn from(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     pub engine: Arc<Engine>,
     /// The primary: writes, the audit chain, keys.
     pub db: DatabaseConnection,
