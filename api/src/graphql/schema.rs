@@ -34,16 +34,18 @@ use crate::service::live::LiveFeed;
 use crate::service::recording::GroupCommit;
 use crate::service::reference::ReferenceCache;
 
+// Each root field asked is looked for in each area in turn, in this order: the areas
+// dashboards read most come first.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
+    ObservationQuery,
+    SavingsQuery,
     PlatformQuery,
+    SeriesQuery,
     AgencyQuery,
     MetricQuery,
     SourceQuery,
     EventQuery,
-    ObservationQuery,
-    SeriesQuery,
-    SavingsQuery,
     BreakdownQuery,
     CompareQuery,
     ReportingQuery,
