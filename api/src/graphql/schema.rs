@@ -1,8 +1,15 @@
 //! Assembles the schema from the domain areas; nothing else lives here.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Weak};
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::ContainerType;
+use async_graphql::{
+    Context, ContextSelectionSet, MergedObject, MergedSubscription, ObjectType, OutputType,
+    Positioned, Schema, SchemaBuilder, ServerResult, Value,
+};
 use sea_orm::DatabaseConnection;
 
 use crate::service::audit::anchor::Anchor;
@@ -34,28 +41,66 @@ use crate::service::live::LiveFeed;
 use crate::service::recording::GroupCommit;
 use crate::service::reference::ReferenceCache;
 
-// Each root field asked is looked for in each area in turn, in this order: the areas
-// dashboards read most come first.
+// Each root field asked is looked for in each area in turn, from the last area to the first
+// (`MergedObject` nests the first area deepest): the areas dashboards read most come last, and
+// the schema's SDL lists the areas in this order. The areas whose resolvers' futures are large
+// are boxed (see `BoxedArea`), so that the root field's future, boxed and moved for every
+// request, is the size of a dashboard area's.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
-    ObservationQuery,
-    SavingsQuery,
-    PlatformQuery,
-    SeriesQuery,
-    AgencyQuery,
-    MetricQuery,
+    BoxedArea<KeyQuery>,
+    BoxedArea<ReceiptQuery>,
+    BoxedArea<AuditQuery>,
+    BoxedArea<IndexQuery>,
+    BoxedArea<IndicatorQuery>,
+    BoxedArea<TargetQuery>,
+    BoxedArea<ReportingQuery>,
+    BoxedArea<CompareQuery>,
+    BoxedArea<BreakdownQuery>,
+    BoxedArea<EventQuery>,
     SourceQuery,
-    EventQuery,
-    BreakdownQuery,
-    CompareQuery,
-    ReportingQuery,
-    TargetQuery,
-    IndicatorQuery,
-    IndexQuery,
-    AuditQuery,
-    ReceiptQuery,
-    KeyQuery,
+    BoxedArea<MetricQuery>,
+    AgencyQuery,
+    BoxedArea<SeriesQuery>,
+    PlatformQuery,
+    SavingsQuery,
+    ObservationQuery,
 );
+
+/// An area of the root whose fields are resolved in a future of their own: the same type to
+/// clients, and a pointer in the root's future instead of the area's whole future.
+#[derive(Default)]
+pub struct BoxedArea<T>(T);
+
+impl<T: OutputType> OutputType for BoxedArea<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        Box::pin(self.0.resolve(ctx, field)).await
+    }
+}
+
+impl<T: ContainerType> ContainerType for BoxedArea<T> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        Box::pin(self.0.resolve_field(ctx)).await
+    }
+
+    async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
+        Box::pin(self.0.find_entity(ctx, params)).await
+    }
+}
+
+impl<T: ObjectType> ObjectType for BoxedArea<T> {}
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
