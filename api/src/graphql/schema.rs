@@ -43,9 +43,10 @@ use crate::service::reference::ReferenceCache;
 
 // Each root field asked is looked for in each area in turn, from the last area to the first
 // (`MergedObject` nests the first area deepest): the areas dashboards read most come last, and
-// the schema's SDL lists the areas in this order. The areas whose resolvers' futures are large
-// are boxed (see `BoxedArea`), so that the root field's future, boxed and moved for every
-// request, is the size of a dashboard area's.
+// the schema's SDL lists the areas in this order. Every area but those the small dashboard
+// queries and reference lookups read is boxed (see `BoxedArea`): async-graphql boxes and moves
+// the root field's future for every request, and it is as large as the largest future of any
+// area the root awaits inline (an index's resolvers' was four times an observation page's).
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     BoxedArea<KeyQuery>,
