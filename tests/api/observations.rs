@@ -23,6 +23,66 @@ fn ids(connection: &Value) -> Vec<String> {
 }
 
 on_both_databases! {
+    async fn a_repeated_page_of_points_is_answered_directly_as_the_executor_answers_it(app: TestApp) {
+        // The dashboard's latest page: validated once, then answered directly, byte for byte
+        // as the executor answered it.
+        let latest = "{ observations(last: 3, filter: {includeSynthetic: true}) { edges { node { id observedAt value qualifier } } } }";
+        let (answer, direct) = app.asked_three_times(latest, json!({})).await;
+        let page: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(page["data"]["observations"]["edges"].as_array().unwrap().len(), 3, "{answer}");
+        assert_eq!(direct, 2, "validated once, then answered directly");
+
+        // Paged forwards with variables and cursors: the same figures, in the same order, as
+        // the page the executor answers with its totals and `pageInfo`.
+        let everything = app.data(PAGE, json!({ "first": 10 })).await["observations"].clone();
+        let paged = "query Paged($first: Int, $after: String) { observations(first: $first, after: $after) {
+            __typename edges { __typename cursor n: node { id value } } } }";
+        let (answer, direct) = app.asked_three_times(paged, json!({ "first": 5 })).await;
+        assert_eq!(direct, 2);
+        let first: Value = serde_json::from_str(&answer).unwrap();
+        let edges = first["data"]["observations"]["edges"].as_array().unwrap().clone();
+        assert_eq!(edges[0]["__typename"], "ObservationEdge");
+        let after = edges[4]["cursor"].clone();
+        let (answer, direct) = app.asked_three_times(paged, json!({ "first": 5, "after": after })).await;
+        assert_eq!(direct, 2);
+        let second: Value = serde_json::from_str(&answer).unwrap();
+        let read: Vec<&Value> = edges.iter().chain(second["data"]["observations"]["edges"].as_array().unwrap())
+            .map(|edge| &edge["n"]["id"]).collect();
+        let expected: Vec<&Value> = everything["edges"].as_array().unwrap().iter().map(|edge| &edge["node"]["id"]).collect();
+        assert_eq!(read, expected);
+
+        // What the writers leave to resolvers (totals, `pageInfo`, a figure's metric or quote),
+        // and a directive: the executor answers every time.
+        for query in [
+            "{ observations(last: 2) { totalCount edges { node { id } } } }",
+            "{ observations(last: 2) { edges { node { id } } pageInfo { hasPreviousPage } } }",
+            "{ observations(last: 2) { edges { node { id metric { code } } } } }",
+            "{ observations(last: 2) { edges { node { id quote } } } }",
+            "{ observations(last: 2) { edges @include(if: true) { node { id } } } }",
+        ] {
+            let (answer, direct) = app.asked_three_times(query, json!({})).await;
+            assert!(!answer.contains("errors"), "{answer}");
+            assert_eq!(direct, 0, "{query}");
+        }
+
+        // Bad input is refused every time, as it was the first.
+        for variables in [json!({ "first": 5, "after": "not a cursor" }), json!({ "first": 500 })] {
+            let (answer, direct) = app.asked_three_times(paged, variables).await;
+            assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+            assert_eq!(direct, 0);
+        }
+
+        // A direct answer reads what the database holds now: a new figure is on the page.
+        let id = app
+            .store_reading(Reading::at("public-service-portal.level4-online-dossier-rate", "2026-11-30T00:00:00+07:00", "31.5"))
+            .await;
+        let before = app.direct_answers().await;
+        let page = app.data(latest, json!({})).await;
+        assert_eq!(app.direct_answers().await, before + 1);
+        assert_eq!(page["observations"]["edges"][2]["node"]["id"], id.to_string(), "{page}");
+        assert_eq!(page["observations"]["edges"][2]["node"]["value"], "31.5", "{page}");
+    }
+
     async fn pages_forwards_and_backwards_see_every_observation_once_in_time_order(app: TestApp) {
         let everything = app.data(PAGE, json!({ "first": 100 })).await["observations"].clone();
         assert_eq!(everything["totalCount"], seeded_figures());

@@ -26,6 +26,63 @@ async fn assert_written_as_the_resolvers_answer(app: &TestApp) {
 }
 
 on_both_databases! {
+    async fn a_repeated_comparison_is_answered_directly_as_the_executor_answers_it(app: TestApp) {
+        let written = "{ savingsComparison { entries { rank platform { code } value } total } }";
+        let (answer, direct) = app.asked_three_times(written, json!({})).await;
+        assert!(answer.contains(r#""platform":{"code":"public-service-portal"},"value":"6700""#), "{answer}");
+        assert_eq!(direct, 2, "validated once, then answered directly");
+        // As a tree built whole (a receipt's answer), too.
+        app.written_as_built_whole(written).await;
+
+        // Aliases, `__typename`, arguments from variables or written in.
+        let aliased = "query Compare($at: DateTime) { s: savingsComparison(asOf: $at) { __typename sum: total \
+                       entries { __typename r: rank p: platform { __typename code nameEn } value qualifier } } }";
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (answer, direct) = app.asked_three_times(aliased, json!({ "at": now })).await;
+        assert!(answer.starts_with(r#"{"data":{"s":{"__typename":"SavingsComparison","sum":"8529","entries":[{"__typename":"SavingsEntry","r":1,"#), "{answer}");
+        assert_eq!(direct, 2);
+        let (answer, direct) = app.asked_three_times(aliased, json!({})).await;
+        assert!(answer.contains(r#""sum":"8529""#), "no variable is no argument: {answer}");
+        assert_eq!(direct, 2);
+        let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let then = written.replace("savingsComparison", &format!("savingsComparison(asOf: \"{year_ago}\")"));
+        let (answer, direct) = app.asked_three_times(&then, json!({})).await;
+        assert_eq!(answer, r#"{"data":{"savingsComparison":{"entries":[],"total":null}}}"#);
+        assert_eq!(direct, 2);
+
+        // What the writers leave to resolvers (a status, a figure), a directive, a second root
+        // field: the executor answers every time.
+        for query in [
+            "{ savingsComparison { total status } }",
+            "{ savingsComparison { entries { rank observation { id } } } }",
+            "{ savingsComparison { total @skip(if: false) } }",
+            "{ savingsComparison { total } platforms { code } }",
+        ] {
+            let (answer, direct) = app.asked_three_times(query, json!({})).await;
+            assert!(!answer.contains("errors"), "{answer}");
+            assert_eq!(direct, 0, "{query}");
+        }
+
+        // Bad input is refused every time, as it was the first.
+        let (answer, direct) = app.asked_three_times(aliased, json!({ "at": "not an instant" })).await;
+        assert!(answer.contains("errors"), "{answer}");
+        assert_eq!(direct, 0);
+
+        // A direct answer reads what the database holds now: a retracted estimate drops out.
+        let auditor = app.key(Role::Auditor, None).await;
+        let data = app.data(COMPARISON, json!({})).await;
+        let cabinet = data["savingsComparison"]["entries"].as_array().unwrap().iter()
+            .find(|e| e["platform"]["code"] == "e-cabinet").unwrap()["observation"]["id"].clone();
+        let retract = "mutation R($id: ID!) { retractObservation(id: $id, reason: \"withdrawn by the source\") { retracted } }";
+        let (_, body) = app.graphql_as(&auditor, retract, json!({ "id": cabinet })).await;
+        assert_eq!(body["data"]["retractObservation"]["retracted"], true, "{body}");
+        let before = app.direct_answers().await;
+        let data = app.data(written, json!({})).await;
+        assert_eq!(app.direct_answers().await, before + 1);
+        assert_eq!(data["savingsComparison"]["entries"].as_array().unwrap().len(), 3, "{data}");
+        assert_eq!(decimal(&data["savingsComparison"]["total"]), "8360".parse().unwrap());
+    }
+
     async fn platforms_are_ranked_by_yearly_savings_and_the_total_is_a_rate(app: TestApp) {
         let data = app.data(COMPARISON, json!({})).await;
         let comparison = &data["savingsComparison"];

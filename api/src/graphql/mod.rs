@@ -6,6 +6,7 @@ pub mod breakdown;
 pub mod collect;
 pub mod compare;
 pub mod dhis2;
+pub(crate) mod direct;
 pub mod engine;
 pub mod events;
 pub mod history;

@@ -6,10 +6,11 @@ use entity::{agency, metric, source};
 use sea_orm::DbErr;
 
 use super::agencies::Agency;
+use super::direct::{Arguments, FieldContext, Written};
 use super::history::Revision;
 use super::loaders::{load_optional_row, load_row, ReadAhead};
 use super::metrics::Metric;
-use super::plain::{write_row, writes_selected, Plain};
+use super::plain::{write_row, write_selected, writes_selected, Plain};
 use super::scalars::{write_decimal, write_instant, Exact, Instant};
 use super::sources::{write_source_field, Source};
 use super::written::{self, WrittenFields};
@@ -391,6 +392,46 @@ async fn page_of<R: Row + 'static>(
         .await
         .map_err(|e| e.extend())?;
     Ok(connection(page, ObservationTotals { filter }, as_figure))
+}
+
+/// `observations` answered directly (see `direct`): the page its resolver reads, written as
+/// the resolver's connection is. The writers write a page's edges of figures read as points,
+/// and leave its `pageInfo` and totals to resolvers, so a page they write all of is read as
+/// points, without the row beyond it.
+pub(crate) async fn write_page(
+    context: &FieldContext<'_>,
+    arguments: &Arguments<'_>,
+    out: &mut Vec<u8>,
+) -> Written {
+    let (Ok(filter), Ok(first), Ok(after), Ok(last), Ok(before), Ok(as_of)) = (
+        arguments.get::<ObservationFilterInput>("filter"),
+        arguments.get::<i32>("first"),
+        arguments.get::<String>("after"),
+        arguments.get::<i32>("last"),
+        arguments.get::<String>("before"),
+        arguments.get::<Instant>("asOf"),
+    ) else {
+        return Written::Declined;
+    };
+    let Ok(request) = PageRequest::new(first, after.as_deref(), last, before.as_deref()) else {
+        return Written::Declined;
+    };
+    let filter = ObservationFilter {
+        as_of: context.as_of(as_of),
+        ..ObservationFilter::from(filter.unwrap_or_default())
+    };
+    let request = request.beyond_not_asked();
+    let read = observations::page::<Point>(context.db, context.reference, &filter, &request).await;
+    let Ok(page) = read else {
+        return Written::Declined;
+    };
+    let as_point = |point: Point| Observation(point.into_figure());
+    let page = connection(page, ObservationTotals { filter }, as_point);
+    if write_selected(&page, &arguments.field().selection_set.node, out) {
+        Written::Yes
+    } else {
+        Written::NotAll
+    }
 }
 
 #[derive(Default)]

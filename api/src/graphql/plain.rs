@@ -28,7 +28,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{Connection, CursorType, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
@@ -315,7 +315,15 @@ impl<N: ContainerType + WrittenFields, F: ObjectType> ContainerType for PageConn
     }
 }
 
-impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields for PageConnection<N, F> {}
+/// Its edges, when each edge's fields are laid out (see [`Layout`]); the page's other fields
+/// are left to its resolvers.
+impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields for PageConnection<N, F> {
+    fn write_field(&self, field: &Field, out: &mut Vec<u8>) -> bool {
+        field.name.node == "edges"
+            && Layout::<Edge<PageCursor, Plain<N>, EmptyFields>>::of(&field.selection_set.node)
+                .is_some_and(|edge| edge.write_list(&self.0.edges, out))
+    }
+}
 
 /// An edge writes its node when every field asked of the node is written.
 impl<N: ContainerType + WrittenFields, F: ObjectType> WrittenFields
@@ -478,17 +486,26 @@ impl<'f, T: OutputType + WrittenFields + 'f> Layout<'f, T> {
     /// `items` as a JSON list; none when a writer refuses one.
     fn list(&self, items: &[T]) -> Option<Value> {
         let mut out = Vec::with_capacity(items.len() * written::OBJECT_BYTES + 2);
+        self.write_list(items, &mut out)
+            .then(|| Value::Binary(out.into()))
+    }
+
+    /// `items` as a JSON list appended to `out`; false, having written nothing, when a writer
+    /// refuses one.
+    fn write_list(&self, items: &[T], out: &mut Vec<u8>) -> bool {
+        let before = out.len();
         out.push(b'[');
         for (index, item) in items.iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            if !self.write(item, &mut out) {
-                return None;
+            if !self.write(item, out) {
+                out.truncate(before);
+                return false;
             }
         }
         out.push(b']');
-        Some(Value::Binary(out.into()))
+        true
     }
 }
 

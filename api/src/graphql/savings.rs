@@ -3,11 +3,12 @@ use async_graphql::{Context, Object, Result, SelectionField};
 use entity::values::{Qualifier, Scale, Unit};
 use entity::{metric, platform};
 
+use super::direct::{Arguments, FieldContext, Written};
 use super::lang::{self, LangChoice};
 use super::loaders::missing_row;
 use super::metrics::Metric;
 use super::observations::{asks_only_sourced, Observation};
-use super::plain::{write_row, write_rows, Plain, PlainList};
+use super::plain::{write_row, write_rows, write_selected, Plain, PlainList};
 use super::platforms::{write_platform_field, Platform};
 use super::scalars::{write_decimal, Exact};
 use super::written::{self, WrittenFields};
@@ -252,5 +253,29 @@ impl SavingsQuery {
         compared
             .map(|comparison| Plain(SavingsComparison(comparison)))
             .map_err(|e| e.extend())
+    }
+}
+
+/// `savingsComparison` answered directly (see `direct`): the comparison its resolver reads,
+/// written as `Plain` writes the resolver's object. The writers leave an entry's `observation`
+/// to its resolver, so a comparison they write all of needs only the latest points.
+pub(crate) async fn write_comparison(
+    context: &FieldContext<'_>,
+    arguments: &Arguments<'_>,
+    out: &mut Vec<u8>,
+) -> Written {
+    let Ok(as_of) = arguments.get::<Instant>("asOf") else {
+        return Written::Declined;
+    };
+    let compared =
+        savings::compare::<MetricPoint>(context.db, context.reference, context.as_of(as_of)).await;
+    let Ok(comparison) = compared else {
+        return Written::Declined;
+    };
+    let selection = &arguments.field().selection_set.node;
+    if write_selected(&SavingsComparison(comparison), selection, out) {
+        Written::Yes
+    } else {
+        Written::NotAll
     }
 }

@@ -153,6 +153,7 @@ pub fn build_engine(
             build(Purpose::RunCollected),
             anchor.clone(),
             db.clone(),
+            reference.clone(),
             writer.clone(),
         )
     })

@@ -99,6 +99,7 @@ impl Metrics {
         pool: Option<(u32, usize)>,
         subscribers: usize,
         write_batches_pending: usize,
+        direct_answers: u64,
     ) -> String {
         let counts = self.counts.lock_unpoisoned();
         let mut out = String::new();
@@ -160,6 +161,12 @@ impl Metrics {
         }
         unlabelled(
             &mut out,
+            ("egov_kpi_graphql_direct_answers_total", "counter"),
+            "GraphQL requests answered without the executor: validated dashboard queries written by their field's own answer.",
+            direct_answers,
+        );
+        unlabelled(
+            &mut out,
             ("egov_kpi_live_subscribers", "gauge"),
             "Subscriptions following changes.",
             subscribers,
@@ -209,6 +216,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             pool_use(&state.db),
             state.feed.subscribers(),
             state.engine.write_batches_pending(),
+            state.engine.direct_answers(),
         ) + &replication(&state.replicas),
     )
 }
@@ -287,7 +295,7 @@ mod tests {
         ] {
             metrics.record(operation, Duration::from_millis(1), &["BAD\nCODE"]);
         }
-        let exported = metrics.render(None, 0, 0);
+        let exported = metrics.render(None, 0, 0, 0);
         assert!(exported.len() < 10_000, "{} bytes", exported.len());
         assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"other\"} 2"));
         assert!(exported.contains("egov_kpi_graphql_requests_total{operation=\"Board\"} 1"));

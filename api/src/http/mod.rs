@@ -323,7 +323,7 @@ mod tests {
             "INTERNAL_SERVER_ERROR"
         );
         assert!(!body.to_string().contains("a handler bug"), "{body}");
-        let exported = metrics.render(None, 0, 0);
+        let exported = metrics.render(None, 0, 0, 0);
         assert!(
             exported.contains("egov_kpi_graphql_errors_total{code=\"INTERNAL_SERVER_ERROR\"} 1"),
             "{exported}"

@@ -142,6 +142,33 @@ impl TestApp {
         written
     }
 
+    /// Requests answered without the executor so far (`/metrics`).
+    pub async fn direct_answers(&self) -> u64 {
+        exported_metric(&self.address, "egov_kpi_graphql_direct_answers_total").await
+    }
+
+    /// Sends `query` three times: the first is validated and run by the executor, the next may
+    /// be answered directly. Every answer must be the first's, byte for byte. The answer, and
+    /// how many of the three were answered directly.
+    pub async fn asked_three_times(&self, query: &str, variables: Value) -> (String, u64) {
+        let before = self.direct_answers().await;
+        let body = json!({ "query": query, "variables": variables });
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let response = self
+                .client
+                .post(format!("{}/graphql", self.address))
+                .json(&body)
+                .send();
+            answers.push(response.await.unwrap().text().await.unwrap());
+        }
+        assert!(
+            answers.iter().all(|answer| *answer == answers[0]),
+            "{answers:#?}"
+        );
+        (answers.swap_remove(0), self.direct_answers().await - before)
+    }
+
     /// The first error of a response that must fail, as (code, message).
     pub async fn error(&self, query: &str, variables: Value) -> (String, String) {
         let body = self.graphql(query, variables).await;
