@@ -169,6 +169,16 @@ impl TestApp {
         (answers.swap_remove(0), self.direct_answers().await - before)
     }
 
+    /// Asks each of `queries` three times: each is answered without errors, by the executor
+    /// every time.
+    pub async fn assert_left_to_the_executor(&self, queries: &[&str]) {
+        for query in queries {
+            let (answer, direct) = self.asked_three_times(query, json!({})).await;
+            assert!(!answer.contains("errors"), "{answer}");
+            assert_eq!(direct, 0, "{query}");
+        }
+    }
+
     /// The first error of a response that must fail, as (code, message).
     pub async fn error(&self, query: &str, variables: Value) -> (String, String) {
         let body = self.graphql(query, variables).await;
