@@ -70,6 +70,10 @@ on_both_databases! {
         let (answer, direct) = app.asked_three_times(&then, json!({})).await;
         assert_eq!(answer, r#"{"data":{"savingsComparison":{"entries":[],"total":null}}}"#);
         assert_eq!(direct, 2);
+        let defaulted = format!("query Then($at: DateTime = \"{year_ago}\") {{ savingsComparison(asOf: $at) {{ total }} }}");
+        let (answer, direct) = app.asked_three_times(&defaulted, json!({})).await;
+        assert_eq!(answer, r#"{"data":{"savingsComparison":{"total":null}}}"#, "a variable's default is its value");
+        assert_eq!(direct, 2);
 
         // What the writers leave to resolvers (a status, a figure), a directive, a second root
         // field: the executor answers every time.
