@@ -108,7 +108,7 @@ mod tests {
         (
             "m20261203_000012_national_figures_by_instant",
             include_str!("m20261203_000012_national_figures_by_instant.rs"),
-            0x6109324560ef317a,
+            0xe571604cd8050c11,
         ),
         (
             "m20261204_000013_national_index_settled",
