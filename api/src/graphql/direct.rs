@@ -105,31 +105,30 @@ impl DirectAnswers {
             field,
         };
         let mut out = Vec::with_capacity(super::written::OBJECT_BYTES);
-        let written = match field.node.name.node.as_str() {
-            "observations" => observations::write_page(&context, &arguments, &mut out).await,
-            "savingsComparison" => savings::write_comparison(&context, &arguments, &mut out).await,
-            _ => return Err(NotAnswered::Declined),
-        };
-        match written {
-            Written::Yes => {
-                self.answered.fetch_add(1, Ordering::Relaxed);
-                let key = field.node.response_key().node.clone();
-                let data = IndexMap::from([(key, Value::Binary(out.into()))]);
-                Ok(Response::new(Value::Object(data)))
+        match field.node.name.node.as_str() {
+            "observations" => observations::write_page(&context, &arguments, &mut out).await?,
+            "savingsComparison" => {
+                savings::write_comparison(&context, &arguments, &mut out).await?
             }
-            Written::NotAll => Err(NotAnswered::Unwritten),
-            Written::Declined => Err(NotAnswered::Declined),
+            _ => return Err(NotAnswered::Declined),
         }
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        let key = field.node.response_key().node.clone();
+        let data = IndexMap::from([(key, Value::Binary(out.into()))]);
+        Ok(Response::new(Value::Object(data)))
     }
 }
 
-/// What a root field's direct answer did.
-pub(crate) enum Written {
-    Yes,
-    /// The writers leave part of the selection to resolvers.
-    NotAll,
-    /// An argument or the database: the executor answers, with its errors.
-    Declined,
+impl NotAnswered {
+    /// Whether the writers wrote the whole selection.
+    pub fn unless_written(written: bool) -> Result<(), NotAnswered> {
+        written.then_some(()).ok_or(NotAnswered::Unwritten)
+    }
+
+    /// For an error the executor reports itself.
+    pub fn declined<E>(_: E) -> NotAnswered {
+        NotAnswered::Declined
+    }
 }
 
 /// What resolvers find in their context, for a direct answer.
@@ -157,17 +156,18 @@ pub(crate) struct Arguments<'a> {
 }
 
 impl Arguments<'_> {
-    /// The argument `name` as its resolver would get it; `Err` for a value its resolver would
-    /// not get (the executor answers it, with its error).
-    pub fn get<T: InputType>(&self, name: &str) -> Result<Option<T>, ()> {
+    /// The argument `name` as its resolver would get it; declined for a value its resolver
+    /// would not get (the executor answers it, with its error).
+    pub fn get<T: InputType>(&self, name: &str) -> Result<Option<T>, NotAnswered> {
         let Some(value) = self.field.node.get_argument(name) else {
             return Ok(None);
         };
         let value = value
             .node
             .clone()
-            .into_const_with(|variable| self.variable(&variable).cloned().ok_or(()))?;
-        Option::<T>::parse(Some(value)).map_err(|_| ())
+            .into_const_with(|variable| self.variable(&variable).cloned().ok_or(()))
+            .map_err(NotAnswered::declined)?;
+        Option::<T>::parse(Some(value)).map_err(NotAnswered::declined)
     }
 
     /// A variable's value as the executor reads it: as sent, else its default (null for a

@@ -6,7 +6,7 @@ use entity::{agency, metric, source};
 use sea_orm::DbErr;
 
 use super::agencies::Agency;
-use super::direct::{Arguments, FieldContext, Written};
+use super::direct::{Arguments, FieldContext, NotAnswered};
 use super::history::Revision;
 use super::loaders::{load_optional_row, load_row, ReadAhead};
 use super::metrics::Metric;
@@ -402,35 +402,34 @@ pub(crate) async fn write_page(
     context: &FieldContext<'_>,
     arguments: &Arguments<'_>,
     out: &mut Vec<u8>,
-) -> Written {
-    let (Ok(filter), Ok(first), Ok(after), Ok(last), Ok(before), Ok(as_of)) = (
-        arguments.get::<ObservationFilterInput>("filter"),
-        arguments.get::<i32>("first"),
-        arguments.get::<String>("after"),
-        arguments.get::<i32>("last"),
-        arguments.get::<String>("before"),
-        arguments.get::<Instant>("asOf"),
-    ) else {
-        return Written::Declined;
-    };
-    let Ok(request) = PageRequest::new(first, after.as_deref(), last, before.as_deref()) else {
-        return Written::Declined;
-    };
-    let filter = ObservationFilter {
-        as_of: context.as_of(as_of),
-        ..ObservationFilter::from(filter.unwrap_or_default())
-    };
-    let request = request.beyond_not_asked();
-    let read = observations::page::<Point>(context.db, context.reference, &filter, &request).await;
-    let Ok(page) = read else {
-        return Written::Declined;
-    };
+) -> Result<(), NotAnswered> {
+    let (first, after) = (arguments.get("first")?, arguments.get::<String>("after")?);
+    let (last, before) = (arguments.get("last")?, arguments.get::<String>("before")?);
+    let request = PageRequest::new(first, after.as_deref(), last, before.as_deref())
+        .map_err(NotAnswered::declined)?
+        .beyond_not_asked();
+    let as_of = context.as_of(arguments.get("asOf")?);
+    let filter = page_filter(arguments.get("filter")?, as_of);
+    let page = observations::page::<Point>(context.db, context.reference, &filter, &request)
+        .await
+        .map_err(NotAnswered::declined)?;
     let as_point = |point: Point| Observation(point.into_figure());
     let page = connection(page, ObservationTotals { filter }, as_point);
-    if write_selected(&page, &arguments.field().selection_set.node, out) {
-        Written::Yes
-    } else {
-        Written::NotAll
+    NotAnswered::unless_written(write_selected(
+        &page,
+        &arguments.field().selection_set.node,
+        out,
+    ))
+}
+
+/// The figures a page filters, answered as of `as_of`.
+fn page_filter(
+    filter: Option<ObservationFilterInput>,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> ObservationFilter {
+    ObservationFilter {
+        as_of,
+        ..ObservationFilter::from(filter.unwrap_or_default())
     }
 }
 
@@ -457,10 +456,7 @@ impl ObservationQuery {
         as_of: Option<Instant>,
     ) -> Result<PageConnection<Observation, ObservationTotals>> {
         let request = page_request(ctx, first, after.as_deref(), last, before.as_deref())?;
-        let filter = ObservationFilter {
-            as_of: super::as_of(ctx, as_of),
-            ..ObservationFilter::from(filter.unwrap_or_default())
-        };
+        let filter = page_filter(filter, super::as_of(ctx, as_of));
         let (db, reference) = (database(ctx)?, reference(ctx)?);
         if asks_only(ctx.field(), POINT_FIELDS) {
             let as_point = |point: Point| Observation(point.into_figure());

@@ -3,7 +3,7 @@ use async_graphql::{Context, Object, Result, SelectionField};
 use entity::values::{Qualifier, Scale, Unit};
 use entity::{metric, platform};
 
-use super::direct::{Arguments, FieldContext, Written};
+use super::direct::{Arguments, FieldContext, NotAnswered};
 use super::lang::{self, LangChoice};
 use super::loaders::missing_row;
 use super::metrics::Metric;
@@ -263,19 +263,15 @@ pub(crate) async fn write_comparison(
     context: &FieldContext<'_>,
     arguments: &Arguments<'_>,
     out: &mut Vec<u8>,
-) -> Written {
-    let Ok(as_of) = arguments.get::<Instant>("asOf") else {
-        return Written::Declined;
-    };
-    let compared =
-        savings::compare::<MetricPoint>(context.db, context.reference, context.as_of(as_of)).await;
-    let Ok(comparison) = compared else {
-        return Written::Declined;
-    };
+) -> Result<(), NotAnswered> {
+    let as_of = context.as_of(arguments.get::<Instant>("asOf")?);
+    let comparison = savings::compare::<MetricPoint>(context.db, context.reference, as_of)
+        .await
+        .map_err(NotAnswered::declined)?;
     let selection = &arguments.field().selection_set.node;
-    if write_selected(&SavingsComparison(comparison), selection, out) {
-        Written::Yes
-    } else {
-        Written::NotAll
-    }
+    NotAnswered::unless_written(write_selected(
+        &SavingsComparison(comparison),
+        selection,
+        out,
+    ))
 }
